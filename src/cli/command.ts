@@ -1,0 +1,54 @@
+/**
+ * What every `rlhf` subcommand declares: its name (words, e.g. `export onnx`), a one-line
+ * summary, its usage text, its flags (node:util parseArgs options), and a run function.
+ */
+import type { ParseArgsConfig } from 'node:util';
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly cwd: string;
+  /** Ctrl+C: long commands stop at their next step. */
+  readonly signal: AbortSignal;
+}
+
+export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export interface CliCommand {
+  /** The words after `rlhf`, e.g. ['export', 'onnx']. */
+  readonly name: readonly string[];
+  readonly summary: string;
+  /** Usage lines after `rlhf <name>`, e.g. `--model DIR --out DIR`. */
+  readonly usage: string;
+  /** Extra help text (flag descriptions). */
+  readonly help?: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  /** Whether free positional arguments are accepted. */
+  readonly positionals?: boolean;
+  /** Returns the exit code. */
+  run(flags: FlagValues, positionals: readonly string[], io: CliIo): Promise<number>;
+}
+
+/** Thrown for a wrong flag or argument: the CLI prints the message and usage and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function stringFlag(flags: FlagValues, name: string): string | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new UsageError(`--${name} needs a value.`);
+  return v;
+}
+
+export function numberFlag(flags: FlagValues, name: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
+  const raw = stringFlag(flags, name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be ${opts.integer ? 'an integer' : 'a number'}, got '${raw}'.`);
+  }
+  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${n}.`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${n}.`);
+  return n;
+}

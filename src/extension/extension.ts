@@ -1,0 +1,122 @@
+/**
+ * Extension entry point. Activation is cheap: no tfjs or onnxruntime here; heavy work happens in
+ * the forked engine process, started on first need.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isBackendPreference } from '../protocol/backend';
+import type { BackendReport } from '../protocol/backend';
+import type { EngineView, SidebarState } from '../protocol/sidebar';
+import { EngineClient, EngineRequestError } from './engineClient';
+import type { EngineState } from './engineClient';
+import { SIDEBAR_VIEW_ID, SidebarViewProvider } from './sidebarView';
+
+const loadedAt = performance.now();
+
+/** What the extension exports to other extensions and to its own e2e tests. */
+export interface RlhfWorkbenchApi {
+  readonly activationMs: number;
+  readonly enginePid: () => number | undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
+  const log = vscode.window.createOutputChannel('RLHF Workbench', { log: true });
+  const engine = new EngineClient({
+    enginePath: path.join(context.extensionPath, 'dist', 'engine.js'),
+    engineArgs: () => [`--backend=${backendSetting()}`],
+    // Inside Electron, fork() must run the binary as plain Node.
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+  });
+  let report: BackendReport | undefined;
+  let lastError: string | undefined;
+  let activationMs = 0;
+
+  const engineView = (s: EngineState): EngineView => {
+    switch (s.kind) {
+      case 'stopped':
+        return { state: 'stopped' };
+      case 'starting':
+        return { state: 'starting', ...(s.pid === undefined ? {} : { pid: s.pid }) };
+      case 'running':
+        return { state: 'running', ...(s.pid === undefined ? {} : { pid: s.pid }), ...(report ? { report } : {}) };
+      case 'crashed':
+        return { state: 'crashed', reason: s.reason };
+    }
+  };
+  const state = (): SidebarState => ({
+    engine: engineView(engine.state),
+    activationMs,
+    ...(lastError ? { lastError } : {}),
+  });
+
+  const showEngineStatus = async (): Promise<void> => {
+    await vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`);
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'RLHF: starting the engine', cancellable: true },
+      async (_progress, token) => {
+        const controller = new AbortController();
+        token.onCancellationRequested(() => controller.abort());
+        try {
+          report = await engine.request('status', {}, { signal: controller.signal });
+          lastError = undefined;
+          log.info(`Engine ready: ${report.backend} (${report.backendPackage}), ORT providers ${report.ortProviders.join(', ')}`);
+          sidebar.refresh();
+          void vscode.window.showInformationMessage(
+            `RLHF engine: ${report.backend} backend, tfjs ${report.tfjsVersion}, ONNX Runtime ${report.ortVersion} (${report.ortProviders.join(', ')}).`,
+          );
+        } catch (err) {
+          if (err instanceof EngineRequestError && err.cancelled) return;
+          lastError = err instanceof Error ? err.message : String(err);
+          sidebar.refresh();
+          void vscode.window.showErrorMessage(`RLHF: ${lastError}`);
+        }
+      },
+    );
+  };
+
+  const restartEngine = async (): Promise<void> => {
+    report = undefined;
+    await engine.restart();
+    await showEngineStatus();
+  };
+
+  const sidebar = new SidebarViewProvider(context.extensionUri, state, { showEngineStatus, restartEngine }, log);
+
+  context.subscriptions.push(
+    log,
+    sidebar,
+    vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
+    vscode.commands.registerCommand('rlhf.showEngineStatus', showEngineStatus),
+    vscode.commands.registerCommand('rlhf.restartEngine', restartEngine),
+    engine.onDidChangeState((s) => {
+      if (s.kind !== 'running') report = s.kind === 'starting' ? undefined : report;
+      if (s.kind === 'crashed') {
+        report = undefined;
+        lastError = s.reason;
+        log.error(s.reason);
+        void vscode.window.showErrorMessage(s.reason, 'Restart Engine').then((choice) => {
+          if (choice) void vscode.commands.executeCommand('rlhf.restartEngine');
+        });
+      }
+      sidebar.refresh();
+    }),
+    engine.onLog((l) => log[l.level](`[engine] ${l.message}`)),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('rlhf.engine.backend')) log.info('rlhf.engine.backend changed: it applies when the engine next starts.');
+    }),
+    { dispose: () => engine.dispose() },
+  );
+
+  activationMs = performance.now() - loadedAt;
+  log.info(`Activated in ${activationMs.toFixed(1)} ms.`);
+  return { activationMs, enginePid: () => engine.pid };
+}
+
+function backendSetting(): string {
+  const value = vscode.workspace.getConfiguration('rlhf').get<string>('engine.backend', 'auto');
+  return isBackendPreference(value) ? value : 'auto';
+}
+
+export function deactivate(): void {
+  // The engine is disposed through context.subscriptions.
+}

@@ -1,0 +1,86 @@
+/**
+ * The Workbench sidebar (a webview view). Bootstraps full state into the page, waits for the
+ * app's `ready`, then sends whole-state notifications on every change. Every message from the
+ * page is validated before anything acts on it.
+ */
+import * as vscode from 'vscode';
+import type { SidebarCommand, SidebarNotification, SidebarState } from '../protocol/sidebar';
+import { isSidebarCommand } from '../protocol/sidebar';
+import { renderWebviewHtml } from './webviewHtml';
+
+export const SIDEBAR_VIEW_ID = 'rlhf.sidebar';
+
+export interface SidebarActions {
+  showEngineStatus(): Promise<void>;
+  restartEngine(): Promise<void>;
+}
+
+export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view: vscode.WebviewView | undefined;
+  private ready = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly getState: () => SidebarState,
+    private readonly actions: SidebarActions,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    this.ready = false;
+    const webviewRoot = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    view.webview.options = { enableScripts: true, localResourceRoots: [webviewRoot] };
+    view.webview.html = renderWebviewHtml({
+      title: 'RLHF Workbench',
+      cspSource: view.webview.cspSource,
+      scriptUri: view.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'sidebar.js')).toString(),
+      styleUri: view.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'sidebar.css')).toString(),
+      bootstrap: this.getState(),
+    });
+    this.disposables.push(
+      view.webview.onDidReceiveMessage((msg: unknown) => this.onMessage(msg)),
+      view.onDidDispose(() => {
+        this.view = undefined;
+        this.ready = false;
+      }),
+      // A view hidden and shown again may have missed updates: resync it from a full snapshot.
+      view.onDidChangeVisibility(() => {
+        if (view.visible) this.refresh();
+      }),
+    );
+  }
+
+  /** Send the full current state to the page, once it has said it is ready. */
+  refresh(): void {
+    if (!this.view || !this.ready) return;
+    const notification: SidebarNotification = { type: 'didChangeState', state: this.getState() };
+    void this.view.webview.postMessage(notification);
+  }
+
+  private onMessage(msg: unknown): void {
+    if (!isSidebarCommand(msg)) {
+      this.log.warn(`Sidebar: ignored an invalid message ${JSON.stringify(msg)?.slice(0, 200)}`);
+      return;
+    }
+    void this.dispatch(msg);
+  }
+
+  private async dispatch(cmd: SidebarCommand): Promise<void> {
+    switch (cmd.type) {
+      case 'ready':
+        this.ready = true;
+        this.refresh();
+        return;
+      case 'showEngineStatus':
+        return this.actions.showEngineStatus();
+      case 'restartEngine':
+        return this.actions.restartEngine();
+    }
+  }
+
+  dispose(): void {
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}

@@ -25,7 +25,7 @@ export interface GPT2Config {
   readonly scale_attn_weights: boolean;
 }
 
-/** The shipped tiny default and the benchmark reference (vocab 512, ctx 64, d 128, 4 heads, 2 layers). */
+/** The shipped tiny default: byte-level vocabulary (256 bytes + <|endoftext|> = 257), 2 layers of width 128. */
 export const TINY_CONFIG: GPT2Config = {
   vocab_size: 257,
   n_positions: 128,

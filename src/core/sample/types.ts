@@ -35,7 +35,7 @@ export interface Completion {
   readonly tokens: readonly number[];
   /** Decoded completion text, cut before a stop string. */
   readonly text: string;
-  /** log p(token) under the *sampling* distribution's base model (temperature 1, unfiltered), per token. */
+  /** log p(token) under the model itself (softmax of raw logits: temperature 1, no top-k/top-p), per token. */
   readonly logprobs: readonly number[];
   readonly finishReason: 'eos' | 'stop' | 'length';
 }

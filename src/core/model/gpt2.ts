@@ -1,0 +1,161 @@
+/**
+ * GPT-2 in tfjs ops, the forward a pure function of a params object whose keys and layouts
+ * are exactly Hugging Face's GPT2Model (`parameterShapes`), so a checkpoint maps 1:1. The LM
+ * head is tied to `wte`. Optional heads: TRL's value head and GPT2ForSequenceClassification's
+ * scalar score (see heads.ts). Ops come from ops.ts, which keeps training fast on wasm.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { headDim, parameterShapes } from './config';
+import type { GPT2Config } from './config';
+import { batchMatMul, embedding, geluNew, layerNorm, linear, matMul } from './ops';
+
+/** Tensors keyed by HF names (`wte.weight`, `h.0.attn.c_attn.weight`, … and optional head names). */
+export type Params = Record<string, tf.Tensor>;
+
+/** One layer's cached keys and values, [B, H, T_past, D] each (HF's layout). */
+export interface LayerKV {
+  readonly k: tf.Tensor4D;
+  readonly v: tf.Tensor4D;
+}
+/** One entry per layer. The caller owns it: dispose with `disposeCache` when replaced. */
+export type KVCache = readonly LayerKV[];
+
+export interface ForwardInput {
+  /** Token ids [B, T], int32. */
+  readonly ids: tf.Tensor2D;
+  /** [B, T_past + T]: 1 = real token, 0 = padding (left padding for batched prompts). Default: all real. */
+  readonly attentionMask?: tf.Tensor2D;
+  /** [B, T] int32. Default: count of real tokens before each position (HF generate's rule), else past + arange(T). */
+  readonly positionIds?: tf.Tensor2D;
+  /** Keys/values of earlier positions; not disposed here. */
+  readonly past?: KVCache;
+  /** Compute logits [B, T, V] (default true); reward and value passes only need hidden states. */
+  readonly logits?: boolean;
+  /** Return the updated cache (default false). */
+  readonly cache?: boolean;
+}
+
+export interface ForwardOutput {
+  /** Final hidden states after ln_f, [B, T, C]. */
+  readonly hidden: tf.Tensor3D;
+  /** hidden · wteᵀ, [B, T, V]; absent when `logits: false`. */
+  readonly logits?: tf.Tensor3D;
+  /** past + this call's keys/values; present when `cache: true`. */
+  readonly present?: KVCache;
+}
+
+/** Large negative added to masked attention scores: exp() underflows to exactly 0, no NaN on all-masked rows. */
+const MASKED = -1e9;
+
+/**
+ * The GPT-2 forward. Pure: reads params, returns new tensors. Call it inside tf.tidy (or keep
+ * the outputs and dispose them); the returned cache survives a tidy only if returned from it.
+ */
+export function forward(params: Params, config: GPT2Config, input: ForwardInput): ForwardOutput {
+  const [B, T] = input.ids.shape;
+  const C = config.n_embd;
+  const H = config.n_head;
+  const D = headDim(config);
+  const pastLen = input.past?.[0]?.k.shape[2] ?? 0;
+  const Tk = pastLen + T;
+  if (Tk > config.n_positions) throw new Error(`forward: ${Tk} positions exceed n_positions ${config.n_positions}`);
+  const p = (name: string): tf.Tensor => {
+    const t = params[name];
+    if (!t) throw new Error(`forward: parameter '${name}' is missing`);
+    return t;
+  };
+
+  const positions = input.positionIds ?? defaultPositions(B, T, pastLen, input.attentionMask);
+  const tok = embedding(p('wte.weight') as tf.Tensor2D, tf.reshape(input.ids, [B * T]) as tf.Tensor1D); // [N, C]
+  const pos = embedding(p('wpe.weight') as tf.Tensor2D, tf.reshape(positions, [B * T]) as tf.Tensor1D); // [N, C]
+  let x = tf.add(tok, pos) as tf.Tensor2D; // [N, C], N = B·T
+  const bias = attentionBias(B, T, pastLen, input.attentionMask); // [B, 1, T, Tk]
+  const scale = config.scale_attn_weights ? 1 / Math.sqrt(D) : 1;
+  const present: LayerKV[] = [];
+  const toHeads = (t: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
+
+  for (let i = 0; i < config.n_layer; i++) {
+    const l = `h.${i}.`;
+    const h1 = layerNorm(x, p(`${l}ln_1.weight`) as tf.Tensor1D, p(`${l}ln_1.bias`) as tf.Tensor1D, config.layer_norm_epsilon);
+    const qkv = linear(h1, p(`${l}attn.c_attn.weight`) as tf.Tensor2D, p(`${l}attn.c_attn.bias`) as tf.Tensor1D); // [N, 3C]
+    const [q2, k2, v2] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]; // 3 × [N, C]
+    const q = toHeads(tf.mul(q2, scale)); // [B, H, T, D]
+    let k = toHeads(k2);
+    let v = toHeads(v2);
+    const past = input.past?.[i];
+    if (past) {
+      k = tf.concat([past.k, k], 2); // [B, H, Tk, D]
+      v = tf.concat([past.v, v], 2);
+    }
+    if (input.cache) present.push({ k, v });
+    const kT = tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [B * H, D, Tk]); // [BH, D, Tk]
+    const scores = batchMatMul(tf.reshape(q, [B * H, T, D]) as tf.Tensor3D, kT as tf.Tensor3D); // [BH, T, Tk]
+    const att = tf.softmax(tf.add(tf.reshape(scores, [B, H, T, Tk]), bias)); // [B, H, T, Tk]
+    const y = batchMatMul(tf.reshape(att, [B * H, T, Tk]) as tf.Tensor3D, tf.reshape(v, [B * H, Tk, D]) as tf.Tensor3D); // [BH, T, D]
+    const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, D]), [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // [N, C]
+    x = tf.add(x, linear(merged, p(`${l}attn.c_proj.weight`) as tf.Tensor2D, p(`${l}attn.c_proj.bias`) as tf.Tensor1D));
+    const h2 = layerNorm(x, p(`${l}ln_2.weight`) as tf.Tensor1D, p(`${l}ln_2.bias`) as tf.Tensor1D, config.layer_norm_epsilon);
+    const up = geluNew(linear(h2, p(`${l}mlp.c_fc.weight`) as tf.Tensor2D, p(`${l}mlp.c_fc.bias`) as tf.Tensor1D)) as tf.Tensor2D; // [N, F]
+    x = tf.add(x, linear(up, p(`${l}mlp.c_proj.weight`) as tf.Tensor2D, p(`${l}mlp.c_proj.bias`) as tf.Tensor1D));
+  }
+
+  const hidden2 = layerNorm(x, p('ln_f.weight') as tf.Tensor1D, p('ln_f.bias') as tf.Tensor1D, config.layer_norm_epsilon); // [N, C]
+  const hidden = tf.reshape(hidden2, [B, T, C]) as tf.Tensor3D; // [B, T, C]
+  const out: { hidden: tf.Tensor3D; logits?: tf.Tensor3D; present?: KVCache } = { hidden };
+  if (input.logits !== false) {
+    // Tied head: an explicit transpose of wte keeps the matmul untransposed (fast on wasm).
+    const wteT = tf.transpose(p('wte.weight')) as tf.Tensor2D; // [C, V]
+    out.logits = tf.reshape(matMul(hidden2, wteT), [B, T, config.vocab_size]) as tf.Tensor3D; // [B, T, V]
+  }
+  if (input.cache) out.present = present;
+  return out;
+}
+
+/** Positions as HF generate computes them: real tokens counted from 0, padding at 0. */
+function defaultPositions(B: number, T: number, pastLen: number, mask: tf.Tensor2D | undefined): tf.Tensor2D {
+  if (!mask) return tf.tile(tf.reshape(tf.range(pastLen, pastLen + T, 1, 'int32'), [1, T]), [B, 1]) as tf.Tensor2D; // [B, T]
+  const m = tf.cast(mask, 'float32');
+  const counted = tf.maximum(tf.sub(tf.cumsum(m, 1), 1), 0); // [B, Tk]
+  return tf.cast(tf.slice(counted, [0, pastLen], [B, T]), 'int32') as tf.Tensor2D; // [B, T]
+}
+
+/** Additive attention bias [B, 1, T, Tk]: causal (query i sees keys ≤ past + i) and padding. */
+function attentionBias(B: number, T: number, pastLen: number, mask: tf.Tensor2D | undefined): tf.Tensor4D {
+  const Tk = pastLen + T;
+  const causal = new Float32Array(T * Tk);
+  for (let i = 0; i < T; i++) for (let j = pastLen + i + 1; j < Tk; j++) causal[i * Tk + j] = MASKED;
+  const causal4 = tf.tensor4d(causal, [1, 1, T, Tk]);
+  if (!mask) return causal4;
+  const pad = tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED); // [B, Tk]
+  return tf.add(causal4, tf.reshape(pad, [B, 1, 1, Tk])) as tf.Tensor4D; // [B, 1, T, Tk]
+}
+
+export function disposeCache(cache: KVCache | undefined): void {
+  if (!cache) return;
+  for (const { k, v } of cache) tf.dispose([k, v]);
+}
+
+/**
+ * Fresh GPT-2 parameters as trainable tf.Variables (GPT-2's init: normal std 0.02, the two
+ * residual projections `c_proj` scaled by 1/√(2·n_layer), LayerNorm weight 1 and bias 0,
+ * biases 0). The same seed gives the same weights. Dispose with tf.dispose(Object.values(p)).
+ */
+export function initParams(config: GPT2Config, seed: number): Record<string, tf.Variable> {
+  const out: Record<string, tf.Variable> = {};
+  let index = 0;
+  for (const [name, shape] of parameterShapes(config)) {
+    index += 1;
+    out[name] = tf.variable(initTensor(name, shape, seed * 1000 + index, config.n_layer));
+  }
+  return out;
+}
+
+/** One parameter's initial value by its HF name (shared with heads.ts). */
+export function initTensor(name: string, shape: readonly number[], seed: number, nLayer: number): tf.Tensor {
+  return tf.tidy(() => {
+    if (/(^|\.)ln_(1|2|f)\.weight$/.test(name)) return tf.ones([...shape]);
+    if (name.endsWith('.bias')) return tf.zeros([...shape]);
+    const std = /c_proj\.weight$/.test(name) ? 0.02 / Math.sqrt(2 * nLayer) : 0.02;
+    return tf.randomNormal([...shape], 0, std, 'float32', seed);
+  });
+}

@@ -1,0 +1,139 @@
+/**
+ * The tfjs ops the GPT-2 forward and every training stage are built from, written so that
+ * training is fast on the wasm backend and works at all there:
+ *  - wasm has no UnsortedSegmentSum, so tf.gather has no gradient: `embedding` backprops
+ *    through a one-hot matmul;
+ *  - wasm matmuls with a transposed operand are 10–50× slower and tfjs's matMul gradient uses
+ *    them: `matMul`, `linear` and `batchMatMul` transpose explicitly in their gradients;
+ *  - wasm's Tanh is ~10× slower than its Sigmoid and Sum over axis 0 ~40× slower than a matmul
+ *    by ones: `geluNew` uses x·σ(2z) (equal to 0.5x(1+tanh z)), bias gradients use ones·dy.
+ * Gradient functions use only their inputs and save()d tensors (tfjs's rule for customGrad).
+ * The same code runs on every backend; on cpu it is checked against the plain tfjs ops.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type GradSave = (tensors: tf.Tensor[]) => void;
+
+/** [N, C] column sums as a [C] vector, via a matmul (wasm reduces over axis 0 slowly). */
+function columnSum(x: tf.Tensor2D): tf.Tensor1D {
+  const ones = tf.ones([1, x.shape[0]]);
+  return tf.reshape(tf.matMul(ones, x), [x.shape[1]]); // [C]
+}
+
+const matMulImpl = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: GradSave) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+    },
+  };
+});
+
+/** a [M, K] · b [K, N] → [M, N], with a gradient that never asks for a transposed matmul. */
+export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return matMulImpl(a, b) as tf.Tensor2D;
+}
+
+const linearImpl = tf.customGrad((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: GradSave) => {
+  save([x, w]);
+  return {
+    value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, tf.transpose(sw)), tf.matMul(tf.transpose(sx), g), columnSum(g)];
+    },
+  };
+});
+
+/** HF Conv1D: x [N, in] · w [in, out] + b [out] → [N, out]. */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  return linearImpl(x, w, b) as tf.Tensor2D;
+}
+
+const batchMatMulImpl = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: GradSave) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor3D, tf.Tensor3D];
+      const g = dy as tf.Tensor3D;
+      return [tf.matMul(g, tf.transpose(sb, [0, 2, 1])), tf.matMul(tf.transpose(sa, [0, 2, 1]), g)];
+    },
+  };
+});
+
+/** a [G, M, K] · b [G, K, N] → [G, M, N] (attention's per-head products). */
+export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  return batchMatMulImpl(a, b) as tf.Tensor3D;
+}
+
+const embeddingImpl = tf.customGrad((table: tf.Tensor, ids: tf.Tensor, save: GradSave) => {
+  save([ids]);
+  const vocab = table.shape[0] as number;
+  return {
+    value: tf.gather(table, ids),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sids] = saved as [tf.Tensor1D];
+      // One-hot built directly as [V, N] so the table gradient is a plain (untransposed) matmul.
+      const rows = tf.reshape(tf.range(0, vocab, 1, 'int32'), [vocab, 1]); // [V, 1]
+      const oneHotT = tf.cast(tf.equal(rows, tf.reshape(sids, [1, -1])), 'float32'); // [V, N]
+      return [tf.matMul(oneHotT, dy as tf.Tensor2D), tf.zerosLike(sids)];
+    },
+  };
+});
+
+/** Rows of table [V, C] at ids [N] (int32) → [N, C]; differentiable in the table on every backend. */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  return embeddingImpl(table, ids) as tf.Tensor2D;
+}
+
+/** LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance). */
+export function layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const mean = tf.mean(x, -1, true); // [N, 1]
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.mul(centered, centered), -1, true); // [N, 1]
+  const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(normed, weight), bias);
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+
+/**
+ * GPT-2's gelu_new, 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), computed as x·σ(2z): the same
+ * function (0.5(1 + tanh z) = σ(2z)) without wasm's slow Tanh, and x·x·x instead of pow.
+ */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  const cube = tf.mul(tf.mul(x, x), x);
+  const z2 = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * GELU_C);
+  return tf.mul(x, tf.sigmoid(z2));
+}
+
+/** log σ(x) as −softplus(−x): tf.logSigmoid's gradient crashes on non-leaf inputs. */
+export function logSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.softplus(tf.neg(x)));
+}
+
+/**
+ * log p(target) for each row of logits [N, V] at targets [N] (int32) → [N], through a stable
+ * log-softmax. The pick is a one-hot product, so it has a gradient on wasm too.
+ */
+export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const logp = tf.logSoftmax(logits); // [N, V]
+  const pick = tf.oneHot(targets, logits.shape[1]); // [N, V]
+  return tf.sum(tf.mul(logp, pick), -1) as tf.Tensor1D;
+}
+
+/** Mean of x over the positions where mask is 1 (same shapes); 0 when the mask is empty. */
+export function maskedMean(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  const m = tf.cast(mask, 'float32');
+  return tf.div(tf.sum(tf.mul(x, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+}
+
+/** Next-token cross-entropy, mean over rows where mask is 1: logits [N, V], targets [N], mask [N]. */
+export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask?: tf.Tensor1D): tf.Scalar {
+  const lp = tokenLogProbs(logits, targets);
+  return tf.neg(mask ? maskedMean(lp, mask) : tf.mean(lp)) as tf.Scalar;
+}

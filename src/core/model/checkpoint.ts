@@ -1,0 +1,260 @@
+/**
+ * Checkpoints are Hugging Face folders: config.json, model.safetensors, tokenizer.json,
+ * generation_config.json. We load any GPT-2-architecture folder transformers saved (with or
+ * without the `transformer.` prefix, tied `lm_head.weight`, old `attn.bias` buffers) and write
+ * folders that GPT2LMHeadModel / GPT2ForSequenceClassification load as is.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { GPT2Config } from './config';
+import { parameterShapes } from './config';
+import type { NamedTensor } from './safetensors';
+import { readSafetensors, serializeSafetensors } from './safetensors';
+import type { Tokenizer, TokenizerJson } from '../tokenizer/tokenizer';
+import { loadTokenizer } from '../tokenizer/tokenizer';
+import { UserError } from '../errors';
+
+/** What sits on top of the transformer: the tied LM head, a scalar reward head, or LM + value head. */
+export type HeadKind = 'lm' | 'reward' | 'value';
+
+/**
+ * Weights keyed by GPT2Model names (`wte.weight`, `h.0.attn.c_attn.weight`, …, HF layouts),
+ * plus the head: `score.weight` [1, C] (reward) or `v_head.summary.weight` [1, C] and
+ * `v_head.summary.bias` [1] (value, as TRL names them).
+ */
+export type Weights = Map<string, NamedTensor>;
+
+export interface Checkpoint {
+  readonly dir: string;
+  readonly config: GPT2Config;
+  readonly kind: HeadKind;
+  readonly weights: Weights;
+  readonly tokenizer: Tokenizer;
+}
+
+export interface SaveOptions {
+  readonly config: GPT2Config;
+  readonly kind: HeadKind;
+  readonly weights: ReadonlyMap<string, NamedTensor>;
+  /** A loaded tokenizer or a tokenizer.json object to write beside the weights. */
+  readonly tokenizer: Tokenizer | TokenizerJson;
+}
+
+/** Head tensors per kind, with their shapes given the width C. */
+export function headShapes(kind: HeadKind, C: number): Map<string, readonly number[]> {
+  if (kind === 'reward') return new Map([['score.weight', [1, C]]]);
+  if (kind === 'value') return new Map<string, readonly number[]>([['v_head.summary.weight', [1, C]], ['v_head.summary.bias', [1]]]);
+  return new Map();
+}
+
+const ARCHITECTURE: Record<HeadKind, string> = { lm: 'GPT2LMHeadModel', reward: 'GPT2ForSequenceClassification', value: 'GPT2LMHeadModel' };
+/** Tensors transformers keeps in older checkpoints that are buffers, not parameters. */
+const IGNORED = /(^|\.)attn\.(bias|masked_bias)$/;
+
+export function loadCheckpoint(dir: string): Checkpoint {
+  const configFile = path.join(dir, 'config.json');
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new UserError(`${dir}: no such model folder. Point --model at a folder with config.json, model.safetensors and tokenizer.json.`);
+  }
+  const raw = readJson(configFile);
+  const config = parseConfig(raw, configFile);
+  const archs = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]) : [];
+  const raw_tensors = readWeights(dir);
+  const { file } = raw_tensors;
+  const tensors = stripPrefix(raw_tensors.tensors);
+  const kind: HeadKind = archs.includes('GPT2ForSequenceClassification') ? 'reward' : tensors.has('v_head.summary.weight') ? 'value' : 'lm';
+
+  const expected = parameterShapes(config);
+  for (const [name, shape] of headShapes(kind, config.n_embd)) expected.set(name, shape);
+  const weights: Weights = new Map();
+  for (const [name, shape] of expected) {
+    const t = tensors.get(name);
+    if (!t) throw new UserError(`${file}: tensor '${name}' is missing (config.json describes ${config.n_layer} layers of width ${config.n_embd}). Is this a GPT-2 checkpoint that matches its config.json?`);
+    if (!sameShape(t.shape, shape)) throw new UserError(`${file}: tensor '${name}' has shape [${t.shape.join(', ')}] but config.json implies [${shape.join(', ')}].`);
+    weights.set(name, t);
+  }
+  for (const [name, t] of tensors) {
+    if (expected.has(name) || IGNORED.test(name)) continue;
+    if (name === 'lm_head.weight' && kind !== 'reward') {
+      if (!sameValues(t.data, weights.get('wte.weight')?.data)) throw new UserError(`${file}: 'lm_head.weight' differs from 'wte.weight'; only GPT-2's tied LM head is supported.`);
+      continue;
+    }
+    throw new UserError(`${file}: unexpected tensor '${name}' for a GPT-2 ${ARCHITECTURE[kind]}. Remove it or check the architecture in config.json.`);
+  }
+  const tokenizer = loadTokenizer(path.join(dir, 'tokenizer.json'));
+  if (tokenizer.vocabSize > config.vocab_size) {
+    throw new UserError(`${tokenizer.name}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocab_size}.`);
+  }
+  return { dir, config, kind, weights, tokenizer };
+}
+
+/** Write a checkpoint folder atomically: built in a sibling temp folder, then swapped in. */
+export function saveCheckpoint(dir: string, opts: SaveOptions): void {
+  const { config, kind } = opts;
+  const expected = parameterShapes(config);
+  for (const [name, shape] of headShapes(kind, config.n_embd)) expected.set(name, shape);
+  const ordered = new Map<string, NamedTensor>();
+  for (const [name, shape] of expected) {
+    const t = opts.weights.get(name);
+    if (!t) throw new Error(`saveCheckpoint: weight '${name}' is missing for a '${kind}' checkpoint`);
+    if (!sameShape(t.shape, shape)) throw new Error(`saveCheckpoint: weight '${name}' has shape [${t.shape}] but the config implies [${shape}]`);
+    // transformers' names: GPT2Model parameters live under `transformer.`; heads at the top.
+    ordered.set(name.startsWith('score.') || name.startsWith('v_head.') ? name : `transformer.${name}`, t);
+  }
+  const tokenizerJson = isTokenizer(opts.tokenizer) ? opts.tokenizer.json : opts.tokenizer;
+  const files: [string, string | Uint8Array][] = [
+    ['config.json', json(hfConfig(config, kind))],
+    ['generation_config.json', json({ _from_model_config: true, bos_token_id: config.bos_token_id, eos_token_id: config.eos_token_id })],
+    ['tokenizer.json', json(tokenizerJson)],
+    ['tokenizer_config.json', json(tokenizerConfig(config, tokenizerJson))],
+    ['model.safetensors', serializeSafetensors(ordered)],
+  ];
+  writeFolderAtomically(dir, files);
+}
+
+/** Build the whole folder beside `dir`, fsync each file, then rename over the old one. */
+export function writeFolderAtomically(dir: string, files: readonly [string, string | Uint8Array][]): void {
+  const parent = path.dirname(path.resolve(dir));
+  fs.mkdirSync(parent, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
+  try {
+    for (const [name, content] of files) {
+      const fd = fs.openSync(path.join(tmp, name), 'w');
+      try {
+        fs.writeSync(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    const old = fs.existsSync(dir) ? `${tmp}.old` : undefined;
+    if (old) fs.renameSync(dir, old);
+    fs.renameSync(tmp, dir);
+    if (old) fs.rmSync(old, { recursive: true, force: true });
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** config.json fields as transformers' GPT2Config writes them. */
+export function hfConfig(c: GPT2Config, kind: HeadKind): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    architectures: [ARCHITECTURE[kind]],
+    model_type: 'gpt2',
+    ...c,
+    n_ctx: c.n_positions,
+    attn_pdrop: 0.1,
+    embd_pdrop: 0.1,
+    resid_pdrop: 0.1,
+    initializer_range: 0.02,
+    scale_attn_by_inverse_layer_idx: false,
+    reorder_and_upcast_attn: false,
+    summary_activation: null,
+    summary_first_dropout: 0.1,
+    summary_proj_to_labels: true,
+    summary_type: 'cls_index',
+    summary_use_proj: true,
+    torch_dtype: 'float32',
+    use_cache: true,
+  };
+  // GPT2ForSequenceClassification scores the last non-pad token, so it needs a pad id.
+  if (kind === 'reward') Object.assign(base, { id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 }, pad_token_id: c.eos_token_id });
+  return base;
+}
+
+function tokenizerConfig(c: GPT2Config, tok: TokenizerJson): Record<string, unknown> {
+  const eos = tok.added_tokens?.find((t) => t.id === c.eos_token_id)?.content ?? '<|endoftext|>';
+  return { tokenizer_class: 'GPT2Tokenizer', bos_token: eos, eos_token: eos, unk_token: eos, model_max_length: c.n_positions, add_prefix_space: false };
+}
+
+/** Validate config.json as a GPT-2 config we can run; fills HF's defaults for absent fields. */
+export function parseConfig(raw: Record<string, unknown>, file: string): GPT2Config {
+  const bad = (what: string): never => {
+    throw new UserError(`${file}: ${what}`);
+  };
+  if (raw.model_type !== 'gpt2') bad(`model_type is ${JSON.stringify(raw.model_type)}, but only GPT-2-architecture models ("gpt2") are supported.`);
+  const activation = raw.activation_function ?? 'gelu_new';
+  // gelu_pytorch_tanh is the same tanh approximation under another name.
+  if (activation !== 'gelu_new' && activation !== 'gelu_pytorch_tanh') bad(`activation_function ${JSON.stringify(activation)} is not supported (only gelu_new).`);
+  if (raw.scale_attn_by_inverse_layer_idx === true || raw.add_cross_attention === true) bad('scale_attn_by_inverse_layer_idx / add_cross_attention are not supported.');
+  if (raw.scale_attn_weights === false) bad('scale_attn_weights false is not supported (GPT-2 scales attention by 1/sqrt(head_dim)).');
+  const int = (key: string, fallback: number, min = 1): number => {
+    const v = raw[key] ?? fallback;
+    if (!Number.isSafeInteger(v) || (v as number) < min) bad(`${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}.`);
+    return v as number;
+  };
+  const n_embd = int('n_embd', 768);
+  const n_head = int('n_head', 12);
+  if (n_embd % n_head !== 0) bad(`n_embd (${n_embd}) must be divisible by n_head (${n_head}).`);
+  const inner = raw.n_inner ?? null;
+  if (inner !== null && (!Number.isSafeInteger(inner) || (inner as number) < 1)) bad(`n_inner must be null or a positive integer, got ${JSON.stringify(inner)}.`);
+  const eps = raw.layer_norm_epsilon ?? 1e-5;
+  if (typeof eps !== 'number' || !(eps > 0)) bad(`layer_norm_epsilon must be a positive number, got ${JSON.stringify(eps)}.`);
+  return {
+    vocab_size: int('vocab_size', 50257),
+    n_positions: int('n_positions', 1024),
+    n_embd,
+    n_layer: int('n_layer', 12),
+    n_head,
+    n_inner: inner as number | null,
+    layer_norm_epsilon: eps as number,
+    activation_function: 'gelu_new',
+    bos_token_id: int('bos_token_id', 50256, 0),
+    eos_token_id: int('eos_token_id', 50256, 0),
+    scale_attn_weights: true,
+  };
+}
+
+function readJson(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new UserError(`${file}: missing. A model folder needs config.json, model.safetensors and tokenizer.json.`);
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new UserError(`${file}: not valid JSON (${err instanceof Error ? err.message : String(err)}).`);
+  }
+}
+
+/** model.safetensors, or the shards a model.safetensors.index.json lists. */
+function readWeights(dir: string): { file: string; tensors: Map<string, NamedTensor> } {
+  const single = path.join(dir, 'model.safetensors');
+  if (fs.existsSync(single)) return { file: single, tensors: readSafetensors(single).tensors };
+  const index = path.join(dir, 'model.safetensors.index.json');
+  if (fs.existsSync(index)) {
+    const map = readJson(index).weight_map;
+    if (typeof map !== 'object' || map === null) throw new UserError(`${index}: no "weight_map" object.`);
+    const tensors = new Map<string, NamedTensor>();
+    for (const shard of new Set(Object.values(map as Record<string, unknown>))) {
+      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) throw new UserError(`${index}: bad shard name ${JSON.stringify(shard)}.`);
+      for (const [k, t] of readSafetensors(path.join(dir, shard)).tensors) tensors.set(k, t);
+    }
+    return { file: index, tensors };
+  }
+  const hint = fs.existsSync(path.join(dir, 'pytorch_model.bin')) ? ' It has pytorch_model.bin: re-save it with model.save_pretrained(dir, safe_serialization=True).' : '';
+  throw new UserError(`${single}: missing; only safetensors weights are read.${hint}`);
+}
+
+function stripPrefix(tensors: Map<string, NamedTensor>): Map<string, NamedTensor> {
+  const out = new Map<string, NamedTensor>();
+  for (const [name, t] of tensors) out.set(name.startsWith('transformer.') ? name.slice('transformer.'.length) : name, t);
+  return out;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+function sameValues(a: Float32Array, b: Float32Array | undefined): boolean {
+  if (!b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
+
+const isTokenizer = (t: Tokenizer | TokenizerJson): t is Tokenizer => typeof (t as Tokenizer).encode === 'function';

@@ -12,13 +12,11 @@ import { batchMatMul, embedding, geluNew, layerNorm, linear, matMul } from './op
 /** Tensors keyed by HF names (`wte.weight`, `h.0.attn.c_attn.weight`, … and optional head names). */
 export type Params = Record<string, tf.Tensor>;
 
+// Output types are type aliases (not interfaces) so tf.tidy can return them as TensorContainers.
 /** One layer's cached keys and values, [B, H, T_past, D] each (HF's layout). */
-export interface LayerKV {
-  readonly k: tf.Tensor4D;
-  readonly v: tf.Tensor4D;
-}
+export type LayerKV = { readonly k: tf.Tensor4D; readonly v: tf.Tensor4D };
 /** One entry per layer. The caller owns it: dispose with `disposeCache` when replaced. */
-export type KVCache = readonly LayerKV[];
+export type KVCache = LayerKV[];
 
 export interface ForwardInput {
   /** Token ids [B, T], int32. */
@@ -35,14 +33,14 @@ export interface ForwardInput {
   readonly cache?: boolean;
 }
 
-export interface ForwardOutput {
+export type ForwardOutput = {
   /** Final hidden states after ln_f, [B, T, C]. */
   readonly hidden: tf.Tensor3D;
   /** hidden · wteᵀ, [B, T, V]; absent when `logits: false`. */
   readonly logits?: tf.Tensor3D;
   /** past + this call's keys/values; present when `cache: true`. */
   readonly present?: KVCache;
-}
+};
 
 /** Large negative added to masked attention scores: exp() underflows to exactly 0, no NaN on all-masked rows. */
 const MASKED = -1e9;

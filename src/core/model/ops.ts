@@ -13,6 +13,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 type GradSave = (tensors: tf.Tensor[]) => void;
+type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+
+/** tf.customGrad with the inputs as an array and the save function apart (tfjs passes it last). */
+function withGrad(f: (inputs: tf.Tensor[], save: GradSave) => { value: tf.Tensor; gradFunc: Grad }): (...inputs: tf.Tensor[]) => tf.Tensor {
+  const op = tf.customGrad((...args: Array<tf.Tensor | GradSave>) => {
+    const save = args[args.length - 1] as GradSave;
+    return f(args.slice(0, -1) as tf.Tensor[], save);
+  });
+  return (...inputs) => op(...inputs);
+}
 
 /** [N, C] column sums as a [C] vector, via a matmul (wasm reduces over axis 0 slowly). */
 function columnSum(x: tf.Tensor2D): tf.Tensor1D {
@@ -20,11 +30,11 @@ function columnSum(x: tf.Tensor2D): tf.Tensor1D {
   return tf.reshape(tf.matMul(ones, x), [x.shape[1]]); // [C]
 }
 
-const matMulImpl = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: GradSave) => {
-  save([a, b]);
+const matMulImpl = withGrad(([a, b], save) => {
+  save([a!, b!]);
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    gradFunc: (dy, saved) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
     },
@@ -36,11 +46,11 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return matMulImpl(a, b) as tf.Tensor2D;
 }
 
-const linearImpl = tf.customGrad((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: GradSave) => {
-  save([x, w]);
+const linearImpl = withGrad(([x, w, b], save) => {
+  save([x!, w!]);
   return {
-    value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b! }),
+    gradFunc: (dy, saved) => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
       return [tf.matMul(g, tf.transpose(sw)), tf.matMul(tf.transpose(sx), g), columnSum(g)];
@@ -53,11 +63,11 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tenso
   return linearImpl(x, w, b) as tf.Tensor2D;
 }
 
-const batchMatMulImpl = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: GradSave) => {
-  save([a, b]);
+const batchMatMulImpl = withGrad(([a, b], save) => {
+  save([a!, b!]);
   return {
     value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    gradFunc: (dy, saved) => {
       const [sa, sb] = saved as [tf.Tensor3D, tf.Tensor3D];
       const g = dy as tf.Tensor3D;
       return [tf.matMul(g, tf.transpose(sb, [0, 2, 1])), tf.matMul(tf.transpose(sa, [0, 2, 1]), g)];
@@ -70,12 +80,12 @@ export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return batchMatMulImpl(a, b) as tf.Tensor3D;
 }
 
-const embeddingImpl = tf.customGrad((table: tf.Tensor, ids: tf.Tensor, save: GradSave) => {
-  save([ids]);
-  const vocab = table.shape[0] as number;
+const embeddingImpl = withGrad(([table, ids], save) => {
+  save([ids!]);
+  const vocab = table!.shape[0] as number;
   return {
-    value: tf.gather(table, ids),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    value: tf.gather(table!, ids!),
+    gradFunc: (dy, saved) => {
       const [sids] = saved as [tf.Tensor1D];
       // One-hot built directly as [V, N] so the table gradient is a plain (untransposed) matmul.
       const rows = tf.reshape(tf.range(0, vocab, 1, 'int32'), [vocab, 1]); // [V, 1]

@@ -1,0 +1,68 @@
+/**
+ * One append-only JSONL log with its schema: read (validated), repair a bad tail, append.
+ * Appends and repairs must run under the project lock; reads need no lock and skip a bad tail
+ * (it may be a write still in flight) without touching the file.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { z } from 'zod';
+import { appendDurable, endsWithNewline, quarantineTail, terminateLastLine } from './fsx';
+import type { JsonlLimits, JsonlRead } from './jsonl';
+import { DEFAULT_LIMITS, readJsonl } from './jsonl';
+
+/** What `repair` did to a log, for the user to be told. */
+export interface Repair {
+  readonly file: string;
+  readonly line: number;
+  /** Why the last line was bad (torn, invalid JSON, failed schema …). */
+  readonly reason: string;
+  readonly bytes: number;
+  /** Where the bad bytes now are. */
+  readonly movedTo: string;
+}
+
+export function formatRepair(r: Repair): string {
+  return `${r.file}:${r.line}: the last line was damaged (${r.reason}); its ${r.bytes} bytes were moved to ${r.movedTo} and the rest of the file kept.`;
+}
+
+export class JsonlLog<T> {
+  constructor(
+    readonly file: string,
+    private readonly schema: z.ZodType<T>,
+    /** fsync each append (labels: yes; metrics: no). */
+    private readonly sync: boolean = true,
+    private readonly limits: JsonlLimits = DEFAULT_LIMITS,
+  ) {}
+
+  read(): JsonlRead<T> {
+    return readJsonl(this.file, this.schema, this.limits);
+  }
+
+  /** Under the lock: moves a torn or invalid last line aside, or adds a missing final newline. */
+  repair(): Repair | undefined {
+    if (!fs.existsSync(this.file)) return undefined;
+    const read = this.read();
+    if (read.unterminated) terminateLastLine(this.file);
+    if (!read.tail) return undefined;
+    const { movedTo, bytes } = quarantineTail(this.file, read.tail.offset);
+    return { file: this.file, line: read.tail.line, reason: read.tail.reason, bytes, movedTo };
+  }
+
+  /**
+   * Under the lock: validates, repairs the tail, then appends. Returns the repair it had to make
+   * (if a crash left a torn line since the project was opened).
+   */
+  append(values: readonly T[]): Repair | undefined {
+    // Validate everything first: a bad record must not leave half of a call's records written.
+    const lines = values.map((v) => {
+      const parsed = this.schema.safeParse(v);
+      if (!parsed.success) throw new Error(`refusing to write an invalid record to ${this.file}: ${parsed.error.message}`);
+      return JSON.stringify(parsed.data);
+    });
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    // Fast path: a log ending in a newline has no torn tail (a terminated bad line was caught on open).
+    const repair = fs.existsSync(this.file) && !endsWithNewline(this.file) ? this.repair() : undefined;
+    appendDurable(this.file, lines, this.sync);
+    return repair;
+  }
+}

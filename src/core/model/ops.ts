@@ -11,6 +11,8 @@
  * The same code runs on every backend; on cpu it is checked against the plain tfjs ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; every op here is trained through.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 
 type GradSave = (tensors: tf.Tensor[]) => void;
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];

@@ -1,13 +1,13 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initCompute } from '../../../src/core/compute/backend';
+import { useBackend } from './useBackend';
 import { disposeCache, forward, initParams } from '../../../src/core/model/gpt2';
 import { parameterShapes } from '../../../src/core/model/config';
 import { TEST_CONFIG as cfg, maxAbsDiff } from './fixtures';
 
 before(async () => {
-  await initCompute('wasm');
+  await useBackend('wasm');
 });
 
 test('params have exactly the HF names and shapes; forward gives [B,T,C] and [B,T,V]', () => {

@@ -6,8 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import type { GPT2Config } from './config';
 import { parameterShapes } from './config';
+import type { Params } from './gpt2';
 import type { NamedTensor } from './safetensors';
 import { readSafetensors, serializeSafetensors } from './safetensors';
 import type { Tokenizer, TokenizerJson } from '../tokenizer/tokenizer';
@@ -258,3 +260,17 @@ function sameValues(a: Float32Array, b: Float32Array | undefined): boolean {
 const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
 
 const isTokenizer = (t: Tokenizer | TokenizerJson): t is Tokenizer => typeof (t as Tokenizer).encode === 'function';
+
+/** Checkpoint weights → gpt2.ts Params (new tensors; the caller disposes them). */
+export function weightsToParams(weights: ReadonlyMap<string, NamedTensor>): Params {
+  const params: Params = {};
+  for (const [name, t] of weights) params[name] = tf.tensor(t.data, [...t.shape], 'float32');
+  return params;
+}
+
+/** gpt2.ts Params (or tf.Variables) → checkpoint weights, read back from the backend. */
+export async function paramsToWeights(params: Readonly<Record<string, tf.Tensor>>): Promise<Weights> {
+  const weights: Weights = new Map();
+  for (const [name, t] of Object.entries(params)) weights.set(name, { shape: t.shape, data: Float32Array.from(await t.data()) });
+  return weights;
+}

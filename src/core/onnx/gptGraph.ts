@@ -1,0 +1,127 @@
+/**
+ * The GPT-2 forward as an ONNX graph with a KV cache (opset 17, LayerNormalization), built
+ * from a config and the current weights, named as Hugging Face Optimum names its exports:
+ *
+ *   inputs   input_ids [B, T] int64, attention_mask [B, P+T] int64, position_ids [B, T] int64,
+ *            past_key_values.{i}.key / .value [B, H, P, D] float32 (P may be 0)
+ *   outputs  logits [B, T, V], present.{i}.key / .value [B, H, P+T, D]
+ *
+ * Math matches gpt2.ts: causal + padding mask as a −1e9 additive bias, gelu_new (tanh form,
+ * which ORT fuses), tied LM head.
+ */
+import type { GPT2Config } from '../model/config';
+import { headDim, innerDim } from '../model/config';
+import type { NamedTensor } from '../model/safetensors';
+import { GraphBuilder } from './graphBuilder';
+
+/** Large negative added to masked scores; exp() underflows to 0 without NaN on all-masked rows. */
+const MASKED = -1e9;
+/** Serialized protobufs cannot exceed 2 GiB; stay clear of it. */
+const MAX_WEIGHT_BYTES = 1.8 * 1024 ** 3;
+
+export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
+export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
+export const presentKeyName = (layer: number): string => `present.${layer}.key`;
+export const presentValueName = (layer: number): string => `present.${layer}.value`;
+
+/** ONNX bytes of the GPT-2 LM with KV cache. `weights` are keyed by GPT2Model names. */
+export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>): Uint8Array {
+  const C = config.n_embd;
+  const H = config.n_head;
+  const D = headDim(config);
+  const F = innerDim(config);
+  let bytes = 0;
+  const g = new GraphBuilder();
+  const w = (name: string, expect: readonly number[], transform?: (data: Float32Array) => Float32Array): string => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`buildGptGraph: weight '${name}' is missing`);
+    if (t.shape.length !== expect.length || t.shape.some((d, i) => d !== expect[i])) {
+      throw new Error(`buildGptGraph: weight '${name}' has shape [${t.shape}], expected [${expect}]`);
+    }
+    bytes += t.data.byteLength;
+    return g.weight(name, transform ? transform(t.data) : t.data, t.shape);
+  };
+
+  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const mask = g.input('attention_mask', 'int64', ['batch', 'total']);
+  const positions = g.input('position_ids', 'int64', ['batch', 'seq']);
+  const past = Array.from({ length: config.n_layer }, (_, i) => ({
+    k: g.input(pastKeyName(i), 'float', ['batch', H, 'past', D]),
+    v: g.input(pastValueName(i), 'float', ['batch', H, 'past', D]),
+  }));
+
+  const wte = w('wte.weight', [config.vocab_size, C]);
+  let x = g.op('Add', [g.op('Gather', [wte, ids]), g.op('Gather', [w('wpe.weight', [config.n_positions, C]), positions])]); // [B, T, C]
+  const bias = attentionBias(g, ids, mask); // [B, 1, T, P+T]
+  const heads = g.int64Const([0, 0, H, D]);
+  const merge = g.int64Const([0, 0, C]);
+  const toHeads = (t: string): string => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm: [0, 2, 1, 3] }); // [B, T, C] → [B, H, T, D]
+  const layerNorm = (input: string, prefix: string): string =>
+    g.op('LayerNormalization', [input, w(`${prefix}.weight`, [C]), w(`${prefix}.bias`, [C])], { axis: -1, epsilon: config.layer_norm_epsilon }, { floats: ['epsilon'] });
+  const linear = (input: string, prefix: string, inDim: number, outDim: number, scaleQ = false): string => {
+    // 1/sqrt(D) is folded into the query columns of c_attn instead of scaling every score.
+    const fold = scaleQ ? (d: Float32Array): Float32Array => scaleQuery(d, outDim, C, 1 / Math.sqrt(D)) : undefined;
+    return g.op('Add', [g.op('MatMul', [input, w(`${prefix}.weight`, [inDim, outDim], fold)]), w(`${prefix}.bias`, [outDim], fold)]);
+  };
+
+  const presents: { k: string; v: string }[] = [];
+  for (let i = 0; i < config.n_layer; i++) {
+    const l = `h.${i}`;
+    const qkv = linear(layerNorm(x, `${l}.ln_1`), `${l}.attn.c_attn`, C, 3 * C, true); // [B, T, 3C]
+    const [q, k, v] = g.opN('Split', [qkv], { axis: 2 }, { outputs: 3 }).map(toHeads) as [string, string, string]; // 3 × [B, H, T, D]
+    const pastK = (past[i] as { k: string; v: string }).k;
+    const pastV = (past[i] as { k: string; v: string }).v;
+    const kAll = g.op('Concat', [pastK, k], { axis: 2 }); // [B, H, P+T, D]
+    const vAll = g.op('Concat', [pastV, v], { axis: 2 });
+    presents.push({ k: kAll, v: vAll });
+    const scores = g.op('Add', [g.op('MatMul', [q, g.op('Transpose', [kAll], { perm: [0, 1, 3, 2] })]), bias]); // [B, H, T, P+T]
+    const y = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vAll]); // [B, H, T, D]
+    const merged = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3] }), merge]); // [B, T, C]
+    x = g.op('Add', [x, linear(merged, `${l}.attn.c_proj`, C, C)]);
+    const up = geluNew(g, linear(layerNorm(x, `${l}.ln_2`), `${l}.mlp.c_fc`, C, F)); // [B, T, F]
+    x = g.op('Add', [x, linear(up, `${l}.mlp.c_proj`, F, C)]);
+  }
+  // Tied head: the transpose of an initializer is constant-folded when the session loads.
+  const logits = g.op('MatMul', [layerNorm(x, 'ln_f'), g.op('Transpose', [wte], { perm: [1, 0] })]); // [B, T, V]
+  if (bytes > MAX_WEIGHT_BYTES) throw new Error(`buildGptGraph: ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX protobuf can hold`);
+
+  g.output(logits, 'logits', 'float', ['batch', 'seq', config.vocab_size]);
+  presents.forEach((p, i) => {
+    g.output(p.k, presentKeyName(i), 'float', ['batch', H, 'total', D]);
+    g.output(p.v, presentValueName(i), 'float', ['batch', H, 'total', D]);
+  });
+  return g.model('gpt2_with_past', `GPT-2 LM (${config.n_layer} layers, width ${C}, vocab ${config.vocab_size}) with KV cache`);
+}
+
+/**
+ * Additive bias [B, 1, T, P+T]: query t (absolute position P+t) sees keys ≤ P+t, and no
+ * key whose attention_mask is 0.
+ */
+function attentionBias(g: GraphBuilder, ids: string, mask: string): string {
+  const zero = g.int64Const([0], []);
+  const one = g.int64Const([1], []);
+  const total = g.op('Gather', [g.op('Shape', [mask]), one], { axis: 0 }); // scalar P+T
+  const seq = g.op('Gather', [g.op('Shape', [ids]), one], { axis: 0 }); // scalar T
+  const keyPos = g.op('Unsqueeze', [g.op('Range', [zero, total, one]), g.int64Const([0])]); // [1, P+T]
+  const queryPos = g.op('Unsqueeze', [g.op('Range', [g.op('Sub', [total, seq]), total, one]), g.int64Const([1])]); // [T, 1]
+  const future = g.op('Cast', [g.op('Greater', [keyPos, queryPos])], { to: 1 }); // [T, P+T], 1 where the key is in the future
+  const causal = g.op('Mul', [future, g.floatConst([MASKED], [])]); // [T, P+T]
+  const masked = g.op('Sub', [g.floatConst([1], []), g.op('Cast', [mask], { to: 1 })]); // [B, P+T], 1 at padding
+  const padding = g.op('Unsqueeze', [g.op('Mul', [masked, g.floatConst([MASKED], [])]), g.int64Const([1, 2])]); // [B, 1, 1, P+T]
+  return g.op('Add', [padding, causal]); // [B, 1, T, P+T]
+}
+
+/** gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written as ORT's fusion expects. */
+function geluNew(g: GraphBuilder, x: string): string {
+  const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
+  const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [cube, g.floatConst([0.044715], [])])]), g.floatConst([Math.sqrt(2 / Math.PI)], [])]);
+  const gate = g.op('Add', [g.op('Tanh', [inner]), g.floatConst([1], [])]);
+  return g.op('Mul', [g.op('Mul', [x, g.floatConst([0.5], [])]), gate]);
+}
+
+/** Copy of c_attn's weight [C, 3C] (or bias [3C]) with the first C (query) columns scaled. */
+function scaleQuery(data: Float32Array, cols: number, C: number, scale: number): Float32Array {
+  const out = Float32Array.from(data);
+  for (let i = 0; i < out.length; i++) if (i % cols < C) out[i] = (out[i] as number) * scale;
+  return out;
+}

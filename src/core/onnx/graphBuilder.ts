@@ -1,0 +1,97 @@
+/**
+ * A small helper for writing ONNX graphs with onnx-proto: nodes get unique output names,
+ * constants become initializers, and `model()` serializes the result. Keeps gptGraph.ts
+ * readable as a list of ops.
+ */
+import { onnx } from 'onnx-proto';
+
+const { DataType } = onnx.TensorProto;
+type AttrValue = number | readonly number[] | string;
+
+/** A dimension: a fixed size or a symbolic name ('batch', 'seq', …). */
+export type Dim = number | string;
+
+export class GraphBuilder {
+  private readonly nodes: onnx.INodeProto[] = [];
+  private readonly initializers: onnx.ITensorProto[] = [];
+  private readonly inputs: onnx.IValueInfoProto[] = [];
+  private readonly outputs: onnx.IValueInfoProto[] = [];
+  private counter = 0;
+
+  input(name: string, type: 'float' | 'int64', dims: readonly Dim[]): string {
+    this.inputs.push(valueInfo(name, type, dims));
+    return name;
+  }
+
+  /** Mark `value` as a graph output called `name` (through Identity when the names differ). */
+  output(value: string, name: string, type: 'float' | 'int64', dims: readonly Dim[]): void {
+    if (value !== name) this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `out_${name}` });
+    this.outputs.push(valueInfo(name, type, dims));
+  }
+
+  /** A float32 initializer; `data` is kept by reference until `model()` serializes it. */
+  weight(name: string, data: Float32Array, dims: readonly number[]): string {
+    this.initializers.push({
+      name,
+      dataType: DataType.FLOAT,
+      dims: [...dims],
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    return name;
+  }
+
+  floatConst(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    return this.weight(`const_${this.counter++}`, Float32Array.from(values), dims);
+  }
+
+  int64Const(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    const name = `const_${this.counter++}`;
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.initializers.push({ name, dataType: DataType.INT64, dims: [...dims], rawData: new Uint8Array(data.buffer) });
+    return name;
+  }
+
+  /** Add one node; returns its output name(s). Attributes: numbers are ints unless `floats` lists them. */
+  op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, opts: { outputs?: number; floats?: readonly string[]; domain?: string } = {}): string {
+    return this.opN(opType, inputs, attrs, { ...opts, outputs: 1 })[0] as string;
+  }
+
+  opN(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue>, opts: { outputs: number; floats?: readonly string[]; domain?: string }): string[] {
+    const id = this.counter++;
+    const outputs = Array.from({ length: opts.outputs }, (_, i) => `${opType.toLowerCase()}_${id}${opts.outputs > 1 ? `_${i}` : ''}`);
+    const attribute = Object.entries(attrs).map(([name, v]) => attr(name, v, opts.floats?.includes(name) ?? false));
+    this.nodes.push({ opType, input: [...inputs], output: outputs, name: `${opType}_${id}`, attribute, domain: opts.domain ?? '' });
+    return outputs;
+  }
+
+  /** Serialize to ONNX bytes (IR 8, opset 17). */
+  model(name: string, docString: string): Uint8Array {
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'rlhf-workbench',
+      docString,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function attr(name: string, v: AttrValue, isFloat: boolean): onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (typeof v === 'number') return isFloat ? { name, type: T.FLOAT, f: v } : { name, type: T.INT, i: v };
+  return isFloat ? { name, type: T.FLOATS, floats: [...v] } : { name, type: T.INTS, ints: [...v] };
+}
+
+function valueInfo(name: string, type: 'float' | 'int64', dims: readonly Dim[]): onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: type === 'float' ? DataType.FLOAT : DataType.INT64,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}

@@ -1,0 +1,224 @@
+/**
+ * Sampling with onnxruntime-node over the KV-cache graph of gptGraph.ts. The CUDA execution
+ * provider is used when it loads, else CPU. Token choice is pick.ts's, shared with the tfjs
+ * sampler, so the two differ only in where logits come from. After a policy update call
+ * `refresh(weights)`: the session is rebuilt from the new weights.
+ */
+import type * as Ort from 'onnxruntime-node';
+import type { GPT2Config } from '../model/config';
+import { headDim } from '../model/config';
+import type { NamedTensor } from '../model/safetensors';
+import { buildGptGraph, pastKeyName, pastValueName, presentKeyName, presentValueName } from '../onnx/gptGraph';
+import { firstLine } from '../onnx/probe';
+import { UserError } from '../errors';
+import { checkSamplingOptions, pickToken, seededRandom, sequenceSeed } from './pick';
+import type { Completion, SamplingOptions } from './types';
+
+type OrtModule = typeof Ort;
+
+export interface OrtSamplerOptions {
+  /** Providers to try in order, each on its own (asking for several throws when CUDA is missing). Default ['cuda', 'cpu']. */
+  readonly providers?: readonly string[];
+  /** Threads per op on CPU. Default 2: the engine shares the machine with the editor. */
+  readonly intraOpThreads?: number;
+}
+
+export interface SamplerModel {
+  readonly config: GPT2Config;
+  readonly weights: ReadonlyMap<string, NamedTensor>;
+}
+
+/** One forward's outputs: logits [B, T, V] and the cache for the next call. */
+interface Step {
+  readonly logits: Float32Array;
+  readonly past: Record<string, Ort.Tensor>;
+}
+
+export class OrtSampler {
+  private constructor(
+    private readonly ort: OrtModule,
+    private session: Ort.InferenceSession,
+    private readonly config: GPT2Config,
+    /** The provider the session runs on ('cuda' or 'cpu'). */
+    readonly provider: string,
+    private readonly sessionOptions: Ort.InferenceSession.SessionOptions,
+  ) {}
+
+  static async create(model: SamplerModel, opts: OrtSamplerOptions = {}): Promise<OrtSampler> {
+    const ort = await import('onnxruntime-node');
+    // A missing CUDA is expected; without this ORT prints the failure to stderr.
+    ort.env.logLevel = 'fatal';
+    const bytes = buildGptGraph(model.config, model.weights);
+    const failures: string[] = [];
+    for (const provider of opts.providers ?? ['cuda', 'cpu']) {
+      const sessionOptions: Ort.InferenceSession.SessionOptions = {
+        executionProviders: [provider],
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: opts.intraOpThreads ?? 2,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        logSeverityLevel: 4,
+      };
+      try {
+        const session = await ort.InferenceSession.create(bytes, sessionOptions);
+        return new OrtSampler(ort, session, model.config, provider, sessionOptions);
+      } catch (err) {
+        failures.push(`${provider}: ${firstLine(err)}`);
+      }
+    }
+    throw new Error(`OrtSampler: no execution provider could load the model (${failures.join('; ')})`);
+  }
+
+  /** Rebuild the session from updated weights (same config and provider). Not during `sample`. */
+  async refresh(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
+    const next = await this.ort.InferenceSession.create(buildGptGraph(this.config, weights), this.sessionOptions);
+    const old = this.session;
+    this.session = next;
+    await old.release();
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  /**
+   * Sample one completion per prompt (token ids, any lengths), batched with left padding.
+   * `decode` turns completion ids into text (for stop strings and the result).
+   */
+  async sample(prompts: readonly (readonly number[])[], options: SamplingOptions, decode: (ids: readonly number[]) => string, signal?: AbortSignal): Promise<Completion[]> {
+    const problem = checkSamplingOptions(options);
+    if (problem) throw new UserError(`Sampling options: ${problem}.`);
+    const { config } = this;
+    if (prompts.length === 0) return [];
+    // An empty prompt conditions on BOS, as transformers' generate does.
+    const rows = prompts.map((p) => (p.length > 0 ? [...p] : [config.bos_token_id]));
+    for (const row of rows) for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) throw new UserError(`Prompt token id ${id} is outside the vocabulary (0..${config.vocab_size - 1}).`);
+    const B = rows.length;
+    const P = Math.max(...rows.map((r) => r.length));
+    if (P >= config.n_positions) throw new UserError(`A prompt has ${P} tokens; the model's context is ${config.n_positions}. Shorten the prompt.`);
+    const steps = Math.min(options.maxNewTokens, config.n_positions - P);
+
+    // Prefill: left-padded prompts, padding masked and at position 0 (HF generate's rule).
+    const ids = new BigInt64Array(B * P);
+    let mask = new BigInt64Array(B * P);
+    const pos = new BigInt64Array(B * P);
+    const length = rows.map((r) => r.length);
+    rows.forEach((r, b) => {
+      const pad = P - r.length;
+      r.forEach((id, j) => {
+        ids[b * P + pad + j] = BigInt(id);
+        mask[b * P + pad + j] = 1n;
+        pos[b * P + pad + j] = BigInt(j);
+      });
+    });
+    let step = await this.run(ids, mask, pos, B, P, this.emptyPast(B));
+
+    const random = rows.map((_, b) => seededRandom(sequenceSeed(options.seed, b)));
+    const tokens: number[][] = rows.map(() => []);
+    const logprobs: number[][] = rows.map(() => []);
+    const texts: (string | undefined)[] = rows.map(() => undefined);
+    const finish: (Completion['finishReason'] | undefined)[] = rows.map(() => undefined);
+    const V = config.vocab_size;
+    const next = new BigInt64Array(B);
+    const nextPos = new BigInt64Array(B);
+    let total = P;
+    for (let s = 0; s < steps; s++) {
+      signal?.throwIfAborted();
+      const T = step.logits.length / (B * V); // last position of each row: all rows end together
+      for (let b = 0; b < B; b++) {
+        if (finish[b]) continue;
+        const row = step.logits.subarray((b * T + T - 1) * V, (b * T + T) * V);
+        const picked = pickToken(row, options, random[b] as () => number);
+        (tokens[b] as number[]).push(picked.token);
+        (logprobs[b] as number[]).push(picked.logprob);
+        finish[b] = this.stopReason(b, picked.token, tokens[b] as number[], texts, options, decode);
+        next[b] = BigInt(picked.token);
+        nextPos[b] = BigInt((length[b] as number) + s);
+      }
+      if (finish.every((f) => f) || s === steps - 1) break;
+      // One new token per row; finished rows keep feeding their last token, ignored from here.
+      const grown = new BigInt64Array(B * (total + 1));
+      for (let b = 0; b < B; b++) {
+        grown.set(mask.subarray(b * total, (b + 1) * total), b * (total + 1));
+        grown[b * (total + 1) + total] = 1n;
+      }
+      mask = grown;
+      total += 1;
+      step = await this.run(next, mask, nextPos, B, 1, step.past);
+    }
+    return rows.map((_, b) => {
+      const toks = tokens[b] as number[];
+      const body = toks.length > 0 && toks[toks.length - 1] === options.eosTokenId ? toks.slice(0, -1) : toks;
+      return { promptIndex: b, tokens: toks, text: texts[b] ?? decode(body), logprobs: logprobs[b] as number[], finishReason: finish[b] ?? 'length' };
+    });
+  }
+
+  /** EOS, then stop strings (text cut before the first one found). */
+  private stopReason(b: number, token: number, toks: readonly number[], texts: (string | undefined)[], options: SamplingOptions, decode: (ids: readonly number[]) => string): Completion['finishReason'] | undefined {
+    if (options.eosTokenId !== null && token === options.eosTokenId) return 'eos';
+    if (options.stopStrings.length === 0) return undefined;
+    const text = decode(toks);
+    let cut = -1;
+    for (const stop of options.stopStrings) {
+      const at = stop.length > 0 ? text.indexOf(stop) : -1;
+      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+    }
+    if (cut < 0) return undefined;
+    texts[b] = text.slice(0, cut);
+    return 'stop';
+  }
+
+  /**
+   * Logits [B, T, V] for equal-length rows (left-pad yourself and pass the mask). With
+   * `splitAt`, the first `splitAt` tokens go through the cache first, then the rest (for tests).
+   */
+  async logits(inputIds: readonly (readonly number[])[], attentionMask: readonly (readonly number[])[], splitAt?: number): Promise<Float32Array> {
+    const B = inputIds.length;
+    const T = inputIds[0]?.length ?? 0;
+    const flat = (rows: readonly (readonly number[])[], from: number, to: number): BigInt64Array =>
+      BigInt64Array.from(rows.flatMap((r) => r.slice(from, to).map((v) => BigInt(v))));
+    // Positions as HF generate: real tokens counted from 0, padding at 0.
+    const positions = attentionMask.map((m) => {
+      let seen = 0;
+      return m.map((v) => (v ? seen++ : 0));
+    });
+    const cut = splitAt ?? T;
+    const first = await this.run(flat(inputIds, 0, cut), flat(attentionMask, 0, cut), flat(positions, 0, cut), B, cut, this.emptyPast(B));
+    if (cut === T) return first.logits;
+    const second = await this.run(flat(inputIds, cut, T), flat(attentionMask, 0, T), flat(positions, cut, T), B, T - cut, first.past);
+    const V = this.config.vocab_size;
+    const out = new Float32Array(B * T * V);
+    for (let b = 0; b < B; b++) {
+      out.set(first.logits.subarray(b * cut * V, (b + 1) * cut * V), b * T * V);
+      out.set(second.logits.subarray(b * (T - cut) * V, (b + 1) * (T - cut) * V), (b * T + cut) * V);
+    }
+    return out;
+  }
+
+  private emptyPast(B: number): Record<string, Ort.Tensor> {
+    const { n_head: H, n_layer } = this.config;
+    const D = headDim(this.config);
+    const past: Record<string, Ort.Tensor> = {};
+    for (let i = 0; i < n_layer; i++) {
+      past[pastKeyName(i)] = new this.ort.Tensor('float32', new Float32Array(0), [B, H, 0, D]);
+      past[pastValueName(i)] = new this.ort.Tensor('float32', new Float32Array(0), [B, H, 0, D]);
+    }
+    return past;
+  }
+
+  private async run(ids: BigInt64Array, mask: BigInt64Array, positions: BigInt64Array, B: number, T: number, past: Record<string, Ort.Tensor>): Promise<Step> {
+    const { Tensor } = this.ort;
+    const out = await this.session.run({
+      input_ids: new Tensor('int64', ids, [B, T]),
+      attention_mask: new Tensor('int64', mask, [B, mask.length / B]),
+      position_ids: new Tensor('int64', positions, [B, T]),
+      ...past,
+    });
+    const present: Record<string, Ort.Tensor> = {};
+    for (let i = 0; i < this.config.n_layer; i++) {
+      present[pastKeyName(i)] = out[presentKeyName(i)] as Ort.Tensor;
+      present[pastValueName(i)] = out[presentValueName(i)] as Ort.Tensor;
+    }
+    return { logits: (out.logits as Ort.Tensor).data as Float32Array, past: present };
+  }
+}

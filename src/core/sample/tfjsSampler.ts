@@ -41,7 +41,7 @@ export async function sampleTfjs(
   decode: (ids: readonly number[]) => string,
   signal?: AbortSignal,
 ): Promise<Completion[]> {
-  const { params, config } = model;
+  const { config } = model;
   const bad = checkSamplingOptions(options);
   if (bad) throw new UserError(`Sampling options: ${bad}. Fix the setting and sample again.`);
   if (prompts.length === 0) return [];

@@ -78,33 +78,23 @@ export class RankingStore {
 
   /** Ranks (or skips, or marks all-bad) a batch. Resubmitting for the same batch is an edit. */
   async submit(input: RankInput, as: WriteAs = {}): Promise<RankEvent> {
+    const [event] = await this.submitMany([input], as);
+    return event as RankEvent;
+  }
+
+  /** Several rankings by one labeler in one locked, fsync'd append (all or none are written). */
+  async submitMany(inputs: readonly RankInput[], as: WriteAs = {}): Promise<RankEvent[]> {
     const labeler = this.labelerOf(as);
     return this.ctx.lock(() => {
-      const batch = new CompletionStore(this.ctx).byId().get(input.batchId);
-      if (!batch) throw new UserError(`Batch ${input.batchId} is not in the project; rank a batch that was generated or imported.`);
-      const completionIds = input.completionIds ? [...input.completionIds] : batch.completions.map((c) => c.id);
-      checkBelongs(completionIds, batch);
-      const previous = this.currentFor(labeler).get(batch.id);
-      const verdict = input.verdict ?? 'ranked';
-      const candidate = {
-        v: 1,
-        id: newEventId(),
-        time: new Date().toISOString(),
-        labeler,
-        source: as.source ?? 'human',
-        type: 'rank',
-        promptId: batch.promptId,
-        batchId: batch.id,
-        verdict,
-        completionIds,
-        ...(verdict === 'ranked' ? { ranks: input.ranks ? [...input.ranks] : undefined } : {}),
-        ...(input.note !== undefined && input.note !== '' ? { note: input.note } : {}),
-        ...(previous ? { replaces: previous.event.id } : {}),
-      };
-      const parsed = rankEvent.safeParse(candidate);
-      if (!parsed.success) throw new UserError(`The ranking of batch ${input.batchId} is invalid: ${describeIssue(parsed.error)}.`);
-      this.logFor(labeler).append([parsed.data]);
-      return parsed.data;
+      const batches = new CompletionStore(this.ctx).byId();
+      const inForce = new Map([...this.currentFor(labeler)].map(([batchId, c]) => [batchId, c.event.id]));
+      const events = inputs.map((input) => {
+        const event = buildRankEvent(input, batches.get(input.batchId), labeler, as.source ?? 'human', inForce.get(input.batchId));
+        inForce.set(event.batchId, event.id);
+        return event;
+      });
+      this.logFor(labeler).append(events);
+      return events;
     });
   }
 
@@ -179,6 +169,31 @@ export class RankingStore {
     if (!parsed.success) throw new UserError(`The labeler '${labeler}' is not usable: ${describeIssue(parsed.error)}.`);
     return labeler;
   }
+}
+
+function buildRankEvent(input: RankInput, batch: BatchRecord | undefined, labeler: string, source: LabelSource, replaces: string | undefined): RankEvent {
+  if (!batch) throw new UserError(`Batch ${input.batchId} is not in the project; rank a batch that was generated or imported.`);
+  const completionIds = input.completionIds ? [...input.completionIds] : batch.completions.map((c) => c.id);
+  checkBelongs(completionIds, batch);
+  const verdict = input.verdict ?? 'ranked';
+  const candidate = {
+    v: 1,
+    id: newEventId(),
+    time: new Date().toISOString(),
+    labeler,
+    source,
+    type: 'rank',
+    promptId: batch.promptId,
+    batchId: batch.id,
+    verdict,
+    completionIds,
+    ...(verdict === 'ranked' ? { ranks: input.ranks ? [...input.ranks] : undefined } : {}),
+    ...(input.note !== undefined && input.note !== '' ? { note: input.note } : {}),
+    ...(replaces !== undefined ? { replaces } : {}),
+  };
+  const parsed = rankEvent.safeParse(candidate);
+  if (!parsed.success) throw new UserError(`The ranking of batch ${input.batchId} is invalid: ${describeIssue(parsed.error)}.`);
+  return parsed.data;
 }
 
 function checkBelongs(completionIds: readonly string[], batch: BatchRecord): void {

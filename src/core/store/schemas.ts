@@ -54,10 +54,14 @@ export const batchRecord = z
     id: idSchema,
     promptId: idSchema,
     time,
-    /** The model that sampled: its folder, and the checkpoint (run id / step) when from a run. */
+    /**
+     * The model that sampled: its folder, and the checkpoint (run id / step) when from a run.
+     * Imported batches have `path: 'import:<format>:<file name>'`.
+     */
     model: z.strictObject({ path: z.string().max(4096), checkpoint: z.string().max(4096).optional() }),
-    sampling: samplingRecord,
-    seed: z.int(),
+    /** How it was sampled; absent for imported batches (TRL/HH files do not say). */
+    sampling: samplingRecord.optional(),
+    seed: z.int().optional(),
     completions: z.array(completionRecord).min(1).max(MAX_K),
   })
   .refine((b) => new Set(b.completions.map((c) => c.id)).size === b.completions.length, {

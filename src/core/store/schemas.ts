@@ -121,7 +121,7 @@ export type RankEvent = z.infer<typeof rankEvent>;
 export const undoEvent = z.strictObject({ ...eventBase, type: z.literal('undo'), target: idSchema });
 export type UndoEvent = z.infer<typeof undoEvent>;
 
-export const rankingEvent = z.union([rankEvent, undoEvent]);
+export const rankingEvent = z.discriminatedUnion('type', [rankEvent, undoEvent]);
 export type RankingEvent = z.infer<typeof rankingEvent>;
 
 export const runState = z.enum(['running', 'completed', 'failed', 'cancelled']);

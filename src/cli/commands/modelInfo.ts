@@ -1,0 +1,42 @@
+import type { CliCommand } from '../command';
+import { UsageError } from '../command';
+import { loadCheckpoint } from '../../core/model/checkpoint';
+
+export const modelInfoCommand: CliCommand = {
+  name: ['model', 'info'],
+  summary: 'Describe a model folder: config, head, parameter count, tokenizer.',
+  usage: 'DIR [--json]',
+  help: '  DIR      a Hugging Face GPT-2 folder (config.json, model.safetensors, tokenizer.json)\n  --json   print the description as one JSON object',
+  options: { json: { type: 'boolean' } },
+  positionals: true,
+  async run(flags, positionals, io) {
+    if (positionals.length !== 1) throw new UsageError('give exactly one model folder.');
+    const ckpt = loadCheckpoint(positionals[0] as string);
+    let parameters = 0;
+    for (const t of ckpt.weights.values()) parameters += t.data.length;
+    const info = {
+      dir: ckpt.dir,
+      kind: ckpt.kind,
+      parameters,
+      config: ckpt.config,
+      tokenizer: { file: ckpt.tokenizer.name, vocabSize: ckpt.tokenizer.vocabSize, eosTokenId: ckpt.tokenizer.eosTokenId },
+    };
+    if (flags.json) {
+      io.out(JSON.stringify(info, null, 2));
+      return 0;
+    }
+    const c = ckpt.config;
+    const head = { lm: 'language model (GPT2LMHeadModel)', reward: 'reward model (GPT2ForSequenceClassification, 1 label)', value: 'language model + value head' }[ckpt.kind];
+    io.out(
+      [
+        `model:       ${ckpt.dir}`,
+        `head:        ${head}`,
+        `parameters:  ${parameters.toLocaleString('en-US')}`,
+        `shape:       ${c.n_layer} layers, width ${c.n_embd}, ${c.n_head} heads, MLP ${c.n_inner ?? 4 * c.n_embd}, context ${c.n_positions}`,
+        `vocabulary:  ${c.vocab_size} (bos ${c.bos_token_id}, eos ${c.eos_token_id})`,
+        `tokenizer:   ${ckpt.tokenizer.name} (${ckpt.tokenizer.vocabSize} tokens, end-of-text ${ckpt.tokenizer.eosTokenId ?? 'none'})`,
+      ].join('\n'),
+    );
+    return 0;
+  },
+};

@@ -19,25 +19,30 @@ export const DEFAULT_LOCK: LockConfig = { staleMs: 10_000, waitMs: 30_000 };
 /** Runs `fn` holding the lock `<dir>/lock`. `fn` may be sync or async. */
 export async function withLock<T>(dir: string, fn: () => T | Promise<T>, config: LockConfig = DEFAULT_LOCK): Promise<T> {
   let compromised: Error | undefined;
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(dir, {
-      lockfilePath: `${dir}/lock`,
-      realpath: false,
-      stale: config.staleMs,
-      // Retries with a short, growing pause; a many-writer burst clears within milliseconds.
-      retries: { retries: Math.ceil(config.waitMs / 100), minTimeout: 5, maxTimeout: 100, factor: 1.3, randomize: true },
-      onCompromised: (err) => {
-        compromised = err;
-      },
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new UserError(
-        `${dir} is locked by another writer (another VS Code window or an rlhf command) for more than ${config.waitMs / 1000} s. Let it finish, or remove ${dir}/lock if no such process is running.`,
-      );
+  const deadline = Date.now() + config.waitMs;
+  let release: (() => Promise<void>) | undefined;
+  let pause = 2;
+  while (!release) {
+    try {
+      release = await lockfile.lock(dir, {
+        lockfilePath: `${dir}/lock`,
+        realpath: false,
+        stale: config.staleMs,
+        onCompromised: (err) => {
+          compromised = err;
+        },
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+      if (Date.now() >= deadline) {
+        throw new UserError(
+          `${dir} is locked by another writer (another VS Code window or an rlhf command) for more than ${config.waitMs / 1000} s. Let it finish, or remove ${dir}/lock if no such process is running.`,
+        );
+      }
+      // A short, growing, jittered pause: a burst of writers clears within milliseconds.
+      await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random())));
+      pause = Math.min(pause * 1.5, 100);
     }
-    throw err;
   }
   try {
     const result = await fn();

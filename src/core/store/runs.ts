@@ -164,10 +164,10 @@ export class MetricsWriter {
   }
 
   /** One line: every metric at `step`. Non-finite values are stored as null. */
-  append(step: number, values: Readonly<Record<string, number>>): void {
+  append(step: number, values: Readonly<Record<string, number>>, stage?: string): void {
     const clean: Record<string, number | null> = {};
     for (const [k, v] of Object.entries(values)) clean[k] = Number.isFinite(v) ? v : null;
-    this.log.append([{ step, time: new Date().toISOString(), values: clean }]);
+    this.log.append([{ ...(stage ? { stage } : {}), step, time: new Date().toISOString(), values: clean }]);
     this.dirty = true;
     if (Date.now() - this.lastSync >= this.config.fsyncEveryMs) this.flush();
   }

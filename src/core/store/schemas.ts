@@ -155,6 +155,8 @@ export type RunRecord = z.infer<typeof runRecord>;
  * non-finite value (NaN/Infinity have no JSON form). Metric names are declared by the training code.
  */
 export const metricRecord = z.strictObject({
+  /** The stage that logged it, in a run of several stages (steps count per stage). */
+  stage: z.string().min(1).max(64).optional(),
   step: z.int().min(0),
   time,
   values: z.record(z.string().min(1).max(200), z.number().nullable()),

@@ -3,13 +3,29 @@
 // the .vsix), so activation never pulls them in. Usage: node scripts/build.mjs [--watch]
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 
 const watch = process.argv.includes('--watch');
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Runtime dependencies are loaded from node_modules; dev-only ones get bundled.
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})];
 
+// tfjs-core's CommonJS entry registers no gradients; its ESM `register_all_gradients` module
+// does. Node cannot require() that ESM file at run time, so bundle it (converted to CJS) while
+// the rest of tfjs-core stays external. Its registries are process-global, so they are shared.
+const bundleTfjsGradients = {
+  name: 'bundle-tfjs-gradients',
+  setup(build) {
+    build.onResolve({ filter: /^@tensorflow\/tfjs-core\/dist\/register_all_gradients$/ }, () => ({
+      path: require.resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js'),
+    }));
+  },
+};
+
 const node = {
+  plugins: [bundleTfjsGradients],
   bundle: true,
   platform: 'node',
   target: 'node20',

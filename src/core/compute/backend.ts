@@ -60,8 +60,6 @@ export function initCompute(preference: BackendPreference = 'auto'): Promise<Com
 
 async function selectBackend(preference: BackendPreference): Promise<Compute> {
   const tf = await import('@tensorflow/tfjs-core');
-  // tfjs-core alone has no gradients registered; training needs them all.
-  await import('@tensorflow/tfjs-core/dist/register_all_gradients');
   const attempts: BackendAttempt[] = [];
   const chain = preference === 'auto' ? CANDIDATES : CANDIDATES.filter((c) => c.backend === preference);
   let chosen: Candidate | undefined;

@@ -120,7 +120,7 @@ export class AdamW {
       const name = key.slice(dot + 1);
       const map = which === 'm' ? this.m : which === 'v' ? this.v : undefined;
       if (!map) throw new Error(`Unknown optimizer slot '${key}'.`);
-      map.set(name, this.tf.variable(this.tf.tensor(data, [...shape]), false));
+      map.set(name, ownedVariable(this.tf, this.tf.tensor(data, [...shape])));
     }
   }
 
@@ -133,9 +133,16 @@ export class AdamW {
   private slot(map: Map<string, tf.Variable>, name: string, like: tf.Tensor): tf.Variable {
     let s = map.get(name);
     if (!s) {
-      s = this.tf.variable(this.tf.zerosLike(like), false);
+      s = ownedVariable(this.tf, this.tf.zerosLike(like));
       map.set(name, s);
     }
     return s;
   }
+}
+
+/** A non-trainable variable that takes over `t` (tf.variable copies a reference; drop ours). */
+function ownedVariable(tf: Tf, t: tf.Tensor): tf.Variable {
+  const v = tf.variable(t, false);
+  t.dispose();
+  return v;
 }

@@ -1,0 +1,80 @@
+/**
+ * Moving a model between its checkpoint form (HF weights as Float32Arrays) and its training
+ * form (tf.Variables keyed by the same HF names), plus the optimizer state saved beside it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { parameterShapes } from '../model/config';
+import { headShapes, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
+import type { Checkpoint, HeadKind, Weights } from '../model/checkpoint';
+import { initHead } from '../model/heads';
+import { readSafetensors, serializeSafetensors } from '../model/safetensors';
+import type { NamedTensor } from '../model/safetensors';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import { writeFileAtomic } from '../store/fsx';
+import type { AdamW } from './optim';
+import type { TrainModel } from './stage';
+
+/** A model in training with what is needed to save it as an HF folder. */
+export interface LoadedModel extends TrainModel {
+  readonly kind: HeadKind;
+  readonly tokenizer: Tokenizer;
+}
+
+/**
+ * Trainable variables from a checkpoint, as `kind`: an LM checkpoint loaded as 'reward' gets a
+ * fresh score head (the SFT → reward-model step); extra heads in the file are dropped.
+ */
+export function modelFromCheckpoint(ckpt: Checkpoint, kind: HeadKind, seed = 0): LoadedModel {
+  const names = [...parameterShapes(ckpt.config).keys(), ...headShapes(kind, ckpt.config.n_embd).keys()];
+  const params: Record<string, tf.Variable> = {};
+  for (const name of names) {
+    const w = ckpt.weights.get(name);
+    if (!w) continue;
+    const t = tf.tensor(w.data, [...w.shape], 'float32');
+    params[name] = tf.variable(t);
+    t.dispose(); // the variable holds its own reference to the data
+  }
+  if (kind !== 'lm' && names.some((n) => !params[n])) Object.assign(params, initHead(ckpt.config, kind === 'reward' ? 'reward' : 'value', seed));
+  return { config: ckpt.config, params, kind, tokenizer: ckpt.tokenizer };
+}
+
+export function loadModel(dir: string, kind: HeadKind, seed = 0): LoadedModel {
+  return modelFromCheckpoint(loadCheckpoint(dir), kind, seed);
+}
+
+/** The current values as checkpoint weights. */
+export function weightsOf(model: TrainModel): Weights {
+  const out: Weights = new Map();
+  for (const [name, v] of Object.entries(model.params)) out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+  return out;
+}
+
+export function disposeModel(model: TrainModel): void {
+  tf.dispose(Object.values(model.params));
+}
+
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+/** An HF folder plus `optimizer.safetensors` (AdamW moments and step), so training can resume. */
+export function saveTrainingCheckpoint(dir: string, model: LoadedModel, optimizer?: AdamW): Promise<void> {
+  saveCheckpoint(dir, { config: model.config, kind: model.kind, weights: weightsOf(model), tokenizer: model.tokenizer });
+  if (!optimizer) return Promise.resolve();
+  return optimizer.state().then(({ step, slots }) => {
+    const tensors = new Map<string, NamedTensor>([...slots].map(([k, v]) => [k, { shape: v.shape, data: v.data }]));
+    writeFileAtomic(path.join(dir, OPTIMIZER_FILE), serializeSafetensors(tensors, { step: String(step), format: 'rlhf-workbench-adamw' }));
+  });
+}
+
+/** Restore AdamW from a checkpoint folder; false when the folder has no optimizer state. */
+export function restoreOptimizer(dir: string, optimizer: AdamW): boolean {
+  const file = path.join(dir, OPTIMIZER_FILE);
+  if (!fs.existsSync(file)) return false;
+  const st = readSafetensors(file);
+  const step = Number(st.metadata.step);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${file}: metadata 'step' is missing or invalid`);
+  optimizer.restore(step, new Map([...st.tensors].map(([k, v]) => [k, { shape: v.shape, data: v.data }])));
+  return true;
+}
+

@@ -1,0 +1,141 @@
+/**
+ * The pipeline runner: runs training stages one after another inside `.rlhf/runs/<id>/`, saving
+ * checkpoints (HF folders + optimizer state) when a stage asks, appending metrics, and keeping
+ * run.json's state current. A run killed at any point resumes from its last recorded
+ * checkpoint; a cancelled one stops within one step and leaves a usable checkpoint.
+ *
+ * Layout: runs/<id>/checkpoints/<stage>/step-<N>/ (interval and cancel checkpoints) and
+ * runs/<id>/checkpoints/<stage>/final/ (the stage's result). A checkpoint counts only once it
+ * is recorded in run.json, which happens after its folder is completely written.
+ */
+import * as path from 'node:path';
+import type { MetricRecord } from '../../protocol/metrics';
+import type { HeadKind } from '../model/checkpoint';
+import type { Project } from '../store/project';
+import { isAbortError } from '../errors';
+import { AdamW } from './optim';
+import type { OptimConfig } from './optim';
+import { disposeModel, loadModel, restoreOptimizer, saveTrainingCheckpoint } from './model';
+import type { LoadedModel } from './model';
+import { NonFiniteError } from './stage';
+import type { StageEvent, StageName } from './stage';
+
+/** One stage of a pipeline, as the runner needs it. */
+export interface StageJob {
+  readonly stage: StageName;
+  /** What the stage trains and saves (an LM, or a reward model). */
+  readonly kind: HeadKind;
+  readonly optim: OptimConfig;
+  /** The checkpoint folder to start from, given the previous stage's final folder. */
+  readonly from: (previous: string | undefined) => string;
+  /** The stage's loop over the loaded model (it resumes at optimizer.step). */
+  readonly loop: (model: LoadedModel, optimizer: AdamW, signal: AbortSignal | undefined) => AsyncGenerator<StageEvent>;
+  /** Seeds a fresh head when the starting checkpoint lacks one. */
+  readonly seed?: number;
+}
+
+export type RunnerEvent =
+  | { readonly type: 'stage-start'; readonly stage: StageName; readonly from: string; readonly resumedAtStep: number }
+  | { readonly type: 'metrics'; readonly record: MetricRecord }
+  | { readonly type: 'checkpoint'; readonly stage: StageName; readonly step: number; readonly path: string }
+  | { readonly type: 'stage-skip'; readonly stage: StageName; readonly final: string }
+  | { readonly type: 'stage-end'; readonly stage: StageName; readonly final: string }
+  | { readonly type: 'log'; readonly message: string };
+
+export interface RunOptions {
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: RunnerEvent) => void;
+}
+
+export interface RunResult {
+  readonly runId: string;
+  /** Each stage's final checkpoint folder. */
+  readonly finals: Partial<Record<StageName, string>>;
+}
+
+const FINAL = 'final';
+const stepDir = (step: number): string => `step-${String(step).padStart(6, '0')}`;
+
+/** Creates the run (if new) and runs or resumes every stage in order. */
+export async function runPipeline(project: Project, runId: string, jobs: readonly StageJob[], config: unknown, options: RunOptions = {}): Promise<RunResult> {
+  const runs = project.runs;
+  const exists = runs.list().some((r) => r.id === runId);
+  if (!exists) await runs.create(jobs.map((j) => j.stage).join('+'), config, runId);
+  else await runs.update(runId, { state: 'running' });
+  const emit = options.onEvent ?? (() => undefined);
+  const writer = runs.metricsWriter(runId);
+  if (writer.repair) emit({ type: 'log', message: `metrics.jsonl: a torn last line was moved to ${writer.repair.movedTo}` });
+  const finals: Partial<Record<StageName, string>> = {};
+  let previous: string | undefined;
+  try {
+    for (const job of jobs) {
+      previous = await runStage(project, runId, job, previous, writer, emit, options.signal);
+      finals[job.stage] = previous;
+    }
+    await runs.update(runId, { state: 'completed' });
+    return { runId, finals };
+  } catch (err) {
+    const cancelled = isAbortError(err);
+    await runs.update(runId, { state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'Cancelled by the user.' : err instanceof Error ? err.message : String(err) });
+    throw err;
+  } finally {
+    writer.close();
+  }
+}
+
+async function runStage(
+  project: Project,
+  runId: string,
+  job: StageJob,
+  previous: string | undefined,
+  writer: ReturnType<Project['runs']['metricsWriter']>,
+  emit: (e: RunnerEvent) => void,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const runDir = project.runs.dir(runId);
+  const stageDir = path.join(runDir, 'checkpoints', job.stage);
+  const recorded = project.runs.get(runId).checkpoints.filter((c) => c.stage === job.stage);
+  const finalRecord = recorded.find((c) => path.basename(c.path) === FINAL);
+  if (finalRecord) {
+    const final = path.resolve(runDir, finalRecord.path);
+    emit({ type: 'stage-skip', stage: job.stage, final });
+    return final;
+  }
+  const latest = recorded[recorded.length - 1];
+  const from = latest ? path.resolve(runDir, latest.path) : job.from(previous);
+  const model = loadModel(from, job.kind, job.seed ?? 0);
+  const optimizer = new AdamW(await tfModule(), job.optim);
+  try {
+    if (latest && !restoreOptimizer(from, optimizer)) throw new Error(`${from}: the checkpoint has no optimizer state to resume from`);
+    emit({ type: 'stage-start', stage: job.stage, from, resumedAtStep: optimizer.step });
+    for await (const event of job.loop(model, optimizer, signal)) {
+      if (event.type === 'metrics') {
+        writer.append(event.record.step, event.record.values as Record<string, number>, event.record.stage);
+        emit(event);
+      } else if (event.type === 'log') {
+        emit(event);
+      } else {
+        const dir = path.join(stageDir, event.reason === 'final' ? FINAL : stepDir(event.step));
+        await saveTrainingCheckpoint(dir, model, event.reason === 'final' ? undefined : optimizer);
+        writer.flush();
+        await project.runs.addCheckpoint(runId, { stage: job.stage, step: event.step, path: dir });
+        emit({ type: 'checkpoint', stage: job.stage, step: event.step, path: dir });
+        if (event.reason === 'final') {
+          emit({ type: 'stage-end', stage: job.stage, final: dir });
+          return dir;
+        }
+      }
+    }
+    throw new Error(`${job.stage}: the stage ended without a final checkpoint`);
+  } catch (err) {
+    if (err instanceof NonFiniteError) emit({ type: 'log', message: err.message });
+    throw err;
+  } finally {
+    optimizer.dispose();
+    disposeModel(model);
+  }
+}
+
+async function tfModule(): Promise<typeof import('@tensorflow/tfjs-core')> {
+  return import('@tensorflow/tfjs-core');
+}

@@ -1,0 +1,107 @@
+/**
+ * What every training stage shares: the events its loop yields (metrics, checkpoint requests),
+ * the loop settings every stage has, the NaN/Inf guard, and one optimisation step.
+ * A stage never does I/O: it yields, and the runner (or a test) decides what to do.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { MetricName, MetricRecord } from '../../protocol/metrics';
+import type { GPT2Config } from '../model/config';
+import type { AdamW, OptimConfig } from './optim';
+
+export type StageName = 'pretrain' | 'sft' | 'reward' | 'ppo' | 'rloo' | 'dpo';
+
+export type StageEvent =
+  | { readonly type: 'metrics'; readonly record: MetricRecord }
+  /** Save now: parameters and optimizer state are consistent at `step`. */
+  | { readonly type: 'checkpoint'; readonly step: number; readonly reason: 'interval' | 'final' | 'cancel' }
+  | { readonly type: 'log'; readonly message: string };
+
+/** Loop settings every stage has (each stage's config extends this). */
+export interface LoopConfig {
+  /** Optimisation steps in all (a resumed run continues to this same total). */
+  readonly steps: number;
+  readonly batchSize: number;
+  /** Evaluate on held-out data every N steps (0: only at the end). */
+  readonly evalEvery: number;
+  /** Ask the runner for a checkpoint every N steps (0: only at the end). */
+  readonly checkpointEvery: number;
+  /** Seeds data order; batch s depends only on (seed, s), so a resumed run sees the same batches. */
+  readonly seed: number;
+  readonly optim: OptimConfig;
+}
+
+/** A model being trained: its config and trainable parameters keyed by HF names. */
+export interface TrainModel {
+  readonly config: GPT2Config;
+  readonly params: Record<string, tf.Variable>;
+}
+
+/** A loss or gradient became NaN/Inf: the run stops and the last good checkpoint is kept. */
+export class NonFiniteError extends Error {
+  override readonly name = 'NonFiniteError';
+  constructor(stage: StageName, step: number, what: string) {
+    super(
+      `${stage}: ${what} became non-finite at step ${step}; training stopped and the last good checkpoint is kept. ` +
+        'Lower the learning rate, raise warmup, or check the data for empty or extreme examples.',
+    );
+  }
+}
+
+export interface StepResult {
+  readonly loss: number;
+  readonly lr: number;
+  readonly gradNorm: number;
+  /** Extra scalars the loss function reported (read after the step). */
+  readonly extras: Record<string, number>;
+}
+
+/**
+ * One optimisation step: loss and gradients for the trainable params, the NaN guard, AdamW.
+ * `lossFn` returns the scalar loss and may return extra scalars (accuracies, margins) that are
+ * computed in the same pass; they are read back as numbers.
+ */
+export function optimStep(
+  stage: StageName,
+  model: TrainModel,
+  optimizer: AdamW,
+  lossFn: () => { loss: tf.Scalar; extras?: Record<string, tf.Scalar> },
+): StepResult {
+  const vars = Object.values(model.params).filter((v) => v.trainable);
+  const byVarName = new Map(Object.entries(model.params).map(([name, v]) => [v.name, name]));
+  const extras: Record<string, tf.Scalar> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const out = lossFn();
+    for (const [k, t] of Object.entries(out.extras ?? {})) extras[k] = tf.keep(t);
+    return out.loss;
+  }, vars);
+  try {
+    const loss = value.dataSync()[0] as number;
+    const step = optimizer.step + 1;
+    if (!Number.isFinite(loss)) throw new NonFiniteError(stage, step, 'the loss');
+    const named: Record<string, tf.Tensor> = {};
+    for (const [varName, g] of Object.entries(grads)) {
+      const name = byVarName.get(varName);
+      if (name) named[name] = g;
+    }
+    const { lr, gradNorm } = optimizer.apply(model.params, named);
+    if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stage, step, 'the gradient norm');
+    const extraValues: Record<string, number> = {};
+    for (const [k, t] of Object.entries(extras)) extraValues[k] = t.dataSync()[0] as number;
+    return { loss, lr, gradNorm, extras: extraValues };
+  } finally {
+    tf.dispose([value, ...Object.values(grads), ...Object.values(extras)]);
+  }
+}
+
+/** A metrics event for `stage` at `step`. */
+export function metrics(stage: StageName, step: number, values: Partial<Record<MetricName, number>>): StageEvent {
+  return { type: 'metrics', record: { stage, step, time: Date.now(), values } };
+}
+
+/** True when `step` is a multiple of a positive `every`. */
+export const due = (step: number, every: number): boolean => every > 0 && step % every === 0;
+
+/** Throw the standard AbortError if cancelled (checked once per step). */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  signal?.throwIfAborted();
+}

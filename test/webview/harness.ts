@@ -111,7 +111,7 @@ export async function openWebview<C, N>(browser: Browser, app: string, bootstrap
     received,
     problems,
     send: async (n: N) => {
-      await page.evaluate((msg) => window.postMessage(msg, '*'), n as unknown);
+      await page.evaluate((msg) => (globalThis as unknown as { postMessage(m: unknown, origin: string): void }).postMessage(msg, '*'), n as unknown);
     },
     waitFor: waitFor as HostStandIn<C, N>['waitFor'],
     close: async () => {

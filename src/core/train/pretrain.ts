@@ -18,14 +18,14 @@ export interface PretrainConfig extends LoopConfig {
 }
 
 export const DEFAULT_PRETRAIN: PretrainConfig = {
-  steps: 2000,
-  batchSize: 16,
+  steps: 1500,
+  batchSize: 8,
   blockSize: 128,
   evalEvery: 200,
   evalBatches: 4,
   checkpointEvery: 500,
   seed: 1,
-  optim: { ...DEFAULT_OPTIM, lr: 1e-3, warmupSteps: 100, totalSteps: 2000, weightDecay: 0.1 },
+  optim: { ...DEFAULT_OPTIM, lr: 2e-3, warmupSteps: 100, totalSteps: 1500, weightDecay: 0.1 },
 };
 
 export interface PretrainData {

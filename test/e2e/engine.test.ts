@@ -1,0 +1,66 @@
+/**
+ * The engine lifecycle in a real VS Code, from the installed .vsix: Show Engine Status starts
+ * the engine and the sidebar shows its backend report; killing the engine with SIGKILL is
+ * reported in the sidebar and in an error notification; the next Show Engine Status starts a
+ * fresh engine with a new pid.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Frame } from 'playwright-core';
+import { withSession } from './harness';
+import { commandLine, descendsFrom, isAlive, waitForExit } from './processes';
+
+const byId = (frame: Frame, id: string) => frame.locator(`[data-testid="${id}"]`);
+
+/** Wait for the sidebar to show a running engine with a backend report; returns its pid. */
+async function waitForRunningEngine(sidebar: Frame): Promise<number> {
+  // The first start loads tfjs-wasm and onnxruntime: allow for a slow machine.
+  await byId(sidebar, 'backend').waitFor({ state: 'visible', timeout: 120_000 });
+  assert.equal(await byId(sidebar, 'engine-state').textContent(), 'running');
+  const row = (await byId(sidebar, 'engine-state').locator('xpath=..').textContent()) ?? '';
+  const pid = Number(/pid (\d+)/.exec(row)?.[1]);
+  assert.ok(Number.isInteger(pid) && pid > 0, `the sidebar shows no engine pid: '${row}'`);
+  return pid;
+}
+
+test('Show Engine Status reports the backend; a killed engine is reported and replaced', async () => {
+  await withSession({ name: 'engine', backend: 'wasm' }, async (s) => {
+    await s.runCommand('RLHF: Show Engine Status');
+    const sidebar = await s.webviewFrame('[data-testid="engine-state"]');
+
+    const firstPid = await waitForRunningEngine(sidebar);
+    assert.match((await byId(sidebar, 'backend').textContent()) ?? '', /^wasm \(@tensorflow\/tfjs-backend-wasm@4\.22\.0\)$/);
+    assert.match((await byId(sidebar, 'ort').textContent()) ?? '', /\bcpu\b/);
+    assert.match((await byId(sidebar, 'tfjs-version').textContent()) ?? '', /^4\.22\.0$/);
+    // The pid shown is the engine forked from the installed extension, under this code-server.
+    assert.ok(isAlive(firstPid), `engine pid ${firstPid} is not running`);
+    assert.ok(descendsFrom(firstPid, s.serverPid), `engine pid ${firstPid} is not a child of code-server ${s.serverPid}`);
+    assert.match(commandLine(firstPid), new RegExp(`${escapeRegExp(s.extensionsDir)}/rlhf-workbench\\.rlhf-workbench-[^ ]+/dist/engine\\.js --backend=wasm`));
+
+    const activation = (await byId(sidebar, 'activation').textContent()) ?? '';
+    const activationMs = Number(/Activated in ([\d.]+) ms/.exec(activation)?.[1]);
+    assert.ok(Number.isFinite(activationMs) && activationMs >= 0, `no activation time in '${activation}'`);
+    console.log(`e2e: extension activated in ${activationMs} ms; engine pid ${firstPid}`);
+    await s.screenshot('running');
+
+    process.kill(firstPid, 'SIGKILL');
+    assert.ok(await waitForExit(firstPid, 10_000), `engine pid ${firstPid} survived SIGKILL`);
+    await byId(sidebar, 'engine-crash').waitFor({ state: 'visible', timeout: 30_000 });
+    assert.equal(await byId(sidebar, 'engine-state').textContent(), 'crashed');
+    assert.match((await byId(sidebar, 'engine-crash').textContent()) ?? '', /stopped unexpectedly \(killed by SIGKILL\)/);
+    const crash = await s.waitForNotification(/The RLHF engine stopped unexpectedly \(killed by SIGKILL\)/);
+    assert.ok(crash.buttons.includes('Restart Engine'), `the crash notification has no Restart Engine button: ${JSON.stringify(crash)}`);
+    await s.screenshot('crashed');
+
+    await s.runCommand('RLHF: Show Engine Status');
+    const secondPid = await waitForRunningEngine(sidebar);
+    assert.notEqual(secondPid, firstPid);
+    assert.ok(isAlive(secondPid) && descendsFrom(secondPid, s.serverPid), `new engine pid ${secondPid} is not a running child of code-server`);
+    assert.match((await byId(sidebar, 'backend').textContent()) ?? '', /^wasm /);
+    await s.screenshot('restarted');
+  });
+});
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

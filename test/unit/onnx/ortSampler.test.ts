@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { forward } from '../../../src/core/model/gpt2';
 import { weightsToParams } from '../../../src/core/model/checkpoint';
 import { OrtSampler } from '../../../src/core/sample/ortSampler';
+import { sampleTfjs } from '../../../src/core/sample/tfjsSampler';
 import { DEFAULT_SAMPLING } from '../../../src/core/sample/types';
 import { TINY, randomWeights } from './tinyModel';
 
@@ -105,6 +106,29 @@ test('ORT greedy sampling of a batch of different lengths equals tfjs greedy per
       assert.equal(c.text, c.tokens.join(','));
     }
   } finally {
+    await sampler.dispose();
+  }
+});
+
+test('ORT and the tfjs KV-cache sampler give the same samples for the same seed (temperature, top-k, top-p, stops)', async () => {
+  const weights = randomWeights(TINY, 14);
+  const sampler = await OrtSampler.create({ config: TINY, weights }, { providers: ['cpu'] });
+  const params = weightsToParams(weights);
+  try {
+    const prompts = [[65, 66, 67, 68], [], [200, 201], [65, 66, 67, 68]];
+    const decode = (ids: readonly number[]): string => ids.map((i) => String.fromCharCode(97 + (i % 8))).join('');
+    const settings = [
+      { ...DEFAULT_SAMPLING, temperature: 1, maxNewTokens: 20, seed: 5 },
+      { ...DEFAULT_SAMPLING, temperature: 0.7, topK: 20, topP: 0.9, maxNewTokens: 20, seed: 6, eosTokenId: 3, stopStrings: ['hh'] },
+    ];
+    for (const options of settings) {
+      const ort = await sampler.sample(prompts, options, decode);
+      const ref = await sampleTfjs({ params, config: TINY }, prompts, options, decode);
+      assert.deepEqual(ort.map((c) => [c.tokens, c.text, c.finishReason]), ref.map((c) => [c.tokens, c.text, c.finishReason]));
+      for (const [i, c] of ort.entries()) assert.ok(maxAbsDiff(c.logprobs, ref[i]?.logprobs ?? []) < 1e-4);
+    }
+  } finally {
+    tf.dispose(Object.values(params));
     await sampler.dispose();
   }
 });

@@ -54,6 +54,19 @@ const QUIET_SETTINGS: Readonly<Record<string, unknown>> = {
   'chat.commandCenter.enabled': false,
 };
 
+// code-server runs detached, so it would outlive a test process that is cancelled or killed
+// before its teardown ran (a test timeout, Ctrl-C): kill every live session on the way out.
+const liveServers = new Set<number>();
+process.once('exit', () => {
+  for (const pid of [...liveServers]) killServerTree(pid);
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    for (const pid of [...liveServers]) killServerTree(pid);
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+  });
+}
+
 export interface Session extends PageHelpers {
   readonly page: Page;
   readonly browser: Browser;
@@ -108,6 +121,7 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
     ],
     { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
+  if (server.pid !== undefined) liveServers.add(server.pid);
   const log = createWriteStream(logPath);
   server.stdout?.pipe(log);
   server.stderr?.pipe(log);
@@ -175,9 +189,14 @@ export async function withSession(options: SessionOptions, body: (session: Sessi
 /** Kill code-server's whole tree: the server, its extension hosts and any engine they forked. */
 function stopServer(server: ChildProcess): void {
   if (server.pid === undefined) return;
-  killTree(server.pid);
+  killServerTree(server.pid);
+}
+
+function killServerTree(pid: number): void {
+  liveServers.delete(pid);
+  killTree(pid);
   try {
-    process.kill(-server.pid, 'SIGKILL'); // its process group, for anything reparented already
+    process.kill(-pid, 'SIGKILL'); // its process group (it is detached), for anything reparented already
   } catch {
     // The group is gone.
   }

@@ -63,8 +63,10 @@ function checkDepth(text: string, maxDepth: number): void {
   }
 }
 
+class ForbiddenKey extends Error {}
+
 function rejectProtoKeys(key: string, value: unknown): unknown {
-  if (key === '__proto__') throw new Error(`forbidden key '__proto__'`);
+  if (key === '__proto__') throw new ForbiddenKey(`forbidden key '__proto__'`);
   return value;
 }
 
@@ -83,6 +85,7 @@ export function parseChecked<T>(text: string, schema: z.ZodType<T>, limits: Json
   try {
     raw = JSON.parse(text, rejectProtoKeys);
   } catch (err) {
+    if (err instanceof ForbiddenKey) throw err;
     throw new Error(`not valid JSON (${(err as Error).message})`);
   }
   const parsed = schema.safeParse(raw);

@@ -26,6 +26,15 @@ function withGrad(f: (inputs: tf.Tensor[], save: GradSave) => { value: tf.Tensor
   return (...inputs) => op(...inputs);
 }
 
+/**
+ * 2-D transpose through a 4-D one: wasm's rank-2 Transpose kernel is ~2× slower than the
+ * same permutation expressed with unit dims.
+ */
+export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
+  const [M, N] = x.shape;
+  return tf.reshape(tf.transpose(tf.reshape(x, [1, M, N, 1]), [0, 2, 1, 3]), [N, M]); // [N, M]
+}
+
 /** [N, C] column sums as a [C] vector, via a matmul (wasm reduces over axis 0 slowly). */
 function columnSum(x: tf.Tensor2D): tf.Tensor1D {
   const ones = tf.ones([1, x.shape[0]]);
@@ -38,7 +47,7 @@ const matMulImpl = withGrad(([a, b], save) => {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
     gradFunc: (dy, saved) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+      return [tf.matMul(dy as tf.Tensor2D, transpose2d(sb)), tf.matMul(transpose2d(sa), dy as tf.Tensor2D)];
     },
   };
 });
@@ -55,7 +64,7 @@ const linearImpl = withGrad(([x, w, b], save) => {
     gradFunc: (dy, saved) => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
-      return [tf.matMul(g, tf.transpose(sw)), tf.matMul(tf.transpose(sx), g), columnSum(g)];
+      return [tf.matMul(g, transpose2d(sw)), tf.matMul(transpose2d(sx), g), columnSum(g)];
     },
   };
 });
@@ -89,9 +98,8 @@ const embeddingImpl = withGrad(([table, ids], save) => {
     value: tf.gather(table!, ids!),
     gradFunc: (dy, saved) => {
       const [sids] = saved as [tf.Tensor1D];
-      // One-hot built directly as [V, N] so the table gradient is a plain (untransposed) matmul.
-      const rows = tf.reshape(tf.range(0, vocab, 1, 'int32'), [vocab, 1]); // [V, 1]
-      const oneHotT = tf.cast(tf.equal(rows, tf.reshape(sids, [1, -1])), 'float32'); // [V, N]
+      // oneHot + transpose: a broadcast Equal building [V, N] directly is ~10× slower on wasm.
+      const oneHotT = transpose2d(tf.oneHot(sids, vocab) as tf.Tensor2D); // [V, N]
       return [tf.matMul(oneHotT, dy as tf.Tensor2D), tf.zerosLike(sids)];
     },
   };
@@ -102,13 +110,35 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   return embeddingImpl(table, ids) as tf.Tensor2D;
 }
 
-/** LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance). */
+const layerNormImpl = (eps: number) =>
+  withGrad(([x, weight, bias], save) => {
+    const xc = tf.sub(x!, tf.mean(x!, -1, true)); // [N, C]
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), eps)); // [N, 1]
+    const xhat = tf.mul(xc, rstd);
+    save([xhat, rstd, weight!]);
+    return {
+      value: tf.add(tf.mul(xhat, weight!), bias!),
+      gradFunc: (dy, saved) => {
+        const [sxhat, srstd, sw] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        const g = dy as tf.Tensor2D;
+        const dxhat = tf.mul(g, sw); // [N, C]
+        // dx = rstd · (dxhat − mean(dxhat) − xhat · mean(dxhat · xhat)), row-wise.
+        const dx = tf.mul(srstd, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(sxhat, tf.mean(tf.mul(dxhat, sxhat), -1, true))));
+        return [dx, columnSum(tf.mul(g, sxhat) as tf.Tensor2D), columnSum(g)];
+      },
+    };
+  });
+
+const layerNormByEps = new Map<number, ReturnType<typeof layerNormImpl>>();
+
+/**
+ * LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance), x [N, C]. Its own
+ * gradient: tfjs's would reduce over axis 0 (slow on wasm) and go through broadcasts.
+ */
 export function layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D {
-  const mean = tf.mean(x, -1, true); // [N, 1]
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.mul(centered, centered), -1, true); // [N, 1]
-  const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normed, weight), bias);
+  let op = layerNormByEps.get(eps);
+  if (!op) layerNormByEps.set(eps, (op = layerNormImpl(eps)));
+  return op(x, weight, bias) as tf.Tensor2D;
 }
 
 const GELU_C = Math.sqrt(2 / Math.PI);

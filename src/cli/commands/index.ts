@@ -4,5 +4,12 @@ import { statusCommand } from './status';
 import { sampleCommand } from './sample';
 import { exportOnnxCommand } from './exportOnnx';
 import { modelInfoCommand } from './modelInfo';
+import { trainCommands } from './train';
+import { runsCommand } from './runs';
+import { initCommand } from './init';
+import { importPromptsCommand } from './importPrompts';
+import { importPreferencesCommand } from './importPreferences';
+import { exportPreferencesCommand } from './exportPreferences';
+import { statsCommand } from './stats';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, modelInfoCommand, sampleCommand, exportOnnxCommand];
+export const COMMANDS: readonly CliCommand[] = [statusCommand, modelInfoCommand, sampleCommand, exportOnnxCommand, initCommand, importPromptsCommand, importPreferencesCommand, exportPreferencesCommand, statsCommand, ...trainCommands, runsCommand];

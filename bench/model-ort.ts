@@ -51,8 +51,10 @@ const tfjsRunner: SamplerUnderTest = async (config, params, prompts, maxNewToken
 function torchSampleTokS(c: BenchConfig): number | string {
   const script = path.join(__dirname, 'torch_gpt.py');
   if (!fs.existsSync(script)) return 'bench/torch_gpt.py not present';
-  if (spawnSync('python3', ['-c', 'import torch']).status !== 0) return 'PyTorch not present (apt-get install python3-torch libopenblas0-pthread)';
-  const r = spawnSync('python3', [script, JSON.stringify({ ...c, reps: 3, prompt_len: PROMPT_LEN })], { encoding: 'utf8' });
+  // Debian's torch lives under /usr/bin/python3, which a pyenv shim may hide.
+  const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch']).status === 0);
+  if (!python) return 'PyTorch not present (apt-get install python3-torch libopenblas0-pthread)';
+  const r = spawnSync(python, [script, JSON.stringify({ ...c, reps: 3, prompt_len: PROMPT_LEN })], { encoding: 'utf8' });
   if (r.status !== 0) return `torch_gpt.py failed: ${r.stderr.trim().split('\n').pop()}`;
   return (JSON.parse(r.stdout.trim().split('\n').pop() as string) as { sample_tok_s: number }).sample_tok_s;
 }

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { CliCommand } from '../command';
 import { UsageError, stringFlag } from '../command';
 import { importPreferences } from '../../core/store/interchange';
@@ -28,7 +29,7 @@ export const importPreferencesCommand: CliCommand = {
     const format = preferenceFormat(flags);
     const labeler = stringFlag(flags, 'labeler');
     const project = await openProject(flags, io);
-    const file = positionals[0] as string;
+    const file = path.resolve(io.cwd, positionals[0] as string);
     const r = await importPreferences(project, file, { format, ...(labeler !== undefined ? { labeler } : {}) });
     io.out(
       `Read ${r.rows} rows: ${r.pairs} pairs as '${r.labeler}' (${r.added.prompts} new prompts, ${r.added.batches} new batches, ${r.added.rankings} new rankings), ${r.skipped.length} skipped.`,

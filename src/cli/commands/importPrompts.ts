@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { CliCommand } from '../command';
 import { UsageError, stringFlag } from '../command';
 import { importPrompts } from '../../core/store/importPrompts';
@@ -15,7 +16,7 @@ export const importPromptsCommand: CliCommand = {
     const format = stringFlag(flags, 'format');
     if (format !== undefined && !['txt', 'jsonl', 'csv'].includes(format)) throw new UsageError(`--format must be one of txt, jsonl, csv; got '${format}'.`);
     const project = await openProject(flags, io);
-    const r = await importPrompts(project, positionals[0] as string, format);
+    const r = await importPrompts(project, path.resolve(io.cwd, positionals[0] as string), format);
     io.out(`Read ${r.read} prompts (${r.format}): ${r.added} added, ${r.duplicates} already present.`);
     return 0;
   },

@@ -1,0 +1,130 @@
+/**
+ * Training configs as users write them (JSON files for `rlhf train <stage> --config FILE`),
+ * validated with zod so every error names the file and the field. Each stage's defaults come
+ * from its DEFAULT_* object; a file only states what it changes. Relative paths resolve
+ * against the config file's folder.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../errors';
+import { describeIssue } from '../store/jsonl';
+import { DEFAULT_OPTIM } from './optim';
+import type { OptimConfig } from './optim';
+import { DEFAULT_PRETRAIN } from './pretrain';
+import type { PretrainConfig } from './pretrain';
+import { DEFAULT_SFT } from './sft';
+import type { SftConfig } from './sft';
+import { DEFAULT_REWARD } from './reward';
+import type { RewardConfig } from './reward';
+
+const positiveInt = z.int().min(1);
+const optimSchema = z.strictObject({
+  lr: z.number().gt(0).max(1).optional(),
+  minLrRatio: z.number().min(0).max(1).optional(),
+  warmupSteps: z.int().min(0).optional(),
+  totalSteps: positiveInt.optional(),
+  beta1: z.number().min(0).lt(1).optional(),
+  beta2: z.number().min(0).lt(1).optional(),
+  eps: z.number().gt(0).optional(),
+  weightDecay: z.number().min(0).max(1).optional(),
+  maxGradNorm: z.number().min(0).optional(),
+});
+
+const loopFields = {
+  /** Run id to create (or resume, when it exists). Default: a fresh `<stage>-<time>` id. */
+  runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'letters, digits, _ . - only').optional(),
+  steps: positiveInt.max(10_000_000).optional(),
+  batchSize: positiveInt.max(4096).optional(),
+  evalEvery: z.int().min(0).optional(),
+  checkpointEvery: z.int().min(0).optional(),
+  seed: z.int().optional(),
+  optim: optimSchema.optional(),
+};
+
+export const pretrainFileSchema = z.strictObject({
+  ...loopFields,
+  /** The model to continue pretraining (an HF folder). Default: the shipped tiny default's architecture, fresh weights. */
+  model: z.string().min(1).optional(),
+  /** A UTF-8 text file, or "builtin:moby-dick". */
+  corpus: z.string().min(1),
+  blockSize: positiveInt.max(8192).optional(),
+  evalBatches: z.int().min(0).max(1000).optional(),
+});
+
+export const sftFileSchema = z.strictObject({
+  ...loopFields,
+  /** The base model folder. */
+  model: z.string().min(1),
+  /** JSONL of {"prompt": …, "completion": …} (TRL's prompt-completion format). */
+  data: z.string().min(1),
+  maxLen: positiveInt.max(8192).optional(),
+  /** Fraction of examples held out for eval loss. */
+  evalFraction: z.number().min(0).max(0.5).optional(),
+});
+
+export const rewardFileSchema = z.strictObject({
+  ...loopFields,
+  /** The SFT model the reward model starts from (its LM head is replaced by a scalar head). */
+  model: z.string().min(1),
+  maxLen: positiveInt.max(8192).optional(),
+  margin: z.number().min(0).max(100).optional(),
+  /** Fraction of ranked prompts held out for accuracy. */
+  evalFraction: z.number().min(0).max(0.5).optional(),
+  /** Also train on simulated rankings (default: the project's setting). */
+  includeSimulated: z.boolean().optional(),
+});
+
+export type PretrainFile = z.infer<typeof pretrainFileSchema>;
+export type SftFile = z.infer<typeof sftFileSchema>;
+export type RewardFile = z.infer<typeof rewardFileSchema>;
+
+/** Read and validate a JSON config file; errors name the file and the field. */
+export function readConfigFile<T>(file: string, schema: z.ZodType<T>): T {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${file}: cannot read the config (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new UserError(`${file}: not valid JSON (${(err as Error).message}).`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new UserError(`${file}: ${describeIssue(parsed.error)}`);
+  return parsed.data;
+}
+
+/** A path from a config file, resolved against the file's folder (builtin: names kept). */
+export function configPath(configFile: string, p: string): string {
+  return p.startsWith('builtin:') ? p : path.resolve(path.dirname(configFile), p);
+}
+
+function optim(base: OptimConfig, over: z.infer<typeof optimSchema> | undefined, steps: number): OptimConfig {
+  return { ...DEFAULT_OPTIM, ...base, totalSteps: steps, ...stripUndefined(over ?? {}) };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function pretrainConfig(f: Partial<PretrainFile>): PretrainConfig {
+  const steps = f.steps ?? DEFAULT_PRETRAIN.steps;
+  const { runId: _r, model: _m, corpus: _c, optim: o, ...rest } = f;
+  return { ...DEFAULT_PRETRAIN, ...stripUndefined(rest), steps, optim: optim(DEFAULT_PRETRAIN.optim, o, steps) };
+}
+
+export function sftConfig(f: Partial<SftFile>): SftConfig {
+  const steps = f.steps ?? DEFAULT_SFT.steps;
+  const { runId: _r, model: _m, data: _d, evalFraction: _e, optim: o, ...rest } = f;
+  return { ...DEFAULT_SFT, ...stripUndefined(rest), steps, optim: optim(DEFAULT_SFT.optim, o, steps) };
+}
+
+export function rewardConfig(f: Partial<RewardFile>): RewardConfig {
+  const steps = f.steps ?? DEFAULT_REWARD.steps;
+  const { runId: _r, model: _m, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
+  return { ...DEFAULT_REWARD, ...stripUndefined(rest), steps, optim: optim(DEFAULT_REWARD.optim, o, steps) };
+}

@@ -1,0 +1,83 @@
+/**
+ * Where each stage's examples come from: a text corpus (pretraining), a prompt-completion JSONL
+ * file (SFT), and the project's rankings (reward model). Every input is validated; errors name
+ * the file and line.
+ */
+import * as fs from 'node:fs';
+import { z } from 'zod';
+import { UserError } from '../errors';
+import { readJsonl, where } from '../store/jsonl';
+import { derivePairs } from '../store/pairs';
+import type { PreferencePair } from '../store/pairs';
+import type { Project } from '../store/project';
+import type { LabelSource } from '../store/schemas';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import { mobyDickText } from '../demo/corpus';
+import type { RankedGroup, SftExample } from './data';
+import { splitHeldOut } from './data';
+
+export function corpusText(spec: string): string {
+  if (spec === 'builtin:moby-dick') return mobyDickText();
+  if (spec.startsWith('builtin:')) throw new UserError(`Unknown built-in corpus '${spec}': the one built in is builtin:moby-dick.`);
+  if (!fs.existsSync(spec)) throw new UserError(`${spec}: corpus file not found.`);
+  return fs.readFileSync(spec, 'utf8');
+}
+
+const sftLine = z.looseObject({ prompt: z.string().max(100_000), completion: z.string().min(1).max(200_000) });
+
+/** TRL prompt-completion JSONL → examples; the completion ends with EOS so the model learns to stop. */
+export function loadSftJsonl(file: string, tokenizer: Tokenizer): SftExample[] {
+  if (!fs.existsSync(file)) throw new UserError(`${file}: SFT data file not found.`);
+  const read = readJsonl(file, sftLine);
+  if (read.tail) throw new UserError(`${where(file, read.tail.line)}: ${read.tail.reason}.`);
+  if (read.records.length === 0) throw new UserError(`${file}: no examples (expected JSON lines with "prompt" and "completion").`);
+  const eos = tokenizer.eosTokenId;
+  return read.records.map(({ value }) => ({
+    prompt: tokenizer.encode(value.prompt),
+    response: [...tokenizer.encode(value.completion), ...(eos === null ? [] : [eos])],
+  }));
+}
+
+export interface RewardGroups {
+  readonly train: RankedGroup[];
+  readonly eval: RankedGroup[];
+  readonly pairs: number;
+  readonly prompts: number;
+}
+
+/**
+ * One group per ranking in force (all its pairs together), tokenized with the model's
+ * tokenizer; held-out groups are chosen by prompt, so a prompt is never on both sides.
+ */
+export function rankedGroups(project: Project, tokenizer: Tokenizer, options: { includeSimulated?: boolean; evalFraction: number; seed: number }): RewardGroups {
+  const sources: LabelSource[] = ['human', 'imported', ...(options.includeSimulated ?? project.meta.settings.includeSimulated ? (['simulated'] as const) : [])];
+  const pairs = derivePairs(project, { sources });
+  const byEvent = new Map<string, PreferencePair[]>();
+  for (const p of pairs) byEvent.set(p.eventId, [...(byEvent.get(p.eventId) ?? []), p]);
+  const groups: (RankedGroup & { promptId: string })[] = [];
+  for (const ps of byEvent.values()) {
+    const first = ps[0] as PreferencePair;
+    const ids: string[] = [];
+    const texts = new Map<string, string>();
+    for (const p of ps) {
+      texts.set(p.chosenId, p.chosen).set(p.rejectedId, p.rejected);
+    }
+    for (const id of texts.keys()) ids.push(id);
+    const index = new Map(ids.map((id, i) => [id, i]));
+    groups.push({
+      promptId: first.promptId,
+      prompt: tokenizer.encode(first.prompt),
+      completions: ids.map((id) => tokenizer.encode(texts.get(id) as string)),
+      pairs: ps.map((p) => [index.get(p.chosenId) as number, index.get(p.rejectedId) as number] as const),
+    });
+  }
+  const promptIds = [...new Set(groups.map((g) => g.promptId))];
+  const { eval: heldPrompts } = splitHeldOut(promptIds, options.evalFraction, options.seed);
+  const held = new Set(heldPrompts);
+  return {
+    train: groups.filter((g) => !held.has(g.promptId)),
+    eval: groups.filter((g) => held.has(g.promptId)),
+    pairs: pairs.length,
+    prompts: promptIds.length,
+  };
+}

@@ -4,7 +4,7 @@
  *
  *   inputs   input_ids [B, T] int64, attention_mask [B, P+T] int64, position_ids [B, T] int64,
  *            past_key_values.{i}.key / .value [B, H, P, D] float32 (P may be 0)
- *   outputs  logits [B, T, V], present.{i}.key / .value [B, H, P+T, D]
+ *   outputs  logits [B, T, V] (or [B, 1, V], see GraphOptions), present.{i}.key / .value [B, H, P+T, D]
  *
  * Math matches gpt2.ts: causal + padding mask as a −1e9 additive bias, gelu_new (tanh form,
  * which ORT fuses), tied LM head.
@@ -12,6 +12,7 @@
 import type { GPT2Config } from '../model/config';
 import { headDim, innerDim } from '../model/config';
 import type { NamedTensor } from '../model/safetensors';
+import { UserError } from '../errors';
 import { GraphBuilder } from './graphBuilder';
 
 /** Large negative added to masked scores; exp() underflows to 0 without NaN on all-masked rows. */
@@ -24,8 +25,16 @@ export const pastValueName = (layer: number): string => `past_key_values.${layer
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
 export const presentValueName = (layer: number): string => `present.${layer}.value`;
 
+export interface GraphOptions {
+  /**
+   * 'all' (default, the exported graph): logits [B, T, V]. 'last': logits [B, 1, V] for the
+   * last position only, what sampling needs; it skips a T×C×V matmul in the prefill.
+   */
+  readonly logits?: 'all' | 'last';
+}
+
 /** ONNX bytes of the GPT-2 LM with KV cache. `weights` are keyed by GPT2Model names. */
-export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>): Uint8Array {
+export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>, options: GraphOptions = {}): Uint8Array {
   const C = config.n_embd;
   const H = config.n_head;
   const D = headDim(config);
@@ -81,11 +90,15 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
     const up = geluNew(g, linear(layerNorm(x, `${l}.ln_2`), `${l}.mlp.c_fc`, C, F)); // [B, T, F]
     x = g.op('Add', [x, linear(up, `${l}.mlp.c_proj`, F, C)]);
   }
+  const last = options.logits === 'last';
+  if (last) x = g.op('Slice', [x, g.int64Const([-1]), g.int64Const([Number.MAX_SAFE_INTEGER]), g.int64Const([1])]); // [B, 1, C]
   // Tied head: the transpose of an initializer is constant-folded when the session loads.
-  const logits = g.op('MatMul', [layerNorm(x, 'ln_f'), g.op('Transpose', [wte], { perm: [1, 0] })]); // [B, T, V]
-  if (bytes > MAX_WEIGHT_BYTES) throw new Error(`buildGptGraph: ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX protobuf can hold`);
+  const logits = g.op('MatMul', [layerNorm(x, 'ln_f'), g.op('Transpose', [wte], { perm: [1, 0] })]); // [B, T or 1, V]
+  if (bytes > MAX_WEIGHT_BYTES) {
+    throw new UserError(`The model's ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX file can hold (2 GiB); use the tfjs sampler (--sampler tfjs) for it.`);
+  }
 
-  g.output(logits, 'logits', 'float', ['batch', 'seq', config.vocab_size]);
+  g.output(logits, 'logits', 'float', ['batch', last ? 1 : 'seq', config.vocab_size]);
   presents.forEach((p, i) => {
     g.output(p.k, presentKeyName(i), 'float', ['batch', H, 'total', D]);
     g.output(p.v, presentValueName(i), 'float', ['batch', H, 'total', D]);

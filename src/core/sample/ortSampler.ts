@@ -35,10 +35,14 @@ interface Step {
 }
 
 export class OrtSampler {
+  /** Full-logits session for `logits()`, built on first use (sampling needs only the last position). */
+  private full: Promise<Ort.InferenceSession> | undefined;
+
   private constructor(
     private readonly ort: OrtModule,
     private session: Ort.InferenceSession,
     private readonly config: GPT2Config,
+    private weights: ReadonlyMap<string, NamedTensor>,
     /** The provider the session runs on ('cuda' or 'cpu'). */
     readonly provider: string,
     private readonly sessionOptions: Ort.InferenceSession.SessionOptions,
@@ -48,7 +52,7 @@ export class OrtSampler {
     const ort = await import('onnxruntime-node');
     // A missing CUDA is expected; without this ORT prints the failure to stderr.
     ort.env.logLevel = 'fatal';
-    const bytes = buildGptGraph(model.config, model.weights);
+    const bytes = buildGptGraph(model.config, model.weights, { logits: 'last' });
     const failures: string[] = [];
     for (const provider of opts.providers ?? ['cuda', 'cpu']) {
       const sessionOptions: Ort.InferenceSession.SessionOptions = {
@@ -61,7 +65,7 @@ export class OrtSampler {
       };
       try {
         const session = await ort.InferenceSession.create(bytes, sessionOptions);
-        return new OrtSampler(ort, session, model.config, provider, sessionOptions);
+        return new OrtSampler(ort, session, model.config, model.weights, provider, sessionOptions);
       } catch (err) {
         failures.push(`${provider}: ${firstLine(err)}`);
       }
@@ -71,14 +75,23 @@ export class OrtSampler {
 
   /** Rebuild the session from updated weights (same config and provider). Not during `sample`. */
   async refresh(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
-    const next = await this.ort.InferenceSession.create(buildGptGraph(this.config, weights), this.sessionOptions);
+    const next = await this.ort.InferenceSession.create(buildGptGraph(this.config, weights, { logits: 'last' }), this.sessionOptions);
     const old = this.session;
     this.session = next;
+    this.weights = weights;
     await old.release();
+    await this.releaseFull();
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
+    await this.releaseFull();
+  }
+
+  private async releaseFull(): Promise<void> {
+    const full = this.full;
+    this.full = undefined;
+    if (full) await (await full).release();
   }
 
   /**
@@ -111,7 +124,7 @@ export class OrtSampler {
         pos[b * P + pad + j] = BigInt(j);
       });
     });
-    let step = await this.run(ids, mask, pos, B, P, this.emptyPast(B));
+    let step = await this.run(this.session, ids, mask, pos, B, P, this.emptyPast(B));
 
     const random = rows.map((_, b) => seededRandom(sequenceSeed(options.seed, b)));
     const tokens: number[][] = rows.map(() => []);
@@ -124,7 +137,7 @@ export class OrtSampler {
     let total = P;
     for (let s = 0; s < steps; s++) {
       signal?.throwIfAborted();
-      const T = step.logits.length / (B * V); // last position of each row: all rows end together
+      const T = step.logits.length / (B * V); // 1: the sampling graph returns the last position only
       for (let b = 0; b < B; b++) {
         if (finish[b]) continue;
         const row = step.logits.subarray((b * T + T - 1) * V, (b * T + T) * V);
@@ -144,7 +157,7 @@ export class OrtSampler {
       }
       mask = grown;
       total += 1;
-      step = await this.run(next, mask, nextPos, B, 1, step.past);
+      step = await this.run(this.session, next, mask, nextPos, B, 1, step.past);
     }
     return rows.map((_, b) => {
       const toks = tokens[b] as number[];
@@ -182,10 +195,12 @@ export class OrtSampler {
       let seen = 0;
       return m.map((v) => (v ? seen++ : 0));
     });
+    this.full ??= this.ort.InferenceSession.create(buildGptGraph(this.config, this.weights), this.sessionOptions);
+    const session = await this.full;
     const cut = splitAt ?? T;
-    const first = await this.run(flat(inputIds, 0, cut), flat(attentionMask, 0, cut), flat(positions, 0, cut), B, cut, this.emptyPast(B));
+    const first = await this.run(session, flat(inputIds, 0, cut), flat(attentionMask, 0, cut), flat(positions, 0, cut), B, cut, this.emptyPast(B));
     if (cut === T) return first.logits;
-    const second = await this.run(flat(inputIds, cut, T), flat(attentionMask, 0, T), flat(positions, cut, T), B, T - cut, first.past);
+    const second = await this.run(session, flat(inputIds, cut, T), flat(attentionMask, 0, T), flat(positions, cut, T), B, T - cut, first.past);
     const V = this.config.vocab_size;
     const out = new Float32Array(B * T * V);
     for (let b = 0; b < B; b++) {
@@ -206,9 +221,9 @@ export class OrtSampler {
     return past;
   }
 
-  private async run(ids: BigInt64Array, mask: BigInt64Array, positions: BigInt64Array, B: number, T: number, past: Record<string, Ort.Tensor>): Promise<Step> {
+  private async run(session: Ort.InferenceSession, ids: BigInt64Array, mask: BigInt64Array, positions: BigInt64Array, B: number, T: number, past: Record<string, Ort.Tensor>): Promise<Step> {
     const { Tensor } = this.ort;
-    const out = await this.session.run({
+    const out = await session.run({
       input_ids: new Tensor('int64', ids, [B, T]),
       attention_mask: new Tensor('int64', mask, [B, mask.length / B]),
       position_ids: new Tensor('int64', positions, [B, T]),

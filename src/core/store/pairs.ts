@@ -95,6 +95,11 @@ function pairsOf(c: CurrentRanking, batch: BatchRecord | undefined, prompt: stri
   });
 }
 
+/** What the reward model trains on: the pairs of each prompt together. */
+export function promptPairs(project: Project, filter: RankingFilter = {}): PromptPairs[] {
+  return groupByPrompt(derivePairs(project, filter));
+}
+
 /** Pairs grouped per prompt, prompts in first-seen order. */
 export function groupByPrompt(pairs: readonly PreferencePair[]): PromptPairs[] {
   const groups = new Map<string, PromptPairs>();

@@ -11,6 +11,8 @@
  *     runs/<id>/              config.json, run.json (state, step, checkpoints), metrics.jsonl,
  *                             samples.jsonl, checkpoints/
  *     lock                    the write lock (a directory; see lock.ts)
+ *     .gitignore              keeps the lock, temp files and runs/ (large checkpoints) out of git;
+ *                             the labels and prompts are meant to be committed
  *     *.corrupt               damaged log tails moved aside on open (never deleted)
  *
  * Logs are append-only JSONL; everything else is replaced atomically. Every record read is
@@ -19,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import { writeJsonAtomic } from './fsx';
+import { writeFileAtomic, writeJsonAtomic } from './fsx';
 import { readJsonFile } from './jsonl';
 import { resolveLabeler } from './labeler';
 import type { Repair } from './log';
@@ -35,6 +37,8 @@ import { RunStore } from './runs';
 import { z } from 'zod';
 
 export const PROJECT_DIR = '.rlhf';
+
+const GITIGNORE = '# Written by RLHF Workbench. Labels and prompts are meant to be committed.\n/lock\n.*.tmp-*\n/runs/\n';
 
 export interface ProjectPaths {
   /** The workspace folder that holds `.rlhf/`. */
@@ -156,6 +160,7 @@ export class Project implements StoreContext {
     for (const d of [paths.dir, paths.rankings, paths.runs]) fs.mkdirSync(d, { recursive: true });
     await withLock(paths.dir, () => {
       if (fs.existsSync(paths.projectJson)) throw new UserError(`${paths.projectJson} was just created by another writer. Open it instead.`);
+      writeFileAtomic(path.join(paths.dir, '.gitignore'), GITIGNORE);
       writeJsonAtomic(paths.projectJson, defaultProjectRecord(options.name, options.guidelines));
     }, options.lock ?? DEFAULT_LOCK);
     return Project.open(workspace, options);

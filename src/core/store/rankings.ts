@@ -11,9 +11,10 @@ import { labelerFileStem, labelerSchema, newEventId } from './ids';
 import { describeIssue } from './jsonl';
 import { JsonlLog } from './log';
 import { CompletionStore } from './completions';
+import { PromptStore } from './prompts';
 import type { StoreContext } from './project';
 import { rankEvent, rankingEvent } from './schemas';
-import type { BatchRecord, LabelSource, RankEvent, RankingEvent, UndoEvent } from './schemas';
+import type { BatchRecord, LabelSource, PromptRecord, RankEvent, RankingEvent, UndoEvent } from './schemas';
 
 export interface RankInput {
   readonly batchId: string;
@@ -156,6 +157,15 @@ export class RankingStore {
   unranked(labeler: string = this.defaultLabeler()): BatchRecord[] {
     const done = this.currentFor(labeler);
     return new CompletionStore(this.ctx).list().filter((b) => !done.has(b.id));
+  }
+
+  /** The ranking queue for the UI: each unranked batch with its prompt, oldest first. */
+  pending(labeler: string = this.defaultLabeler()): { prompt: PromptRecord; batch: BatchRecord }[] {
+    const prompts = new PromptStore(this.ctx).byId();
+    return this.unranked(labeler).flatMap((batch) => {
+      const prompt = prompts.get(batch.promptId);
+      return prompt ? [{ prompt, batch }] : [];
+    });
   }
 
   /** Distinct labelers with at least one event. */

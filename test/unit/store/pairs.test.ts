@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { derivePairs, groupByPrompt, rankingPairs } from '../../../src/core/store/pairs';
+import { derivePairs, groupByPrompt, promptPairs, rankingPairs } from '../../../src/core/store/pairs';
 import { agreement, cohenKappa, krippendorffAlphaNominal } from '../../../src/core/store/agreement';
 import { projectStats } from '../../../src/core/store/stats';
 import { promptWithBatch, tempProject } from './helpers';
@@ -46,7 +46,7 @@ test('project pairs carry texts, are grouped per prompt, and leave out implicit 
       eventId: pairs[0]?.eventId,
       note: 'formal is better',
     });
-    const groups = groupByPrompt(pairs);
+    const groups = promptPairs(project);
     assert.deepEqual(groups.map((g) => [g.prompt, g.pairs.length]), [['Greet', 4]]);
 
     await project.updateMeta((m) => ({ ...m, settings: { ...m.settings, includeImplicit: true } }));

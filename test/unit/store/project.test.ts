@@ -13,6 +13,7 @@ test('create writes .rlhf/project.json with the current schema; open reads it ba
     assert.equal(project.meta.schemaVersion, 1);
     assert.deepEqual(project.meta.settings, { includeImplicit: false, includeSimulated: true });
     assert.ok(fs.statSync(path.join(dir, '.rlhf', 'rankings')).isDirectory());
+    assert.match(fs.readFileSync(path.join(dir, '.rlhf', '.gitignore'), 'utf8'), /^\/lock$/m);
     const again = await Project.open(dir);
     assert.deepEqual(again.meta, project.meta);
     assert.deepEqual(again.repairs, []);

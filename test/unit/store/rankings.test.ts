@@ -29,6 +29,8 @@ test('submit, edit and undo are appended events; the current state is derived', 
     const reopened = await Project.open(dir, { labeler: 'alice@example.com' });
     assert.equal(reopened.rankings.events().length, 4);
     assert.deepEqual(reopened.rankings.unranked().map((b) => b.id), [batch.id]);
+    assert.deepEqual(reopened.rankings.pending().map((q) => [q.prompt.text, q.batch.completions.map((c) => c.text)]), [['Say hi', ['hi', 'hello', 'yo']]]);
+    assert.deepEqual(reopened.rankings.pending('someone-else').length, 1);
   } finally {
     cleanup();
   }

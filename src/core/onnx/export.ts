@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Checkpoint } from '../model/checkpoint';
-import { hfConfig, writeFolderAtomically } from '../model/checkpoint';
+import { json, writeFolderAtomically } from '../model/checkpoint';
+import { generationConfig, hfConfig } from '../model/hfConfig';
 import { UserError } from '../errors';
 import { buildGptGraph } from './gptGraph';
 
@@ -29,12 +30,11 @@ export function exportOnnx(ckpt: Checkpoint, outDir: string): ExportReport {
     }
   }
   const onnx = buildGptGraph(ckpt.config, ckpt.weights);
-  const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
   const { config } = ckpt;
   const files: [string, string | Uint8Array][] = [
     ['model.onnx', onnx],
     ['config.json', json(hfConfig(config, 'lm'))],
-    ['generation_config.json', json({ _from_model_config: true, bos_token_id: config.bos_token_id, eos_token_id: config.eos_token_id })],
+    ['generation_config.json', json(generationConfig(config))],
     ['tokenizer.json', json(ckpt.tokenizer.json)],
   ];
   const tokenizerConfig = path.join(ckpt.dir, 'tokenizer_config.json');

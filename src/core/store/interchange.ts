@@ -2,8 +2,9 @@
  * Preferences to and from TRL (standard, conversational) and HH-RLHF files. Every row of an
  * import becomes its own batch of two completions ranked 1 and 2 by the importing labeler
  * (source 'imported'); batch ids are derived from the content, so importing a file twice adds
- * nothing. Nothing is guessed and nothing is dropped silently: rows the project cannot hold are
- * listed in `skipped`, and what a format cannot hold on export is counted in `notHeld`.
+ * nothing, and an import cut short (a crash between its prompts, batches and rankings) is
+ * completed by running it again. Nothing is guessed and nothing is dropped silently: rows the
+ * project cannot hold are listed in `skipped`; what a format cannot hold is counted in `notHeld`.
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
@@ -51,16 +52,20 @@ export async function importPreferences(project: Project, file: string, options:
   const name = path.basename(file);
   const rows = parseRows(file, options.format);
   const pairs: TextPair[] = [];
+  const lines: number[] = [];
   const skipped: { line: number; reason: string }[] = [];
   const extra = new Map<string, number>();
   for (const { pair, line, unknownKeys } of rows) {
     if ('skip' in pair) skipped.push({ line, reason: pair.skip });
-    else pairs.push(pair);
+    else {
+      pairs.push(pair);
+      lines.push(line);
+    }
     for (const key of unknownKeys) extra.set(key, (extra.get(key) ?? 0) + 1);
   }
   const notHeld = [...extra].map(([key, count]) => ({ count, message: `field '${key}' is not kept (the project has no place for it)` }));
   const labeler = options.labeler ?? `imported:${name}`.slice(0, 200);
-  const where = (i: number) => `${file}: pair ${i + 1}`;
+  const where = (i: number) => `${file}:${lines[i]}`;
   const { ids, added: promptsAdded } = await project.prompts.add(pairs.map((p) => p.prompt), `${options.format}:${name}`, where);
   const batches = await project.completions.addBatches(
     pairs.map((p, i) => ({

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
+import { UserError } from '../errors';
 import { appendDurable, endsWithNewline, quarantineTail, terminateLastLine } from './fsx';
 import type { JsonlLimits, JsonlRead } from './jsonl';
 import { DEFAULT_LIMITS, readJsonl } from './jsonl';
@@ -57,7 +58,12 @@ export class JsonlLog<T> {
     const lines = values.map((v) => {
       const parsed = this.schema.safeParse(v);
       if (!parsed.success) throw new Error(`refusing to write an invalid record to ${this.file}: ${parsed.error.message}`);
-      return JSON.stringify(parsed.data);
+      const line = JSON.stringify(parsed.data);
+      // Never write what the reader would refuse.
+      if (Buffer.byteLength(line, 'utf8') > this.limits.maxLineBytes) {
+        throw new UserError(`A record for ${this.file} is ${Buffer.byteLength(line, 'utf8')} bytes, more than the ${this.limits.maxLineBytes} a line may hold. Use fewer or shorter completions.`);
+      }
+      return line;
     });
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     // Fast path: a log ending in a newline has no torn tail (a terminated bad line was caught on open).

@@ -129,9 +129,13 @@ export class Project implements StoreContext {
     return this.record;
   }
 
+  private resolvedLabeler: string | undefined;
+
   /** The labeler this session writes as (setting → project.json → git user.email → OS user). */
   get labeler(): string {
-    return resolveLabeler(this.paths.workspace, this.options.labeler, this.record.settings.labeler);
+    // Resolved once (it may run git); updateMeta resets it.
+    this.resolvedLabeler ??= resolveLabeler(this.paths.workspace, this.options.labeler, this.record.settings.labeler);
+    return this.resolvedLabeler;
   }
 
   lock<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -144,6 +148,7 @@ export class Project implements StoreContext {
       const next = projectRecord.parse(change(structuredClone(readProjectRecord(this.paths, this.options).record)));
       writeJsonAtomic(this.paths.projectJson, next);
       this.record = next;
+      this.resolvedLabeler = undefined;
       return next;
     });
   }

@@ -96,3 +96,16 @@ test('ids that could leave .rlhf/ are refused before touching the disk', async (
     cleanup();
   }
 });
+
+test('a record too large for the reader is refused at write time, not stored unreadable', async () => {
+  const { project, cleanup } = await rankedProject();
+  try {
+    const before = fs.readFileSync(project.paths.completions);
+    const promptId = project.prompts.list()[0]?.id as string;
+    const huge = Array.from({ length: 30 }, () => ({ text: 'x'.repeat(150_000) }));
+    await assert.rejects(project.completions.addBatch({ promptId, model: { path: 'm' }, completions: huge }), /more than the 4194304 a line may hold/);
+    assert.deepEqual(fs.readFileSync(project.paths.completions), before);
+  } finally {
+    cleanup();
+  }
+});

@@ -138,6 +138,8 @@ test('rows the project cannot hold are skipped and listed; unknown fields are re
     await assert.rejects(importPreferences(project, bad, { format: 'trl' }), /bad\.jsonl:2: field 'rejected'/);
     fs.writeFileSync(bad, '{"chosen":"\\n\\nHuman: x","rejected":1}\n');
     await assert.rejects(importPreferences(project, bad, { format: 'hh' }), /bad\.jsonl:1: field 'rejected'/);
+    fs.writeFileSync(bad, '{"prompt":"p","chosen":"a","rejected":"b"}\n{"prompt":" ","chosen":"a","rejected":"b"}\n');
+    await assert.rejects(importPreferences(project, bad, { format: 'trl' }), /bad\.jsonl:2: the prompt is empty/);
     fs.writeFileSync(bad, '{"chosen":"no turns","rejected":"at all"}\n');
     assert.match((await importPreferences(project, bad, { format: 'hh' })).skipped[0]?.reason as string, /no '\\n\\nAssistant:' turn/);
     assert.equal(project.rankings.events().length, before);

@@ -7,6 +7,7 @@ import { weightsToParams } from '../../../src/core/model/checkpoint';
 import { OrtSampler } from '../../../src/core/sample/ortSampler';
 import { sampleTfjs } from '../../../src/core/sample/tfjsSampler';
 import { DEFAULT_SAMPLING } from '../../../src/core/sample/types';
+import { isAbortError } from '../../../src/core/errors';
 import { TINY, randomWeights } from './tinyModel';
 
 before(async () => {
@@ -189,12 +190,15 @@ test('refresh rebuilds the session from new weights', async () => {
   }
 });
 
-test('bad options and prompts are user errors', async () => {
+test('bad options and prompts are user errors; an aborted signal stops sampling', async () => {
   const sampler = await OrtSampler.create({ config: TINY, weights: randomWeights(TINY, 1) }, { providers: ['cpu'] });
   try {
     await assert.rejects(sampler.sample([[1]], { ...DEFAULT_SAMPLING, topP: 0 }, String), /topP must be in \(0, 1\]/);
     await assert.rejects(sampler.sample([[1, 999]], DEFAULT_SAMPLING, String), /token id 999 is outside the vocabulary/);
     await assert.rejects(sampler.sample([new Array<number>(40).fill(1)], DEFAULT_SAMPLING, String), /40 tokens; the model's context is 32/);
+    const aborted = new AbortController();
+    aborted.abort();
+    await assert.rejects(sampler.sample([[1]], DEFAULT_SAMPLING, String, aborted.signal), (e: unknown) => isAbortError(e));
     // Near the end of the context, generation stops at the context length.
     const out = await sampler.sample([new Array<number>(30).fill(1)], { ...DEFAULT_SAMPLING, maxNewTokens: 10 }, String);
     assert.equal(out[0]?.tokens.length, 2);

@@ -80,6 +80,34 @@ test('loads a folder laid out as transformers writes GPT2LMHeadModel (lm_head, a
   }
 });
 
+test('a bf16 checkpoint (as transformers saves with torch_dtype=bfloat16) loads as float32', () => {
+  const dir = path.join(tmp(), 'bf16');
+  saveCheckpoint(dir, { config: TINY, kind: 'lm', weights: randomWeights(TINY, 8), tokenizer: byteLevelTokenizerJson() });
+  // Rewrite model.safetensors as BF16: the top 16 bits of each float32.
+  const f32 = readSafetensors(path.join(dir, 'model.safetensors')).tensors;
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  const expected = new Map<string, Float32Array>();
+  for (const [name, t] of f32) {
+    const bits = new Uint32Array(Float32Array.from(t.data).buffer);
+    const half = Uint16Array.from(bits, (u) => u >>> 16);
+    expected.set(name, new Float32Array(Uint32Array.from(half, (h) => h << 16).buffer));
+    header[name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + half.byteLength] };
+    chunks.push(Buffer.from(half.buffer));
+    offset += half.byteLength;
+  }
+  const text = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(text.length));
+  fs.writeFileSync(path.join(dir, 'model.safetensors'), Buffer.concat([len, text, ...chunks]));
+  const back = loadCheckpoint(dir);
+  for (const [name, want] of expected) {
+    const key = name.replace(/^transformer\./, '');
+    assert.deepEqual(back.weights.get(key)?.data, want, name);
+  }
+});
+
 test('malformed or mismatched checkpoints give errors naming the file and tensor', () => {
   const good = path.join(tmp(), 'good');
   saveCheckpoint(good, { config: TINY, kind: 'lm', weights: randomWeights(TINY), tokenizer: byteLevelTokenizerJson() });

@@ -37,6 +37,8 @@ interface Step {
 export class OrtSampler {
   /** Full-logits session for `logits()`, built on first use (sampling needs only the last position). */
   private full: Promise<Ort.InferenceSession> | undefined;
+  /** Calls run one at a time, so a refresh never releases a session a sample is using. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly ort: OrtModule,
@@ -73,18 +75,30 @@ export class OrtSampler {
     throw new Error(`OrtSampler: no execution provider could load the model (${failures.join('; ')})`);
   }
 
-  /** Rebuild the session from updated weights (same config and provider). Not during `sample`. */
-  async refresh(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
+  /** Rebuild the session from updated weights (same config and provider); waits for running calls. */
+  refresh(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
+    return this.exclusive(() => this.rebuild(weights));
+  }
+
+  dispose(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.session.release();
+      await this.releaseFull();
+    });
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async rebuild(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
     const next = await this.ort.InferenceSession.create(buildGptGraph(this.config, weights, { logits: 'last' }), this.sessionOptions);
     const old = this.session;
     this.session = next;
     this.weights = weights;
     await old.release();
-    await this.releaseFull();
-  }
-
-  async dispose(): Promise<void> {
-    await this.session.release();
     await this.releaseFull();
   }
 
@@ -98,7 +112,11 @@ export class OrtSampler {
    * Sample one completion per prompt (token ids, any lengths), batched with left padding.
    * `decode` turns completion ids into text (for stop strings and the result).
    */
-  async sample(prompts: readonly (readonly number[])[], options: SamplingOptions, decode: (ids: readonly number[]) => string, signal?: AbortSignal): Promise<Completion[]> {
+  sample(prompts: readonly (readonly number[])[], options: SamplingOptions, decode: (ids: readonly number[]) => string, signal?: AbortSignal): Promise<Completion[]> {
+    return this.exclusive(() => this.generate(prompts, options, decode, signal));
+  }
+
+  private async generate(prompts: readonly (readonly number[])[], options: SamplingOptions, decode: (ids: readonly number[]) => string, signal?: AbortSignal): Promise<Completion[]> {
     const problem = checkSamplingOptions(options);
     if (problem) throw new UserError(`Sampling options: ${problem}.`);
     const { config } = this;
@@ -185,7 +203,11 @@ export class OrtSampler {
    * Logits [B, T, V] for equal-length rows (left-pad yourself and pass the mask). With
    * `splitAt`, the first `splitAt` tokens go through the cache first, then the rest (for tests).
    */
-  async logits(inputIds: readonly (readonly number[])[], attentionMask: readonly (readonly number[])[], splitAt?: number): Promise<Float32Array> {
+  logits(inputIds: readonly (readonly number[])[], attentionMask: readonly (readonly number[])[], splitAt?: number): Promise<Float32Array> {
+    return this.exclusive(() => this.fullLogits(inputIds, attentionMask, splitAt));
+  }
+
+  private async fullLogits(inputIds: readonly (readonly number[])[], attentionMask: readonly (readonly number[])[], splitAt?: number): Promise<Float32Array> {
     const B = inputIds.length;
     const T = inputIds[0]?.length ?? 0;
     const flat = (rows: readonly (readonly number[])[], from: number, to: number): BigInt64Array =>

@@ -175,13 +175,17 @@ test('seeded sampling is reproducible, batch-independent, and honours EOS, stop 
   }
 });
 
-test('refresh rebuilds the session from new weights', async () => {
+test('refresh rebuilds the session from new weights, after any running sample', async () => {
   const w1 = randomWeights(TINY, 21);
   const w2 = randomWeights(TINY, 22);
   const sampler = await OrtSampler.create({ config: TINY, weights: w1 }, { providers: ['cpu'] });
   try {
     const before1 = await sampler.logits([[1, 2, 3]], [[1, 1, 1]]);
-    await sampler.refresh(w2);
+    const options = { ...DEFAULT_SAMPLING, temperature: 0, maxNewTokens: 8 };
+    const expected = await sampler.sample([[1, 2, 3]], options, String);
+    // A refresh issued while a sample runs waits for it: the sample uses the old weights throughout.
+    const [during] = await Promise.all([sampler.sample([[1, 2, 3]], options, String), sampler.refresh(w2)]);
+    assert.deepEqual(during, expected);
     const after = await sampler.logits([[1, 2, 3]], [[1, 1, 1]]);
     assert.ok(maxAbsDiff(after, tfjsLogits(w2, [[1, 2, 3]], [[1, 1, 1]])) < 1e-4);
     assert.ok(maxAbsDiff(before1, after) > 1e-2);

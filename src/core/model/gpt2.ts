@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { headDim, parameterShapes } from './config';
 import type { GPT2Config } from './config';
-import { batchMatMul, embedding, geluNew, layerNorm, linear, matMul } from './ops';
+import { attend } from './attention';
+import { embedding, geluNew, layerNorm, linear, matMul } from './ops';
 
 /** Tensors keyed by HF names (`wte.weight`, `h.0.attn.c_attn.weight`, … and optional head names). */
 export type Params = Record<string, tf.Tensor>;
@@ -86,11 +87,8 @@ export function forward(params: Params, config: GPT2Config, input: ForwardInput)
       v = tf.concat([past.v, v], 2);
     }
     if (input.cache) present.push({ k, v });
-    const kT = tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [B * H, D, Tk]); // [BH, D, Tk]
-    const scores = batchMatMul(tf.reshape(q, [B * H, T, D]) as tf.Tensor3D, kT as tf.Tensor3D); // [BH, T, Tk]
-    const att = tf.softmax(tf.add(tf.reshape(scores, [B, H, T, Tk]), bias)); // [B, H, T, Tk]
-    const y = batchMatMul(tf.reshape(att, [B * H, T, Tk]) as tf.Tensor3D, tf.reshape(v, [B * H, Tk, D]) as tf.Tensor3D); // [BH, T, D]
-    const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, D]), [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // [N, C]
+    const y = attend(q, k, v, bias); // [B, H, T, D]
+    const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // [N, C]
     x = tf.add(x, linear(merged, p(`${l}attn.c_proj.weight`) as tf.Tensor2D, p(`${l}attn.c_proj.bias`) as tf.Tensor1D));
     const h2 = layerNorm(x, p(`${l}ln_2.weight`) as tf.Tensor1D, p(`${l}ln_2.bias`) as tf.Tensor1D, config.layer_norm_epsilon);
     const up = geluNew(linear(h2, p(`${l}mlp.c_fc.weight`) as tf.Tensor2D, p(`${l}mlp.c_fc.bias`) as tf.Tensor1D)) as tf.Tensor2D; // [N, F]

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { attend } from '../../../src/core/model/attention';
 import { batchMatMul, embedding, geluNew, layerNorm, linear, logSigmoid, matMul, tokenLogProbs } from '../../../src/core/model/ops';
 import { maxAbsDiff } from './fixtures';
 import { useBackend } from './useBackend';
@@ -74,6 +75,18 @@ const CASES: Case[] = [
     },
     inputs: () => [tf.mul(rand([4, 13], 11), 4), tf.tensor1d([0, 12, 5, 5], 'int32')],
     differentiable: [0],
+  },
+  {
+    name: 'attend (causal + padding bias, cached keys longer than queries)',
+    ours: (q, k, v, bias) => attend(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, bias as tf.Tensor4D),
+    plain: (q, k, v, bias) => tf.matMul(tf.softmax(tf.add(tf.matMul(q!, k!, false, true), bias!)), v!),
+    inputs: () => {
+      // 2 queries after 3 cached positions; row 1's first key is padding.
+      const causal = [[0, 0, 0, 0, -1e9], [0, 0, 0, 0, 0]];
+      const bias = tf.add(tf.tensor4d(causal.flat(), [1, 1, 2, 5]), tf.tensor4d([0, 0, 0, 0, 0, -1e9, 0, 0, 0, 0], [2, 1, 1, 5]));
+      return [rand([2, 3, 2, 4], 15), rand([2, 3, 5, 4], 16), rand([2, 3, 5, 4], 17), bias];
+    },
+    differentiable: [0, 1, 2],
   },
   {
     name: 'layerNorm',

@@ -21,6 +21,7 @@ export interface SafetensorsFile {
 
 /** Headers larger than this are refused before parsing (real ones are a few hundred KB). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2 };
 const KNOWN_UNSUPPORTED = new Set(['F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'F8_E4M3', 'F8_E5M2']);
 
@@ -103,6 +104,9 @@ function parseMetadata(raw: unknown, fail: (p: string) => never): Record<string,
 function decode(raw: Uint8Array, dtype: string): Float32Array {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   if (dtype === 'F32') {
+    // The format is little-endian, as is every platform we run on: a byte copy is the decode.
+    // new Uint8Array(view) copies (Buffer#slice would not), giving an aligned, owned buffer.
+    if (LITTLE_ENDIAN) return new Float32Array(new Uint8Array(raw).buffer);
     const out = new Float32Array(raw.byteLength / 4);
     for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
     return out;
@@ -162,8 +166,12 @@ export function serializeSafetensors(tensors: ReadonlyMap<string, NamedTensor>, 
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
   for (const t of tensors.values()) {
-    const dst = new DataView(out.buffer, at, t.data.length * 4);
-    for (let i = 0; i < t.data.length; i++) dst.setFloat32(i * 4, t.data[i] as number, true);
+    if (LITTLE_ENDIAN) {
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    } else {
+      const dst = new DataView(out.buffer, at, t.data.length * 4);
+      for (let i = 0; i < t.data.length; i++) dst.setFloat32(i * 4, t.data[i] as number, true);
+    }
     at += t.data.length * 4;
   }
   return out;

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { headDim, parameterShapes } from './config';
 import type { GPT2Config } from './config';
 import { attend } from './attention';
-import { embedding, geluNew, layerNorm, linear, matMul } from './ops';
+import { embedding, geluNew, layerNorm, linear, matMul, positionEmbedding } from './ops';
 
 /** Tensors keyed by HF names (`wte.weight`, `h.0.attn.c_attn.weight`, … and optional head names). */
 export type Params = Record<string, tf.Tensor>;
@@ -64,9 +64,13 @@ export function forward(params: Params, config: GPT2Config, input: ForwardInput)
     return t;
   };
 
-  const positions = input.positionIds ?? defaultPositions(B, T, pastLen, input.attentionMask);
   const tok = embedding(p('wte.weight') as tf.Tensor2D, tf.reshape(input.ids, [B * T]) as tf.Tensor1D); // [N, C]
-  const pos = embedding(p('wpe.weight') as tf.Tensor2D, tf.reshape(positions, [B * T]) as tf.Tensor1D); // [N, C]
+  const wpe = p('wpe.weight') as tf.Tensor2D;
+  // Without padding or explicit positions every row is at past + arange(T): no gather needed.
+  const pos =
+    !input.positionIds && !input.attentionMask
+      ? positionEmbedding(wpe, pastLen, B, T)
+      : embedding(wpe, tf.reshape(input.positionIds ?? maskedPositions(B, T, pastLen, input.attentionMask!), [B * T]) as tf.Tensor1D); // [N, C]
   let x = tf.add(tok, pos) as tf.Tensor2D; // [N, C], N = B·T
   const bias = attentionBias(B, T, pastLen, input.attentionMask); // [B, 1, T, Tk]
   const scale = config.scale_attn_weights ? 1 / Math.sqrt(D) : 1;
@@ -107,11 +111,9 @@ export function forward(params: Params, config: GPT2Config, input: ForwardInput)
   return out;
 }
 
-/** Positions as HF generate computes them: real tokens counted from 0, padding at 0. */
-function defaultPositions(B: number, T: number, pastLen: number, mask: tf.Tensor2D | undefined): tf.Tensor2D {
-  if (!mask) return tf.tile(tf.reshape(tf.range(pastLen, pastLen + T, 1, 'int32'), [1, T]), [B, 1]) as tf.Tensor2D; // [B, T]
-  const m = tf.cast(mask, 'float32');
-  const counted = tf.maximum(tf.sub(tf.cumsum(m, 1), 1), 0); // [B, Tk]
+/** Positions as HF generate computes them from the mask: real tokens counted from 0, padding at 0. */
+function maskedPositions(B: number, T: number, pastLen: number, mask: tf.Tensor2D): tf.Tensor2D {
+  const counted = tf.maximum(tf.sub(tf.cumsum(tf.cast(mask, 'float32'), 1), 1), 0); // [B, Tk]
   return tf.cast(tf.slice(counted, [0, pastLen], [B, T]), 'int32') as tf.Tensor2D; // [B, T]
 }
 

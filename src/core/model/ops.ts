@@ -110,6 +110,23 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   return embeddingImpl(table, ids) as tf.Tensor2D;
 }
 
+/**
+ * Position rows start … start+T−1 of wpe [P, C], the same for each of B sequences → [B·T, C].
+ * The common case (no padding, no explicit positions) needs no gather: the gradient is a sum
+ * over the batch (a ones matmul) padded back to [P, C].
+ */
+export function positionEmbedding(wpe: tf.Tensor2D, start: number, B: number, T: number): tf.Tensor2D {
+  const [P, C] = wpe.shape;
+  const op = withGrad(([table]) => ({
+    value: tf.tile(tf.slice(table!, [start, 0], [T, C]), [B, 1]), // [B·T, C]
+    gradFunc: (dy) => {
+      const summed = tf.matMul(tf.ones([1, B]), tf.reshape(dy, [B, T * C]) as tf.Tensor2D); // [1, T·C]
+      return [tf.pad(tf.reshape(summed, [T, C]), [[start, P - start - T], [0, 0]])]; // [P, C]
+    },
+  }));
+  return op(wpe) as tf.Tensor2D;
+}
+
 const layerNormImpl = (eps: number) =>
   withGrad(([x, weight, bias], save) => {
     const xc = tf.sub(x!, tf.mean(x!, -1, true)); // [N, C]

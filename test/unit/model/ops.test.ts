@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { attend } from '../../../src/core/model/attention';
-import { batchMatMul, embedding, geluNew, layerNorm, linear, logSigmoid, matMul, tokenLogProbs } from '../../../src/core/model/ops';
+import { batchMatMul, embedding, geluNew, layerNorm, linear, logSigmoid, matMul, positionEmbedding, tokenLogProbs } from '../../../src/core/model/ops';
 import { maxAbsDiff } from './fixtures';
 import { useBackend } from './useBackend';
 
@@ -56,6 +56,13 @@ const CASES: Case[] = [
     ours: (t, ids) => embedding(t as tf.Tensor2D, ids as tf.Tensor1D),
     plain: (t, ids) => tf.gather(t!, ids!),
     inputs: () => [rand([11, 4], 8), tf.tensor1d([3, 0, 3, 10, 7, 3], 'int32')],
+    differentiable: [0],
+  },
+  {
+    name: 'positionEmbedding',
+    ours: (t) => positionEmbedding(t as tf.Tensor2D, 2, 3, 4),
+    plain: (t) => tf.gather(t!, tf.tensor1d([2, 3, 4, 5, 2, 3, 4, 5, 2, 3, 4, 5], 'int32')),
+    inputs: () => [rand([9, 4], 18)],
     differentiable: [0],
   },
   {

@@ -106,8 +106,8 @@ export function decodeLine(bytes: Uint8Array, maxLineBytes: number): string {
 }
 
 /** Splits a buffer into lines (a leading UTF-8 BOM is skipped): [start, end, terminated]. */
-export function* lineSpans(buf: Uint8Array): Generator<[number, number, boolean]> {
-  let start = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+export function* lineSpans(buf: Uint8Array, skipBom = true): Generator<[number, number, boolean]> {
+  let start = skipBom && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
   while (start < buf.length) {
     const nl = buf.indexOf(0x0a, start);
     if (nl === -1) {
@@ -119,31 +119,59 @@ export function* lineSpans(buf: Uint8Array): Generator<[number, number, boolean]
   }
 }
 
-/** Reads and validates a JSONL file; a missing file reads as empty. */
-export function readJsonl<T>(file: string, schema: z.ZodType<T>, limits: JsonlLimits = DEFAULT_LIMITS): JsonlRead<T> {
-  if (!fs.existsSync(file)) return { records: [], unterminated: false };
-  const buf = fs.readFileSync(file);
-  const spans = [...lineSpans(buf)];
+/** Where parsing of a file starts (or resumes): a byte offset at a line start, and that line's number − 1. */
+export interface JsonlPosition {
+  readonly offset: number;
+  readonly lines: number;
+}
+
+export interface JsonlChunk<T> extends JsonlRead<T> {
+  /** How far the records are final: a resumed read may start here. Never past a bad or unterminated line. */
+  readonly consumed: JsonlPosition;
+}
+
+/**
+ * Parses the bytes of a JSONL file from `from` on (`buf` holds exactly those bytes). A bad line
+ * before the last is a UserError naming `file:line`; a bad last line becomes `tail`.
+ */
+export function parseJsonl<T>(
+  buf: Uint8Array,
+  file: string,
+  schema: z.ZodType<T>,
+  limits: JsonlLimits = DEFAULT_LIMITS,
+  from: JsonlPosition = { offset: 0, lines: 0 },
+): JsonlChunk<T> {
+  const spans = [...lineSpans(buf, from.offset === 0)];
   // The last non-blank line is the one a crash can tear.
   let lastIdx = spans.length - 1;
   while (lastIdx >= 0 && isBlank(buf, spans[lastIdx] as [number, number, boolean])) lastIdx--;
   const records: LineRecord<T>[] = [];
-  for (let i = 0; i <= lastIdx; i++) {
+  let consumed = from;
+  for (let i = 0; i < spans.length; i++) {
     const [start, end, terminated] = spans[i] as [number, number, boolean];
-    if (isBlank(buf, [start, end, terminated])) continue;
-    try {
-      const text = decodeLine(buf.subarray(start, end), limits.maxLineBytes);
-      records.push({ value: parseChecked(text, schema, limits), line: i + 1 });
-    } catch (err) {
-      const reason = (err as Error).message;
-      if (i === lastIdx) return { records, tail: { offset: start, line: i + 1, reason, terminated }, unterminated: false };
-      throw new UserError(
-        `${where(file, i + 1)}: ${reason}. The file is not changed; fix or remove that line (a backup first) and try again.`,
-      );
+    const line = from.lines + i + 1;
+    if (!isBlank(buf, [start, end, terminated])) {
+      try {
+        const text = decodeLine(buf.subarray(start, end), limits.maxLineBytes);
+        const value = parseChecked(text, schema, limits);
+        records.push({ value, line });
+        // Valid but unterminated: kept, yet not final (a writer may still be adding to it).
+        if (!terminated) return { records, unterminated: true, consumed };
+      } catch (err) {
+        const reason = (err as Error).message;
+        if (i === lastIdx) return { records, tail: { offset: from.offset + start, line, reason, terminated }, unterminated: false, consumed };
+        throw new UserError(`${where(file, line)}: ${reason}. The file is not changed; fix or remove that line (a backup first) and try again.`);
+      }
     }
+    if (terminated) consumed = { offset: from.offset + end + 1, lines: line };
   }
-  const last = spans[lastIdx];
-  return { records, unterminated: last !== undefined && !last[2] };
+  return { records, unterminated: false, consumed };
+}
+
+/** Reads and validates a whole JSONL file; a missing file reads as empty. */
+export function readJsonl<T>(file: string, schema: z.ZodType<T>, limits: JsonlLimits = DEFAULT_LIMITS): JsonlRead<T> {
+  if (!fs.existsSync(file)) return { records: [], unterminated: false };
+  return parseJsonl(fs.readFileSync(file), file, schema, limits);
 }
 
 function isBlank(buf: Uint8Array, [start, end]: [number, number, boolean]): boolean {

@@ -1,5 +1,6 @@
 /**
- * One append-only JSONL log with its schema: read (validated), repair a bad tail, append.
+ * One append-only JSONL log with its schema: read (validated, incrementally), repair a bad tail,
+ * append.
  * Appends and repairs must run under the project lock; reads need no lock and skip a bad tail
  * (it may be a write still in flight) without touching the file.
  */
@@ -8,8 +9,8 @@ import * as path from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors';
 import { appendDurable, endsWithNewline, quarantineTail, terminateLastLine } from './fsx';
-import type { JsonlLimits, JsonlRead } from './jsonl';
-import { DEFAULT_LIMITS, readJsonl } from './jsonl';
+import type { JsonlLimits, JsonlPosition, JsonlRead, LineRecord } from './jsonl';
+import { DEFAULT_LIMITS, parseJsonl } from './jsonl';
 
 /** What `repair` did to a log, for the user to be told. */
 export interface Repair {
@@ -26,6 +27,23 @@ export function formatRepair(r: Repair): string {
   return `${r.file}:${r.line}: the last line was damaged (${r.reason}); its ${r.bytes} bytes were moved to ${r.movedTo} and the rest of the file kept.`;
 }
 
+/** What the last read of a log established, to resume from. Keyed by file path. */
+interface Cached<T> {
+  readonly schema: unknown;
+  readonly pos: JsonlPosition;
+  readonly records: readonly LineRecord<T>[];
+  /** The file's bytes up to `pos`: if any changed, the file was rewritten, not appended to. */
+  readonly prefix: Buffer;
+}
+
+const cache = new Map<string, Cached<unknown>>();
+
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+}
+
 export class JsonlLog<T> {
   constructor(
     readonly file: string,
@@ -35,8 +53,32 @@ export class JsonlLog<T> {
     private readonly limits: JsonlLimits = DEFAULT_LIMITS,
   ) {}
 
+  /**
+   * Every valid record (frozen: they are shared with later reads). Logs only grow, so a read
+   * parses just the bytes appended since the last one; if any earlier byte changed (a hand edit,
+   * a git checkout) the file is parsed whole again.
+   */
   read(): JsonlRead<T> {
-    return readJsonl(this.file, this.schema, this.limits);
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(this.file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      cache.delete(this.file);
+      return { records: [], unterminated: false };
+    }
+    let known = cache.get(this.file) as Cached<T> | undefined;
+    // Comparing bytes costs about a millisecond per MB; parsing and validating them costs ~50×.
+    if (known && (known.schema !== this.schema || buf.length < known.pos.offset || !buf.subarray(0, known.pos.offset).equals(known.prefix))) {
+      known = undefined;
+    }
+    const from = known?.pos ?? { offset: 0, lines: 0 };
+    const chunk = parseJsonl(buf.subarray(from.offset), this.file, this.schema, this.limits, from);
+    chunk.records.forEach(deepFreeze);
+    const records = [...(known?.records ?? []), ...chunk.records];
+    const final = records.slice(0, records.length - (chunk.unterminated ? 1 : 0));
+    cache.set(this.file, { schema: this.schema, pos: chunk.consumed, records: final, prefix: buf.subarray(0, chunk.consumed.offset) });
+    return { records, unterminated: chunk.unterminated, ...(chunk.tail ? { tail: chunk.tail } : {}) };
   }
 
   /** Under the lock: moves a torn or invalid last line aside, or adds a missing final newline. */

@@ -184,7 +184,7 @@ export class Project implements StoreContext {
       const { record, migratedFrom } = readProjectRecord(paths, options);
       if (migratedFrom !== undefined) {
         // Keep the old file: a migration is a one-way change to the user's data.
-        fs.copyFileSync(paths.projectJson, `${paths.projectJson}.v${migratedFrom}.bak`);
+        writeFileAtomic(freshName(`${paths.projectJson}.v${migratedFrom}`, '.bak'), fs.readFileSync(paths.projectJson));
         writeJsonAtomic(paths.projectJson, record);
       }
       fs.mkdirSync(paths.rankings, { recursive: true });
@@ -203,6 +203,13 @@ export class Project implements StoreContext {
   private logs() {
     return [this.prompts.log, this.completions.log, ...this.rankings.logs()];
   }
+}
+
+/** `<stem><ext>`, or `<stem>.2<ext>`, `.3` … when taken: backups never overwrite backups. */
+function freshName(stem: string, ext: string): string {
+  let name = stem + ext;
+  for (let i = 2; fs.existsSync(name); i++) name = `${stem}.${i}${ext}`;
+  return name;
 }
 
 const versionOnly = z.looseObject({ schemaVersion: z.int().min(1) });

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { headDim, parameterShapes } from './config';
 import type { GPT2Config } from './config';
 import { attend } from './attention';
-import { embedding, geluNew, layerNorm, linear, matMul, positionEmbedding } from './ops';
+import { embedding, geluNew, layerNorm, linear, matMul, positionEmbedding, transpose2d } from './ops';
 
 /** Tensors keyed by HF names (`wte.weight`, `h.0.attn.c_attn.weight`, … and optional head names). */
 export type Params = Record<string, tf.Tensor>;
@@ -32,6 +32,11 @@ export interface ForwardInput {
   readonly logits?: boolean;
   /** Return the updated cache (default false). */
   readonly cache?: boolean;
+  /**
+   * wteᵀ [C, V], computed once by a caller that runs many inference forwards (the sampler), so
+   * each step skips the transpose. Gradients do not reach wte through it: never pass it when training.
+   */
+  readonly wteT?: tf.Tensor2D;
 }
 
 export type ForwardOutput = {
@@ -104,7 +109,7 @@ export function forward(params: Params, config: GPT2Config, input: ForwardInput)
   const out: { hidden: tf.Tensor3D; logits?: tf.Tensor3D; present?: KVCache } = { hidden };
   if (input.logits !== false) {
     // Tied head: an explicit transpose of wte keeps the matmul untransposed (fast on wasm).
-    const wteT = tf.transpose(p('wte.weight')) as tf.Tensor2D; // [C, V]
+    const wteT = input.wteT ?? transpose2d(p('wte.weight') as tf.Tensor2D); // [C, V]
     out.logits = tf.reshape(matMul(hidden2, wteT), [B, T, config.vocab_size]) as tf.Tensor3D; // [B, T, V]
   }
   if (input.cache) out.present = present;

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors';
 import type { GPT2Config } from '../model/config';
 import { disposeCache, forward } from '../model/gpt2';
+import { transpose2d } from '../model/ops';
 import type { KVCache, Params } from '../model/gpt2';
 import { checkSamplingOptions, pickToken, seededRandom, sequenceSeed } from './pick';
 import type { Completion, SamplingOptions } from './types';
@@ -72,9 +73,11 @@ export async function sampleTfjs(
   const padded = inputs.flatMap((p) => [...new Array<number>(L - p.length).fill(0), ...p]);
   const maskRows = inputs.flatMap((p) => [...new Array<number>(L - p.length).fill(0), ...new Array<number>(p.length).fill(1)]);
   let mask = tf.tensor2d(maskRows, [B, L], 'int32');
-  let { logits, cache } = step(model, tf.tensor2d(padded, [B, L], 'int32'), mask, undefined, undefined);
-
+  const wteT = tf.tidy(() => transpose2d(model.params['wte.weight'] as tf.Tensor2D)); // [C, V], once per call
+  let cache: KVCache | undefined;
   try {
+    let logits: Float32Array;
+    ({ logits, cache } = step(model, wteT, tf.tensor2d(padded, [B, L], 'int32'), mask, undefined, undefined));
     for (let t = 0; t < steps; t++) {
       if (signal?.aborted) throw abortError();
       const next = rows.map((row, b) => {
@@ -91,12 +94,12 @@ export async function sampleTfjs(
       shorter.dispose();
       const positions = tf.tensor2d(rows.map((r) => r.promptLength + t), [B, 1], 'int32'); // [B, 1]
       const previous = cache;
-      ({ logits, cache } = step(model, tf.tensor2d(next, [B, 1], 'int32'), mask, positions, previous));
+      ({ logits, cache } = step(model, wteT, tf.tensor2d(next, [B, 1], 'int32'), mask, positions, previous));
       disposeCache(previous);
     }
   } finally {
     disposeCache(cache);
-    mask.dispose();
+    tf.dispose([mask, wteT]);
   }
   return rows.map((row, i) => ({
     promptIndex: i,
@@ -110,6 +113,7 @@ export async function sampleTfjs(
 /** One forward over new ids; returns the last position's logits [B·V] and the grown cache. Disposes ids and positions. */
 function step(
   model: TfjsModel,
+  wteT: tf.Tensor2D,
   ids: tf.Tensor2D,
   attentionMask: tf.Tensor2D,
   positionIds: tf.Tensor2D | undefined,
@@ -118,7 +122,7 @@ function step(
   const [B, T] = ids.shape;
   const V = model.config.vocab_size;
   const out = tf.tidy(() => {
-    const input = { ids, attentionMask, cache: true, ...(positionIds ? { positionIds } : {}), ...(past ? { past } : {}) };
+    const input = { ids, attentionMask, cache: true, wteT, ...(positionIds ? { positionIds } : {}), ...(past ? { past } : {}) };
     const r = forward(model.params, model.config, input);
     const last = tf.slice(r.logits!, [0, T - 1, 0], [B, 1, V]); // [B, 1, V]
     return { last, present: r.present! };

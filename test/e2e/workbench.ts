@@ -95,6 +95,23 @@ export class PageHelpers {
     throw new Error(`No notification matched ${pattern} within ${timeoutMs} ms.`);
   }
 
+  /**
+   * VS Code's own activation time for an extension (ms), read from Developer: Show Running
+   * Extensions; undefined when the row shows none. Opens that editor.
+   */
+  async activationTimeMs(displayName: string, timeoutMs = 30_000): Promise<number | undefined> {
+    await this.runCommand('Developer: Show Running Extensions');
+    const row = this.page.locator('.runtime-extensions-editor .monaco-list-row', { hasText: displayName }).first();
+    await row.waitFor({ state: 'visible', timeout: timeoutMs });
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const ms = /Activation: (\d+)ms/.exec((await row.textContent()) ?? '')?.[1];
+      if (ms !== undefined) return Number(ms);
+      await sleep(250);
+    }
+    return undefined;
+  }
+
   /** Save a screenshot of the whole page as .artifacts/e2e/<session>-<name>.png; returns the path. */
   async screenshot(name: string): Promise<string> {
     mkdirSync(this.artifacts, { recursive: true });

@@ -30,7 +30,12 @@ export interface AgreementReport {
   readonly byLabelerPair: LabelerPairAgreement[];
 }
 
-/** unit key → labeler → judgment. */
+/** Who judged: the labeler, marked when not a person's explicit ranking (`bot [simulated]`). */
+function coder(e: CurrentRanking['event']): string {
+  return e.source === 'simulated' || e.source === 'implicit' ? `${e.labeler} [${e.source}]` : e.labeler;
+}
+
+/** unit key → coder → judgment. */
 function judgments(rankings: readonly CurrentRanking[]): Map<string, Map<string, Judgment>> {
   const units = new Map<string, Map<string, Judgment>>();
   for (const { event: e } of rankings) {
@@ -47,7 +52,7 @@ function judgments(rankings: readonly CurrentRanking[]): Map<string, Map<string,
         const key = `${e.promptId}\u0000${x}\u0000${y}`;
         let u = units.get(key);
         if (!u) units.set(key, (u = new Map()));
-        u.set(e.labeler, value);
+        u.set(coder(e), value);
       }
     }
   }
@@ -109,7 +114,7 @@ export function cohenKappa(a: readonly string[], b: readonly string[]): number |
 
 export function agreement(rankings: readonly CurrentRanking[]): AgreementReport {
   const units = judgments(rankings);
-  const labelers = [...new Set(rankings.map((r) => r.event.labeler))].sort();
+  const labelers = [...new Set(rankings.map((r) => coder(r.event)))].sort();
   const shared = [...units.entries()].filter(([, u]) => u.size >= 2);
   const sharedPrompts = new Set(shared.map(([key]) => key.split('\u0000')[0])).size;
   const byLabelerPair: LabelerPairAgreement[] = [];

@@ -75,7 +75,7 @@ export async function importPreferences(project: Project, file: string, options:
       completions: [{ text: p.chosen }, { text: p.rejected }],
     })),
   );
-  const ranked = project.rankings.currentFor(labeler);
+  const ranked = project.rankings.currentFor(labeler, 'imported');
   const toRank = [...new Set(pairs.map((p, i) => importedBatchId(ids[i] as string, p)))].filter((id) => !ranked.has(id));
   const events = await project.rankings.submitMany(toRank.map((batchId) => ({ batchId, ranks: [1, 2] })), { labeler, source: 'imported' });
   return { format: options.format, rows: rows.length, pairs: pairs.length, skipped, notHeld, added: { prompts: promptsAdded, batches: batches.length, rankings: events.length }, labeler };

@@ -2,7 +2,9 @@
  * Rankings: one append-only event log per labeler, `rankings/<labeler>.jsonl`. Submitting,
  * editing (a new rank event for the same batch) and undoing are all appended events, fsync'd
  * before the call returns; the current state is derived by replaying them:
- * per (labeler, batch), the latest rank event that no undo event has taken back.
+ * per (labeler, source, batch), the latest rank event that no undo event has taken back.
+ * Sources stay apart: an implicit preference (inline completions) never edits or undoes a human
+ * ranking by the same person, and vice versa.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -88,9 +90,10 @@ export class RankingStore {
     const labeler = this.labelerOf(as);
     return this.ctx.lock(() => {
       const batches = new CompletionStore(this.ctx).byId();
-      const inForce = new Map([...this.currentFor(labeler)].map(([batchId, c]) => [batchId, c.event.id]));
+      const source = as.source ?? 'human';
+      const inForce = new Map([...this.currentFor(labeler, source)].map(([batchId, c]) => [batchId, c.event.id]));
       const events = inputs.map((input) => {
-        const event = buildRankEvent(input, batches.get(input.batchId), labeler, as.source ?? 'human', inForce.get(input.batchId));
+        const event = buildRankEvent(input, batches.get(input.batchId), labeler, source, inForce.get(input.batchId));
         inForce.set(event.batchId, event.id);
         return event;
       });
@@ -100,26 +103,27 @@ export class RankingStore {
   }
 
   /**
-   * Takes back a rank event of this labeler (default: the latest one still in force). Returns
-   * undefined when there is nothing to undo.
+   * Takes back a rank event of this labeler and source (default: their latest one not yet undone).
+   * Returns undefined when there is nothing to undo.
    */
   async undo(target?: string, as: WriteAs = {}): Promise<UndoEvent | undefined> {
     const labeler = this.labelerOf(as);
+    const source = as.source ?? 'human';
     return this.ctx.lock(() => {
       const log = this.logFor(labeler);
       const events = log.read().records.map((r) => r.value);
       const undone = new Set(events.flatMap((e) => (e.type === 'undo' ? [e.target] : [])));
-      const ranks = events.filter((e): e is RankEvent => e.type === 'rank');
+      const ranks = events.filter((e): e is RankEvent => e.type === 'rank' && e.labeler === labeler && e.source === source);
       let chosen: RankEvent | undefined;
       if (target === undefined) {
         chosen = [...ranks].reverse().find((e) => !undone.has(e.id));
         if (!chosen) return undefined;
       } else {
         chosen = ranks.find((e) => e.id === target);
-        if (!chosen) throw new UserError(`No ranking event ${target} by ${labeler} to undo.`);
+        if (!chosen) throw new UserError(`No ${source} ranking event ${target} by ${labeler} to undo.`);
         if (undone.has(target)) throw new UserError(`Ranking event ${target} is already undone.`);
       }
-      const event: UndoEvent = { v: 1, id: newEventId(), time: new Date().toISOString(), labeler, source: as.source ?? chosen.source, type: 'undo', target: chosen.id };
+      const event: UndoEvent = { v: 1, id: newEventId(), time: new Date().toISOString(), labeler, source, type: 'undo', target: chosen.id };
       log.append([event]);
       return event;
     });
@@ -135,7 +139,7 @@ export class RankingStore {
       for (const r of records) {
         const e = r.value;
         if (e.type !== 'rank' || undone.has(e.id)) continue;
-        const key = `${e.labeler}\u0000${e.batchId}`;
+        const key = `${e.labeler}\u0000${e.source}\u0000${e.batchId}`;
         latest.delete(key); // re-insert so the map keeps the order of the latest events
         latest.set(key, { event: e, file: log.file, line: r.line });
       }
@@ -148,21 +152,21 @@ export class RankingStore {
     return out;
   }
 
-  /** batchId → the ranking in force for one labeler. */
-  currentFor(labeler: string): Map<string, CurrentRanking> {
-    return new Map(this.current({ labelers: [labeler] }).map((c) => [c.event.batchId, c]));
+  /** batchId → the ranking in force for one labeler and source. */
+  currentFor(labeler: string, source: LabelSource = 'human'): Map<string, CurrentRanking> {
+    return new Map(this.current({ labelers: [labeler], sources: [source] }).map((c) => [c.event.batchId, c]));
   }
 
-  /** Batches this labeler has not ranked, skipped or marked all-bad yet, oldest first. */
-  unranked(labeler: string = this.defaultLabeler()): BatchRecord[] {
-    const done = this.currentFor(labeler);
+  /** Batches this labeler has not ranked, skipped or marked all-bad yet (as `source`), oldest first. */
+  unranked(labeler: string = this.defaultLabeler(), source: LabelSource = 'human'): BatchRecord[] {
+    const done = this.currentFor(labeler, source);
     return new CompletionStore(this.ctx).list().filter((b) => !done.has(b.id));
   }
 
   /** The ranking queue for the UI: each unranked batch with its prompt, oldest first. */
-  pending(labeler: string = this.defaultLabeler()): { prompt: PromptRecord; batch: BatchRecord }[] {
+  pending(labeler: string = this.defaultLabeler(), source: LabelSource = 'human'): { prompt: PromptRecord; batch: BatchRecord }[] {
     const prompts = new PromptStore(this.ctx).byId();
-    return this.unranked(labeler).flatMap((batch) => {
+    return this.unranked(labeler, source).flatMap((batch) => {
       const prompt = prompts.get(batch.promptId);
       return prompt ? [{ prompt, batch }] : [];
     });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Project } from '../../../src/core/store/project';
 import { promptWithBatch, tempProject } from './helpers';
 
@@ -45,7 +46,7 @@ test('undoing an older, superseded event leaves the newer one in force; undo twi
     await project.rankings.undo(first.id);
     assert.deepEqual(project.rankings.current().map((c) => c.event.id), [second.id]);
     await assert.rejects(project.rankings.undo(first.id), /already undone/);
-    await assert.rejects(project.rankings.undo('e-nope'), /No ranking event/);
+    await assert.rejects(project.rankings.undo('e-nope'), /No human ranking event/);
   } finally {
     cleanup();
   }
@@ -90,6 +91,28 @@ test('labelers write to separate files; the raw labeler is kept in events; sourc
     assert.deepEqual(project.rankings.labelers(), ['Bob <bob@x.org>', 'alice@example.com', 'sim:sentiment']);
     assert.deepEqual(project.rankings.current({ sources: ['simulated'] }).map((c) => c.event.labeler), ['sim:sentiment']);
     await assert.rejects(project.rankings.submit({ batchId: batch.id, ranks: [1, 2] }, { labeler: 'evil\nname' }), /not usable/);
+    await project.rankings.submit({ batchId: batch.id, ranks: [1, 2] }, { labeler: '../../../escape' });
+    for (const log of project.rankings.logs()) assert.equal(path.dirname(log.file), project.paths.rankings);
+    assert.equal(project.rankings.logs().length, 4);
+    assert.ok(project.rankings.labelers().includes('../../../escape'), 'the raw labeler is kept in the event');
+  } finally {
+    cleanup();
+  }
+});
+
+test('an implicit preference never edits or undoes the same person\'s human ranking', async () => {
+  const { project, cleanup } = await tempProject('alice');
+  try {
+    const batch = await promptWithBatch(project, 'p', ['a', 'b']);
+    const human = await project.rankings.submit({ batchId: batch.id, ranks: [1, 2] });
+    const implicit = await project.rankings.submit({ batchId: batch.id, ranks: [2, 1] }, { source: 'implicit' });
+    assert.equal(implicit.replaces, undefined);
+    assert.deepEqual(project.rankings.current().map((c) => c.event.id).sort(), [human.id, implicit.id].sort());
+    const undo = await project.rankings.undo();
+    assert.equal(undo?.target, human.id, 'a human undo takes back the human ranking, not the later implicit one');
+    assert.deepEqual(project.rankings.current().map((c) => c.event.id), [implicit.id]);
+    assert.deepEqual(project.rankings.unranked().map((b) => b.id), [batch.id]);
+    assert.deepEqual(project.rankings.unranked('alice', 'implicit'), []);
   } finally {
     cleanup();
   }

@@ -110,6 +110,10 @@ export class Project implements StoreContext {
   readonly rankings: RankingStore;
   readonly runs: RunStore;
 
+  /** Identifies the project.json `record` was read from (replaced atomically, so a new inode). */
+  private recordStamp: string;
+  private resolvedLabeler: string | undefined;
+
   private constructor(
     readonly paths: ProjectPaths,
     private record: ProjectRecord,
@@ -119,22 +123,29 @@ export class Project implements StoreContext {
     readonly migratedFrom: number | undefined,
     private readonly options: ProjectOptions,
   ) {
+    this.recordStamp = stampOf(paths.projectJson);
     this.prompts = new PromptStore(this);
     this.completions = new CompletionStore(this);
     this.rankings = new RankingStore(this, () => this.labeler);
     this.runs = new RunStore(this);
   }
 
+  /** project.json as it is now: re-read when another window or the CLI has changed it. */
   get meta(): ProjectRecord {
+    const stamp = stampOf(this.paths.projectJson);
+    if (stamp !== this.recordStamp) {
+      this.record = readProjectRecord(this.paths, this.options).record;
+      this.recordStamp = stamp;
+      this.resolvedLabeler = undefined;
+    }
     return this.record;
   }
-
-  private resolvedLabeler: string | undefined;
 
   /** The labeler this session writes as (setting → project.json → git user.email → OS user). */
   get labeler(): string {
     // Resolved once (it may run git); updateMeta resets it.
-    this.resolvedLabeler ??= resolveLabeler(this.paths.workspace, this.options.labeler, this.record.settings.labeler);
+    const settings = this.meta.settings;
+    this.resolvedLabeler ??= resolveLabeler(this.paths.workspace, this.options.labeler, settings.labeler);
     return this.resolvedLabeler;
   }
 
@@ -148,6 +159,7 @@ export class Project implements StoreContext {
       const next = projectRecord.parse(change(structuredClone(readProjectRecord(this.paths, this.options).record)));
       writeJsonAtomic(this.paths.projectJson, next);
       this.record = next;
+      this.recordStamp = stampOf(this.paths.projectJson);
       this.resolvedLabeler = undefined;
       return next;
     });
@@ -203,6 +215,11 @@ export class Project implements StoreContext {
   private logs() {
     return [this.prompts.log, this.completions.log, ...this.rankings.logs()];
   }
+}
+
+function stampOf(file: string): string {
+  const st = fs.statSync(file);
+  return `${st.ino}:${st.mtimeMs}:${st.size}`;
 }
 
 /** `<stem><ext>`, or `<stem>.2<ext>`, `.3` … when taken: backups never overwrite backups. */

@@ -114,3 +114,16 @@ test('labeler file names are safe and distinct even for hostile or colliding lab
   for (const s of stems) assert.ok(!s.includes('..') && !s.includes('/'), s);
   assert.equal(new Set(stems).size, stems.length);
 });
+
+test('settings changed by another writer (the CLI, another window) are seen by an open project', async () => {
+  const { project, dir, cleanup } = await tempProject();
+  try {
+    assert.equal(project.meta.settings.includeImplicit, false);
+    const other = await Project.open(dir);
+    await other.updateMeta((m) => ({ ...m, settings: { ...m.settings, includeImplicit: true, labeler: 'zoe' } }));
+    assert.equal(project.meta.settings.includeImplicit, true);
+    assert.equal((await Project.open(dir)).labeler, 'zoe');
+  } finally {
+    cleanup();
+  }
+});

@@ -6,10 +6,11 @@ import { exportOnnxCommand } from './exportOnnx';
 import { modelInfoCommand } from './modelInfo';
 import { trainCommands } from './train';
 import { runsCommand } from './runs';
+import { demoCommand } from './demo';
 import { initCommand } from './init';
 import { importPromptsCommand } from './importPrompts';
 import { importPreferencesCommand } from './importPreferences';
 import { exportPreferencesCommand } from './exportPreferences';
 import { statsCommand } from './stats';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, modelInfoCommand, sampleCommand, exportOnnxCommand, initCommand, importPromptsCommand, importPreferencesCommand, exportPreferencesCommand, statsCommand, ...trainCommands, runsCommand];
+export const COMMANDS: readonly CliCommand[] = [statusCommand, modelInfoCommand, sampleCommand, exportOnnxCommand, initCommand, importPromptsCommand, importPreferencesCommand, exportPreferencesCommand, statsCommand, ...trainCommands, runsCommand, demoCommand];

@@ -32,6 +32,11 @@ export interface StageJob {
   readonly loop: (model: LoadedModel, optimizer: AdamW, signal: AbortSignal | undefined) => AsyncGenerator<StageEvent>;
   /** Seeds a fresh head when the starting checkpoint lacks one. */
   readonly seed?: number;
+  /**
+   * Work before the stage first starts (not on resume), given the previous stage's final folder:
+   * the demo samples completions and labels them here. Must be safe to repeat after a crash.
+   */
+  readonly prepare?: (previous: string | undefined, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 export type RunnerEvent =
@@ -102,6 +107,7 @@ async function runStage(
     return final;
   }
   const latest = recorded[recorded.length - 1];
+  if (!latest && job.prepare) await job.prepare(previous, signal);
   const from = latest ? path.resolve(runDir, latest.path) : job.from(previous);
   const model = loadModel(from, job.kind, job.seed ?? 0);
   const optimizer = new AdamW(await tfModule(), job.optim);

@@ -1,0 +1,49 @@
+/**
+ * `rlhf demo [--project DIR]`: the embedded default pipeline on the shipped tiny model, with
+ * progress on the terminal and a summary at the end. Re-running it resumes an unfinished demo run.
+ */
+import * as path from 'node:path';
+import type { CliCommand } from '../command';
+import { stringFlag } from '../command';
+import { initCompute } from '../../core/compute/backend';
+import { runDemo } from '../../core/demo/demo';
+import type { DemoSummary } from '../../core/demo/demo';
+import { formatNumber, progressPrinter } from '../progress';
+
+export const demoCommand: CliCommand = {
+  name: ['demo'],
+  summary: 'Run the default demo: tiny base model → SFT → sample → simulated ranking → reward model.',
+  usage: '[--project DIR] [--backend auto|tensorflow|wasm|cpu] [--json]',
+  help: '  --project DIR   the workspace for the demo project (default: the current folder)\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end',
+  options: { project: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  async run(flags, _p, io) {
+    const workspace = path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.');
+    const { report } = await initCompute((stringFlag(flags, 'backend') ?? 'auto') as 'auto');
+    io.out(`RLHF Workbench demo in ${workspace} (tfjs ${report.backend}, ONNX Runtime ${report.ortProviders.join(', ')})`);
+    const print = progressPrinter(io.out, 20);
+    const summary = await runDemo(workspace, undefined, {
+      signal: io.signal,
+      onEvent: (e) => (e.type === 'demo' ? io.out(e.message) : print(e)),
+    });
+    io.out(flags.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+    return 0;
+  },
+};
+
+export function formatSummary(s: DemoSummary): string {
+  const lines = [
+    '',
+    '=== demo summary ===',
+    `run:                       ${s.runDir}`,
+    `SFT model:                 ${s.sftFinal}`,
+    `reward model:              ${s.rewardFinal}`,
+    `SFT eval loss:             ${s.finalSftEvalLoss === undefined ? 'n/a' : formatNumber(s.finalSftEvalLoss)}`,
+    `reward held-out accuracy:  ${s.rewardEvalAccuracy === undefined ? 'n/a' : `${(s.rewardEvalAccuracy * 100).toFixed(1)}%`}`,
+    '',
+    'samples (best and worst of K by the simulated labeler, AFINN score):',
+  ];
+  for (const e of s.examples) {
+    lines.push(`  ${JSON.stringify(e.prompt)}`, `    + ${formatNumber(e.bestScore)}  ${JSON.stringify(e.best)}`, `    - ${formatNumber(e.worstScore)}  ${JSON.stringify(e.worst)}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,163 @@
+/**
+ * The embedded default demo, end to end on the shipped tiny model:
+ *   base → SFT → sample K=4 per prompt → simulated (AFINN sentiment) ranking → reward model,
+ * as one run in a project, resumable like any other. It returns a summary; callers print it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { MetricRecord } from '../../protocol/metrics';
+import { Project } from '../store/project';
+import { newRunId } from '../store/ids';
+import { generateCompletions, DEFAULT_GENERATE } from '../sample/generate';
+import type { GenerateConfig } from '../sample/generate';
+import { afinnScore, DEFAULT_SIMULATED_LABELER, labelUnranked } from '../train/labeler';
+import type { SimulatedLabelerConfig } from '../train/labeler';
+import { rewardJob, sftJob } from '../train/jobs';
+import { runPipeline } from '../train/runner';
+import type { RunnerEvent } from '../train/runner';
+import { DEFAULT_SFT } from '../train/sft';
+import type { SftConfig } from '../train/sft';
+import { DEFAULT_REWARD } from '../train/reward';
+import type { RewardConfig } from '../train/reward';
+import type { SftExample } from '../train/data';
+import { mobyDickText, sentences } from './corpus';
+
+/** Where the shipped assets live (models/, assets/), found from this file or the bundle. */
+export function assetRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'models', 'tiny-default', 'config.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error('The shipped default model (models/tiny-default) was not found next to the code.');
+  }
+}
+
+export interface DemoConfig {
+  /** Base model folder; default: the shipped tiny default. */
+  readonly baseModel?: string;
+  readonly sft: SftConfig;
+  /** SFT examples drawn from the corpus (prompt = first words of a sentence, completion = the rest). */
+  readonly sftExamples: number;
+  readonly generate: GenerateConfig;
+  readonly labeler: SimulatedLabelerConfig;
+  readonly reward: RewardConfig;
+  /** Fraction of ranked prompts held out to measure the reward model. */
+  readonly rewardEvalFraction: number;
+}
+
+export const DEFAULT_DEMO: DemoConfig = {
+  sft: { ...DEFAULT_SFT, steps: 120, batchSize: 8, maxLen: 64, evalEvery: 40, checkpointEvery: 40, optim: { ...DEFAULT_SFT.optim, lr: 5e-4, totalSteps: 120 } },
+  sftExamples: 600,
+  generate: { ...DEFAULT_GENERATE, k: 4, maxNewTokens: 40 },
+  labeler: DEFAULT_SIMULATED_LABELER,
+  reward: { ...DEFAULT_REWARD, steps: 150, batchSize: 4, maxLen: 64, evalEvery: 50, checkpointEvery: 50, optim: { ...DEFAULT_REWARD.optim, lr: 3e-4, totalSteps: 150 } },
+  rewardEvalFraction: 0.2,
+};
+
+export type DemoEvent = RunnerEvent | { readonly type: 'demo'; readonly message: string };
+
+export interface DemoSummary {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly project: string;
+  readonly sftFinal: string;
+  readonly rewardFinal: string;
+  readonly finalSftEvalLoss?: number;
+  readonly rewardEvalAccuracy?: number;
+  readonly examples: readonly { prompt: string; best: string; bestScore: number; worst: string; worstScore: number }[];
+}
+
+/** SFT pairs from corpus sentences that are not demo prompts. */
+export function demoSftExamples(n: number, exclude: ReadonlySet<string>): { prompt: string; completion: string }[] {
+  const out: { prompt: string; completion: string }[] = [];
+  for (const s of sentences(mobyDickText())) {
+    const words = s.split(' ');
+    if (words.length < 8) continue;
+    const prompt = words.slice(0, 4).join(' ');
+    if (exclude.has(prompt)) continue;
+    out.push({ prompt, completion: ' ' + words.slice(4).join(' ').slice(0, 60) });
+    if (out.length >= n) break;
+  }
+  return out;
+}
+
+export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DEMO, options: { runId?: string; signal?: AbortSignal; onEvent?: (e: DemoEvent) => void } = {}): Promise<DemoSummary> {
+  const emit = options.onEvent ?? (() => undefined);
+  const root = assetRoot();
+  const base = config.baseModel ?? path.join(root, 'models', 'tiny-default');
+  fs.mkdirSync(workspace, { recursive: true });
+  const project = fs.existsSync(path.join(workspace, '.rlhf', 'project.json'))
+    ? await Project.open(workspace)
+    : await Project.create(workspace, { name: 'RLHF Workbench demo', guidelines: 'Prefer continuations that are positive in tone (the demo ranks by AFINN sentiment).' });
+  // The demo's labels are simulated: let training use them.
+  if (!project.meta.settings.includeSimulated) await project.updateMeta((m) => ({ ...m, settings: { ...m.settings, includeSimulated: true } }));
+  const promptTexts = fs.readFileSync(path.join(root, 'assets', 'demo', 'prompts.txt'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  const { ids: promptIds, added } = await project.prompts.add(promptTexts, 'demo');
+  emit({ type: 'demo', message: `project ${project.paths.dir}: ${promptIds.length} prompts (${added} new)` });
+
+  const runId = options.runId ?? existingDemoRun(project) ?? newRunId('demo');
+  const sftData = demoSftExamples(config.sftExamples, new Set(promptTexts)).map((e) => ({ prompt: e.prompt, completion: e.completion }));
+  const metrics: MetricRecord[] = [];
+  const sft = sftJob(config.sft, (tokenize): SftExample[] => sftData.map((e) => ({ prompt: tokenize(e.prompt), response: tokenize(e.completion) })), { model: base, evalFraction: 0.1 });
+  const reward = {
+    ...rewardJob(project, config.reward, { evalFraction: config.rewardEvalFraction, includeSimulated: true }),
+    prepare: async (sftFinal: string | undefined, signal: AbortSignal | undefined) => {
+      if (!sftFinal) throw new Error('demo: the reward stage needs the SFT model');
+      const checkpoint = `${runId}/sft/final`;
+      const have = new Set(project.completions.list().filter((b) => b.model.checkpoint === checkpoint).map((b) => b.promptId));
+      const todo = project.prompts.list().filter((p) => promptIds.includes(p.id) && !have.has(p.id));
+      if (todo.length) {
+        const g = await generateCompletions(project, sftFinal, todo, config.generate, { checkpoint, ...(signal ? { signal } : {}) });
+        emit({ type: 'demo', message: `sampled ${g.batches.length}×${config.generate.k} completions (${g.tokens} tokens, ${(g.tokens / g.seconds).toFixed(0)} tok/s on ORT ${g.provider})` });
+      }
+      const batchIds = new Set(project.completions.list().filter((b) => b.model.checkpoint === checkpoint).map((b) => b.id));
+      const labeled = await labelUnranked(project, afinnScore, config.labeler, batchIds);
+      emit({ type: 'demo', message: `simulated labeler (${config.labeler.labeler}) ranked ${labeled.ranked} batches (${labeled.allTied} all tied)` });
+    },
+  };
+  const result = await runPipeline(project, runId, [sft, reward], { demo: config, base }, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onEvent: (e) => {
+      if (e.type === 'metrics') metrics.push(e.record);
+      emit(e);
+    },
+  });
+  return summarise(project, runId, result.finals.sft as string, result.finals.reward as string, metrics);
+}
+
+/** Resume the latest demo run that did not complete, so `npm run demo` after a crash continues it. */
+function existingDemoRun(project: Project): string | undefined {
+  const open = project.runs.list().filter((r) => r.id.startsWith('demo-') && r.state !== 'completed');
+  return open[open.length - 1]?.id;
+}
+
+function summarise(project: Project, runId: string, sftFinal: string, rewardFinal: string, streamed: MetricRecord[]): DemoSummary {
+  // Metrics from this process, or from metrics.jsonl when the stages were done earlier.
+  const lines = streamed.length ? streamed.map((m) => ({ values: m.values as Record<string, number | null> })) : project.runs.readMetrics(runId).records;
+  const last = (name: string): number | undefined => {
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const v = lines[i]?.values[name];
+      if (typeof v === 'number') return v;
+    }
+    return undefined;
+  };
+  const checkpoint = `${runId}/sft/final`;
+  const prompts = project.prompts.byId();
+  const batches = project.completions.list().filter((b) => b.model.checkpoint === checkpoint);
+  const examples = batches.slice(0, 3).map((b) => {
+    const scored = b.completions.map((c) => ({ text: c.text, score: afinnScore(c.text) })).sort((x, y) => y.score - x.score);
+    const best = scored[0]!;
+    const worst = scored[scored.length - 1]!;
+    return { prompt: prompts.get(b.promptId)?.text ?? b.promptId, best: best.text, bestScore: best.score, worst: worst.text, worstScore: worst.score };
+  });
+  const evalAcc = last('reward/eval_accuracy');
+  const sftEval = last('sft/eval_loss');
+  return {
+    runId,
+    runDir: project.runs.dir(runId),
+    project: project.paths.dir,
+    sftFinal,
+    rewardFinal,
+    ...(sftEval === undefined ? {} : { finalSftEvalLoss: sftEval }),
+    ...(evalAcc === undefined ? {} : { rewardEvalAccuracy: evalAcc }),
+    examples,
+  };
+}

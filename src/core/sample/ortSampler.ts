@@ -64,6 +64,9 @@ export class OrtSampler {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         logSeverityLevel: 4,
+        // Idle pool threads sleep instead of spinning: the editor shares these cores, and on a
+        // busy 2-core machine spinning made decode steps ~5× slower (measured).
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
       };
       try {
         const session = await ort.InferenceSession.create(bytes, sessionOptions);

@@ -20,26 +20,31 @@ export function codeServerEntry(): string {
   return entry;
 }
 
-/** Newest modification time under `path` (a file or a folder, recursively). */
-function newestMtime(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
+/**
+ * Folders that cannot change the .vsix (or are rebuilt from what can): skipped when looking
+ * for inputs newer than it. Everything else in the repository counts, so new shipped folders
+ * (models/, assets/) make it stale without a list to keep up to date.
+ */
+const NOT_INPUTS = new Set(['node_modules', '.git', '.artifacts', '.vscode-test', 'dist', 'test', 'bench', 'out']);
+
+/** Newest modification time of the files under `dir` that go into the .vsix. */
+function newestInput(dir: string): number {
   let newest = 0;
-  for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)));
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (NOT_INPUTS.has(entry.name) || entry.name.endsWith('.vsix')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestInput(path));
+    else if (entry.isFile()) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
   return newest;
 }
 
-/** What goes into the .vsix: when any of it is newer than the .vsix, the .vsix is rebuilt. */
-const VSIX_INPUTS = ['src', 'webview', 'media', 'bin', 'package.json', 'package-lock.json', '.vscodeignore', 'LICENSE', 'scripts/build.mjs'];
-
 let builtThisRun = false;
 
-/** The packaged extension, rebuilt with `npm run package` when missing or older than its inputs. */
+/** The packaged extension, rebuilt with `npm run package` when missing or older than any of its inputs. */
 export function ensureVsix(): string {
   if (builtThisRun && existsSync(VSIX)) return VSIX;
-  const inputs = Math.max(...VSIX_INPUTS.map((p) => newestMtime(join(ROOT, p))));
-  if (existsSync(VSIX) && statSync(VSIX).mtimeMs >= inputs) return VSIX;
+  if (existsSync(VSIX) && statSync(VSIX).mtimeMs >= newestInput(ROOT)) return VSIX;
   const r = spawnSync('npm', ['run', '--silent', 'package'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0 || !existsSync(VSIX)) {
     throw new Error(`\`npm run package\` failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);

@@ -101,7 +101,12 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
     XDG_CONFIG_HOME: join(temp, 'xdg-config'),
     XDG_CACHE_HOME: join(temp, 'xdg-cache'),
   };
-  installExtension(entry, vsix, userDataDir, extensionsDir, env);
+  try {
+    installExtension(entry, vsix, userDataDir, extensionsDir, env);
+  } catch (err) {
+    rmSync(temp, { recursive: true, force: true, maxRetries: 3 });
+    throw err;
+  }
 
   const port = await freePort();
   const logPath = join(temp, 'code-server.log');

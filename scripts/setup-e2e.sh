@@ -19,11 +19,6 @@ installed_version() {
   node -p "require('$DEST/node_modules/code-server/package.json').version" 2>/dev/null || true
 }
 
-if [[ -f "$ENTRY" && "$(installed_version)" == "$CODE_SERVER_VERSION" ]]; then
-  echo "setup-e2e: code-server $CODE_SERVER_VERSION already installed in $DEST"
-  exit 0
-fi
-
 # --- System packages: chromium (the browser), libkrb5-dev (code-server's kerberos module builds
 # against gssapi), ripgrep (stands in for @vscode/ripgrep's download), a C++ toolchain (node-gyp).
 missing=()
@@ -36,6 +31,7 @@ command -v python3 >/dev/null || missing+=(python3)
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "setup-e2e: installing Debian packages: ${missing[*]}"
+    apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
   else
     echo "setup-e2e: missing Debian packages: ${missing[*]}" >&2
@@ -48,6 +44,11 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 if ((node_major < 20)); then
   echo "setup-e2e: code-server $CODE_SERVER_VERSION and this project need Node >= 20 (found $(node -v))." >&2
   exit 1
+fi
+
+if [[ -f "$ENTRY" && "$(installed_version)" == "$CODE_SERVER_VERSION" ]]; then
+  echo "setup-e2e: code-server $CODE_SERVER_VERSION already installed in $DEST"
+  exit 0
 fi
 
 # --- Pre-seed @vscode/ripgrep's download cache with Debian's rg, in the archive name its

@@ -35,6 +35,8 @@ export const METRIC_NAMES = [
   'rewards/accuracies',
   'rewards/margins',
   'loss/dpo',
+  'eval/rewards/accuracies',
+  'eval/loss/dpo',
   // every stage
   'lr',
   'grad_norm',

@@ -17,6 +17,8 @@ import { DEFAULT_SFT } from './sft';
 import type { SftConfig } from './sft';
 import { DEFAULT_REWARD } from './reward';
 import type { RewardConfig } from './reward';
+import { DEFAULT_DPO } from './dpo';
+import type { DpoConfig } from './dpo';
 
 const positiveInt = z.int().min(1);
 const optimSchema = z.strictObject({
@@ -127,4 +129,28 @@ export function rewardConfig(f: Partial<RewardFile>): RewardConfig {
   const steps = f.steps ?? DEFAULT_REWARD.steps;
   const { runId: _r, model: _m, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
   return { ...DEFAULT_REWARD, ...stripUndefined(rest), steps, optim: optim(DEFAULT_REWARD.optim, o, steps) };
+}
+
+export const dpoFileSchema = z.strictObject({
+  ...loopFields,
+  /** The SFT model the policy starts from. */
+  model: z.string().min(1),
+  /** The frozen reference model. Default: the same folder as "model". */
+  reference: z.string().min(1).optional(),
+  maxLen: positiveInt.max(8192).optional(),
+  beta: z.number().gt(0).max(100).optional(),
+  /** Conservative DPO: the assumed chance a label is flipped. */
+  labelSmoothing: z.number().min(0).lt(0.5).optional(),
+  /** Fraction of ranked prompts held out for accuracy. */
+  evalFraction: z.number().min(0).max(0.5).optional(),
+  /** Also train on simulated rankings (default: the project's setting). */
+  includeSimulated: z.boolean().optional(),
+});
+
+export type DpoFile = z.infer<typeof dpoFileSchema>;
+
+export function dpoConfig(f: Partial<DpoFile>): DpoConfig {
+  const steps = f.steps ?? DEFAULT_DPO.steps;
+  const { runId: _r, model: _m, reference: _ref, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
+  return { ...DEFAULT_DPO, ...stripUndefined(rest), steps, optim: optim(DEFAULT_DPO.optim, o, steps) };
 }

@@ -7,13 +7,14 @@ import * as fs from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../errors';
 import { readJsonl, where } from '../store/jsonl';
-import { derivePairs } from '../store/pairs';
+import { derivePairs, trainingSources } from '../store/pairs';
 import type { PreferencePair } from '../store/pairs';
 import type { Project } from '../store/project';
 import type { LabelSource } from '../store/schemas';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { mobyDickText } from '../demo/corpus';
 import type { RankedGroup, SftExample } from './data';
+import type { DpoPair } from './dpo';
 import { splitHeldOut } from './data';
 
 export function corpusText(spec: string): string {
@@ -78,6 +79,38 @@ export function rankedGroups(project: Project, tokenizer: Tokenizer, options: { 
     train: groups.filter((g) => !held.has(g.promptId)),
     eval: groups.filter((g) => held.has(g.promptId)),
     pairs: pairs.length,
+    prompts: promptIds.length,
+  };
+}
+
+export interface DpoPairs {
+  readonly train: DpoPair[];
+  readonly eval: DpoPair[];
+  readonly prompts: number;
+}
+
+/**
+ * One DPO pair per preference pair in force (the project's training sources; `includeSimulated`
+ * overrides its setting), tokenized with the model's tokenizer. Completions end with EOS, as in
+ * SFT and TRL, so the preference covers where to stop. Held-out pairs are chosen by prompt.
+ */
+export function preferencePairs(project: Project, tokenizer: Tokenizer, options: { includeSimulated?: boolean; evalFraction: number; seed: number }): DpoPairs {
+  const defaults = trainingSources(project.meta).filter((s) => s !== 'simulated');
+  const simulated = options.includeSimulated ?? project.meta.settings.includeSimulated;
+  const sources: LabelSource[] = [...defaults, ...(simulated ? (['simulated'] as const) : [])];
+  const eos = tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId];
+  const pairs = derivePairs(project, { sources }).map((p) => ({
+    promptId: p.promptId,
+    prompt: tokenizer.encode(p.prompt),
+    chosen: [...tokenizer.encode(p.chosen), ...eos],
+    rejected: [...tokenizer.encode(p.rejected), ...eos],
+  }));
+  const promptIds = [...new Set(pairs.map((p) => p.promptId))];
+  const held = new Set(splitHeldOut(promptIds, options.evalFraction, options.seed).eval);
+  const strip = ({ prompt, chosen, rejected }: DpoPair): DpoPair => ({ prompt, chosen, rejected });
+  return {
+    train: pairs.filter((p) => !held.has(p.promptId)).map(strip),
+    eval: pairs.filter((p) => held.has(p.promptId)).map(strip),
     prompts: promptIds.length,
   };
 }

@@ -13,8 +13,12 @@ import { byteLevelTokenizerJson } from '../tokenizer/byteLevel';
 import { tokenizerFromJson } from '../tokenizer/tokenizer';
 import { UserError } from '../errors';
 import { splitHeldOut } from './data';
-import { corpusText, loadSftJsonl, rankedGroups } from './datasets';
-import { weightsOf } from './model';
+import { corpusText, loadSftJsonl, preferencePairs, rankedGroups } from './datasets';
+import { disposeModel, loadModel, weightsOf } from './model';
+import type { LoadedModel } from './model';
+import { dpo } from './dpo';
+import type { DpoConfig } from './dpo';
+import type { StageEvent } from './stage';
 import { pretrain } from './pretrain';
 import type { PretrainConfig } from './pretrain';
 import { reward } from './reward';
@@ -93,4 +97,43 @@ function freshInit(dir: string, config: GPT2Config, seed: number): string {
     tf.dispose(Object.values(params));
   }
   return dir;
+}
+
+/**
+ * DPO on the project's preference pairs. The policy starts from `model` (an SFT folder); the
+ * frozen reference is loaded from `reference` (default: the same folder) each time the loop
+ * starts, also on resume, and disposed when the loop ends, however it ends.
+ */
+export function dpoJob(project: Project, config: DpoConfig, options: { model: string; reference?: string; evalFraction?: number; includeSimulated?: boolean }): StageJob {
+  const referenceDir = options.reference ?? options.model;
+  return {
+    stage: 'dpo',
+    kind: 'lm',
+    optim: config.optim,
+    from: () => {
+      if (options.reference) required(options.reference, 'dpo');
+      return required(options.model, 'dpo');
+    },
+    loop: (m, optimizer, signal) => {
+      const pairs = preferencePairs(project, m.tokenizer, {
+        evalFraction: options.evalFraction ?? 0.2,
+        seed: config.seed,
+        ...(options.includeSimulated === undefined ? {} : { includeSimulated: options.includeSimulated }),
+      });
+      if (pairs.train.length === 0) {
+        throw new UserError(`dpo: no preference pairs to train on in ${project.paths.dir} (rank some completions first; ties, skips and all-bad give no pairs).`);
+      }
+      return withReference(referenceDir, (reference) => dpo(m, reference, optimizer, { train: pairs.train, eval: pairs.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal));
+    },
+  };
+}
+
+/** Runs `loop` with a reference model loaded from `dir`, disposed when the loop ends (done, error or cancel). */
+async function* withReference(dir: string, loop: (reference: LoadedModel) => AsyncGenerator<StageEvent>): AsyncGenerator<StageEvent> {
+  const reference = loadModel(dir, 'lm');
+  try {
+    yield* loop(reference);
+  } finally {
+    disposeModel(reference);
+  }
 }

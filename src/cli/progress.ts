@@ -24,6 +24,9 @@ export function progressPrinter(out: (line: string) => void, every = 10): (e: Ru
       case 'log':
         out(e.message);
         return;
+      case 'samples':
+        for (const x of e.samples.slice(0, 2)) out(`  sample @${x.iteration} score=${formatNumber(x.score)} kl=${formatNumber(x.kl)}: ${JSON.stringify(x.prompt + x.completion)}`);
+        return;
       case 'metrics': {
         const { stage, step, values } = e.record;
         const isEval = Object.keys(values).some((k) => k.includes('eval'));

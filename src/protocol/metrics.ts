@@ -18,6 +18,7 @@ export const METRIC_NAMES = [
   'reward/eval_accuracy',
   // PPO / RLOO (TRL names)
   'objective/kl',
+  'objective/kl_coef',
   'objective/entropy',
   'objective/non_score_reward',
   'objective/rlhf_reward',
@@ -37,6 +38,10 @@ export const METRIC_NAMES = [
   'loss/dpo',
   'eval/rewards/accuracies',
   'eval/loss/dpo',
+  // PPO/RLOO time split per iteration (seconds)
+  'time/rollout',
+  'time/scoring',
+  'time/update',
   // every stage
   'lr',
   'grad_norm',

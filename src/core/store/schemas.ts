@@ -163,14 +163,19 @@ export const metricRecord = z.strictObject({
 });
 export type MetricRecord = z.infer<typeof metricRecord>;
 
-/** One samples.jsonl line: what the policy wrote for a prompt at a step, with its score. */
+/**
+ * One samples.jsonl line: what the policy wrote for a prompt at an iteration, with its score
+ * and its KL to the reference (so reward hacking shows: high score, drifting KL).
+ */
 export const sampleRecord = z.strictObject({
-  step: z.int().min(0),
+  stage: z.string().min(1).max(64).optional(),
+  iteration: z.int().min(0),
   time,
   promptId: idSchema.optional(),
   prompt: text(MAX_PROMPT_CHARS),
   completion: text(MAX_COMPLETION_CHARS),
-  reward: z.number().nullable().optional(),
+  score: z.number().nullable().optional(),
+  kl: z.number().nullable().optional(),
 });
 export type SampleRecord = z.infer<typeof sampleRecord>;
 

@@ -8,7 +8,9 @@
  * runs/<id>/checkpoints/<stage>/final/ (the stage's result). A checkpoint counts only once it
  * is recorded in run.json, which happens after its folder is completely written.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeJsonAtomic } from '../store/fsx';
 import type { MetricRecord } from '../../protocol/metrics';
 import type { HeadKind } from '../model/checkpoint';
 import type { Project } from '../store/project';
@@ -18,7 +20,7 @@ import type { OptimConfig } from './optim';
 import { disposeModel, loadModel, restoreOptimizer, saveTrainingCheckpoint } from './model';
 import type { LoadedModel } from './model';
 import { NonFiniteError } from './stage';
-import type { StageEvent, StageName } from './stage';
+import type { ResumePoint, SampleLine, StageEvent, StageName } from './stage';
 
 /** One stage of a pipeline, as the runner needs it. */
 export interface StageJob {
@@ -28,8 +30,10 @@ export interface StageJob {
   readonly optim: OptimConfig;
   /** The checkpoint folder to start from, given the previous stage's final folder. */
   readonly from: (previous: string | undefined) => string;
-  /** The stage's loop over the loaded model (it resumes at optimizer.step). */
-  readonly loop: (model: LoadedModel, optimizer: AdamW, signal: AbortSignal | undefined) => AsyncGenerator<StageEvent>;
+  /** The stage's loop over the loaded model; `resume` is set when continuing from a checkpoint. */
+  readonly loop: (model: LoadedModel, optimizer: AdamW, signal: AbortSignal | undefined, resume: ResumePoint | undefined) => AsyncGenerator<StageEvent>;
+  /** Kind saved in the final checkpoint when it differs (PPO trains with a value head, ships an LM). */
+  readonly finalKind?: HeadKind;
   /** Seeds a fresh head when the starting checkpoint lacks one. */
   readonly seed?: number;
   /**
@@ -45,7 +49,8 @@ export type RunnerEvent =
   | { readonly type: 'checkpoint'; readonly stage: StageName; readonly step: number; readonly path: string }
   | { readonly type: 'stage-skip'; readonly stage: StageName; readonly final: string }
   | { readonly type: 'stage-end'; readonly stage: StageName; readonly final: string }
-  | { readonly type: 'log'; readonly message: string };
+  | { readonly type: 'log'; readonly message: string }
+  | { readonly type: 'samples'; readonly samples: readonly SampleLine[] };
 
 export interface RunOptions {
   readonly signal?: AbortSignal;
@@ -59,6 +64,15 @@ export interface RunResult {
 }
 
 const FINAL = 'final';
+const TRAINER_STATE = 'trainer_state.json';
+
+/** The stage state saved beside a checkpoint (absent in checkpoints written before it existed). */
+function readTrainerState(dir: string): { state?: unknown } {
+  const file = path.join(dir, TRAINER_STATE);
+  if (!fs.existsSync(file)) return {};
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { state?: unknown };
+  return parsed.state === undefined ? {} : { state: parsed.state };
+}
 const stepDir = (step: number): string => `step-${String(step).padStart(6, '0')}`;
 
 /** Creates the run (if new) and runs or resumes every stage in order. */
@@ -113,16 +127,22 @@ async function runStage(
   const optimizer = new AdamW(await tfModule(), job.optim);
   try {
     if (latest && !restoreOptimizer(from, optimizer)) throw new Error(`${from}: the checkpoint has no optimizer state to resume from`);
-    emit({ type: 'stage-start', stage: job.stage, from, resumedAtStep: optimizer.step });
-    for await (const event of job.loop(model, optimizer, signal)) {
+    const resume: ResumePoint | undefined = latest ? { step: latest.step, ...readTrainerState(from) } : undefined;
+    emit({ type: 'stage-start', stage: job.stage, from, resumedAtStep: resume?.step ?? 0 });
+    for await (const event of job.loop(model, optimizer, signal, resume)) {
       if (event.type === 'metrics') {
         writer.append(event.record.step, event.record.values as Record<string, number>, event.record.stage);
         emit(event);
       } else if (event.type === 'log') {
         emit(event);
+      } else if (event.type === 'samples') {
+        await project.runs.appendSamples(runId, event.samples.map((x) => ({ stage: job.stage, ...x })));
+        emit(event);
       } else {
-        const dir = path.join(stageDir, event.reason === 'final' ? FINAL : stepDir(event.step));
-        await saveTrainingCheckpoint(dir, model, event.reason === 'final' ? undefined : optimizer);
+        const final = event.reason === 'final';
+        const dir = path.join(stageDir, final ? FINAL : stepDir(event.step));
+        await saveTrainingCheckpoint(dir, final && job.finalKind ? { ...model, kind: job.finalKind } : model, final ? undefined : optimizer);
+        if (!final) writeJsonAtomic(path.join(dir, TRAINER_STATE), { stage: job.stage, step: event.step, ...(event.state === undefined ? {} : { state: event.state }) });
         writer.flush();
         await project.runs.addCheckpoint(runId, { stage: job.stage, step: event.step, path: dir });
         emit({ type: 'checkpoint', stage: job.stage, step: event.step, path: dir });

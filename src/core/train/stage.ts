@@ -12,9 +12,23 @@ export type StageName = 'pretrain' | 'sft' | 'reward' | 'ppo' | 'rloo' | 'dpo';
 
 export type StageEvent =
   | { readonly type: 'metrics'; readonly record: MetricRecord }
-  /** Save now: parameters and optimizer state are consistent at `step`. */
-  | { readonly type: 'checkpoint'; readonly step: number; readonly reason: 'interval' | 'final' | 'cancel' }
-  | { readonly type: 'log'; readonly message: string };
+  /**
+   * Save now: parameters and optimizer state are consistent at `step` (the stage's own counter:
+   * optimizer steps for most stages, iterations for PPO/RLOO). `state` is the stage's own
+   * resumable state (e.g. PPO's adaptive KL coefficient), stored as JSON beside the checkpoint.
+   */
+  | { readonly type: 'checkpoint'; readonly step: number; readonly reason: 'interval' | 'final' | 'cancel'; readonly state?: unknown }
+  | { readonly type: 'log'; readonly message: string }
+  /** Sampled completions to keep in the run's samples.jsonl (PPO/RLOO). */
+  | { readonly type: 'samples'; readonly samples: readonly SampleLine[] };
+
+export interface SampleLine {
+  readonly iteration: number;
+  readonly prompt: string;
+  readonly completion: string;
+  readonly score: number;
+  readonly kl: number;
+}
 
 /** Loop settings every stage has (each stage's config extends this). */
 export interface LoopConfig {
@@ -28,6 +42,12 @@ export interface LoopConfig {
   /** Seeds data order; batch s depends only on (seed, s), so a resumed run sees the same batches. */
   readonly seed: number;
   readonly optim: OptimConfig;
+}
+
+/** Where a resumed stage picks up: its last checkpoint's step and saved state. */
+export interface ResumePoint {
+  readonly step: number;
+  readonly state?: unknown;
 }
 
 /** A model being trained: its config and trainable parameters keyed by HF names. */

@@ -68,12 +68,12 @@ test('samples append and read back validated', async () => {
   try {
     const run = await project.runs.create('ppo', {});
     await project.runs.appendSamples(run.id, [
-      { step: 10, prompt: 'Hi', completion: ' there', reward: 0.5 },
-      { step: 10, prompt: 'Bye', completion: ' now' },
+      { iteration: 10, prompt: 'Hi', completion: ' there', score: 0.5, kl: 0.1 },
+      { iteration: 10, prompt: 'Bye', completion: ' now' },
     ]);
     const { records } = project.runs.readSamples(run.id);
-    assert.deepEqual(records.map((r) => [r.prompt, r.reward]), [['Hi', 0.5], ['Bye', undefined]]);
-    await assert.rejects(project.runs.appendSamples(run.id, [{ step: -1, prompt: 'x', completion: 'y' }]), /invalid record/);
+    assert.deepEqual(records.map((r) => [r.prompt, r.score, r.kl]), [['Hi', 0.5, 0.1], ['Bye', undefined, undefined]]);
+    await assert.rejects(project.runs.appendSamples(run.id, [{ iteration: -1, prompt: 'x', completion: 'y' }]), /invalid record/);
   } finally {
     cleanup();
   }

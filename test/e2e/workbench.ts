@@ -31,13 +31,13 @@ export class PageHelpers {
     const until = Date.now() + timeoutMs;
     const widget = this.page.locator('.quick-input-widget');
     const input = widget.locator('.quick-input-box input');
-    for (;;) {
-      await this.page.keyboard.press('F1');
-      if (!(await input.isVisible())) await this.page.keyboard.press('Control+Shift+P');
-      await input.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.fill(`>${title}`);
-      const row = widget.locator('.monaco-list-row', { hasText: title }).first();
+    for (let attempt = 0; ; attempt++) {
       try {
+        // Webviews forward keybindings to the workbench; the alternate key is a second chance.
+        await this.page.keyboard.press(attempt % 2 === 0 ? 'F1' : 'Control+Shift+P');
+        await input.waitFor({ state: 'visible', timeout: 5_000 });
+        await input.fill(`>${title}`);
+        const row = widget.locator('.monaco-list-row', { hasText: title }).first();
         await row.waitFor({ state: 'visible', timeout: 3_000 });
         await row.click();
         await input.waitFor({ state: 'hidden', timeout: 10_000 });

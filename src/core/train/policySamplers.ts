@@ -8,8 +8,7 @@ import type { Weights } from '../model/checkpoint';
 import { forward } from '../model/gpt2';
 import { rewardHead } from '../model/heads';
 import { OrtSampler } from '../sample/ortSampler';
-import type { Rollout } from './rollout';
-import type { RolloutSampler, Scorer } from './ppo';
+import type { Rollout, RolloutSampler, Scorer } from './rollout';
 import type { TrainModel } from './stage';
 
 /** The policy's LM weights only (no value head), as the ONNX graph wants them. */

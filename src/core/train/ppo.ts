@@ -10,14 +10,13 @@
  * Every hyperparameter is in PpoConfig with TRL-like defaults.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Completion, SamplingOptions } from '../sample/types';
 import { DEFAULT_SAMPLING } from '../sample/types';
 import { DEFAULT_OPTIM } from './optim';
 import type { AdamW, OptimConfig } from './optim';
 import { batchRandom, corpusBatch, shuffle } from './data';
 import { lmLoss } from './lm';
-import { allRows, buildRollout, klEstimate, responseStats } from './rollout';
-import type { Rollout } from './rollout';
+import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from './rollout';
+import type { RolloutData, RolloutSampler, Scorer } from './rollout';
 import { due, metrics, optimStep } from './stage';
 import type { ResumePoint, StageEvent, TrainModel } from './stage';
 
@@ -99,21 +98,7 @@ export const DEFAULT_PPO: PpoConfig = {
   optim: { ...DEFAULT_OPTIM, lr: 3e-5, warmupSteps: 0, totalSteps: 40 * 4 * 4, weightDecay: 0, minLrRatio: 1 },
 };
 
-/** Scores for a batch of responses (reward model or a function of the text), one per row. */
-export type Scorer = (prompts: readonly string[], responses: readonly string[], rollout: Rollout) => Promise<number[]>;
-
-/** Produces rollouts from the current policy; `refresh` is called after every policy update. */
-export interface RolloutSampler {
-  sample(prompts: readonly (readonly number[])[], options: SamplingOptions, signal?: AbortSignal): Promise<Completion[]>;
-  refresh(policy: TrainModel): Promise<void>;
-}
-
-export interface PpoData {
-  /** Prompt texts and their tokens. */
-  readonly prompts: readonly { readonly text: string; readonly ids: readonly number[] }[];
-  readonly decode: (ids: readonly number[]) => string;
-  readonly eos: number | null;
-  readonly pad: number;
+export interface PpoData extends RolloutData {
   /** Corpus tokens for PPO-ptx (required when ptxCoef > 0). */
   readonly ptxCorpus?: Int32Array;
 }
@@ -194,26 +179,19 @@ export async function* ppo(
     const started = performance.now();
     const random = batchRandom(config.seed, iteration);
 
-    // 1. Rollout from the current policy.
-    const chosen = shuffle([...data.prompts], random).slice(0, config.rolloutBatch);
-    while (chosen.length < config.rolloutBatch) chosen.push(data.prompts[Math.floor(random() * data.prompts.length)] as PpoData['prompts'][number]);
-    const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, temperature: config.temperature, topP: config.topP, maxNewTokens: config.maxNewTokens, eosTokenId: data.eos, seed: config.seed * 100_003 + iteration };
-    const completions = await sampler.sample(chosen.map((p) => p.ids), sampling, signal);
-    const rollout = buildRollout(chosen.map((p) => p.ids), completions, data.pad, data.eos);
+    // 1–2. Rollout from the current policy; old log-probs, values and entropy; reference log-probs; scores.
+    const chosen = pickPrompts(data.prompts, config.rolloutBatch, random);
+    const c = await collectRollout(policy, reference, sampler, scorer, data, chosen, {
+      ...DEFAULT_SAMPLING,
+      temperature: config.temperature,
+      topP: config.topP,
+      maxNewTokens: config.maxNewTokens,
+      eosTokenId: data.eos,
+      seed: config.seed * 100_003 + iteration,
+    }, true, signal);
+    const { rollout, oldLogp, entropy, refLogp, texts, rawScores } = c;
+    const oldValues = c.values as Float32Array;
     const { B, R } = rollout;
-    const rolloutSeconds = (performance.now() - started) / 1000;
-
-    // 2. Old log-probs, values, entropy (policy) and reference log-probs: no gradients.
-    const scoreStart = performance.now();
-    const rows = allRows(B);
-    const [oldLogp, oldValues, entropy, refLogp] = tf.tidy(() => {
-      const pol = responseStats(policy.params, policy.config, rollout, rows, config.temperature, true);
-      const ref = responseStats(reference.params, reference.config, rollout, rows, config.temperature, false);
-      return [pol.logprobs.dataSync(), (pol.values as tf.Tensor).dataSync(), pol.entropy.dataSync(), ref.logprobs.dataSync()] as Float32Array[];
-    }) as unknown as [Float32Array, Float32Array, Float32Array, Float32Array];
-    const texts = rollout.responses.map((r) => data.decode(r));
-    const rawScores = await scorer(chosen.map((p) => p.text), texts, rollout);
-    const scoreSeconds = (performance.now() - scoreStart) / 1000;
 
     // 3. Rewards: normalised, clipped score at the last response token; −β·KL on every token.
     const scores = rawScores.map((s, b) => s + (config.missingEosPenalty !== 0 && !rollout.containsEos[b] ? config.missingEosPenalty : 0));
@@ -312,6 +290,7 @@ export async function* ppo(
     if (config.adaptiveKl) state.klCoef = adaptKl(state.klCoef, meanKl, B, config.adaptiveKl.target, config.adaptiveKl.horizon);
     await sampler.refresh(policy);
     const seconds = (performance.now() - started) / 1000;
+    const { rolloutSeconds, scoreSeconds } = c;
     const responseTokens = rollout.responseMask.reduce((s, v) => s + v, 0);
     yield metrics('ppo', iteration, {
       'objective/kl': meanKl,

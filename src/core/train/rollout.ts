@@ -10,7 +10,9 @@ import { forward } from '../model/gpt2';
 import type { Params } from '../model/gpt2';
 import { valueHead } from '../model/heads';
 import { matMul } from '../model/ops';
-import type { Completion } from '../sample/types';
+import type { Completion, SamplingOptions } from '../sample/types';
+import { shuffle } from './data';
+import type { TrainModel } from './stage';
 
 export interface Rollout {
   readonly B: number;
@@ -113,3 +115,73 @@ export function klEstimateNumber(logp: number, refLogp: number, estimator: 'k1' 
 
 /** Rows [0, n). */
 export const allRows = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** Scores for a batch of responses (reward model or a function of the text), one per row. */
+export type Scorer = (prompts: readonly string[], responses: readonly string[], rollout: Rollout) => Promise<number[]>;
+
+/** Produces rollouts from the current policy; `refresh` is called after every policy update. */
+export interface RolloutSampler {
+  sample(prompts: readonly (readonly number[])[], options: SamplingOptions, signal?: AbortSignal): Promise<Completion[]>;
+  refresh(policy: TrainModel): Promise<void>;
+}
+
+export interface PromptItem {
+  readonly text: string;
+  readonly ids: readonly number[];
+}
+
+export interface RolloutData {
+  readonly prompts: readonly PromptItem[];
+  readonly decode: (ids: readonly number[]) => string;
+  readonly eos: number | null;
+  readonly pad: number;
+}
+
+/** `n` prompts for one iteration: a shuffled pass, topped up at random when there are fewer. */
+export function pickPrompts(prompts: readonly PromptItem[], n: number, random: () => number): PromptItem[] {
+  const chosen = shuffle([...prompts], random).slice(0, n);
+  while (chosen.length < n) chosen.push(prompts[Math.floor(random() * prompts.length)] as PromptItem);
+  return chosen;
+}
+
+export interface Collected {
+  readonly rollout: Rollout;
+  /** [B·R] old log-probs, entropies, reference log-probs; values when asked for. */
+  readonly oldLogp: Float32Array;
+  readonly entropy: Float32Array;
+  readonly refLogp: Float32Array;
+  readonly values?: Float32Array;
+  readonly texts: string[];
+  readonly rawScores: number[];
+  readonly rolloutSeconds: number;
+  readonly scoreSeconds: number;
+}
+
+/** Sample from the policy, recompute its statistics and the reference's, and score (no gradients). */
+export async function collectRollout(
+  policy: TrainModel,
+  reference: TrainModel,
+  sampler: RolloutSampler,
+  scorer: Scorer,
+  data: RolloutData,
+  chosen: readonly PromptItem[],
+  sampling: SamplingOptions,
+  withValues: boolean,
+  signal?: AbortSignal,
+): Promise<Collected> {
+  const started = performance.now();
+  const completions = await sampler.sample(chosen.map((p) => p.ids), sampling, signal);
+  const rollout = buildRollout(chosen.map((p) => p.ids), completions, data.pad, data.eos);
+  const rolloutSeconds = (performance.now() - started) / 1000;
+  const scoreStart = performance.now();
+  const rows = allRows(rollout.B);
+  const temperature = sampling.temperature;
+  const [oldLogp, entropy, refLogp, values] = tf.tidy(() => {
+    const pol = responseStats(policy.params, policy.config, rollout, rows, temperature, withValues);
+    const ref = responseStats(reference.params, reference.config, rollout, rows, temperature, false);
+    return [pol.logprobs.dataSync(), pol.entropy.dataSync(), ref.logprobs.dataSync(), pol.values?.dataSync()] as (Float32Array | undefined)[];
+  }) as unknown as [Float32Array, Float32Array, Float32Array, Float32Array | undefined];
+  const texts = rollout.responses.map((r) => data.decode(r));
+  const rawScores = await scorer(chosen.map((p) => p.text), texts, rollout);
+  return { rollout, oldLogp, entropy, refLogp, ...(values ? { values } : {}), texts, rawScores, rolloutSeconds, scoreSeconds: (performance.now() - scoreStart) / 1000 };
+}

@@ -2,17 +2,13 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initCompute } from '../../../src/core/compute/backend';
-import { TINY_CONFIG } from '../../../src/core/model/config';
-import { initParams } from '../../../src/core/model/gpt2';
-import { initHead } from '../../../src/core/model/heads';
-import { byteLevelTokenizerJson } from '../../../src/core/tokenizer/byteLevel';
-import { tokenizerFromJson } from '../../../src/core/tokenizer/tokenizer';
 import { AdamW } from '../../../src/core/train/optim';
 import { adaptKl, clippedSurrogate, clippedValueLoss, DEFAULT_PPO, gae, ppo } from '../../../src/core/train/ppo';
 import type { PpoConfig } from '../../../src/core/train/ppo';
 import { klEstimate, klEstimateNumber } from '../../../src/core/train/rollout';
 import { ortRolloutSampler, textScorer } from '../../../src/core/train/policySamplers';
-import type { StageEvent, TrainModel } from '../../../src/core/train/stage';
+import type { StageEvent } from '../../../src/core/train/stage';
+import { lowercaseShare, meanOf, series, toyData, toyModels } from './toy';
 
 const close = (a: number, b: number, tol = 1e-5): void => assert.ok(Math.abs(a - b) < tol, `${a} vs ${b}`);
 
@@ -53,41 +49,25 @@ test('clipped surrogate, clipped value loss and KL estimators match hand values'
   close(adaptKl(0.1, 3, 100, 6, 1000), 0.1 * (1 - (0.2 * 100) / 1000), 1e-12);
 });
 
-const tokenizer = tokenizerFromJson(byteLevelTokenizerJson(), 'byte-level');
-const small = { ...TINY_CONFIG, n_embd: 48, n_head: 2, n_layer: 1, n_positions: 48 };
-const lowercase = (text: string): number => (text.length ? [...text].filter((c) => c >= 'a' && c <= 'z').length / text.length : 0);
-
-function models(seed: number): { policy: TrainModel; reference: TrainModel } {
-  const policy = { config: small, params: { ...initParams(small, seed), ...initHead(small, 'value', seed) } };
-  const reference = { config: small, params: initParams(small, seed) };
-  for (const v of Object.values(reference.params)) v.trainable = false;
-  return { policy, reference };
-}
-
 async function runPpo(config: PpoConfig, seed: number, onEvent?: (e: StageEvent, numTensors: number) => void): Promise<StageEvent[]> {
-  const { policy, reference } = models(seed);
-  const decode = (ids: readonly number[]): string => tokenizer.decode(ids);
-  const sampler = await ortRolloutSampler(policy, decode);
+  const { policy, reference, dispose } = toyModels(seed, true);
+  const sampler = await ortRolloutSampler(policy, toyData.decode);
   const optimizer = new AdamW(tf, config.optim);
-  const prompts = ['The sea ', 'A whale ', 'Ahab ', 'We sail '].map((text) => ({ text, ids: tokenizer.encode(text) }));
   const events: StageEvent[] = [];
   try {
-    for await (const e of ppo(policy, reference, optimizer, sampler, textScorer(lowercase), { prompts, decode, eos: null, pad: 256 }, config)) {
+    for await (const e of ppo(policy, reference, optimizer, sampler, textScorer(lowercaseShare), toyData, config)) {
       events.push(e);
       onEvent?.(e, tf.memory().numTensors);
     }
   } finally {
     await sampler.dispose();
     optimizer.dispose();
-    tf.dispose([...Object.values(policy.params), ...Object.values(reference.params)]);
+    dispose();
   }
   return events;
 }
 
-const series = (events: StageEvent[], name: string): number[] =>
-  events.flatMap((e) => (e.type === 'metrics' && e.record.values[name as 'objective/scores'] !== undefined ? [e.record.values[name as 'objective/scores'] as number] : []));
-
-const toyConfig: PpoConfig = {
+const toyPpo: PpoConfig = {
   ...DEFAULT_PPO,
   iterations: 30,
   rolloutBatch: 16,
@@ -102,11 +82,11 @@ const toyConfig: PpoConfig = {
 };
 
 test('PPO raises a toy reward (share of lowercase letters) while KL stays bounded', async () => {
-  const events = await runPpo(toyConfig, 3);
+  const events = await runPpo(toyPpo, 3);
   const scores = series(events, 'objective/scores');
   const kl = series(events, 'objective/kl');
-  const first = scores.slice(0, 3).reduce((s, v) => s + v, 0) / 3;
-  const last = scores.slice(-3).reduce((s, v) => s + v, 0) / 3;
+  const first = meanOf(scores.slice(0, 3));
+  const last = meanOf(scores.slice(-3));
   console.log(`toy PPO: score ${first.toFixed(3)} → ${last.toFixed(3)}, max KL ${Math.max(...kl).toFixed(2)}`);
   assert.ok(last > first + 0.25, `score went from ${first.toFixed(3)} to ${last.toFixed(3)}`);
   assert.ok(Math.max(...kl) < 30, `KL reached ${Math.max(...kl)}`);
@@ -119,7 +99,7 @@ test('PPO raises a toy reward (share of lowercase letters) while KL stays bounde
 
 test('no tensor leaks across PPO iterations', async () => {
   const counts = new Map<number, number>();
-  await runPpo({ ...toyConfig, iterations: 4 }, 5, (e, n) => {
+  await runPpo({ ...toyPpo, iterations: 4 }, 5, (e, n) => {
     if (e.type === 'metrics') counts.set(e.record.step, n);
   });
   assert.equal(counts.get(3), counts.get(2));

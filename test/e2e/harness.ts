@@ -56,13 +56,18 @@ const QUIET_SETTINGS: Readonly<Record<string, unknown>> = {
 
 // code-server runs detached, so it would outlive a test process that is cancelled or killed
 // before its teardown ran (a test timeout, Ctrl-C): kill every live session on the way out.
-const liveServers = new Set<number>();
-process.once('exit', () => {
-  for (const pid of [...liveServers]) killServerTree(pid);
-});
+// Server pid → the session's temp folder.
+const liveServers = new Map<number, string>();
+const killAllSessions = (): void => {
+  for (const [pid, temp] of [...liveServers]) {
+    killServerTree(pid);
+    rmSync(temp, { recursive: true, force: true });
+  }
+};
+process.once('exit', killAllSessions);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
-    for (const pid of [...liveServers]) killServerTree(pid);
+    killAllSessions();
     process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
   });
 }
@@ -126,7 +131,7 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
     ],
     { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
-  if (server.pid !== undefined) liveServers.add(server.pid);
+  if (server.pid !== undefined) liveServers.set(server.pid, temp);
   const log = createWriteStream(logPath);
   server.stdout?.pipe(log);
   server.stderr?.pipe(log);

@@ -160,14 +160,32 @@ export function layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
+const GELU_K = 0.044715;
+
+const geluNewImpl = withGrad(([x], save) => {
+  const xx = tf.mul(x!, x!);
+  const z2 = tf.mul(tf.mul(x!, tf.add(tf.mul(xx, GELU_K), 1)), 2 * GELU_C); // 2z = 2c(x + k·x³)
+  const s = tf.sigmoid(z2);
+  save([x!, xx, s]);
+  return {
+    value: tf.mul(x!, s),
+    gradFunc: (dy, saved) => {
+      const [sx, sxx, ss] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      // d/dx [x·σ(2z)] = σ + x·σ(1−σ)·2c(1 + 3k·x²)
+      const dz2 = tf.mul(tf.add(tf.mul(sxx, 3 * GELU_K), 1), 2 * GELU_C);
+      const slope = tf.add(ss, tf.mul(tf.mul(sx, tf.mul(ss, tf.sub(1, ss))), dz2));
+      return [tf.mul(dy, slope)];
+    },
+  };
+});
+
 /**
  * GPT-2's gelu_new, 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), computed as x·σ(2z): the same
- * function (0.5(1 + tanh z) = σ(2z)) without wasm's slow Tanh, and x·x·x instead of pow.
+ * function (0.5(1 + tanh z) = σ(2z)) without wasm's slow Tanh or pow, and with a closed-form
+ * gradient instead of a chain of elementwise ops.
  */
 export function geluNew(x: tf.Tensor): tf.Tensor {
-  const cube = tf.mul(tf.mul(x, x), x);
-  const z2 = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * GELU_C);
-  return tf.mul(x, tf.sigmoid(z2));
+  return geluNewImpl(x);
 }
 
 /** log σ(x) as −softplus(−x): tf.logSigmoid's gradient crashes on non-leaf inputs. */

@@ -3,6 +3,8 @@
  * summary, its usage text, its flags (node:util parseArgs options), and a run function.
  */
 import type { ParseArgsConfig } from 'node:util';
+import { isBackendPreference } from '../protocol/backend';
+import type { BackendPreference } from '../protocol/backend';
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -51,4 +53,11 @@ export function numberFlag(flags: FlagValues, name: string, opts: { integer?: bo
   if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${n}.`);
   if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${n}.`);
   return n;
+}
+
+/** `--backend`, validated (default auto). */
+export function backendFlag(flags: FlagValues): BackendPreference {
+  const backend = stringFlag(flags, 'backend') ?? 'auto';
+  if (!isBackendPreference(backend)) throw new UsageError(`--backend must be one of auto, tensorflow, wasm, cpu; got '${backend}'.`);
+  return backend;
 }

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { CliCommand } from '../command';
-import { stringFlag } from '../command';
+import { backendFlag, stringFlag } from '../command';
 import { initCompute } from '../../core/compute/backend';
 import { runDemo } from '../../core/demo/demo';
 import type { DemoSummary } from '../../core/demo/demo';
@@ -18,7 +18,7 @@ export const demoCommand: CliCommand = {
   options: { project: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run(flags, _p, io) {
     const workspace = path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.');
-    const { report } = await initCompute((stringFlag(flags, 'backend') ?? 'auto') as 'auto');
+    const { report } = await initCompute(backendFlag(flags));
     io.out(`RLHF Workbench demo in ${workspace} (tfjs ${report.backend}, ONNX Runtime ${report.ortProviders.join(', ')})`);
     const print = progressPrinter(io.out, 20);
     const summary = await runDemo(workspace, undefined, {

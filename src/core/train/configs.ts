@@ -18,6 +18,10 @@ import type { SftConfig } from './sft';
 import { DEFAULT_REWARD } from './reward';
 import type { RewardConfig } from './reward';
 import { DEFAULT_DPO } from './dpo';
+import { DEFAULT_PPO } from './ppo';
+import type { PpoConfig } from './ppo';
+import { DEFAULT_RLOO } from './rloo';
+import type { RlooConfig } from './rloo';
 import type { DpoConfig } from './dpo';
 
 const positiveInt = z.int().min(1);
@@ -153,4 +157,74 @@ export function dpoConfig(f: Partial<DpoFile>): DpoConfig {
   const steps = f.steps ?? DEFAULT_DPO.steps;
   const { runId: _r, model: _m, reference: _ref, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
   return { ...DEFAULT_DPO, ...stripUndefined(rest), steps, optim: optim(DEFAULT_DPO.optim, o, steps) };
+}
+
+const policyFields = {
+  runId: loopFields.runId,
+  /** The SFT model the policy starts from; also the frozen reference unless "reference" is set. */
+  model: z.string().min(1),
+  reference: z.string().min(1).optional(),
+  /** A reward-model folder, or "builtin:afinn" (sentiment of the text, as the demo's labeler). */
+  rewardModel: z.string().min(1),
+  /** A prompts file (one per line); default: the project's prompts. */
+  prompts: z.string().min(1).optional(),
+  iterations: positiveInt.max(1_000_000).optional(),
+  temperature: z.number().gt(0).max(10).optional(),
+  maxNewTokens: positiveInt.max(4096).optional(),
+  klCoef: z.number().min(0).max(100).optional(),
+  klEstimator: z.enum(['k1', 'k3']).optional(),
+  clipRange: z.number().gt(0).max(10).optional(),
+  sampleEvery: z.int().min(0).optional(),
+  checkpointEvery: z.int().min(0).optional(),
+  seed: z.int().optional(),
+  optim: optimSchema.optional(),
+};
+
+export const ppoFileSchema = z.strictObject({
+  ...policyFields,
+  rolloutBatch: positiveInt.max(4096).optional(),
+  miniBatches: positiveInt.max(4096).optional(),
+  ppoEpochs: positiveInt.max(100).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  gamma: z.number().min(0).max(1).optional(),
+  lam: z.number().min(0).max(1).optional(),
+  clipRangeValue: z.number().gt(0).max(100).optional(),
+  vfCoef: z.number().min(0).max(100).optional(),
+  entCoef: z.number().min(0).max(10).optional(),
+  adaptiveKl: z.strictObject({ target: z.number().gt(0), horizon: z.number().gt(0) }).nullable().optional(),
+  scoreNorm: z.enum(['running', 'none']).optional(),
+  scoreClip: z.number().gt(0).optional(),
+  missingEosPenalty: z.number().optional(),
+  whitenAdvantages: z.boolean().optional(),
+  targetApproxKl: z.number().min(0).optional(),
+  ptxCoef: z.number().min(0).max(100).optional(),
+  ptxBatch: positiveInt.max(1024).optional(),
+  ptxBlockSize: positiveInt.max(8192).optional(),
+  /** PPO-ptx corpus: a text file or "builtin:moby-dick" (required when ptxCoef > 0). */
+  ptxCorpus: z.string().min(1).optional(),
+});
+
+export const rlooFileSchema = z.strictObject({
+  ...policyFields,
+  promptsPerIteration: positiveInt.max(4096).optional(),
+  k: z.int().min(2).max(64).optional(),
+  miniBatches: positiveInt.max(4096).optional(),
+  epochs: positiveInt.max(100).optional(),
+  normalizeAdvantages: z.boolean().optional(),
+});
+
+export type PpoFile = z.infer<typeof ppoFileSchema>;
+export type RlooFile = z.infer<typeof rlooFileSchema>;
+
+export function ppoConfig(f: Partial<PpoFile>): PpoConfig {
+  const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, ptxCorpus: _c, optim: o, ...rest } = f;
+  const c = { ...DEFAULT_PPO, ...stripUndefined(rest) } as PpoConfig;
+  if (c.ptxCoef > 0 && !f.ptxCorpus) throw new UserError('ptxCoef > 0 needs "ptxCorpus" (a text file or "builtin:moby-dick").');
+  return { ...c, optim: optim(DEFAULT_PPO.optim, o, c.iterations * c.ppoEpochs * c.miniBatches) };
+}
+
+export function rlooConfig(f: Partial<RlooFile>): RlooConfig {
+  const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, optim: o, ...rest } = f;
+  const c = { ...DEFAULT_RLOO, ...stripUndefined(rest) } as RlooConfig;
+  return { ...c, optim: optim(DEFAULT_RLOO.optim, o, c.iterations * c.epochs * c.miniBatches) };
 }

@@ -27,6 +27,13 @@ import { sft } from './sft';
 import type { SftConfig } from './sft';
 import type { SftExample } from './data';
 import type { StageJob } from './runner';
+import { ppo } from './ppo';
+import type { PpoConfig } from './ppo';
+import { rloo } from './rloo';
+import type { RlooConfig } from './rloo';
+import type { RolloutData, RolloutSampler, Scorer } from './rollout';
+import { ortRolloutSampler, rewardModelScorer, textScorer } from './policySamplers';
+import { afinnScore } from './labeler';
 
 /** Pretraining from `model` (or from fresh weights of `architecture`) on a corpus. */
 export function pretrainJob(project: Project, runId: string, config: PretrainConfig, corpus: string, model?: string, architecture: GPT2Config = TINY_CONFIG): StageJob {
@@ -134,6 +141,88 @@ async function* withReference(dir: string, loop: (reference: LoadedModel) => Asy
   try {
     yield* loop(reference);
   } finally {
+    disposeModel(reference);
+  }
+}
+
+/** Where PPO and RLOO get their reward: a reward-model folder, or a built-in scorer of the text. */
+export type ScorerSpec = string;
+
+export interface PolicyJobOptions {
+  /** The SFT model the policy starts from (and the default frozen reference). */
+  readonly model: string;
+  readonly reference?: string;
+  /** A reward-model folder, or `builtin:afinn` (the simulated labeler's sentiment score). */
+  readonly scorer: ScorerSpec;
+  /** Prompt texts; default: every prompt in the project. */
+  readonly prompts?: readonly string[];
+  /** PPO-ptx corpus (a text file or builtin:moby-dick). */
+  readonly ptxCorpus?: string;
+}
+
+export function ppoJob(project: Project, config: PpoConfig, options: PolicyJobOptions): StageJob {
+  return {
+    stage: 'ppo',
+    // Trains with a value head (saved in interval checkpoints for resume); ships a plain LM.
+    kind: 'value',
+    finalKind: 'lm',
+    optim: config.optim,
+    seed: config.seed,
+    from: () => required(options.model, 'ppo'),
+    loop: (m, optimizer, signal, resume) =>
+      withPolicyContext(project, m, options, (ctx) =>
+        ppo(m, ctx.reference, optimizer, ctx.sampler, ctx.scorer, { ...ctx.data, ...(options.ptxCorpus ? { ptxCorpus: Int32Array.from(m.tokenizer.encode(corpusText(options.ptxCorpus))) } : {}) }, config, signal, resume),
+      ),
+  };
+}
+
+export function rlooJob(project: Project, config: RlooConfig, options: PolicyJobOptions): StageJob {
+  return {
+    stage: 'rloo',
+    kind: 'lm',
+    optim: config.optim,
+    seed: config.seed,
+    from: () => required(options.model, 'rloo'),
+    loop: (m, optimizer, signal, resume) => withPolicyContext(project, m, options, (ctx) => rloo(m, ctx.reference, optimizer, ctx.sampler, ctx.scorer, ctx.data, config, signal, resume)),
+  };
+}
+
+interface PolicyContext {
+  readonly reference: LoadedModel;
+  readonly sampler: RolloutSampler;
+  readonly scorer: Scorer;
+  readonly data: RolloutData;
+}
+
+/** Loads the frozen reference, the scorer and the ORT sampler for a policy stage; frees them when it ends. */
+async function* withPolicyContext(project: Project, policy: LoadedModel, options: PolicyJobOptions, loop: (ctx: PolicyContext) => AsyncGenerator<StageEvent>): AsyncGenerator<StageEvent> {
+  const texts = options.prompts ?? project.prompts.list().map((p) => p.text);
+  if (texts.length === 0) throw new UserError(`No prompts to train on in ${project.paths.dir}: import some with \`rlhf import prompts FILE\`.`);
+  const tokenizer = policy.tokenizer;
+  const data: RolloutData = {
+    prompts: texts.map((text) => ({ text, ids: tokenizer.encode(text) })),
+    decode: (ids) => tokenizer.decode(ids),
+    eos: tokenizer.eosTokenId,
+    pad: tokenizer.eosTokenId ?? 0,
+  };
+  const reference = loadModel(options.reference ?? options.model, 'lm');
+  let rm: LoadedModel | undefined;
+  let sampler: (RolloutSampler & { dispose(): Promise<void> }) | undefined;
+  try {
+    for (const v of Object.values(reference.params)) v.trainable = false;
+    let scorer: Scorer;
+    if (options.scorer === 'builtin:afinn') scorer = textScorer(afinnScore);
+    else if (options.scorer.startsWith('builtin:')) throw new UserError(`Unknown built-in scorer '${options.scorer}': the one built in is builtin:afinn.`);
+    else {
+      rm = loadModel(required(options.scorer, 'reward model'), 'reward');
+      for (const v of Object.values(rm.params)) v.trainable = false;
+      scorer = rewardModelScorer(rm);
+    }
+    sampler = await ortRolloutSampler(policy, data.decode);
+    yield* loop({ reference, sampler, scorer, data });
+  } finally {
+    await sampler?.dispose();
+    if (rm) disposeModel(rm);
     disposeModel(reference);
   }
 }

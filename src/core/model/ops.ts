@@ -4,9 +4,10 @@
  *  - wasm has no UnsortedSegmentSum, so tf.gather has no gradient: `embedding` backprops
  *    through a one-hot matmul;
  *  - wasm matmuls with a transposed operand are 10–50× slower and tfjs's matMul gradient uses
- *    them: `matMul`, `linear` and `batchMatMul` transpose explicitly in their gradients;
- *  - wasm's Tanh is ~10× slower than its Sigmoid and Sum over axis 0 ~40× slower than a matmul
- *    by ones: `geluNew` uses x·σ(2z) (equal to 0.5x(1+tanh z)), bias gradients use ones·dy.
+ *    them: `matMul` and `linear` transpose explicitly in their gradients (attention.ts too);
+ *  - wasm's Tanh is ~10× slower than its Sigmoid and Sum over axis 0 ~2× slower than a matmul
+ *    by ones: `geluNew` uses x·σ(2z) (equal to 0.5x(1+tanh z)), bias gradients use ones·dy;
+ *  - `layerNorm` and `geluNew` have closed-form gradients: fewer ops than tfjs's chain rule.
  * Gradient functions use only their inputs and save()d tensors (tfjs's rule for customGrad).
  * The same code runs on every backend; on cpu it is checked against the plain tfjs ops.
  */
@@ -72,23 +73,6 @@ const linearImpl = withGrad(([x, w, b], save) => {
 /** HF Conv1D: x [N, in] · w [in, out] + b [out] → [N, out]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   return linearImpl(x, w, b) as tf.Tensor2D;
-}
-
-const batchMatMulImpl = withGrad(([a, b], save) => {
-  save([a!, b!]);
-  return {
-    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
-    gradFunc: (dy, saved) => {
-      const [sa, sb] = saved as [tf.Tensor3D, tf.Tensor3D];
-      const g = dy as tf.Tensor3D;
-      return [tf.matMul(g, tf.transpose(sb, [0, 2, 1])), tf.matMul(tf.transpose(sa, [0, 2, 1]), g)];
-    },
-  };
-});
-
-/** a [G, M, K] · b [G, K, N] → [G, M, N] (attention's per-head products). */
-export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  return batchMatMulImpl(a, b) as tf.Tensor3D;
 }
 
 const embeddingImpl = withGrad(([table, ids], save) => {

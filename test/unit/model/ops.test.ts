@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { attend } from '../../../src/core/model/attention';
-import { batchMatMul, embedding, geluNew, layerNorm, linear, logSigmoid, matMul, positionEmbedding, tokenLogProbs } from '../../../src/core/model/ops';
+import { embedding, geluNew, layerNorm, linear, logSigmoid, matMul, positionEmbedding, tokenLogProbs } from '../../../src/core/model/ops';
 import { maxAbsDiff } from './fixtures';
 import { useBackend } from './useBackend';
 
@@ -43,13 +43,6 @@ const CASES: Case[] = [
     plain: (x, w, b) => tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b!),
     inputs: () => [rand([6, 4], 3), rand([4, 9], 4), rand([9], 5)],
     differentiable: [0, 1, 2],
-  },
-  {
-    name: 'batchMatMul',
-    ours: (a, b) => batchMatMul(a as tf.Tensor3D, b as tf.Tensor3D),
-    plain: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
-    inputs: () => [rand([3, 4, 5], 6), rand([3, 5, 2], 7)],
-    differentiable: [0, 1],
   },
   {
     name: 'embedding',

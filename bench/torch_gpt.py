@@ -1,6 +1,7 @@
 """The reference for `npm run bench:model`: the same GPT-2 (HF layout, tied LM head, gelu_new)
 in PyTorch, timed the same way. Takes one JSON argument
-  {"vocab", "ctx", "d", "heads", "layers", "batch", "reps", "prompt_len"}
+  {"vocab", "ctx", "d", "heads", "layers", "batch", "reps", "prompt_len", "threads"}
+(threads 0 or absent: all cores)
 and prints one JSON line: train step ms (fwd + cross-entropy + bwd + Adam; median and min),
 KV-cache sampling tokens/s (temperature 1), torch version and thread count.
 Needs only torch (Debian: python3-torch libopenblas0-pthread); no transformers.
@@ -81,7 +82,7 @@ def timed(fn, warmup, reps):
 def main():
     c = json.loads(sys.argv[1])
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)  # all cores: PyTorch at its best
+    torch.set_num_threads(c.get("threads") or os.cpu_count() or 1)
     model = GPT(c["vocab"], c["ctx"], c["d"], c["heads"], c["layers"])
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     ids = torch.randint(0, c["vocab"], (c["batch"], c["ctx"] + 1))

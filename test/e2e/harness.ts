@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -90,6 +90,10 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
   const entry = codeServerEntry();
   const vsix = ensureVsix();
   mkdirSync(ARTIFACTS, { recursive: true });
+  // Artifacts left by an earlier run of this session would pass for this run's.
+  for (const old of readdirSync(ARTIFACTS)) {
+    if (old.startsWith(`${name}-`)) rmSync(join(ARTIFACTS, old), { recursive: true, force: true });
+  }
   const temp = mkdtempSync(join(tmpdir(), `rlhf-e2e-${name}-`));
   const userDataDir = join(temp, 'user-data');
   const extensionsDir = join(temp, 'extensions');

@@ -12,7 +12,7 @@ import { formatNumber, progressPrinter } from '../progress';
 
 export const demoCommand: CliCommand = {
   name: ['demo'],
-  summary: 'Run the default demo: tiny base model → SFT → sample → simulated ranking → reward model.',
+  summary: 'Run the default demo: tiny base model → SFT → sample → simulated ranking → reward model → PPO.',
   usage: '[--project DIR] [--backend auto|tensorflow|wasm|cpu] [--json]',
   help: '  --project DIR   the workspace for the demo project (default: the current folder)\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end',
   options: { project: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
@@ -37,11 +37,20 @@ export function formatSummary(s: DemoSummary): string {
     `run:                       ${s.runDir}`,
     `SFT model:                 ${s.sftFinal}`,
     `reward model:              ${s.rewardFinal}`,
+    `PPO policy:                ${s.policyFinal}`,
     `SFT eval loss:             ${s.finalSftEvalLoss === undefined ? 'n/a' : formatNumber(s.finalSftEvalLoss)}`,
     `reward held-out accuracy:  ${s.rewardEvalAccuracy === undefined ? 'n/a' : `${(s.rewardEvalAccuracy * 100).toFixed(1)}%`}`,
     '',
-    'samples (best and worst of K by the simulated labeler, AFINN score):',
+    'policy, measured by the AFINN scorer (mean per-word sentiment) and KL to the SFT model:',
+    `  before PPO (SFT):  score ${formatNumber(s.before.score)}  KL ${formatNumber(s.before.kl)}`,
+    `  after PPO:         score ${formatNumber(s.after.score)}  KL ${formatNumber(s.after.kl)}`,
+    '',
+    'same prompt and seed, before → after PPO:',
   ];
+  for (const e of s.beforeAfter) {
+    lines.push(`  ${JSON.stringify(e.prompt)}`, `    before ${formatNumber(e.beforeScore)}  ${JSON.stringify(e.before)}`, `    after  ${formatNumber(e.afterScore)}  ${JSON.stringify(e.after)}`);
+  }
+  lines.push('', 'ranking samples (best and worst of K by the simulated labeler, AFINN score):');
   for (const e of s.examples) {
     lines.push(`  ${JSON.stringify(e.prompt)}`, `    + ${formatNumber(e.bestScore)}  ${JSON.stringify(e.best)}`, `    - ${formatNumber(e.worstScore)}  ${JSON.stringify(e.worst)}`);
   }

@@ -1,7 +1,9 @@
 /**
  * The embedded default demo, end to end on the shipped tiny model:
- *   base → SFT → sample K=4 per prompt → simulated (AFINN sentiment) ranking → reward model,
- * as one run in a project, resumable like any other. It returns a summary; callers print it.
+ *   base → SFT → sample K=4 per prompt → simulated (AFINN sentiment) ranking → reward model
+ *   → PPO against the reward model,
+ * as one run in a project, resumable like any other. The policy is measured by the AFINN
+ * scorer and its KL to the SFT model before and after PPO. It returns a summary; callers print it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +14,11 @@ import { generateCompletions, DEFAULT_GENERATE } from '../sample/generate';
 import type { GenerateConfig } from '../sample/generate';
 import { afinnScore, DEFAULT_SIMULATED_LABELER, labelUnranked } from '../train/labeler';
 import type { SimulatedLabelerConfig } from '../train/labeler';
-import { rewardJob, sftJob } from '../train/jobs';
+import { ppoJob, rewardJob, sftJob } from '../train/jobs';
+import { DEFAULT_PPO } from '../train/ppo';
+import type { PpoConfig } from '../train/ppo';
+import { evaluatePolicy } from '../train/evaluate';
+import type { EvaluateOptions, PolicyEvaluation } from '../train/evaluate';
 import { runPipeline } from '../train/runner';
 import type { RunnerEvent } from '../train/runner';
 import { DEFAULT_SFT } from '../train/sft';
@@ -41,6 +47,9 @@ export interface DemoConfig {
   readonly reward: RewardConfig;
   /** Fraction of ranked prompts held out to measure the reward model. */
   readonly rewardEvalFraction: number;
+  readonly ppo: PpoConfig;
+  /** How the policy is measured before and after PPO (same prompts, same seed). */
+  readonly evaluation: EvaluateOptions;
 }
 
 export const DEFAULT_DEMO: DemoConfig = {
@@ -50,6 +59,8 @@ export const DEFAULT_DEMO: DemoConfig = {
   labeler: DEFAULT_SIMULATED_LABELER,
   reward: { ...DEFAULT_REWARD, steps: 150, batchSize: 4, maxLen: 64, evalEvery: 50, checkpointEvery: 50, optim: { ...DEFAULT_REWARD.optim, lr: 3e-4, totalSteps: 150 } },
   rewardEvalFraction: 0.2,
+  ppo: { ...DEFAULT_PPO, iterations: 30, rolloutBatch: 32, miniBatches: 4, ppoEpochs: 2, maxNewTokens: 32, klCoef: 0.05, sampleEvery: 5, checkpointEvery: 10, optim: { ...DEFAULT_PPO.optim, lr: 5e-5, totalSteps: 30 * 2 * 4 } },
+  evaluation: { temperature: 0.7, maxNewTokens: 32, seed: 12345, n: 2 },
 };
 
 export type DemoEvent = RunnerEvent | { readonly type: 'demo'; readonly message: string };
@@ -62,6 +73,11 @@ export interface DemoSummary {
   readonly rewardFinal: string;
   readonly finalSftEvalLoss?: number;
   readonly rewardEvalAccuracy?: number;
+  readonly policyFinal: string;
+  /** The SFT model and the PPO policy, measured alike: mean AFINN score and KL to the SFT model. */
+  readonly before: { readonly score: number; readonly kl: number };
+  readonly after: { readonly score: number; readonly kl: number };
+  readonly beforeAfter: readonly { prompt: string; before: string; beforeScore: number; after: string; afterScore: number }[];
   readonly examples: readonly { prompt: string; best: string; bestScore: number; worst: string; worstScore: number }[];
 }
 
@@ -113,14 +129,21 @@ export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DE
       emit({ type: 'demo', message: `simulated labeler (${config.labeler.labeler}) ranked ${labeled.ranked} batches (${labeled.allTied} all tied)` });
     },
   };
-  const result = await runPipeline(project, runId, [sft, reward], { demo: config, base }, {
+  const checkpoints = path.join(project.runs.dir(runId), 'checkpoints');
+  const sftFinal = path.join(checkpoints, 'sft', 'final');
+  const rmFinal = path.join(checkpoints, 'reward', 'final');
+  const ppo = ppoJob(project, config.ppo, { model: sftFinal, scorer: rmFinal, prompts: promptTexts });
+  const result = await runPipeline(project, runId, [sft, reward, ppo], { demo: config, base }, {
     ...(options.signal ? { signal: options.signal } : {}),
     onEvent: (e) => {
       if (e.type === 'metrics') metrics.push(e.record);
       emit(e);
     },
   });
-  return summarise(project, runId, result.finals.sft as string, result.finals.reward as string, metrics);
+  emit({ type: 'demo', message: 'measuring the SFT model and the PPO policy by the AFINN scorer…' });
+  const before = await evaluatePolicy(sftFinal, sftFinal, promptTexts, afinnScore, config.evaluation);
+  const after = await evaluatePolicy(result.finals.ppo as string, sftFinal, promptTexts, afinnScore, config.evaluation);
+  return summarise(project, runId, { sft: sftFinal, reward: rmFinal, policy: result.finals.ppo as string }, metrics, before, after);
 }
 
 /** Resume the latest demo run that did not complete, so `npm run demo` after a crash continues it. */
@@ -129,7 +152,14 @@ function existingDemoRun(project: Project): string | undefined {
   return open[open.length - 1]?.id;
 }
 
-function summarise(project: Project, runId: string, sftFinal: string, rewardFinal: string, streamed: MetricRecord[]): DemoSummary {
+function summarise(
+  project: Project,
+  runId: string,
+  finals: { sft: string; reward: string; policy: string },
+  streamed: MetricRecord[],
+  before: PolicyEvaluation,
+  after: PolicyEvaluation,
+): DemoSummary {
   // Metrics from this process, or from metrics.jsonl when the stages were done earlier.
   const lines = streamed.length ? streamed.map((m) => ({ values: m.values as Record<string, number | null> })) : project.runs.readMetrics(runId).records;
   const last = (name: string): number | undefined => {
@@ -154,8 +184,16 @@ function summarise(project: Project, runId: string, sftFinal: string, rewardFina
     runId,
     runDir: project.runs.dir(runId),
     project: project.paths.dir,
-    sftFinal,
-    rewardFinal,
+    sftFinal: finals.sft,
+    rewardFinal: finals.reward,
+    policyFinal: finals.policy,
+    before: { score: before.meanScore, kl: before.meanKl },
+    after: { score: after.meanScore, kl: after.meanKl },
+    // The same prompt and seed before and after, so the change is the policy's.
+    beforeAfter: before.samples.slice(0, 8).filter((_, i) => i % 2 === 0).map((b, i) => {
+      const a = after.samples[i * 2]!;
+      return { prompt: b.prompt, before: b.completion, beforeScore: b.score, after: a.completion, afterScore: a.score };
+    }),
     ...(sftEval === undefined ? {} : { finalSftEvalLoss: sftEval }),
     ...(evalAcc === undefined ? {} : { rewardEvalAccuracy: evalAcc }),
     examples,

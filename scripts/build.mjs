@@ -2,12 +2,15 @@
 // Heavy runtime libraries stay external: they load from node_modules at run time (and ship in
 // the .vsix), so activation never pulls them in. Usage: node scripts/build.mjs [--watch]
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
 const watch = process.argv.includes('--watch');
+const WEBVIEW_APPS = readdirSync('webview', { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(`webview/${d.name}/main.ts`))
+  .map((d) => d.name);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Runtime dependencies are loaded from node_modules; dev-only ones get bundled.
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})];
@@ -39,7 +42,8 @@ const builds = [
   { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist', external: [...external, 'vscode'] },
   { ...node, entryPoints: { engine: 'src/engine/main.ts', cli: 'src/cli/main.ts' }, outdir: 'dist' },
   {
-    entryPoints: { sidebar: 'webview/sidebar/main.ts' },
+    // Every webview app: webview/<app>/main.ts → dist/webview/<app>.js.
+    entryPoints: Object.fromEntries(WEBVIEW_APPS.map((app) => [app, `webview/${app}/main.ts`])),
     outdir: 'dist/webview',
     bundle: true,
     platform: 'browser',
@@ -52,8 +56,9 @@ const builds = [
 ];
 
 mkdirSync('dist/webview', { recursive: true });
+// Each app's stylesheet is media/<app>.css.
 const copyCss = () => {
-  for (const name of ['sidebar']) cpSync(`media/${name}.css`, `dist/webview/${name}.css`);
+  for (const name of WEBVIEW_APPS) if (existsSync(`media/${name}.css`)) cpSync(`media/${name}.css`, `dist/webview/${name}.css`);
 };
 
 if (watch) {

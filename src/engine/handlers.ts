@@ -2,21 +2,35 @@
  * Request handlers of the engine process, one per method of `EngineRequests`. Each receives
  * validated params, an AbortSignal that fires when the client cancels, and a progress callback.
  */
-import type { EngineMethod, ParamsOf, ResultOf } from '../protocol/engine';
+import type { CoreRequests, EngineMethod, EngineNotifications, ParamsOf, ResultOf } from '../protocol/engine';
 import { isBackendPreference } from '../protocol/backend';
 import { initCompute } from '../core/compute/backend';
 import { UserError } from '../core/errors';
+import { projectHandlers } from './projectHandlers';
+import { trainingHandlers } from './trainingHandlers';
 
 export interface HandlerContext {
   readonly signal: AbortSignal;
   readonly progress: (message: string, fraction?: number) => void;
+  /** Send a notification to the host (e.g. live training metrics). */
+  readonly notify: <N extends keyof EngineNotifications>(method: N, params: EngineNotifications[N]) => void;
 }
 
-type Handler<M extends EngineMethod> = (params: ParamsOf<M>, ctx: HandlerContext) => Promise<ResultOf<M>>;
+export type Handler<M extends EngineMethod> = (params: ParamsOf<M>, ctx: HandlerContext) => Promise<ResultOf<M>>;
 export type Handlers = { [M in EngineMethod]: Handler<M> };
+export type HandlersFor<R> = { [M in keyof R & EngineMethod]: Handler<M> };
 
-/** The backend this engine was started with (from the setting, via argv). */
-export function createHandlers(defaultBackend: string | undefined): Handlers {
+/** The engine's settings, from its command line. */
+export interface EngineOptions {
+  /** The backend the engine was started with (the setting, via argv). */
+  readonly defaultBackend: string | undefined;
+}
+
+export function createHandlers(options: EngineOptions): Handlers {
+  return { ...coreHandlers(options.defaultBackend), ...projectHandlers(options), ...trainingHandlers(options) };
+}
+
+function coreHandlers(defaultBackend: string | undefined): HandlersFor<CoreRequests> {
   return {
     async status(params) {
       const requested = params.backend ?? defaultBackend ?? 'auto';

@@ -30,7 +30,7 @@ function main(): void {
     process.exit(2);
   }
   const backendArg = process.argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length);
-  const handlers = createHandlers(backendArg);
+  const handlers = createHandlers({ defaultBackend: backendArg });
   const running = new Map<number, AbortController>();
 
   process.on('message', (raw: unknown) => {
@@ -64,6 +64,7 @@ async function run(msg: RequestMessage, handlers: Handlers, running: Map<number,
   running.set(msg.id, controller);
   const ctx: HandlerContext = {
     signal: controller.signal,
+    notify,
     progress: (message, fraction) => notify('progress', { id: msg.id, message, ...(fraction === undefined ? {} : { fraction }) }),
   };
   try {

@@ -66,6 +66,7 @@ export class EngineClient {
   private stateValue: EngineState = { kind: 'stopped' };
   private readonly stateListeners = new Set<Listener<EngineState>>();
   private readonly logListeners = new Set<Listener<EngineNotifications['log']>>();
+  private readonly notificationListeners = new Map<string, Set<Listener<unknown>>>();
   private disposed = false;
 
   constructor(private readonly options: EngineClientOptions) {}
@@ -86,6 +87,14 @@ export class EngineClient {
   onLog(listener: Listener<EngineNotifications['log']>): { dispose(): void } {
     this.logListeners.add(listener);
     return { dispose: () => this.logListeners.delete(listener) };
+  }
+
+  /** Listen to one notification method from the engine (any engine instance, across restarts). */
+  onNotification<N extends keyof EngineNotifications>(method: N, listener: Listener<EngineNotifications[N]>): { dispose(): void } {
+    let set = this.notificationListeners.get(method);
+    if (!set) this.notificationListeners.set(method, (set = new Set()));
+    set.add(listener as Listener<unknown>);
+    return { dispose: () => set.delete(listener as Listener<unknown>) };
   }
 
   request<M extends EngineMethod>(method: M, params: ParamsOf<M>, options: RequestOptions = {}): Promise<ResultOf<M>> {
@@ -203,6 +212,7 @@ export class EngineClient {
       const params = raw.params as EngineNotifications['log'];
       for (const l of this.logListeners) l(params);
     }
+    for (const l of this.notificationListeners.get(raw.method) ?? []) l(raw.params);
   }
 
   private settle(id: number, action: (p: Pending) => void): void {

@@ -10,6 +10,8 @@ import type { EngineView, SidebarState } from '../protocol/sidebar';
 import { EngineClient, EngineRequestError } from './engineClient';
 import type { EngineState } from './engineClient';
 import { SIDEBAR_VIEW_ID, SidebarViewProvider } from './sidebarView';
+import { registerProjectFeatures } from './projectFeatures';
+import { registerTrainingFeatures } from './trainingFeatures';
 
 const loadedAt = performance.now();
 
@@ -106,6 +108,10 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     }),
     { dispose: () => engine.dispose() },
   );
+
+  const deps = { context, engine, log, refreshSidebar: () => sidebar.refresh() };
+  registerProjectFeatures(deps);
+  registerTrainingFeatures(deps);
 
   activationMs = performance.now() - loadedAt;
   log.info(`Activated in ${activationMs.toFixed(1)} ms.`);

@@ -3,24 +3,31 @@
  * Each request method is declared once here with its params and result; both sides import it.
  */
 import type { BackendPreference, BackendReport } from './backend';
+import type { ProjectRequests } from './engineProject';
+import type { TrainingNotifications, TrainingRequests } from './engineTraining';
 
-export interface EngineRequests {
+export interface CoreRequests {
   /** Initialise compute (once) and report the backend in use. */
   status: { params: { backend?: BackendPreference }; result: BackendReport };
   /** Sleep, reporting progress, until done or cancelled (used to test cancellation end to end). */
   wait: { params: { ms: number }; result: { waitedMs: number } };
 }
 
+/** Every request: core, project/store/sampling (engineProject.ts), training (engineTraining.ts). */
+export type EngineRequests = CoreRequests & ProjectRequests & TrainingRequests;
+
 export type EngineMethod = keyof EngineRequests;
 export type ParamsOf<M extends EngineMethod> = EngineRequests[M]['params'];
 export type ResultOf<M extends EngineMethod> = EngineRequests[M]['result'];
 
-export interface EngineNotifications {
+export interface CoreNotifications {
   /** Progress of a running request, by its id. */
   progress: { id: number; message: string; fraction?: number };
   /** A line for the engine's output channel. */
   log: { level: 'info' | 'warn' | 'error'; message: string };
 }
+
+export type EngineNotifications = CoreNotifications & TrainingNotifications;
 export type EngineNotificationMethod = keyof EngineNotifications;
 
 export interface RequestMessage<M extends EngineMethod = EngineMethod> {

@@ -61,9 +61,9 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const raw = readJson(configFile);
   const config = parseConfig(raw, configFile);
   const archs = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]) : [];
-  const raw_tensors = readWeights(dir);
-  const { file } = raw_tensors;
-  const tensors = stripPrefix(raw_tensors.tensors);
+  const stored = readWeights(dir);
+  const { file } = stored;
+  const tensors = stripPrefix(stored.tensors);
   const kind: HeadKind = archs.includes('GPT2ForSequenceClassification') ? 'reward' : tensors.has('v_head.summary.weight') ? 'value' : 'lm';
 
   const expected = parameterShapes(config);
@@ -114,16 +114,21 @@ export function saveCheckpoint(dir: string, opts: SaveOptions): void {
   writeFolderAtomically(dir, files);
 }
 
-/** Build the whole folder beside `dir`, fsync each file, then rename over the old one. */
+/**
+ * Build the whole folder beside `dir`, fsync each file, then rename over the old one. A crash
+ * leaves either the old folder or the new one under `dir` (or, between the two renames, both
+ * complete beside it as `.<name>.tmp-*`), never a half-written checkpoint.
+ */
 export function writeFolderAtomically(dir: string, files: readonly [string, string | Uint8Array][]): void {
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
   try {
     for (const [name, content] of files) {
+      const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
       const fd = fs.openSync(path.join(tmp, name), 'w');
       try {
-        fs.writeSync(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
+        for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -132,10 +137,22 @@ export function writeFolderAtomically(dir: string, files: readonly [string, stri
     const old = fs.existsSync(dir) ? `${tmp}.old` : undefined;
     if (old) fs.renameSync(dir, old);
     fs.renameSync(tmp, dir);
+    syncDir(parent);
     if (old) fs.rmSync(old, { recursive: true, force: true });
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Make the renames durable (Linux/macOS; Windows cannot open folders, and needs no fsync there). */
+function syncDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -19,7 +19,7 @@ type OrtModule = typeof Ort;
 export interface OrtSamplerOptions {
   /** Providers to try in order, each on its own (asking for several throws when CUDA is missing). Default ['cuda', 'cpu']. */
   readonly providers?: readonly string[];
-  /** Threads per op on CPU. Default 2: the engine shares the machine with the editor. */
+  /** Threads per op on CPU. Default 2: the 2-core machines we target; more threads only contend. */
   readonly intraOpThreads?: number;
 }
 

@@ -1,0 +1,62 @@
+/**
+ * Which model folders the project uses now, from its runs and project.json:
+ *
+ *   policy (what completions are sampled from): the final checkpoint of the newest run stage
+ *     that trains a policy (ppo, rloo, dpo); else the newest SFT final; else project.json
+ *     models.policy, models.sft, models.base (the first that is set).
+ *   sft:    the newest SFT final, else project.json models.sft.
+ *   reward: the newest reward-model final, else project.json models.reward.
+ *   base:   project.json models.base.
+ *
+ * "Newest" is by the time the checkpoint was recorded. Relative folders in project.json are
+ * relative to the workspace folder.
+ */
+import * as path from 'node:path';
+import { UserError } from '../../core/errors';
+import type { Project } from '../../core/store/project';
+import type { ModelView } from '../../protocol/engineProject';
+
+const POLICY_STAGES = new Set(['ppo', 'rloo', 'dpo']);
+
+export interface ProjectModels {
+  readonly base?: ModelView;
+  readonly sft?: ModelView;
+  readonly reward?: ModelView;
+  readonly policy?: ModelView;
+}
+
+export function projectModels(project: Project): ProjectModels {
+  // Final checkpoints of every run, newest first.
+  const finals = project.runs
+    .list()
+    .flatMap((summary) => {
+      const record = project.runs.get(summary.id);
+      return record.checkpoints
+        .filter((c) => path.basename(c.path) === 'final')
+        .map((c) => ({ stage: c.stage, time: c.time, path: path.resolve(project.runs.dir(summary.id), c.path), from: `run ${summary.id}` }));
+    })
+    .sort((a, b) => b.time.localeCompare(a.time));
+  const newest = (pred: (stage: string) => boolean): ModelView | undefined => {
+    const f = finals.find((c) => pred(c.stage));
+    return f ? { path: f.path, from: f.from } : undefined;
+  };
+  const configured = (p: string | undefined): ModelView | undefined =>
+    p === undefined ? undefined : { path: path.resolve(project.paths.workspace, p), from: 'project.json' };
+  const models = project.meta.models;
+  const sft = newest((s) => s === 'sft') ?? configured(models.sft);
+  const base = configured(models.base);
+  const policy = newest((s) => POLICY_STAGES.has(s)) ?? newest((s) => s === 'sft') ?? configured(models.policy) ?? sft ?? base;
+  const reward = newest((s) => s === 'reward') ?? configured(models.reward);
+  return { ...(base ? { base } : {}), ...(sft ? { sft } : {}), ...(reward ? { reward } : {}), ...(policy ? { policy } : {}) };
+}
+
+/** The policy folder, or a UserError that says how to set one. */
+export function currentPolicy(project: Project): ModelView {
+  const policy = projectModels(project).policy;
+  if (!policy) {
+    throw new UserError(
+      `${project.paths.projectJson}: no model to sample from. Set "models.base" to a GPT-2 model folder (config.json, model.safetensors, tokenizer.json), or train an SFT model first.`,
+    );
+  }
+  return policy;
+}

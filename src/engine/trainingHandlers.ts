@@ -1,7 +1,149 @@
-/** Handlers for the training requests declared in src/protocol/engineTraining.ts. */
-import type { TrainingRequests } from '../protocol/engineTraining';
+/**
+ * Handlers for the training requests declared in src/protocol/engineTraining.ts. The engine
+ * trains one run at a time; `training.start` stays pending while it trains and streams
+ * `training.event` notifications. Reads (runs, metrics, samples) work while a run trains.
+ */
+import * as path from 'node:path';
+import { initCompute } from '../core/compute/backend';
+import { UserError } from '../core/errors';
+import { isSafeId } from '../core/store/ids';
+import { Project } from '../core/store/project';
+import { isBackendPreference } from '../protocol/backend';
+import type { MetricPoint, PresetInfo, RunInfo, RunKind, SamplePoint, TrainingRequests } from '../protocol/engineTraining';
 import type { EngineOptions, HandlersFor } from './handlers';
+import { readLaunch } from './training/launch';
+import { DEMO_PRESETS, STAGE_PRESETS } from './training/presets';
+import { startRun } from './training/startRun';
 
-export function trainingHandlers(_options: EngineOptions): HandlersFor<TrainingRequests> {
-  return {};
+const MAX_SAMPLES = 5000;
+
+function workspaceOf(params: { workspace?: unknown }): string {
+  const w = params.workspace;
+  if (typeof w !== 'string' || !path.isAbsolute(w)) throw new UserError(`training: 'workspace' must be an absolute folder path (got ${JSON.stringify(w)}).`);
+  return w;
+}
+
+function runIdOf(params: { runId?: unknown }): string {
+  const id = params.runId;
+  if (typeof id !== 'string' || !isSafeId(id)) throw new UserError(`training: 'runId' must be a run id (got ${JSON.stringify(id)}).`);
+  return id;
+}
+
+const ms = (iso: string): number => Date.parse(iso);
+
+export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRequests> {
+  let active: string | undefined;
+  let starting = false;
+
+  const resumable = (project: Project, id: string): boolean => {
+    try {
+      readLaunch(project, id);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  return {
+    async 'training.start'(params, ctx) {
+      const workspace = workspaceOf(params);
+      if (active !== undefined || starting) throw new UserError(`Run ${active ?? '(starting)'} is training: stop it first (RLHF: Stop Run). One run trains at a time.`);
+      starting = true;
+      try {
+        const backend = options.defaultBackend ?? 'auto';
+        await initCompute(isBackendPreference(backend) ? backend : 'auto');
+        // The demo creates its project; stage runs need one.
+        const project = params.kind === 'demo' && params.resume === undefined ? await openOrCreate(workspace) : await Project.open(workspace);
+        return await startRun(params, {
+          project,
+          signal: ctx.signal,
+          onRunId: (id) => {
+            active = id;
+            starting = false;
+          },
+          emit: (runId, event) => ctx.notify('training.event', { runId, event }),
+        });
+      } finally {
+        active = undefined;
+        starting = false;
+      }
+    },
+
+    async 'training.runs'(params) {
+      const workspace = workspaceOf(params);
+      const project = await tryOpen(workspace);
+      if (!project) return { runs: [] };
+      const runs: RunInfo[] = project.runs.list().map((r) => {
+        const record = project.runs.get(r.id);
+        const isActive = r.id === active;
+        return {
+          id: r.id,
+          stage: r.stage,
+          // A 'running' run that is not training here was interrupted (killed engine, crash).
+          state: r.state,
+          step: r.step,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+          ...(record.message ? { message: record.message } : {}),
+          active: isActive,
+          resumable: !isActive && r.state !== 'completed' && resumable(project, r.id),
+        };
+      });
+      return { runs };
+    },
+
+    async 'training.metrics'(params) {
+      const project = await Project.open(workspaceOf(params));
+      const runId = runIdOf(params);
+      const runStage = project.runs.get(runId).stage;
+      const read = project.runs.readMetrics(runId);
+      const points: MetricPoint[] = read.records.map((r) => ({ stage: r.stage ?? runStage, step: r.step, time: ms(r.time), values: r.values }));
+      return { points, ...(read.tail ? { warning: `${path.join(project.runs.dir(runId), 'metrics.jsonl')}: a torn last line was skipped.` } : {}) };
+    },
+
+    async 'training.samples'(params) {
+      const project = await Project.open(workspaceOf(params));
+      const runId = runIdOf(params);
+      const limit = params.limit ?? 400;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SAMPLES) throw new UserError(`training.samples: 'limit' must be an integer in 1..${MAX_SAMPLES}.`);
+      const runStage = project.runs.get(runId).stage;
+      const records = project.runs.readSamples(runId).records.slice(-limit);
+      const samples: SamplePoint[] = records.map((s) => ({
+        stage: s.stage ?? runStage,
+        iteration: s.iteration,
+        time: ms(s.time),
+        prompt: s.prompt,
+        completion: s.completion,
+        score: s.score ?? null,
+        kl: s.kl ?? null,
+      }));
+      return { samples };
+    },
+
+    async 'training.presets'() {
+      const list = (o: Readonly<Record<string, { readonly description: string }>>): PresetInfo[] => Object.entries(o).map(([name, p]) => ({ name, description: p.description }));
+      const presets: Record<RunKind, PresetInfo[]> = {
+        demo: list(DEMO_PRESETS),
+        sft: list(STAGE_PRESETS.sft),
+        reward: list(STAGE_PRESETS.reward),
+        ppo: list(STAGE_PRESETS.ppo),
+        rloo: list(STAGE_PRESETS.rloo),
+        dpo: list(STAGE_PRESETS.dpo),
+      };
+      return { presets };
+    },
+  };
+}
+
+async function tryOpen(workspace: string): Promise<Project | undefined> {
+  try {
+    return await Project.open(workspace);
+  } catch (err) {
+    if (err instanceof UserError && /No RLHF project/.test(err.message)) return undefined;
+    throw err;
+  }
+}
+
+async function openOrCreate(workspace: string): Promise<Project> {
+  return (await tryOpen(workspace)) ?? Project.create(workspace, { name: 'RLHF Workbench demo', guidelines: 'Prefer continuations that are positive in tone (the demo ranks by AFINN sentiment).' });
 }

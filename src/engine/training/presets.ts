@@ -1,0 +1,65 @@
+/**
+ * Named training presets. The demo presets are DemoConfig objects (the whole pipeline on the
+ * shipped tiny model); stage presets are config-file bodies (the fields of the stage's JSON
+ * config, see src/core/train/configs.ts) that the engine writes to `.rlhf/configs/` so the user
+ * can see, edit and re-run them. Model paths in stage presets are filled in from the project.
+ */
+import { DEFAULT_DEMO } from '../../core/demo/demo';
+import type { DemoConfig } from '../../core/demo/demo';
+import type { TrainableStage } from '../../core/train/configJobs';
+
+/**
+ * `demo-quick`: the demo pipeline cut to about a minute on two cores (for trying the UI and
+ * for the e2e test): few SFT and reward steps, many small PPO iterations (~0.5 s each) with a
+ * checkpoint every 5, so a stop loses at most 4 iterations (redone on resume).
+ */
+export const DEMO_QUICK: DemoConfig = {
+  ...DEFAULT_DEMO,
+  sft: { ...DEFAULT_DEMO.sft, steps: 16, evalEvery: 8, checkpointEvery: 8, optim: { ...DEFAULT_DEMO.sft.optim, totalSteps: 16 } },
+  sftExamples: 160,
+  generate: { ...DEFAULT_DEMO.generate, maxNewTokens: 24 },
+  reward: { ...DEFAULT_DEMO.reward, steps: 16, evalEvery: 8, checkpointEvery: 8, optim: { ...DEFAULT_DEMO.reward.optim, totalSteps: 16 } },
+  ppo: {
+    ...DEFAULT_DEMO.ppo,
+    iterations: 60,
+    rolloutBatch: 8,
+    miniBatches: 2,
+    ppoEpochs: 1,
+    maxNewTokens: 16,
+    sampleEvery: 1,
+    checkpointEvery: 5,
+    optim: { ...DEFAULT_DEMO.ppo.optim, totalSteps: 60 * 2 },
+  },
+  evaluation: { ...DEFAULT_DEMO.evaluation, n: 1, maxNewTokens: 16 },
+};
+
+export const DEMO_PRESETS: Readonly<Record<string, { readonly description: string; readonly config: DemoConfig }>> = {
+  default: { description: 'The full demo: SFT 120 steps, reward model 150 steps, PPO 30 iterations (several minutes).', config: DEFAULT_DEMO },
+  'demo-quick': { description: 'A short demo (a couple of minutes): SFT 16 steps, reward model 16 steps, PPO 60 small iterations.', config: DEMO_QUICK },
+};
+
+/** Stage presets: config-file fields besides the models (which come from the project). */
+export const STAGE_PRESETS: Readonly<Record<TrainableStageKind, Readonly<Record<string, { readonly description: string; readonly fields: Readonly<Record<string, unknown>> }>>>> = {
+  sft: {
+    quick: { description: 'A short SFT run: 60 steps, batch 8.', fields: { steps: 60, batchSize: 8, maxLen: 64, evalEvery: 20, checkpointEvery: 20 } },
+    default: { description: 'The SFT stage defaults.', fields: {} },
+  },
+  reward: {
+    quick: { description: 'A short reward-model run: 60 steps, batch 4.', fields: { steps: 60, batchSize: 4, maxLen: 64, evalEvery: 20, checkpointEvery: 20 } },
+    default: { description: 'The reward stage defaults.', fields: {} },
+  },
+  ppo: {
+    quick: { description: 'PPO, 20 small iterations (rollouts of 8).', fields: { iterations: 20, rolloutBatch: 8, miniBatches: 2, ppoEpochs: 1, maxNewTokens: 16, sampleEvery: 1, checkpointEvery: 5 } },
+    default: { description: 'The PPO stage defaults.', fields: {} },
+  },
+  rloo: {
+    quick: { description: 'RLOO, 20 small iterations.', fields: { iterations: 20, promptsPerIteration: 4, k: 2, maxNewTokens: 16, sampleEvery: 1, checkpointEvery: 5 } },
+    default: { description: 'The RLOO stage defaults.', fields: {} },
+  },
+  dpo: {
+    quick: { description: 'A short DPO run: 60 steps.', fields: { steps: 60, batchSize: 4, maxLen: 64, evalEvery: 20, checkpointEvery: 20 } },
+    default: { description: 'The DPO stage defaults.', fields: {} },
+  },
+};
+
+export type TrainableStageKind = Extract<TrainableStage, 'sft' | 'reward' | 'ppo' | 'rloo' | 'dpo'>;

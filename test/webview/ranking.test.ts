@@ -1,0 +1,193 @@
+/**
+ * The ranking app in Chromium against a protocol-typed host stand-in: the keyboard flow (rank,
+ * tie, undo, submit), a failed save that keeps the ranking and retries, undo of a submitted
+ * ranking, drag to reorder, skip / all bad, long completions, highlighted differences.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import type { RankingCommand, RankingItem, RankingNotification, RankingState, SubmitCommand } from '../../src/protocol/ranking';
+import { isRankingCommand } from '../../src/protocol/ranking';
+import { launchBrowser, openWebview, screenshot } from './harness';
+
+const item = (batchId: string, texts: string[], prompt = 'Call me Ishmael.'): RankingItem => ({
+  batchId,
+  promptId: `p-${batchId}`,
+  prompt,
+  completions: texts.map((text, i) => ({ id: `${batchId}.${i}`, text, temperature: [0.7, 0.9, 1.1, 1.3][i] as number })),
+  model: '/models/tiny-default (project.json)',
+});
+const first = item('b1', [' Some years ago, never mind how long.', ' Some months ago, the sea was calm.', ' The whale rose from the deep.']);
+const second = item('b2', [' It is a way I have.', ' It is a way of driving off the spleen.', ' Whenever I find myself grim.']);
+const ready = (it: RankingItem, done = 0, extra: Partial<RankingState> = {}): RankingState => ({
+  status: 'ready',
+  item: it,
+  progress: { done, total: 3 },
+  guidelines: 'Prefer vivid, concrete continuations.\nPenalise repetition.',
+  policy: '/models/tiny-default (project.json)',
+  save: { state: 'idle' },
+  ...extra,
+});
+
+let browser: Browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+const open = (state: RankingState) => openWebview<RankingCommand, RankingNotification>(browser, 'ranking', state);
+const isSubmit = (m: RankingCommand): m is SubmitCommand => m.type === 'submit';
+const ranksShown = async (host: Awaited<ReturnType<typeof open>>): Promise<string[]> =>
+  host.page.getByTestId('completion').evaluateAll((els) => els.map((e) => e.getAttribute('data-rank') ?? ''));
+
+test('keyboard flow: rank, tie, undo, submit; a failed save keeps the ranking and retries; undo of a submit', async () => {
+  const host = await open(ready(first));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    assert.equal(await host.page.getByTestId('progress').textContent(), '1 of 3');
+    assert.match((await host.page.getByTestId('policy').textContent()) ?? '', /tiny-default/);
+    // Focus starts on the first completion.
+    assert.equal(await host.page.evaluate(() => document.activeElement?.getAttribute('data-index')), '0');
+    await host.page.keyboard.press('2'); // first → 2, focus moves to the second
+    await host.page.keyboard.press('1'); // second → 1
+    await host.page.keyboard.press('t'); // third tied with the rank given last (1)
+    assert.deepEqual(await ranksShown(host), ['2', '1', '1']);
+    await host.page.keyboard.press('Control+z');
+    assert.deepEqual(await ranksShown(host), ['2', '1', '']);
+    // Enter does nothing while a completion is unranked.
+    await host.page.keyboard.press('Enter');
+    assert.equal(host.received.filter(isSubmit).length, 0);
+    await host.page.keyboard.press('ArrowUp');
+    await host.page.keyboard.press('ArrowDown');
+    await host.page.keyboard.press('3');
+    assert.deepEqual(await ranksShown(host), ['2', '1', '3']);
+    await host.page.getByTestId('note').fill('the second is the most vivid');
+    await host.page.getByTestId('note').press('Escape');
+    await host.page.keyboard.press('Enter');
+    const submitted = await host.waitFor(isSubmit);
+    assert.deepEqual(submitted, { type: 'submit', batchId: 'b1', verdict: 'ranked', completionIds: ['b1.0', 'b1.1', 'b1.2'], ranks: [2, 1, 3], note: 'the second is the most vivid' });
+
+    await host.send({ type: 'didChangeState', state: ready(first, 0, { save: { state: 'saving', batchId: 'b1' } }) });
+    await host.page.getByText('Saving…').waitFor();
+    await host.send({ type: 'didChangeState', state: ready(first, 0, { save: { state: 'failed', batchId: 'b1', error: 'EACCES: permission denied, open .rlhf/rankings/me.jsonl' } }) });
+    await host.page.getByTestId('retry').waitFor();
+    assert.match((await host.page.getByTestId('save-state').textContent()) ?? '', /Not saved: EACCES/);
+    assert.deepEqual(await ranksShown(host), ['2', '1', '3'], 'the ranking is kept after a failed save');
+    await screenshot(host.page, 'ranking-save-failed');
+    await host.page.getByTestId('retry').click();
+    await host.waitFor((m) => isSubmit(m) && host.received.filter(isSubmit).length === 2);
+    assert.deepEqual(host.received.filter(isSubmit)[1], submitted);
+
+    // Saved: the host moves on to the next prompt.
+    await host.send({ type: 'didChangeState', state: ready(second, 1, { save: { state: 'saved', batchId: 'b1' }, lastSubmitted: { batchId: 'b1', eventId: 'e-1' } }) });
+    await host.page.getByText('It is a way I have.').waitFor();
+    assert.equal(await host.page.getByTestId('progress').textContent(), '2 of 3');
+    assert.deepEqual(await ranksShown(host), ['', '', '']);
+    await screenshot(host.page, 'ranking-next');
+    // Nothing to undo locally: Ctrl+Z takes back the submitted ranking.
+    await host.page.keyboard.press('Control+z');
+    assert.deepEqual(await host.waitFor((m) => m.type === 'undoSubmit'), { type: 'undoSubmit', eventId: 'e-1' });
+    await host.send({ type: 'didChangeState', state: ready(first, 0) });
+    await host.page.getByText('Some years ago').waitFor();
+    assert.deepEqual(await ranksShown(host), ['2', '1', '3'], 'the undone ranking comes back as it was');
+    for (const m of host.received) assert.ok(isRankingCommand(m), `invalid command posted: ${JSON.stringify(m)}`);
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('drag handles reorder, and ranks follow the order; Alt+arrows move the focused completion', async () => {
+  const host = await open(ready(first));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    const handles = host.page.getByTestId('drag-handle');
+    await handles.nth(2).dragTo(host.page.getByTestId('completion').nth(0));
+    // Display order is now [2, 0, 1]; ranks by position.
+    const order = await host.page.getByTestId('completion').evaluateAll((els) => els.map((e) => e.getAttribute('data-index')));
+    assert.deepEqual(order, ['2', '0', '1']);
+    assert.deepEqual(await ranksShown(host), ['1', '2', '3']);
+    await screenshot(host.page, 'ranking-dragged');
+    await host.page.keyboard.press('Alt+ArrowDown'); // the focused top one (index 2) moves down
+    assert.deepEqual(await host.page.getByTestId('completion').evaluateAll((els) => els.map((e) => e.getAttribute('data-index'))), ['0', '2', '1']);
+    await host.page.keyboard.press('Control+z');
+    await host.page.keyboard.press('Control+z');
+    assert.deepEqual(await host.page.getByTestId('completion').evaluateAll((els) => els.map((e) => e.getAttribute('data-index'))), ['0', '1', '2']);
+    assert.deepEqual(await ranksShown(host), ['', '', '']);
+    await handles.nth(1).dragTo(host.page.getByTestId('completion').nth(0));
+    await host.page.keyboard.press('Enter');
+    const s = await host.waitFor(isSubmit);
+    // Completion 1 dragged to the top: it is best; ids stay in batch order.
+    assert.deepEqual(s.ranks, [2, 1, 3]);
+    assert.deepEqual(s.completionIds, ['b1.0', 'b1.1', 'b1.2']);
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('S skips and B marks all bad (no ranks sent); long completions collapse; differences are highlighted', async () => {
+  const long = Array.from({ length: 30 }, (_, i) => `Line ${i} of a long completion about the sea.`).join('\n');
+  const host = await open(ready(item('b3', [' the white whale swims', ' the grey whale swims', long])));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    await host.page.getByTestId('guidelines').locator('summary').click();
+    assert.match((await host.page.getByTestId('guidelines').textContent()) ?? '', /Penalise repetition/);
+    const texts = host.page.getByTestId('completion-text');
+    assert.equal(await texts.nth(0).locator('mark').textContent(), 'white');
+    assert.equal(await texts.nth(1).locator('mark').textContent(), 'grey');
+    assert.match((await texts.nth(2).getAttribute('class')) ?? '', /collapsed/);
+    await screenshot(host.page, 'ranking-panel');
+    await host.page.getByTestId('expand').click();
+    assert.doesNotMatch((await texts.nth(2).getAttribute('class')) ?? '', /collapsed/);
+    await host.page.getByTestId('diff-toggle').uncheck();
+    assert.equal(await texts.nth(0).locator('mark').count(), 0);
+
+    await host.page.getByTestId('completion').nth(0).click();
+    await host.page.keyboard.press('s');
+    assert.equal(await host.page.getByTestId('verdict').textContent(), 'Skipped');
+    await host.page.keyboard.press('b');
+    assert.equal(await host.page.getByTestId('verdict').textContent(), 'All bad');
+    await host.page.keyboard.press('Enter');
+    const s = await host.waitFor(isSubmit);
+    assert.deepEqual(s, { type: 'submit', batchId: 'b3', verdict: 'allBad', completionIds: ['b3.0', 'b3.1', 'b3.2'] });
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('loading, empty (with Generate) and error states; stray messages are ignored', async () => {
+  const host = await open({ status: 'loading', message: 'Generating completions…', progress: { done: 0, total: 0 }, guidelines: '', save: { state: 'idle' } });
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    assert.equal(await host.page.getByTestId('loading').textContent(), 'Generating completions…');
+    await host.page.evaluate(`window.postMessage({ type: 'didChangeState' }, '*'); window.postMessage('x', '*');`);
+    await host.send({ type: 'didChangeState', state: { status: 'empty', progress: { done: 3, total: 3 }, guidelines: '', save: { state: 'idle' } } });
+    await host.page.getByTestId('generate').click();
+    await host.waitFor((m) => m.type === 'generate');
+    await host.send({ type: 'didChangeState', state: { status: 'untrusted', message: 'This workspace is not trusted: RLHF Workbench does not load or sample models here.', progress: { done: 0, total: 0 }, guidelines: '', save: { state: 'idle' } } });
+    assert.match((await host.page.getByTestId('error').textContent()) ?? '', /not trusted/);
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('isRankingCommand rejects malformed and extra-field messages', () => {
+  const ok: SubmitCommand = { type: 'submit', batchId: 'b1', verdict: 'ranked', completionIds: ['a', 'b'], ranks: [1, 1] };
+  assert.ok(isRankingCommand(ok));
+  assert.ok(isRankingCommand({ type: 'submit', batchId: 'b1', verdict: 'skip', completionIds: ['a', 'b'] }));
+  assert.ok(!isRankingCommand({ ...ok, ranks: [1, 3] }), 'rank above K');
+  assert.ok(!isRankingCommand({ ...ok, ranks: [1] }), 'one rank short');
+  assert.ok(!isRankingCommand({ ...ok, completionIds: ['a', 'a'] }), 'duplicate ids');
+  assert.ok(!isRankingCommand({ ...ok, batchId: '../../etc' }), 'unsafe id');
+  assert.ok(!isRankingCommand({ ...ok, extra: 1 }), 'extra field');
+  assert.ok(!isRankingCommand({ type: 'submit', batchId: 'b1', verdict: 'skip', completionIds: ['a', 'b'], ranks: [1, 2] }), 'ranks with skip');
+  assert.ok(!isRankingCommand({ ...ok, note: 'x'.repeat(10_001) }), 'note too long');
+  assert.ok(!isRankingCommand({ type: 'undoSubmit' }));
+  assert.ok(!isRankingCommand({ type: 'ready', x: 1 }));
+  assert.ok(!isRankingCommand(null) && !isRankingCommand([]) && !isRankingCommand('submit'));
+});

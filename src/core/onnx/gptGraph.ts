@@ -7,7 +7,8 @@
  *   outputs  logits [B, T, V] (or [B, 1, V], see GraphOptions), present.{i}.key / .value [B, H, P+T, D]
  *
  * Math matches gpt2.ts: causal + padding mask as a −1e9 additive bias, gelu_new (tanh form,
- * which ORT fuses), tied LM head.
+ * which ORT fuses), tied LM head. Initializers carry the HF parameter names; note that the
+ * query columns of each `attn.c_attn` weight and bias are stored pre-scaled by 1/sqrt(D).
  */
 import type { GPT2Config } from '../model/config';
 import { headDim, innerDim } from '../model/config';

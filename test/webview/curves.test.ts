@@ -1,0 +1,202 @@
+/**
+ * The curves app in Chromium against a protocol-typed host stand-in: it draws the bootstrapped
+ * runs, takes appends tagged with step (a repeated step replaces the old value), smooths with
+ * the slider (raw values kept), overlays a second run, exports CSV and PNG through the host,
+ * fills the samples table, keeps its view with setState, and posts only valid commands.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import type { CurvesBootstrap, CurvesCommand, CurvesNotification } from '../../src/protocol/curves';
+import { DEFAULT_VIEW, isCurvesCommand } from '../../src/protocol/curves';
+import type { MetricPoint, RunInfo, SamplePoint } from '../../src/protocol/engineTraining';
+import { launchBrowser, openWebview, screenshot } from './harness';
+
+const RUN_A = '20261121-063654-demo-9a20cd';
+const RUN_B = '20261121-071000-ppo-1b2c3d';
+const t0 = Date.parse('2026-11-21T06:36:54Z');
+
+const run = (id: string, over: Partial<RunInfo> = {}): RunInfo => ({ id, stage: 'ppo', state: 'completed', step: 10, createdAt: new Date(t0).toISOString(), updatedAt: new Date(t0).toISOString(), active: false, resumable: false, ...over });
+const ppoPoint = (step: number, score: number, kl = 0.01 * step): MetricPoint => ({ stage: 'ppo', step, time: t0 + step * 1000, values: { 'objective/scores': score, 'objective/kl': kl, 'loss/policy': -0.01 * step } });
+const sample = (iteration: number, score: number, kl: number): SamplePoint => ({ stage: 'ppo', iteration, time: t0 + iteration * 1000, prompt: `prompt ${iteration}`, completion: `completion with score ${score}`, score, kl });
+
+let browser: Browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+function boot(over: Partial<CurvesBootstrap> = {}): CurvesBootstrap {
+  return {
+    view: { ...DEFAULT_VIEW, runs: [RUN_A] },
+    runs: [run(RUN_A, { state: 'running', active: true }), run(RUN_B)],
+    live: { runId: RUN_A, stage: 'ppo', step: 3, reward: 0.3 },
+    series: { [RUN_A]: [1, 2, 3].map((s) => ppoPoint(s, s / 10)) },
+    samples: { [RUN_A]: [sample(1, 0.1, 0.01), sample(2, 0.2, 0.02), sample(3, 0.9, 0.5), sample(3, 0.05, 0.01)] },
+    ...over,
+  };
+}
+
+const open = (b: CurvesBootstrap = boot()) => openWebview<CurvesCommand, CurvesNotification>(browser, 'curves', b);
+const chart = (metric: string) => `.chart[data-metric="${metric}"]`;
+
+test('draws the bootstrapped run in groups, with the samples table and the live run', async () => {
+  const host = await open();
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    const select = await host.waitFor((m) => m.type === 'selectRuns');
+    assert.deepEqual(select, { type: 'selectRuns', runIds: [RUN_A] });
+    await host.page.locator(chart('objective/scores')).waitFor();
+    assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-points'), '3');
+    assert.deepEqual(await host.page.locator('details.group > summary').allTextContents(), ['Policy (PPO / RLOO)']);
+    assert.match((await host.page.getByTestId('live').textContent()) ?? '', /Training 063654 demo-9a20cd · ppo step 3 · reward 0\.300/);
+    const rows = host.page.locator('[data-testid="samples-table"] tbody tr');
+    assert.equal(await rows.count(), 4);
+    // Newest iteration first; the high-reward, high-KL row is flagged.
+    assert.equal(await rows.first().locator('td').first().textContent(), '3');
+    assert.equal(await host.page.locator('tr.suspect').count(), 1);
+    assert.match((await host.page.locator('tr.suspect').textContent()) ?? '', /0\.900/);
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('appends grow the curves; a repeated (stage, step) replaces the old value', async () => {
+  const host = await open();
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [ppoPoint(4, 0.4), ppoPoint(5, 0.5)] });
+    await host.page.locator(`${chart('objective/scores')}[data-points="5"]`).waitFor();
+    assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-last-x'), '5');
+    // A resumed run redoes step 5 (and 4) from its checkpoint: same steps, new values.
+    await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [ppoPoint(4, 0.44), ppoPoint(5, 0.55), ppoPoint(6, 0.66)] });
+    await host.page.locator(`${chart('objective/scores')}[data-points="6"]`).waitFor();
+    await host.page.getByTestId('export-csv').click();
+    const csv = await host.waitFor((m): m is Extract<CurvesCommand, { type: 'exportCsv' }> => m.type === 'exportCsv');
+    const scores = csv.csv.trim().split('\n').filter((l) => l.includes(',objective/scores,'));
+    assert.deepEqual(scores.map((l) => l.split(',').slice(2, 3).concat(l.split(',').slice(5))), [['1', '0.1'], ['2', '0.2'], ['3', '0.3'], ['4', '0.44'], ['5', '0.55'], ['6', '0.66']]);
+    assert.equal(csv.csv.split('\n')[0], 'run,stage,step,time,metric,value');
+    assert.match(csv.fileName, /^rlhf-curves-.*\.csv$/);
+    assert.ok(isCurvesCommand(csv));
+  } finally {
+    await host.close();
+  }
+});
+
+async function legendValues(host: Awaited<ReturnType<typeof open>>, metric: string): Promise<string[]> {
+  const over = host.page.locator(`${chart(metric)} .u-over`);
+  const box = await over.boundingBox();
+  assert.ok(box);
+  // Hover the right edge: the legend shows the values at the last step.
+  await host.page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
+  return host.page.locator(`${chart(metric)} .u-legend .u-series .u-value`).allTextContents();
+}
+
+test('the smoothing slider smooths the line and keeps the raw values; hover shows values; the view persists', async () => {
+  const points = Array.from({ length: 20 }, (_, i) => ppoPoint(i + 1, i % 2 === 0 ? 1 : 0));
+  const host = await open(boot({ series: { [RUN_A]: points }, view: { ...DEFAULT_VIEW, runs: [RUN_A], smoothing: 0 } }));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    await host.page.locator(`${chart('objective/scores')}[data-points="20"]`).waitFor();
+    // [x, raw, smoothed]: unsmoothed, the smoothed line equals the raw one (step 20 → 0).
+    const [, raw0, smooth0] = await legendValues(host, 'objective/scores');
+    assert.equal(raw0, '0');
+    assert.equal(smooth0, '0');
+    await host.page.getByTestId('smoothing').fill('0.9');
+    assert.equal(await host.page.getByTestId('smoothing-value').textContent(), '0.90');
+    await host.page.waitForTimeout(100);
+    const [, raw9, smooth9] = await legendValues(host, 'objective/scores');
+    assert.equal(raw9, '0');
+    const smoothed = Number(smooth9);
+    assert.ok(smoothed > 0.3 && smoothed < 0.6, `EMA 0.9 of alternating 1,0 should sit near 0.5, got ${smooth9}`);
+    await host.page.getByTestId('x-axis').selectOption('time');
+    await host.page.waitForTimeout(100);
+    assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-last-x'), String((t0 + 20_000) / 1000));
+    await screenshot(host.page, 'curves-smoothed');
+    const state = (await host.page.evaluate('acquireVsCodeApi().getState()')) as { smoothing: number; xAxis: string; runs: string[] };
+    assert.equal(state.smoothing, 0.9);
+    assert.equal(state.xAxis, 'time');
+    assert.deepEqual(state.runs, [RUN_A]);
+  } finally {
+    await host.close();
+  }
+});
+
+test('a second run overlays on the same charts; PNG export sends a real PNG', async () => {
+  const host = await open();
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    await host.page.getByTestId(`select-${RUN_B}`).check();
+    const select = await host.waitFor((m) => m.type === 'selectRuns' && m.runIds.length === 2);
+    assert.deepEqual(select, { type: 'selectRuns', runIds: [RUN_A, RUN_B] });
+    await host.send({ type: 'didLoadRun', runId: RUN_B, points: [1, 2, 3, 4, 5, 6, 7].map((s) => ppoPoint(s, 1 - s / 10)), samples: [] });
+    await host.page.locator(`${chart('objective/scores')}[data-lines="2"]`).waitFor();
+    assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-points'), '7');
+    // Legend: x, then raw and smoothed for each run.
+    assert.equal(await host.page.locator(`${chart('objective/scores')} .u-legend .u-series`).count(), 5);
+    await screenshot(host.page, 'curves-overlay');
+    await host.page.getByTestId('export-png').click();
+    const png = await host.waitFor((m): m is Extract<CurvesCommand, { type: 'exportPng' }> => m.type === 'exportPng');
+    assert.ok(isCurvesCommand(png));
+    const bytes = Buffer.from(png.dataUrl.slice('data:image/png;base64,'.length), 'base64');
+    assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const width = bytes.readUInt32BE(16);
+    const height = bytes.readUInt32BE(20);
+    assert.ok(width >= 200 && height >= 200, `PNG is ${width}×${height}`);
+    // Unselecting a run removes its lines.
+    await host.page.getByTestId(`select-${RUN_B}`).uncheck();
+    await host.page.locator(`${chart('objective/scores')}[data-lines="1"]`).waitFor();
+    for (const m of host.received) assert.ok(isCurvesCommand(m), `invalid command posted: ${JSON.stringify(m)}`);
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('run control: stop on the live run, resume on a resumable one; a new live run joins the view', async () => {
+  const host = await open(boot({ runs: [run(RUN_A, { state: 'running', active: true }), run(RUN_B, { state: 'cancelled', resumable: true })] }));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    await host.page.getByTestId(`stop-${RUN_A}`).click();
+    await host.waitFor((m) => m.type === 'stopRun' && m.runId === RUN_A);
+    await host.page.getByTestId(`resume-${RUN_B}`).click();
+    await host.waitFor((m) => m.type === 'resumeRun' && m.runId === RUN_B);
+    await host.send({ type: 'didChangeRuns', runs: [run(RUN_A, { state: 'cancelled', resumable: true }), run(RUN_B, { state: 'running', active: true })], live: { runId: RUN_B, stage: 'ppo', step: 4 } });
+    await host.waitFor((m) => m.type === 'selectRuns' && m.runIds[0] === RUN_B);
+    assert.equal(await host.page.getByTestId(`state-${RUN_B}`).textContent(), 'training');
+    assert.match((await host.page.getByTestId('live').textContent()) ?? '', /ppo step 4/);
+    await host.send({ type: 'didFail', message: 'Could not read metrics.jsonl' });
+    assert.equal(await host.page.locator('.error[role="alert"]').textContent(), 'Could not read metrics.jsonl');
+  } finally {
+    await host.close();
+  }
+});
+
+test('messages that are not protocol notifications are ignored', async () => {
+  const host = await open();
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    await host.page.evaluate(`
+      window.postMessage({ type: 'didAppendEverything', points: 5 }, '*');
+      window.postMessage('nope', '*');
+      window.postMessage(null, '*');
+    `);
+    await host.page.waitForTimeout(100);
+    assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-points'), '3');
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('isCurvesCommand rejects malformed and hostile commands', () => {
+  assert.equal(isCurvesCommand({ type: 'selectRuns', runIds: ['../../etc'] }), false);
+  assert.equal(isCurvesCommand({ type: 'selectRuns', runIds: [RUN_A], extra: 1 }), false);
+  assert.equal(isCurvesCommand({ type: 'exportCsv', fileName: '../x.csv', csv: '' }), false);
+  assert.equal(isCurvesCommand({ type: 'exportPng', fileName: 'x.png', dataUrl: 'data:text/html;base64,PGI+' }), false);
+  assert.equal(isCurvesCommand({ type: 'stopRun' }), false);
+  assert.equal(isCurvesCommand({ type: 'resumeRun', runId: RUN_B }), true);
+});

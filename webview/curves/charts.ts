@@ -1,0 +1,206 @@
+/**
+ * The charts: one uPlot per metric, in groups, every selected run overlaid. Each line is drawn
+ * twice: the raw values faint behind, the EMA-smoothed values on top. A chart is rebuilt only
+ * when its set of lines or its x-axis changes; otherwise new data goes in with setData, which
+ * keeps long live series cheap. Colours come from VS Code's theme (--vscode-charts-*).
+ */
+import uPlot from 'uplot';
+import type { CurvesViewState } from '../../src/protocol/curves';
+import { groupMetrics } from './groups';
+import type { Line } from './series';
+import { ema } from './series';
+
+const PALETTE_VARS = ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-red', '--vscode-charts-yellow'];
+const PALETTE_FALLBACK = ['#3794ff', '#d18616', '#89d185', '#b180d7', '#f14c4c', '#cca700'];
+
+function cssVar(name: string, fallback: string): string {
+  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+}
+
+/** `#rgb`/`#rrggbb` with an alpha, or the colour unchanged when it is not hex. */
+function faint(color: string, alpha: number): string {
+  const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color)?.[1];
+  if (!hex) return color;
+  const full = hex.length === 3 ? [...hex].map((c) => c + c).join('') : hex;
+  return `#${full}${Math.round(alpha * 255).toString(16).padStart(2, '0')}`;
+}
+
+/** What a chart shows, as attributes (for tests and for assistive tools): x count and the last x. */
+function describe(root: HTMLElement, data: uPlot.AlignedData): void {
+  const xs = data[0];
+  root.dataset.points = String(xs.length);
+  root.dataset.lastX = xs.length ? String(xs[xs.length - 1]) : '';
+  root.dataset.lines = String((data.length - 1) / 2);
+}
+
+export const seriesKey = (l: { runId: string; stage: string }): string => `${l.runId} ${l.stage}`;
+
+interface Chart {
+  readonly root: HTMLElement;
+  readonly plot: uPlot;
+  readonly signature: string;
+  readonly lines: readonly Line[];
+}
+
+export interface BoardInput {
+  readonly view: CurvesViewState;
+  /** Metric names present in the selected runs. */
+  readonly metrics: ReadonlySet<string>;
+  readonly linesOf: (metric: string) => Line[];
+  /** Colour index of a run (its position in the selection). */
+  readonly runIndex: (runId: string) => number;
+  readonly runLabel: (runId: string) => string;
+}
+
+export class ChartBoard {
+  private readonly charts = new Map<string, Chart>();
+  private readonly resize = new ResizeObserver(() => this.fit());
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly onToggle: (key: string, shown: boolean) => void,
+    private readonly onToggleGroup: (group: string, open: boolean) => void,
+  ) {
+    this.resize.observe(container);
+  }
+
+  render(input: BoardInput): void {
+    const groups = groupMetrics(input.metrics);
+    const wanted = new Set(groups.flatMap((g) => g.metrics));
+    for (const [metric, chart] of this.charts) {
+      if (!wanted.has(metric)) {
+        chart.plot.destroy();
+        this.charts.delete(metric);
+      }
+    }
+    const sections: HTMLElement[] = [];
+    for (const { group, metrics } of groups) {
+      const details = document.createElement('details');
+      details.className = 'group';
+      details.dataset.group = group.id;
+      details.open = !input.view.collapsed.includes(group.id);
+      const summary = document.createElement('summary');
+      summary.textContent = group.title;
+      details.append(summary);
+      details.addEventListener('toggle', () => this.onToggleGroup(group.id, details.open));
+      const grid = document.createElement('div');
+      grid.className = 'grid';
+      for (const metric of metrics) grid.append(this.chart(metric, input).root);
+      details.append(grid);
+      sections.push(details);
+    }
+    this.container.replaceChildren(...sections);
+    this.fit();
+  }
+
+  /** Each chart's title and canvas (axes included), for the PNG export. */
+  canvases(): { metric: string; canvas: HTMLCanvasElement }[] {
+    return [...this.charts].map(([metric, c]) => ({ metric, canvas: c.plot.ctx.canvas }));
+  }
+
+  destroy(): void {
+    this.resize.disconnect();
+    for (const c of this.charts.values()) c.plot.destroy();
+    this.charts.clear();
+  }
+
+  private chart(metric: string, input: BoardInput): Chart {
+    const lines = input.linesOf(metric);
+    const multiStage = new Set(lines.map((l) => l.stage)).size > 1;
+    const names = lines.map((l) => `${input.runLabel(l.runId)}${multiStage ? ` · ${l.stage}` : ''}`);
+    const signature = JSON.stringify([input.view.xAxis, names, lines.map((l) => input.runIndex(l.runId))]);
+    const data = this.data(lines, input.view);
+    const existing = this.charts.get(metric);
+    if (existing && existing.signature === signature) {
+      existing.plot.setData(data);
+      this.applyHidden(existing, input.view);
+      describe(existing.root, data);
+      return existing;
+    }
+    existing?.plot.destroy();
+    const root = document.createElement('div');
+    root.className = 'chart';
+    root.dataset.metric = metric;
+    const title = document.createElement('h3');
+    title.textContent = metric;
+    root.append(title);
+    const fg = cssVar('--vscode-foreground', '#cccccc');
+    const grid = cssVar('--vscode-editorWidget-border', '#80808040');
+    const series: uPlot.Series[] = [{ label: input.view.xAxis === 'step' ? 'step' : 'time' }];
+    lines.forEach((l, i) => {
+      const c = input.runIndex(l.runId) % PALETTE_VARS.length;
+      const color = cssVar(PALETTE_VARS[c] as string, PALETTE_FALLBACK[c] as string);
+      series.push(
+        { label: `${names[i]} raw`, stroke: faint(color, 0.3), width: 1, spanGaps: true, points: { show: false } },
+        { label: names[i] as string, stroke: color, width: 2, spanGaps: true, points: { show: false } },
+      );
+    });
+    const plot = new uPlot(
+      {
+        width: Math.max(200, this.chartWidth()),
+        height: 170,
+        scales: { x: { time: input.view.xAxis === 'time' } },
+        axes: [
+          { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+          { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56 },
+        ],
+        series,
+        legend: { live: true },
+        cursor: { drag: { x: true, y: false } },
+        hooks: {
+          // A legend click on either line of a run toggles both, and is remembered.
+          setSeries: [
+            (u, idx) => {
+              if (idx === null || idx === 0) return;
+              const lineIdx = Math.floor((idx - 1) / 2);
+              const line = lines[lineIdx];
+              if (!line) return;
+              const shown = u.series[idx]?.show !== false;
+              const partner = idx % 2 === 1 ? idx + 1 : idx - 1;
+              if (u.series[partner]?.show !== shown) u.setSeries(partner, { show: shown });
+              this.onToggle(seriesKey(line), shown);
+            },
+          ],
+        },
+      },
+      data,
+      root,
+    );
+    const made: Chart = { root, signature, lines, plot };
+    this.charts.set(metric, made);
+    this.applyHidden(made, input.view);
+    describe(root, data);
+    return made;
+  }
+
+  private data(lines: readonly Line[], view: CurvesViewState): uPlot.AlignedData {
+    if (lines.length === 0) return [[]];
+    const tables: uPlot.AlignedData[] = lines.map((l) => {
+      const xs = view.xAxis === 'step' ? l.steps : l.times;
+      const order = xs.map((_, i) => i).sort((a, b) => (xs[a] as number) - (xs[b] as number));
+      const raw = order.map((i) => l.values[i] ?? null);
+      return [order.map((i) => xs[i] as number), raw, ema(raw, view.smoothing)];
+    });
+    return tables.length === 1 ? (tables[0] as uPlot.AlignedData) : uPlot.join(tables);
+  }
+
+  private applyHidden(chart: Chart, view: CurvesViewState): void {
+    chart.lines.forEach((l, i) => {
+      const show = !view.hidden.includes(seriesKey(l));
+      for (const idx of [1 + 2 * i, 2 + 2 * i]) {
+        if (chart.plot.series[idx] && chart.plot.series[idx].show !== show) chart.plot.setSeries(idx, { show }, false);
+      }
+    });
+  }
+
+  private chartWidth(): number {
+    const w = this.container.clientWidth || 600;
+    // Two columns when there is room for them.
+    return w >= 900 ? Math.floor((w - 24) / 2) : w - 8;
+  }
+
+  private fit(): void {
+    const width = Math.max(200, this.chartWidth());
+    for (const c of this.charts.values()) if (Math.abs(c.plot.width - width) > 2) c.plot.setSize({ width, height: 170 });
+  }
+}

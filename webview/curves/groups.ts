@@ -1,0 +1,45 @@
+/**
+ * How the metrics are grouped on the panel, in order. Names come from src/protocol/metrics.ts;
+ * a metric no group lists lands in "Other", so a new metric still shows.
+ */
+export interface MetricGroup {
+  readonly id: string;
+  readonly title: string;
+  readonly metrics: readonly string[];
+}
+
+export const GROUPS: readonly MetricGroup[] = [
+  {
+    id: 'policy',
+    title: 'Policy (PPO / RLOO)',
+    metrics: [
+      'objective/scores',
+      'objective/rlhf_reward',
+      'objective/kl',
+      'objective/entropy',
+      'objective/non_score_reward',
+      'objective/kl_coef',
+      'policy/approxkl',
+      'policy/clipfrac',
+      'loss/policy',
+      'loss/value',
+      'val/explained_variance',
+      'val/vpred',
+      'val/ratio',
+    ],
+  },
+  { id: 'reward', title: 'Reward model', metrics: ['reward/loss', 'reward/accuracy', 'reward/margin', 'reward/eval_loss', 'reward/eval_accuracy', 'reward/chosen', 'reward/rejected'] },
+  { id: 'dpo', title: 'DPO', metrics: ['loss/dpo', 'rewards/accuracies', 'rewards/margins', 'rewards/chosen', 'rewards/rejected', 'eval/loss/dpo', 'eval/rewards/accuracies'] },
+  { id: 'lm', title: 'SFT / pretraining', metrics: ['sft/loss', 'sft/eval_loss', 'pretrain/loss', 'pretrain/eval_loss'] },
+  { id: 'other', title: 'Optimizer and speed', metrics: ['lr', 'grad_norm', 'tokens_per_second', 'time/rollout', 'time/scoring', 'time/update'] },
+];
+
+const KNOWN = new Map(GROUPS.flatMap((g) => g.metrics.map((m) => [m, g.id] as const)));
+
+/** The groups with the metrics present (in the group's order, unknown names last in "other"). */
+export function groupMetrics(present: ReadonlySet<string>): { group: MetricGroup; metrics: string[] }[] {
+  const out = GROUPS.map((group) => ({ group, metrics: group.metrics.filter((m) => present.has(m)) }));
+  const other = out.find((g) => g.group.id === 'other');
+  for (const m of present) if (!KNOWN.has(m)) other?.metrics.push(m);
+  return out.filter((g) => g.metrics.length > 0);
+}

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../errors';
+import { bpeTokenizerJson } from './byteLevel';
 
 export interface Tokenizer {
   /** Where it came from (a file path or a built-in name), for reports. */
@@ -66,20 +67,41 @@ export function tokenizerFromJson(json: TokenizerJson, name: string): Tokenizer 
   };
 }
 
-/** Load `<dir>/tokenizer.json` (or a tokenizer.json path). */
+/**
+ * Load `<dir>/tokenizer.json` (or a tokenizer.json path). A folder saved by older
+ * transformers with only the slow tokenizer's vocab.json + merges.txt is built into one.
+ */
 export function loadTokenizer(fileOrDir: string): Tokenizer {
-  const file = fs.existsSync(fileOrDir) && fs.statSync(fileOrDir).isDirectory() ? path.join(fileOrDir, 'tokenizer.json') : fileOrDir;
+  const isDir = fs.existsSync(fileOrDir) && fs.statSync(fileOrDir).isDirectory();
+  const file = isDir ? path.join(fileOrDir, 'tokenizer.json') : fileOrDir;
+  if (isDir && !fs.existsSync(file) && fs.existsSync(path.join(fileOrDir, 'vocab.json')) && fs.existsSync(path.join(fileOrDir, 'merges.txt'))) {
+    return slowTokenizerFiles(fileOrDir);
+  }
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
     throw new UserError(`${file}: no tokenizer.json there. A model folder needs config.json, model.safetensors and tokenizer.json.`);
   }
-  let json: unknown;
+  return tokenizerFromJson(parseJson(text, file) as TokenizerJson, file);
+}
+
+/** GPT-2's slow-tokenizer files: vocab.json (token → id) and merges.txt ("#version" line, then "a b" rules). */
+function slowTokenizerFiles(dir: string): Tokenizer {
+  const vocabFile = path.join(dir, 'vocab.json');
+  const vocab = parseJson(fs.readFileSync(vocabFile, 'utf8'), vocabFile);
+  if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) throw new UserError(`${vocabFile}: not a JSON object of token → id.`);
+  const merges = fs
+    .readFileSync(path.join(dir, 'merges.txt'), 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0 && !line.startsWith('#version'));
+  return tokenizerFromJson(bpeTokenizerJson({ vocab: vocab as Record<string, number>, merges, useRegex: true }), vocabFile);
+}
+
+function parseJson(text: string, file: string): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new UserError(`${file}: not valid JSON (${err instanceof Error ? err.message : String(err)}).`);
   }
-  return tokenizerFromJson(json as TokenizerJson, file);
 }

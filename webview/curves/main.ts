@@ -20,7 +20,8 @@ import { RunSeries, toCsv } from './series';
 const api = vscodeApi<CurvesCommand, CurvesViewState>();
 const boot = readBootstrap<CurvesBootstrap>();
 
-let view: CurvesViewState = toViewState(boot.view);
+// A page VS Code re-created after it was hidden has a stale bootstrap but its own saved view.
+let view: CurvesViewState = toViewState(api.getState() ?? boot.view);
 let runs: readonly RunInfo[] = boot.runs;
 let live: LiveRun | undefined = boot.live;
 const series = new Map<string, RunSeries>();
@@ -168,8 +169,9 @@ function onNotification(n: CurvesNotification): void {
       runs = n.runs;
       const wasLive = live?.runId;
       live = n.live;
-      // A run that starts training joins the view.
-      if (live && live.runId !== wasLive && !view.runs.includes(live.runId)) selectRuns([live.runId, ...view.runs]);
+      // A run that starts training joins the view, as does a run the host asks to show.
+      const join = n.focus ?? (live && live.runId !== wasLive ? live.runId : undefined);
+      if (join !== undefined && !view.runs.includes(join)) selectRuns([join, ...view.runs]);
       else renderAll();
       return;
     }

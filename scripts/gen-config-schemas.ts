@@ -1,0 +1,13 @@
+// Writes schemas/<stage>.schema.json from the zod config schemas (see src/engine/training/jsonSchemas.ts).
+// Usage: npm run schemas
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SCHEMA_STAGES, schemaPath, schemaText } from '../src/engine/training/jsonSchemas';
+
+const root = path.resolve(__dirname, '..');
+for (const stage of SCHEMA_STAGES) {
+  const file = path.join(root, schemaPath(stage));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, schemaText(stage));
+  console.log(`wrote ${path.relative(root, file)}`);
+}

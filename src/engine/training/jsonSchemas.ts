@@ -1,0 +1,27 @@
+/**
+ * JSON schemas of the stage config files, generated from the zod schemas that validate them
+ * (src/core/train/configs.ts), so the editor validates and completes `.rlhf/configs/<stage>*.json`
+ * with the same rules the trainer applies. The committed files in schemas/ are checked against
+ * this by a unit test; regenerate them with `npm run schemas`.
+ */
+import { z } from 'zod';
+import { dpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema, pretrainFileSchema } from '../../core/train/configs';
+
+const FILE_SCHEMAS = { pretrain: pretrainFileSchema, sft: sftFileSchema, reward: rewardFileSchema, dpo: dpoFileSchema, ppo: ppoFileSchema, rloo: rlooFileSchema } as const;
+export type SchemaStage = keyof typeof FILE_SCHEMAS;
+export const SCHEMA_STAGES = Object.keys(FILE_SCHEMAS) as SchemaStage[];
+
+/** Where each stage's schema is committed (relative to the repository root) and contributed from. */
+export const schemaPath = (stage: SchemaStage): string => `schemas/${stage}.schema.json`;
+
+export function configJsonSchema(stage: SchemaStage): Record<string, unknown> {
+  const schema = z.toJSONSchema(FILE_SCHEMAS[stage], { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
+  return {
+    ...schema,
+    title: `RLHF Workbench ${stage} config`,
+    description: `A ${stage} run's config (rlhf train ${stage} --config FILE, or RLHF: Train … in the editor). Relative paths resolve against this file's folder.`,
+  };
+}
+
+/** The file's text as committed: pretty JSON with a final newline. */
+export const schemaText = (stage: SchemaStage): string => JSON.stringify(configJsonSchema(stage), null, 2) + '\n';

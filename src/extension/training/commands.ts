@@ -1,0 +1,119 @@
+/**
+ * The run-control commands: train SFT / reward model / policy (PPO, RLOO, DPO) from a preset or a
+ * JSON config file, run the demo pipeline, stop, resume, show the curves. Each accepts an
+ * optional argument (the sidebar passes run ids; tests pass preset names) and otherwise asks
+ * with a quick pick. Arguments come from anywhere a command can be run from: validated here.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isRunId } from '../../protocol/curves';
+import type { PresetInfo, RunInfo, StageRunKind } from '../../protocol/engineTraining';
+import type { FeatureDeps } from '../features';
+import { CurvesPanel } from './curvesPanel';
+import type { EventLoopMonitor } from './eventLoop';
+import { formatStats } from './eventLoop';
+import type { RunController } from './runController';
+
+const STAGE_TITLES: Readonly<Record<StageRunKind, string>> = { sft: 'SFT', reward: 'reward model', ppo: 'PPO', rloo: 'RLOO', dpo: 'DPO' };
+
+/** A preset name, or an absolute/relative path of a .json config file. */
+type Choice = { readonly preset: string } | { readonly configFile: string };
+
+const workspaceFolder = (): string | undefined => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+
+async function presets(deps: FeatureDeps, kind: StageRunKind | 'demo'): Promise<PresetInfo[]> {
+  return (await deps.engine.request('training.presets', {})).presets[kind];
+}
+
+/** Reads a command argument: a preset name or a config path (.json); anything else is ignored. */
+function choiceFromArg(arg: unknown): Choice | undefined {
+  if (typeof arg !== 'string' || arg.length === 0 || arg.length > 4096) return undefined;
+  if (arg.endsWith('.json')) return { configFile: path.resolve(workspaceFolder() ?? '.', arg) };
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(arg) ? { preset: arg } : undefined;
+}
+
+async function pickConfig(deps: FeatureDeps, stage: StageRunKind): Promise<Choice | undefined> {
+  type Item = vscode.QuickPickItem & { choice?: Choice; browse?: true };
+  const items: Item[] = (await presets(deps, stage)).map((p) => ({ label: `${stage}: ${p.name}`, description: 'preset', detail: p.description, choice: { preset: p.name } }));
+  const folder = workspaceFolder();
+  if (folder) {
+    const files = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, `.rlhf/configs/${stage}*.json`), undefined, 50);
+    for (const f of files) items.push({ label: path.basename(f.fsPath), description: 'config file', detail: f.fsPath, choice: { configFile: f.fsPath } });
+  }
+  items.push({ label: 'Choose a config file…', description: `JSON, validated by the ${stage} schema`, browse: true });
+  const picked = await vscode.window.showQuickPick(items, { title: `RLHF: train ${STAGE_TITLES[stage]}`, placeHolder: 'A preset (written to .rlhf/configs/ so you can edit it) or a config file', matchOnDetail: true });
+  if (!picked) return undefined;
+  if (picked.choice) return picked.choice;
+  const uri = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON config': ['json'] }, ...(folder ? { defaultUri: vscode.Uri.file(path.join(folder, '.rlhf', 'configs')) } : {}) });
+  return uri?.[0] ? { configFile: uri[0].fsPath } : undefined;
+}
+
+async function listRuns(deps: FeatureDeps): Promise<RunInfo[]> {
+  const workspace = workspaceFolder();
+  return workspace ? (await deps.engine.request('training.runs', { workspace })).runs : [];
+}
+
+async function pickRun(deps: FeatureDeps, title: string, filter: (r: RunInfo) => boolean): Promise<string | undefined> {
+  const runs = (await listRuns(deps)).filter(filter).reverse();
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage(`RLHF: no run to pick for "${title}".`);
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    runs.map((r) => ({ label: r.id, description: `${r.stage} · ${r.state} · step ${r.step}`, ...(r.message ? { detail: r.message } : {}) })),
+    { title: `RLHF: ${title}` },
+  );
+  return picked?.label;
+}
+
+export function registerRunCommands(deps: FeatureDeps, runs: RunController, eventLoop: EventLoopMonitor): vscode.Disposable[] {
+  const train = async (stage: StageRunKind, arg: unknown): Promise<void> => {
+    const choice = choiceFromArg(arg) ?? (await pickConfig(deps, stage));
+    if (!choice) return;
+    const label = 'preset' in choice ? `${STAGE_TITLES[stage]} (${choice.preset})` : `${STAGE_TITLES[stage]} (${path.basename(choice.configFile)})`;
+    void runs.start({ kind: stage, ...choice }, label);
+  };
+  return [
+    vscode.commands.registerCommand('rlhf.trainSft', (arg?: unknown) => train('sft', arg)),
+    vscode.commands.registerCommand('rlhf.trainReward', (arg?: unknown) => train('reward', arg)),
+    vscode.commands.registerCommand('rlhf.trainPolicy', async (algorithm?: unknown, arg?: unknown) => {
+      const stage =
+        algorithm === 'ppo' || algorithm === 'rloo' || algorithm === 'dpo'
+          ? algorithm
+          : (
+              await vscode.window.showQuickPick(
+                [
+                  { label: 'PPO', description: 'against the reward model, with a value head and KL penalty', stage: 'ppo' as const },
+                  { label: 'RLOO', description: 'REINFORCE leave-one-out against the reward model (no value head)', stage: 'rloo' as const },
+                  { label: 'DPO', description: 'directly on the rankings (no reward model)', stage: 'dpo' as const },
+                ],
+                { title: 'RLHF: train the policy with' },
+              )
+            )?.stage;
+      if (stage) await train(stage, arg);
+    }),
+    vscode.commands.registerCommand('rlhf.runDemo', async (arg?: unknown) => {
+      let preset = typeof arg === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(arg) ? arg : undefined;
+      if (!preset) {
+        const items = (await presets(deps, 'demo')).map((p) => ({ label: p.name, detail: p.description }));
+        preset = (await vscode.window.showQuickPick(items, { title: 'RLHF: run the demo pipeline (SFT → simulated ranking → reward model → PPO)', matchOnDetail: true }))?.label;
+      }
+      if (preset) void runs.start({ kind: 'demo', preset }, `demo pipeline (${preset})`);
+    }),
+    vscode.commands.registerCommand('rlhf.stopRun', (arg?: unknown) => {
+      const runId = isRunId(arg) ? arg : undefined;
+      if (!runs.stop(runId)) void vscode.window.showInformationMessage(runId ? `RLHF: run ${runId} is not training.` : 'RLHF: no run is training.');
+    }),
+    vscode.commands.registerCommand('rlhf.resumeRun', async (arg?: unknown) => {
+      const runId = isRunId(arg) ? arg : await pickRun(deps, 'resume a run', (r) => r.resumable);
+      if (runId) void runs.start({ resume: runId }, `resume ${runId}`);
+    }),
+    vscode.commands.registerCommand('rlhf.showCurves', (arg?: unknown) => CurvesPanel.show(deps, runs, isRunId(arg) ? arg : undefined)),
+    vscode.commands.registerCommand('rlhf.showEventLoopDelay', () => {
+      const stats = eventLoop.stats();
+      void vscode.window.showInformationMessage(`RLHF: ${formatStats(stats)}`);
+      deps.log.info(formatStats(stats));
+      return stats;
+    }),
+  ];
+}

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { SidebarCommand, SidebarNotification, SidebarState } from '../protocol/sidebar';
 import { isSidebarCommand } from '../protocol/sidebar';
 import { renderWebviewHtml } from './webviewHtml';
+import { projectSection, reloadProjectSection } from './project/sidebarProject';
 
 export const SIDEBAR_VIEW_ID = 'rlhf.sidebar';
 
@@ -37,7 +38,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
       cspSource: view.webview.cspSource,
       scriptUri: view.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'sidebar.js')).toString(),
       styleUri: view.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'sidebar.css')).toString(),
-      bootstrap: this.getState(),
+      bootstrap: this.fullState(),
     });
     this.disposables.push(
       view.webview.onDidReceiveMessage((msg: unknown) => this.onMessage(msg)),
@@ -52,11 +53,25 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     );
   }
 
-  /** Send the full current state to the page, once it has said it is ready. */
+  /**
+   * Send the full current state to the page, once it has said it is ready; then reload the
+   * project section from the engine (runs and counts change outside this view) and send again.
+   */
   refresh(): void {
+    this.post();
+    void reloadProjectSection().then(() => this.post());
+  }
+
+  private post(): void {
     if (!this.view || !this.ready) return;
-    const notification: SidebarNotification = { type: 'didChangeState', state: this.getState() };
+    const notification: SidebarNotification = { type: 'didChangeState', state: this.fullState() };
     void this.view.webview.postMessage(notification);
+  }
+
+  /** The extension's state plus the project section and workspace trust. */
+  private fullState(): SidebarState {
+    const project = projectSection();
+    return { ...this.getState(), ...(project ? { project } : {}), trusted: vscode.workspace.isTrusted };
   }
 
   private onMessage(msg: unknown): void {
@@ -77,6 +92,16 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
         return this.actions.showEngineStatus();
       case 'restartEngine':
         return this.actions.restartEngine();
+      case 'runCommand':
+        // The id is from the protocol's allowlist (checked by isSidebarCommand).
+        try {
+          await (cmd.runId === undefined ? vscode.commands.executeCommand(cmd.command) : vscode.commands.executeCommand(cmd.command, cmd.runId));
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          this.log.error(`Sidebar: ${cmd.command} failed: ${message}`);
+          void vscode.window.showErrorMessage(`RLHF: ${message}`);
+        }
+        return;
     }
   }
 

@@ -4,6 +4,9 @@
  * the webview are untrusted: the host accepts them only through `isSidebarCommand`.
  */
 import type { BackendReport } from './backend';
+import type { ProjectOverview } from './engineProject';
+
+export type { ProjectOverview };
 
 /** The engine as the sidebar shows it. */
 export type EngineView =
@@ -12,9 +15,52 @@ export type EngineView =
   | { readonly state: 'running'; readonly pid?: number; readonly report?: BackendReport }
   | { readonly state: 'crashed'; readonly reason: string };
 
+/**
+ * Commands the sidebar may ask the host to run (stage buttons, run rows). The host runs only
+ * these; the training ones are registered by the training features.
+ */
+export const SIDEBAR_COMMANDS = [
+  'rlhf.createProject',
+  'rlhf.openDemoProject',
+  'rlhf.importPrompts',
+  'rlhf.generateCompletions',
+  'rlhf.startRanking',
+  'rlhf.trainSft',
+  'rlhf.trainReward',
+  'rlhf.trainPolicy',
+  'rlhf.runDemo',
+  'rlhf.stopRun',
+  'rlhf.resumeRun',
+  'rlhf.showCurves',
+  'rlhf.exportPreferences',
+  'rlhf.exportModel',
+] as const;
+export type SidebarCommandId = (typeof SIDEBAR_COMMANDS)[number];
+
+/** The suggested next step: what to do, why, and the command that does it. */
+export interface NextStep {
+  readonly label: string;
+  readonly reason: string;
+  readonly command: SidebarCommandId;
+}
+
+/** The project section of the sidebar. */
+export type ProjectSection =
+  /** No folder is open: offer to create a project in a chosen folder, or the demo. */
+  | { readonly kind: 'noFolder' }
+  /** A folder without `.rlhf/`. */
+  | { readonly kind: 'none'; readonly workspace: string }
+  | { readonly kind: 'loading'; readonly workspace: string }
+  | { readonly kind: 'error'; readonly workspace: string; readonly message: string }
+  | { readonly kind: 'open'; readonly overview: ProjectOverview; readonly next: NextStep };
+
 /** Full state, bootstrapped into the page and resent whole on every change (no bare deltas). */
 export interface SidebarState {
   readonly engine: EngineView;
+  /** The workspace project (absent until the project features have loaded). */
+  readonly project?: ProjectSection;
+  /** False in an untrusted workspace: no training, sampling or model loading. */
+  readonly trusted?: boolean;
   /** The last engine error a user action ran into, if any. */
   readonly lastError?: string;
   /** Extension activation time, measured in activate(). */
@@ -30,7 +76,13 @@ export interface ShowEngineStatusCommand {
 export interface RestartEngineCommand {
   readonly type: 'restartEngine';
 }
-export type SidebarCommand = ReadyCommand | ShowEngineStatusCommand | RestartEngineCommand;
+/** Run one of SIDEBAR_COMMANDS; `runId` names the run for the run rows' buttons. */
+export interface RunCommandCommand {
+  readonly type: 'runCommand';
+  readonly command: SidebarCommandId;
+  readonly runId?: string;
+}
+export type SidebarCommand = ReadyCommand | ShowEngineStatusCommand | RestartEngineCommand | RunCommandCommand;
 
 export interface DidChangeStateNotification {
   readonly type: 'didChangeState';
@@ -40,12 +92,25 @@ export type SidebarNotification = DidChangeStateNotification;
 
 const COMMAND_TYPES: ReadonlySet<string> = new Set<SidebarCommand['type']>(['ready', 'showEngineStatus', 'restartEngine']);
 
-/** Narrow an untrusted webview message: a plain object with a known `type` and no other keys. */
+const ALLOWED_COMMANDS: ReadonlySet<string> = new Set(SIDEBAR_COMMANDS);
+
+/**
+ * Narrow an untrusted webview message: a plain object with a known `type` and no other keys;
+ * `runCommand` only with an allowlisted command id and a well-formed run id.
+ */
 export function isSidebarCommand(msg: unknown): msg is SidebarCommand {
   if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return false;
-  const keys = Object.keys(msg);
-  const type = (msg as { type?: unknown }).type;
-  return keys.length === 1 && typeof type === 'string' && COMMAND_TYPES.has(type);
+  const m = msg as Record<string, unknown>;
+  const keys = Object.keys(m);
+  if (m.type === 'runCommand') {
+    return (
+      keys.every((k) => k === 'type' || k === 'command' || k === 'runId') &&
+      typeof m.command === 'string' &&
+      ALLOWED_COMMANDS.has(m.command) &&
+      (m.runId === undefined || (typeof m.runId === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(m.runId)))
+    );
+  }
+  return keys.length === 1 && typeof m.type === 'string' && COMMAND_TYPES.has(m.type);
 }
 
 export function isSidebarNotification(msg: unknown): msg is SidebarNotification {

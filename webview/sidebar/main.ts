@@ -8,6 +8,7 @@ import '@vscode-elements/elements/dist/vscode-divider/index.js';
 import type { SidebarCommand, SidebarState } from '../../src/protocol/sidebar';
 import { isSidebarNotification } from '../../src/protocol/sidebar';
 import { readBootstrap, vscodeApi } from '../shared/vscodeApi';
+import { projectSectionView } from './project';
 
 const api = vscodeApi<SidebarCommand, SidebarState>();
 
@@ -50,7 +51,10 @@ function engineSection(state: SidebarState): HTMLElement {
 function render(state: SidebarState): void {
   const app = document.getElementById('app');
   if (!app) return;
-  const children: Node[] = [engineSection(state)];
+  const children: Node[] = [];
+  const project = projectSectionView(state, el, (c) => api.postMessage(c));
+  if (project) children.push(project, el('vscode-divider'));
+  children.push(engineSection(state));
   if (state.lastError && state.engine.state !== 'crashed') {
     children.push(el('p', { class: 'error', role: 'alert', 'data-testid': 'last-error' }, state.lastError));
   }

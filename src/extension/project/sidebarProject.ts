@@ -1,0 +1,100 @@
+/**
+ * The sidebar's project section: loaded from the engine (`project.overview`, which reads runs
+ * fresh each time) whenever the sidebar refreshes, with the suggested next step. The sidebar
+ * view reads it through `projectSection()`; the project features install the loader at
+ * activation (`installProjectSource`). Reloads are coalesced: one in flight, at most one queued.
+ */
+import * as vscode from 'vscode';
+import type { ProjectOverview } from '../../protocol/engineProject';
+import type { NextStep, ProjectSection } from '../../protocol/sidebar';
+import type { EngineClient } from '../engineClient';
+import { errorMessage } from './engineProgress';
+import { hasProjectOnDisk, projectFolder, setContextKeys } from './workspace';
+
+let engine: EngineClient | undefined;
+let section: ProjectSection | undefined;
+let inFlight: Promise<void> | undefined;
+let queued = false;
+
+export function installProjectSource(client: EngineClient): void {
+  engine = client;
+}
+
+/** What the sidebar shows now (undefined before the project features are installed). */
+export function projectSection(): ProjectSection | undefined {
+  return section;
+}
+
+/** The overview last loaded, if a project is open. */
+export function currentOverview(): ProjectOverview | undefined {
+  return section?.kind === 'open' ? section.overview : undefined;
+}
+
+/** Reload the section (coalesced); resolves when the newest state is loaded. */
+export function reloadProjectSection(): Promise<void> {
+  if (inFlight) {
+    queued = true;
+    return inFlight;
+  }
+  inFlight = (async () => {
+    do {
+      queued = false;
+      await loadOnce();
+    } while (queued);
+  })().finally(() => (inFlight = undefined));
+  return inFlight;
+}
+
+async function loadOnce(): Promise<void> {
+  if (!engine) return;
+  const folder = projectFolder();
+  if (!folder) return setSection({ kind: 'noFolder' });
+  // No engine start for a folder without a project: a stat answers that.
+  if (!hasProjectOnDisk(folder)) return setSection({ kind: 'none', workspace: folder });
+  // A crashed engine restarts on the user's next action, not on a sidebar refresh.
+  if (engine.state.kind === 'crashed') return;
+  if (section?.kind !== 'open') setSection({ kind: 'loading', workspace: folder });
+  try {
+    const r = await engine.request('project.overview', { workspace: folder });
+    setSection(r.exists ? { kind: 'open', overview: r.overview, next: nextStep(r.overview) } : { kind: 'none', workspace: folder });
+  } catch (err) {
+    setSection({ kind: 'error', workspace: folder, message: errorMessage(err) });
+  }
+}
+
+function setSection(next: ProjectSection): void {
+  section = next;
+  setContextKeys({
+    projectOpen: next.kind === 'open' || next.kind === 'loading',
+    hasUnranked: next.kind === 'open' && next.overview.unranked > 0,
+    hasFolder: next.kind !== 'noFolder',
+  });
+}
+
+/** Enough human rankings to train a reward model on (pairs come from them). */
+const MIN_RANKED_FOR_REWARD = 8;
+
+/** The step that moves the pipeline on, from what the project has. */
+export function nextStep(o: ProjectOverview): NextStep {
+  if (o.prompts === 0) return { label: 'Import prompts', reason: 'The project has no prompts yet.', command: 'rlhf.importPrompts' };
+  if (o.unranked > 0) return { label: `Rank ${o.unranked} waiting`, reason: `${o.unranked} prompt${o.unranked === 1 ? ' has' : 's have'} completions to rank.`, command: 'rlhf.startRanking' };
+  if (o.ranked < MIN_RANKED_FOR_REWARD) {
+    return { label: 'Generate completions', reason: `${o.ranked} of at least ${MIN_RANKED_FOR_REWARD} prompts ranked: sample more to rank.`, command: 'rlhf.generateCompletions' };
+  }
+  if (!o.models.sft) return { label: 'Train SFT', reason: 'No supervised fine-tuned model yet.', command: 'rlhf.trainSft' };
+  if (!o.models.reward) return { label: 'Train reward model', reason: `${o.pairs} preference pairs are ready.`, command: 'rlhf.trainReward' };
+  const policyTrained = o.runs.some((r) => ['ppo', 'rloo', 'dpo'].includes(r.stage) && r.state === 'completed');
+  if (!policyTrained) return { label: 'Train policy', reason: 'A reward model is ready: align the policy (PPO, RLOO or DPO).', command: 'rlhf.trainPolicy' };
+  return { label: 'Generate completions', reason: 'Sample from the new policy and rank again (the RLHF loop).', command: 'rlhf.generateCompletions' };
+}
+
+/** Context keys and a loading section from the disk alone (no engine start at activation). */
+export function primeProjectSection(): void {
+  const folder = projectFolder();
+  setSection(!folder ? { kind: 'noFolder' } : hasProjectOnDisk(folder) ? { kind: 'loading', workspace: folder } : { kind: 'none', workspace: folder });
+}
+
+/** Reload whenever the workspace folders or trust change. */
+export function watchWorkspace(refresh: () => void): vscode.Disposable[] {
+  return [vscode.workspace.onDidChangeWorkspaceFolders(() => refresh()), vscode.workspace.onDidGrantWorkspaceTrust(() => refresh())];
+}

@@ -75,7 +75,7 @@ export async function labelUnranked(project: Project, scorer: Scorer = afinnScor
   const random = seededRandom(config.seed);
   const events: RankEvent[] = [];
   let allTied = 0;
-  for (const batch of project.rankings.unranked(config.labeler)) {
+  for (const batch of project.rankings.unranked(config.labeler, 'simulated')) {
     if (batchIds && !batchIds.has(batch.id)) continue;
     if (batch.completions.length < 2) continue;
     const scores = batch.completions.map((c) => scorer(c.text) + (config.noise > 0 ? config.noise * gaussian(random) : 0));

@@ -49,7 +49,7 @@ test('keyboard flow: rank, tie, undo, submit; a failed save keeps the ranking an
     assert.equal(await host.page.getByTestId('progress').textContent(), '1 of 3');
     assert.match((await host.page.getByTestId('policy').textContent()) ?? '', /tiny-default/);
     // Focus starts on the first completion.
-    assert.equal(await host.page.evaluate(() => document.activeElement?.getAttribute('data-index')), '0');
+    assert.equal(await host.page.evaluate("document.activeElement?.getAttribute('data-index')"), '0');
     await host.page.keyboard.press('2'); // first → 2, focus moves to the second
     await host.page.keyboard.press('1'); // second → 1
     await host.page.keyboard.press('t'); // third tied with the rank given last (1)

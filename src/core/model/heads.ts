@@ -71,6 +71,7 @@ export function lastRealIndex(mask: tf.Tensor2D | undefined, B: number, T: numbe
  */
 export function sequenceLogProbs(params: Params, config: GPT2Config, ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor2D {
   const [B, T] = ids.shape;
+  if (T < 2) throw new Error(`sequenceLogProbs: needs at least 2 tokens per row to score a next token, got ${T}`);
   const V = config.vocab_size;
   const { logits } = forward(params, config, attentionMask ? { ids, attentionMask } : { ids });
   const shifted = tf.reshape(tf.slice(logits as tf.Tensor3D, [0, 0, 0], [B, T - 1, V]), [B * (T - 1), V]) as tf.Tensor2D; // [B(T-1), V]

@@ -129,3 +129,35 @@ test('a reward run trains on the project rankings and saves a reward-model folde
   assert.equal(final.kind, 'reward');
   assert.ok(final.weights.has('score.weight'));
 });
+
+test('cancelling a run stops within a step, leaves a cancel checkpoint and state, and it resumes from there', async () => {
+  const config = writeConfig('cancel.json', { runId: 'cancel-test', model: 'base', data: 'sft.jsonl', steps: 500, batchSize: 2, maxLen: 16, checkpointEvery: 0, evalEvery: 0 });
+  const controller = new AbortController();
+  const out: string[] = [];
+  const io: CliIo = {
+    out: (t) => {
+      out.push(t);
+      // The progress printer writes a line every 10 steps: cancel at the first one.
+      if (/\[sft\] step 10 /.test(t)) controller.abort();
+    },
+    err: (t) => out.push(t),
+    cwd: dir,
+    signal: controller.signal,
+  };
+  assert.equal(await runCli(['train', 'sft', '--config', config, '--backend', 'wasm'], io), 130);
+  const cancelled = runJson('cancel-test');
+  assert.equal(cancelled.state, 'cancelled');
+  const last = cancelled.checkpoints[cancelled.checkpoints.length - 1]!;
+  assert.ok(last.step >= 10 && last.step <= 11, `cancel checkpoint at step ${last.step}`);
+  assert.ok(fs.existsSync(path.join(dir, '.rlhf', 'runs', 'cancel-test', last.path, 'optimizer.safetensors')));
+  // Resume with the same config: it picks up at the cancel checkpoint (cancelled again to keep the test short).
+  const resumed = capture();
+  const controller2 = new AbortController();
+  const io2: CliIo = { ...resumed.io, signal: controller2.signal, out: (t) => {
+    resumed.out.push(t);
+    if (/\[sft\] step 20 /.test(t)) controller2.abort();
+  } };
+  assert.equal(await runCli(['train', 'sft', '--config', config, '--backend', 'wasm'], io2), 130);
+  assert.ok(resumed.out.some((l) => l.includes(`resuming at step ${last.step})`)), resumed.out.join('\n'));
+  assert.ok(!resumed.out.some((l) => /\[sft\] step 10 /.test(l)), 'steps before the checkpoint were redone');
+});

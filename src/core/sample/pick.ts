@@ -50,6 +50,10 @@ export function pickToken(logits: Float32Array, options: PickOptions, random: ()
     for (let i = 1; i < n; i++) if ((logits[i] as number) > (logits[best] as number)) best = i;
     return { token: best, logprob: base[best] as number };
   }
+  if (options.topK <= 0 && options.topP >= 1) {
+    const token = sampleFull(logits, options.temperature, random);
+    return { token, logprob: base[token] as number };
+  }
   // Candidates sorted by logit, highest first; top-k then top-p cut the tail.
   const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => (logits[y] as number) - (logits[x] as number));
   let keep = options.topK > 0 ? Math.min(options.topK, n) : n;
@@ -86,6 +90,21 @@ export function pickToken(logits: Float32Array, options: PickOptions, random: ()
     }
   }
   return { token: chosen, logprob: base[chosen] as number };
+}
+
+/** Plain temperature sampling over the whole vocabulary: one pass, no sort (GPT-2 has 50k tokens). */
+function sampleFull(logits: Float32Array, temperature: number, random: () => number): number {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let total = 0;
+  const weights = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) total += weights[i] = Math.exp(((logits[i] as number) - max) / temperature);
+  let r = random() * total;
+  for (let i = 0; i < weights.length; i++) {
+    r -= weights[i] as number;
+    if (r <= 0) return i;
+  }
+  return logits.length - 1;
 }
 
 /** Validate user-supplied sampling options; returns a message naming the bad field, or undefined. */

@@ -8,6 +8,8 @@ export interface RunListing {
   readonly id: string;
   readonly stages: string[];
   readonly state: string;
+  /** The stage of the newest checkpoint, and its step within that stage. */
+  readonly stage: string;
   readonly step: number;
   /** Latest recorded checkpoint folder per stage (absolute). */
   readonly checkpoints: Record<string, string>;
@@ -19,7 +21,7 @@ export const runsCommand: CliCommand = {
   name: ['runs'],
   summary: "List the project's training runs: stages, state, step and latest checkpoints.",
   usage: '[--json] [--project DIR]',
-  help: '  --json          one JSON array: id, stages, state, step, checkpoints {stage: path}, message\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)',
+  help: '  --json          one JSON array: id, stages, state, stage and step of the newest checkpoint, checkpoints {stage: latest path}, message\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)',
   options: { json: { type: 'boolean' }, project: { type: 'string' } },
   async run(flags, _p, io) {
     const project = await Project.open(path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.'));
@@ -31,6 +33,7 @@ export const runsCommand: CliCommand = {
         id: record.id,
         stages: record.stage.split('+'),
         state: record.state,
+        stage: record.checkpoints[record.checkpoints.length - 1]?.stage ?? record.stage.split('+')[0] ?? record.stage,
         step: record.step,
         checkpoints,
         ...(record.message ? { message: record.message } : {}),
@@ -46,7 +49,7 @@ export const runsCommand: CliCommand = {
       return 0;
     }
     for (const r of listings) {
-      io.out(`${r.id}  ${r.stages.join('+')}  ${r.state}  step ${r.step}${r.message ? `  (${r.message})` : ''}`);
+      io.out(`${r.id}  ${r.stages.join('+')}  ${r.state}  at ${r.stage} step ${r.step}${r.message ? `  (${r.message})` : ''}`);
       for (const [stage, dir] of Object.entries(r.checkpoints)) io.out(`    ${stage}: ${dir}`);
     }
     return 0;

@@ -89,7 +89,8 @@ export class RunStore {
     const rel = path.isAbsolute(checkpoint.path) && checkpoint.path.startsWith(dir + path.sep) ? path.relative(dir, checkpoint.path) : checkpoint.path;
     return this.change(id, (r) => ({
       ...r,
-      step: Math.max(r.step, checkpoint.step),
+      // The step within the stage that wrote the newest checkpoint (stages count their own steps).
+      step: checkpoint.step,
       checkpoints: [...r.checkpoints, { ...checkpoint, path: rel, time: new Date().toISOString() }],
     }));
   }

@@ -30,7 +30,8 @@ test('overview without a project, then the demo project is created with its prom
   assert.deepEqual(await h['project.overview']({ workspace: ws }, ctx), { exists: false });
   const created = await h['project.create']({ workspace: ws, name: 'demo', demo: { model: MODEL, promptsFile: PROMPTS, guidelines: 'Prefer vivid text.' } }, ctx);
   assert.equal(created.name, 'demo');
-  assert.equal(created.prompts, 64);
+  assert.ok(created.prompts > 0);
+  assert.equal(created.prompts, (await Project.open(ws)).prompts.list().length);
   assert.equal(created.models.base?.path, MODEL);
   assert.deepEqual(created.models.policy, { path: MODEL, from: 'project.json' });
   assert.equal(created.unranked, 0);

@@ -53,11 +53,11 @@ export interface DemoConfig {
 }
 
 export const DEFAULT_DEMO: DemoConfig = {
-  sft: { ...DEFAULT_SFT, steps: 120, batchSize: 8, maxLen: 64, evalEvery: 40, checkpointEvery: 40, optim: { ...DEFAULT_SFT.optim, lr: 5e-4, totalSteps: 120 } },
-  sftExamples: 600,
+  sft: { ...DEFAULT_SFT, steps: 150, batchSize: 8, maxLen: 64, evalEvery: 50, checkpointEvery: 50, optim: { ...DEFAULT_SFT.optim, lr: 1e-3, totalSteps: 150 } },
+  sftExamples: 1500,
   generate: { ...DEFAULT_GENERATE, k: 4, maxNewTokens: 40 },
   labeler: DEFAULT_SIMULATED_LABELER,
-  reward: { ...DEFAULT_REWARD, steps: 150, batchSize: 4, maxLen: 64, evalEvery: 50, checkpointEvery: 50, optim: { ...DEFAULT_REWARD.optim, lr: 3e-4, totalSteps: 150 } },
+  reward: { ...DEFAULT_REWARD, steps: 150, batchSize: 8, maxLen: 64, evalEvery: 25, checkpointEvery: 50, optim: { ...DEFAULT_REWARD.optim, lr: 1e-4, totalSteps: 150, weightDecay: 0.01 } },
   rewardEvalFraction: 0.2,
   ppo: { ...DEFAULT_PPO, iterations: 30, rolloutBatch: 32, miniBatches: 4, ppoEpochs: 2, maxNewTokens: 32, klCoef: 0.05, sampleEvery: 5, checkpointEvery: 10, optim: { ...DEFAULT_PPO.optim, lr: 5e-5, totalSteps: 30 * 2 * 4 } },
   evaluation: { temperature: 0.7, maxNewTokens: 32, seed: 12345, n: 2 },
@@ -81,15 +81,21 @@ export interface DemoSummary {
   readonly examples: readonly { prompt: string; best: string; bestScore: number; worst: string; worstScore: number }[];
 }
 
-/** SFT pairs from corpus sentences that are not demo prompts. */
+/**
+ * SFT pairs from corpus sentences that carry sentiment in their continuation (by the same AFINN
+ * lexicon the simulated labeler uses) and are not demo prompts. The demo's task, as in Ziegler et
+ * al.'s IMDB continuations, needs a policy that writes evaluative words at all; SFT on such
+ * sentences gives the labeler something to tell apart, and the reward model something to learn.
+ */
 export function demoSftExamples(n: number, exclude: ReadonlySet<string>): { prompt: string; completion: string }[] {
   const out: { prompt: string; completion: string }[] = [];
   for (const s of sentences(mobyDickText())) {
     const words = s.split(' ');
     if (words.length < 8) continue;
     const prompt = words.slice(0, 4).join(' ');
-    if (exclude.has(prompt)) continue;
-    out.push({ prompt, completion: ' ' + words.slice(4).join(' ').slice(0, 60) });
+    const completion = ' ' + words.slice(4).join(' ').slice(0, 60);
+    if (exclude.has(prompt) || afinnScore(completion) === 0) continue;
+    out.push({ prompt, completion });
     if (out.length >= n) break;
   }
   return out;

@@ -76,6 +76,8 @@ test('Show Engine Status reports the backend; a killed engine is reported and re
 test('the sidebar opens from the activity bar; its buttons start the engine with the configured backend and restart it', async () => {
   await withSession({ name: 'sidebar-buttons', backend: 'cpu' }, async (s) => {
     await s.page.locator('.part.activitybar [aria-label^="RLHF Workbench"]').first().click();
+    // The activity bar's hover label would cover the sidebar's buttons: move the pointer away.
+    await s.page.mouse.move(800, 600);
     const sidebar = await s.webviewFrame('[data-testid="show-status"]');
     assert.equal(await byId(sidebar, 'engine-state').textContent(), 'stopped');
 

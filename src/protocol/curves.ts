@@ -50,7 +50,9 @@ export type CurvesCommand =
   | { readonly type: 'exportCsv'; readonly fileName: string; readonly csv: string }
   | { readonly type: 'exportPng'; readonly fileName: string; readonly dataUrl: string }
   | { readonly type: 'stopRun'; readonly runId: string }
-  | { readonly type: 'resumeRun'; readonly runId: string };
+  | { readonly type: 'resumeRun'; readonly runId: string }
+  /** The view changed: the host keeps it for the next time the panel opens. */
+  | { readonly type: 'saveView'; readonly view: CurvesViewState };
 
 export type CurvesNotification =
   /** The run list; `focus` (e.g. from RLHF: Show Curves <run>) joins the runs drawn. */
@@ -93,6 +95,8 @@ export function isCurvesCommand(msg: unknown): msg is CurvesCommand {
     case 'stopRun':
     case 'resumeRun':
       return hasOnly(msg, ['type', 'runId']) && isRunId(msg.runId);
+    case 'saveView':
+      return hasOnly(msg, ['type', 'view']) && isViewState(msg.view);
     default:
       return false;
   }
@@ -102,6 +106,21 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<CurvesNotification['type
 
 export function isCurvesNotification(msg: unknown): msg is CurvesNotification {
   return isPlain(msg) && typeof msg.type === 'string' && NOTIFICATION_TYPES.has(msg.type);
+}
+
+function isViewState(v: unknown): v is CurvesViewState {
+  if (!isPlain(v) || !hasOnly(v, ['smoothing', 'xAxis', 'runs', 'collapsed', 'hidden'])) return false;
+  const strings = (x: unknown, max: number): boolean => Array.isArray(x) && x.length <= max && x.every((s) => typeof s === 'string' && s.length <= 300);
+  return (
+    typeof v.smoothing === 'number' &&
+    v.smoothing >= 0 &&
+    v.smoothing <= 0.99 &&
+    (v.xAxis === 'step' || v.xAxis === 'time') &&
+    strings(v.runs, MAX_SELECTED_RUNS) &&
+    (v.runs as string[]).every(isRunId) &&
+    strings(v.collapsed, 50) &&
+    strings(v.hidden, 500)
+  );
 }
 
 /** Validates persisted view state (it comes back from the webview on restore). */

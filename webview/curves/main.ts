@@ -57,9 +57,13 @@ const board = new ChartBoard(
 const shortId = (id: string): string => id.replace(/^\d{8}-(\d{6})-/, '$1 ');
 const runLabel = (id: string): string => shortId(id);
 
+let saveTimer: ReturnType<typeof setTimeout> | undefined;
 function setView(change: Partial<CurvesViewState>, redraw = true): void {
   view = { ...view, ...change };
   api.setState(view);
+  // The host keeps the view for the next panel (the slider moves fast: once it settles).
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => api.postMessage({ type: 'saveView', view }), 300);
   if (redraw) renderAll();
 }
 
@@ -209,6 +213,8 @@ if (boot.error) {
   error.textContent = boot.error;
   error.hidden = false;
 }
+// A run training now joins the view of a fresh page (it may have started while the page loaded).
+if (live && !view.runs.includes(live.runId)) view = { ...view, runs: [live.runId, ...view.runs].slice(0, MAX_SELECTED_RUNS) };
 api.setState(view);
 buildHeader();
 renderAll();

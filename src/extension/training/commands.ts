@@ -112,7 +112,7 @@ export function registerRunCommands(deps: FeatureDeps, runs: RunController, even
     vscode.commands.registerCommand('rlhf.showEventLoopDelay', () => {
       const stats = eventLoop.stats();
       void vscode.window.showInformationMessage(`RLHF: ${formatStats(stats)}`);
-      deps.log.info(formatStats(stats));
+      deps.log.info(formatStats(stats, eventLoop.stalls()));
       return stats;
     }),
   ];

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { CurvesBootstrap, CurvesCommand, CurvesNotification, CurvesViewState } from '../../protocol/curves';
-import { DEFAULT_VIEW, isCurvesCommand, toViewState } from '../../protocol/curves';
+import { DEFAULT_VIEW, isCurvesCommand, MAX_SELECTED_RUNS, toViewState } from '../../protocol/curves';
 import type { MetricPoint, SamplePoint } from '../../protocol/engineTraining';
 import type { FeatureDeps } from '../features';
 import { renderWebviewHtml } from '../webviewHtml';
@@ -16,6 +16,7 @@ import type { RunController, TrainingEventMessage } from './runController';
 
 export const CURVES_VIEW_TYPE = 'rlhf.curves';
 const FLUSH_MS = 100;
+const VIEW_KEY = 'rlhf.curves.view';
 
 export class CurvesPanel implements vscode.Disposable {
   private static current: CurvesPanel | undefined;
@@ -42,7 +43,10 @@ export class CurvesPanel implements vscode.Disposable {
       return;
     }
     const panel = vscode.window.createWebviewPanel(CURVES_VIEW_TYPE, 'RLHF Curves', { viewColumn: vscode.ViewColumn.Active, preserveFocus: true }, CurvesPanel.options(deps));
-    const view: CurvesViewState = { ...DEFAULT_VIEW, runs: runId ? [runId] : runs.live ? [runs.live.runId] : [] };
+    // The view the last panel had (smoothing, axis, runs…), with the run asked for in front.
+    const saved = toViewState(deps.context.workspaceState.get(VIEW_KEY) ?? DEFAULT_VIEW);
+    const first = runId ?? runs.live?.runId;
+    const view: CurvesViewState = { ...saved, runs: first ? [first, ...saved.runs.filter((id) => id !== first)].slice(0, MAX_SELECTED_RUNS) : saved.runs };
     await new CurvesPanel(panel, deps, runs, view).load();
   }
 
@@ -177,6 +181,10 @@ export class CurvesPanel implements vscode.Disposable {
         return;
       case 'resumeRun':
         await vscode.commands.executeCommand('rlhf.resumeRun', cmd.runId);
+        return;
+      case 'saveView':
+        this.view = cmd.view;
+        await this.deps.context.workspaceState.update(VIEW_KEY, cmd.view);
         return;
     }
   }

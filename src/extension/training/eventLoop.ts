@@ -23,19 +23,44 @@ const RESOLUTION_MS = 10;
 // itself: what the loop was late by is that minus the resolution.
 const lateMs = (v: number): number => (Number.isFinite(v) ? Math.max(0, v / 1e6 - RESOLUTION_MS) : 0);
 
+/** A stall worth naming in the log: when it ended and how long the loop was late. */
+export interface Stall {
+  readonly at: string;
+  readonly ms: number;
+}
+
+const STALL_MS = 50;
+const MAX_STALLS = 20;
+
 export class EventLoopMonitor {
   private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   private since = 'activation';
   private sinceAt = Date.now();
+  private stallList: Stall[] = [];
+  // A coarse timer beside the histogram, only to say *when* stalls happened.
+  private lastTick = performance.now();
+  private readonly ticker = setInterval(() => {
+    const now = performance.now();
+    const late = now - this.lastTick - 100;
+    this.lastTick = now;
+    if (late > STALL_MS && this.stallList.length < MAX_STALLS) this.stallList.push({ at: new Date().toISOString(), ms: Math.round(late) });
+  }, 100);
 
   constructor() {
     this.histogram.enable();
+    this.ticker.unref();
   }
 
   reset(since: string): void {
     this.histogram.reset();
     this.since = since;
     this.sinceAt = Date.now();
+    this.stallList = [];
+  }
+
+  /** Stalls over 50 ms since the reset (at most 20), as seen by a 100 ms timer. */
+  stalls(): readonly Stall[] {
+    return this.stallList;
   }
 
   stats(): EventLoopStats {
@@ -44,10 +69,12 @@ export class EventLoopMonitor {
   }
 
   dispose(): void {
+    clearInterval(this.ticker);
     this.histogram.disable();
   }
 }
 
-export function formatStats(s: EventLoopStats): string {
-  return `Extension host event-loop delay ${s.since} (${(s.sinceMs / 1000).toFixed(0)} s, ${s.samples} samples): max ${s.maxMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, mean ${s.meanMs.toFixed(1)} ms.`;
+export function formatStats(s: EventLoopStats, stalls: readonly Stall[] = []): string {
+  const named = stalls.length ? ` Stalls over ${STALL_MS} ms: ${stalls.map((x) => `${x.at.slice(11, 23)} ${x.ms} ms`).join(', ')}.` : '';
+  return `Extension host event-loop delay ${s.since} (${(s.sinceMs / 1000).toFixed(0)} s, ${s.samples} samples): max ${s.maxMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, mean ${s.meanMs.toFixed(1)} ms.${named}`;
 }

@@ -92,12 +92,12 @@ export class RunController implements vscode.Disposable {
       });
       try {
         const result = await this.deps.engine.request('training.start', { ...params, workspace }, { signal: controller.signal });
-        this.deps.log.info(`Run ${result.runId} completed. ${formatStats(this.eventLoop.stats())}`);
+        this.deps.log.info(`Run ${result.runId} completed. ${formatStats(this.eventLoop.stats(), this.eventLoop.stalls())}`);
         void vscode.window.showInformationMessage(`RLHF: run ${result.runId} completed.`, 'Show Curves').then((c) => c && vscode.commands.executeCommand('rlhf.showCurves', result.runId));
       } catch (err) {
         const id = active.runId ?? '(not started)';
         if (err instanceof EngineRequestError && err.cancelled) {
-          this.deps.log.info(`Run ${id} stopped at ${active.stage} step ${active.step}. ${formatStats(this.eventLoop.stats())}`);
+          this.deps.log.info(`Run ${id} stopped at ${active.stage} step ${active.step}. ${formatStats(this.eventLoop.stats(), this.eventLoop.stalls())}`);
           void vscode.window.showInformationMessage(`RLHF: run ${id} stopped at ${active.stage} step ${active.step}. RLHF: Resume Run continues it from its last checkpoint.`);
         } else {
           const message = err instanceof Error ? err.message : String(err);
@@ -127,6 +127,7 @@ export class RunController implements vscode.Disposable {
     if (a && (a.runId === undefined || a.runId === m.runId)) {
       a.runId = m.runId;
       const e = m.event;
+      if (e.type === 'stage-start') this.eventLoop.reset(`since ${e.stage} of run ${m.runId} ${e.resumedAtStep ? `resumed at step ${e.resumedAtStep}` : 'started'}`);
       if (e.type === 'run-start' || e.type === 'stage-start') {
         a.stage = e.stage;
         a.step = e.type === 'stage-start' ? e.resumedAtStep : a.step;

@@ -1,0 +1,111 @@
+/**
+ * Training runs in a real VS Code, from the installed .vsix: start the demo pipeline (preset
+ * demo-quick) from the command palette, watch PPO points appear on the curves panel while it
+ * trains, stop it mid-PPO, resume it, and see the curves continue from the step after the last
+ * checkpoint with no gap or repeat. The extension host's event-loop delay during the run is
+ * read through RLHF: Show Extension Host Event-Loop Delay and reported.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Frame } from 'playwright-core';
+import { withSession } from './harness';
+import type { Session } from './harness';
+
+const SCORES = '.chart[data-metric="objective/scores"]';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Pick an item in the open quick pick by typing its label. */
+async function pick(s: Session, label: string): Promise<void> {
+  const widget = s.page.locator('.quick-input-widget');
+  const input = widget.locator('.quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 30_000 });
+  await input.fill(label);
+  await widget.locator('.monaco-list-row', { hasText: label }).first().waitFor({ state: 'visible', timeout: 30_000 });
+  await s.page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+async function chartState(frame: Frame): Promise<{ points: number; lastX: number }> {
+  const chart = frame.locator(SCORES);
+  if ((await chart.count()) === 0) return { points: 0, lastX: 0 };
+  return { points: Number(await chart.getAttribute('data-points')), lastX: Number(await chart.getAttribute('data-last-x')) };
+}
+
+/** Wait until the PPO scores chart has at least `minLastX` as its newest step. */
+async function waitForPpoStep(frame: Frame, minLastX: number, timeoutMs: number): Promise<{ points: number; lastX: number }> {
+  const until = Date.now() + timeoutMs;
+  let last = { points: 0, lastX: 0 };
+  while (Date.now() < until) {
+    last = await chartState(frame).catch(() => last);
+    if (last.lastX >= minLastX) return last;
+    await sleep(250);
+  }
+  throw new Error(`The PPO curve never reached step ${minLastX} (last: ${JSON.stringify(last)}).`);
+}
+
+async function eventLoopDelay(s: Session, since: RegExp): Promise<{ max: number; p99: number; text: string }> {
+  await s.runCommand('RLHF: Show Extension Host Event-Loop Delay');
+  const n = await s.waitForNotification(since);
+  const max = Number(/max ([\d.]+) ms/.exec(n.message)?.[1]);
+  const p99 = Number(/p99 ([\d.]+) ms/.exec(n.message)?.[1]);
+  return { max, p99, text: n.message };
+}
+
+test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume, curves continue from the right step', async () => {
+  await withSession({ name: 'training', backend: 'wasm' }, async (s) => {
+    await s.runCommand('RLHF: Run Demo Pipeline');
+    await pick(s, 'demo-quick');
+    await s.runCommand('RLHF: Show Curves');
+    const curves = await s.webviewFrame('[data-testid="live"]', 120_000);
+
+    // SFT and the reward model come first; then PPO points appear while it trains.
+    const first = await waitForPpoStep(curves, 2, 300_000);
+    assert.match((await curves.locator('[data-testid="live"]').textContent()) ?? '', /Training .* · ppo step \d+/);
+    await curves.locator('.chart[data-metric="objective/kl"]').waitFor();
+    await s.screenshot('ppo-live');
+    const during = await waitForPpoStep(curves, first.lastX + 2, 120_000);
+    assert.ok(during.points > first.points, 'no new PPO points arrived while it trained');
+    // Past the first checkpoint (every 5 iterations), so the resume has one to start from.
+    await waitForPpoStep(curves, 7, 120_000);
+    const delay = await eventLoopDelay(s, /event-loop delay since ppo of run \S+ started/);
+    console.log(`e2e: ${delay.text}`);
+
+    await s.runCommand('RLHF: Stop Run');
+    const stopped = await s.waitForNotification(/stopped at ppo step (\d+)/, 60_000);
+    const runId = /run (\S+) stopped/.exec(stopped.message)?.[1];
+    assert.ok(runId, `no run id in '${stopped.message}'`);
+    await curves.locator(`[data-testid="state-${runId}"]`, { hasText: 'cancelled' }).waitFor({ timeout: 30_000 });
+    const atStop = await chartState(curves);
+    const run = JSON.parse(fs.readFileSync(path.join(s.workspace, '.rlhf', 'runs', runId, 'run.json'), 'utf8')) as { state: string; checkpoints: { stage: string; step: number }[] };
+    assert.equal(run.state, 'cancelled');
+    // The stop left a checkpoint at the last finished PPO iteration: the curve's last step.
+    const checkpointStep = Math.max(...run.checkpoints.filter((c) => c.stage === 'ppo').map((c) => c.step));
+    assert.equal(checkpointStep, atStop.lastX, `PPO checkpoint at step ${checkpointStep}, curve at ${atStop.lastX}`);
+    await s.screenshot('stopped');
+
+    await s.runCommand('RLHF: Resume Run');
+    await pick(s, runId);
+    // The runner redoes the steps after the checkpoint: the curve goes past where it stopped,
+    // and every step from 1 on appears exactly once (points = last step).
+    const resumed = await waitForPpoStep(curves, atStop.lastX + 2, 180_000);
+    assert.equal(resumed.points, resumed.lastX, `the PPO curve has ${resumed.points} points up to step ${resumed.lastX}: a gap or a repeat`);
+    assert.match((await curves.locator('[data-testid="live"]').textContent()) ?? '', /ppo step \d+/);
+    const metrics = fs.readFileSync(path.join(s.workspace, '.rlhf', 'runs', runId, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage?: string; step: number });
+    const ppoSteps = metrics.filter((m) => m.stage === 'ppo').map((m) => m.step);
+    const resumeAt = ppoSteps.findIndex((step, i) => i > 0 && step <= (ppoSteps[i - 1] as number));
+    if (resumeAt > 0) assert.equal(ppoSteps[resumeAt], checkpointStep + 1, 'the resumed run did not continue from the step after its checkpoint');
+    await s.screenshot('resumed');
+    const delayAfter = await eventLoopDelay(s, /event-loop delay since ppo of run \S+ resumed at step/);
+    console.log(`e2e (resumed run): ${delayAfter.text}`);
+
+    await s.runCommand('RLHF: Stop Run');
+    await s.waitForNotification(/stopped at ppo step/, 60_000);
+    // Target: no stall above 50 ms. On a shared 2-core machine (the engine, code-server and
+    // Chromium on the same cores) single stalls of a few hundred ms happen without any work of
+    // ours on the host, so the test holds 99% of the samples to the target and bounds the worst.
+    assert.ok(delay.p99 < 50, `extension host event loop p99 ${delay.p99} ms during PPO (target: under 50 ms)`);
+    assert.ok(delay.max < 1000, `extension host stalled for ${delay.max} ms during PPO`);
+  });
+});

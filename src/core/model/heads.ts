@@ -11,15 +11,13 @@ import type { GPT2Config } from './config';
 import { forward, initTensor } from './gpt2';
 import type { Params } from './gpt2';
 import { tokenLogProbs } from './ops';
+import { headShapes as checkpointHeadShapes } from './checkpoint';
 
 export type HeadKind = 'value' | 'reward';
 
-/** The extra parameters a head adds, HF/TRL names and shapes. */
+/** The extra parameters a head adds, HF/TRL names and shapes (one table, in checkpoint.ts). */
 export function headShapes(config: GPT2Config, kind: HeadKind): Map<string, readonly number[]> {
-  const C = config.n_embd;
-  return kind === 'value'
-    ? new Map<string, readonly number[]>([['v_head.summary.weight', [1, C]], ['v_head.summary.bias', [1]]])
-    : new Map<string, readonly number[]>([['score.weight', [1, C]]]);
+  return checkpointHeadShapes(kind, config.n_embd);
 }
 
 /** Fresh head parameters as tf.Variables (normal std 0.02, bias 0), to merge into a Params. */

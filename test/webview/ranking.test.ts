@@ -23,7 +23,7 @@ const ready = (it: RankingItem, done = 0, extra: Partial<RankingState> = {}): Ra
   status: 'ready',
   item: it,
   progress: { done, total: 3 },
-  guidelines: 'Prefer vivid, concrete continuations.\nPenalise repetition.',
+  guidelines: '# Guidelines\nPrefer **vivid**, concrete continuations.\n\n- Penalise repetition.\n- Skip <script>alert(1)</script> prompts you cannot judge.',
   policy: '/models/tiny-default (project.json)',
   save: { state: 'idle' },
   ...extra,
@@ -135,6 +135,11 @@ test('S skips and B marks all bad (no ranks sent); long completions collapse; di
     await host.waitFor((m) => m.type === 'ready');
     await host.page.getByTestId('guidelines').locator('summary').click();
     assert.match((await host.page.getByTestId('guidelines').textContent()) ?? '', /Penalise repetition/);
+    // A little Markdown, built as elements: text is never parsed as HTML.
+    assert.equal(await host.page.getByTestId('guidelines').locator('li').count(), 2);
+    assert.equal(await host.page.getByTestId('guidelines').locator('strong').textContent(), 'vivid');
+    assert.equal(await host.page.getByTestId('guidelines').locator('script').count(), 0);
+    assert.match((await host.page.getByTestId('guidelines').locator('li').nth(1).textContent()) ?? '', /<script>alert\(1\)<\/script>/);
     const texts = host.page.getByTestId('completion-text');
     assert.equal(await texts.nth(0).locator('mark').textContent(), 'white');
     assert.equal(await texts.nth(1).locator('mark').textContent(), 'grey');

@@ -17,6 +17,7 @@ import type { Draft } from './draft';
 import { assign, isComplete, newDraft, reorder, tie, toggleVerdict, toSubmission, withNote } from './draft';
 import { wordDiff } from './diff';
 import { el } from './dom';
+import { renderMarkdown } from './markdown';
 
 interface PageState {
   /** Drafts by batch id: the one being ranked, and any whose save failed. */
@@ -156,7 +157,7 @@ function header(): HTMLElement {
 
 function guidelines(): HTMLElement | string {
   if (state.guidelines.trim() === '') return '';
-  const details = el('details', { 'data-testid': 'guidelines', class: 'guidelines' }, el('summary', {}, 'Guidelines'), el('div', { class: 'guidelines-text' }, state.guidelines));
+  const details = el('details', { 'data-testid': 'guidelines', class: 'guidelines' }, el('summary', {}, 'Guidelines'), el('div', { class: 'guidelines-text' }, renderMarkdown(state.guidelines)));
   return details;
 }
 
@@ -234,7 +235,13 @@ function rankingView(item: RankingItem, d: Draft): HTMLElement[] {
   const bad = el('vscode-button', { secondary: '', 'data-testid': 'all-bad' }, 'All bad (B)');
   bad.addEventListener('click', () => change(toggleVerdict(d, 'allBad')));
   return [
-    el('section', { class: 'prompt', 'aria-label': 'Prompt' }, el('h2', {}, 'Prompt'), el('div', { class: 'prompt-text', 'data-testid': 'prompt' }, item.prompt)),
+    el(
+      'section',
+      { class: 'prompt', 'aria-label': 'Prompt' },
+      el('h2', {}, 'Prompt'),
+      el('div', { class: 'prompt-text', 'data-testid': 'prompt' }, item.prompt),
+      el('div', { class: 'muted sampled-by', 'data-testid': 'sampled-by', title: item.model }, `Sampled by ${item.model}`),
+    ),
     el('div', { class: 'row' }, el('h2', {}, `Completions (${item.completions.length})`), diffToggle),
     list,
     el('div', { class: 'row' }, el('span', { 'data-testid': 'verdict', class: `verdict ${d.verdict}` }, verdict)),

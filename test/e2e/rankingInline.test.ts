@@ -1,7 +1,8 @@
 /**
  * The opt-in inline completion provider in a real VS Code: with rlhf.inlineCompletions.enabled
  * on, typing in a file of the demo project shows the policy's continuation as ghost text;
- * accepting it (Tab) records an implicit preference, kept apart from human rankings.
+ * accepting it (Tab) records an implicit preference, kept apart from human rankings and out of
+ * the ranking queue. Runs in the high-contrast theme (screenshots of the sidebar and panel).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { withSession } from './harness';
 const byId = (frame: Frame, id: string) => frame.locator(`[data-testid="${id}"]`);
 
 test('inline completions: ghost text from the policy; accepting it records an implicit preference', async () => {
-  await withSession({ name: 'inline', backend: 'wasm', settings: { 'rlhf.inlineCompletions.enabled': true, 'editor.inlineSuggest.enabled': true } }, async (s) => {
+  await withSession({ name: 'inline', backend: 'wasm', settings: { 'rlhf.inlineCompletions.enabled': true, 'editor.inlineSuggest.enabled': true, 'workbench.colorTheme': 'Default High Contrast' } }, async (s) => {
     await s.runCommand('RLHF: Open Demo Project');
     const sidebar = await s.webviewFrame('[data-testid="count-implicit"]');
     writeFileSync(join(s.workspace, 'notes.txt'), 'Call me Ishmael. Some years ago');
@@ -55,5 +56,17 @@ test('inline completions: ghost text from the policy; accepting it records an im
     }
     assert.match(((await byId(sidebar, 'count-implicit').textContent()) ?? '').trim(), /^[1-9]\d* \(not used in training\)$/);
     assert.equal(((await byId(sidebar, 'count-ranked').textContent()) ?? '').trim(), '0', 'implicit preferences are not human rankings');
+
+    // The implicit batch is not in the human ranking queue; generated ones are. (A high-contrast
+    // screenshot of the panel, for the theme.)
+    await s.runCommand('RLHF: Generate Completions');
+    const until3 = Date.now() + 120_000;
+    while (Date.now() < until3 && Number(((await byId(sidebar, 'count-unranked').textContent()) ?? '').trim()) === 0) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await s.runCommand('RLHF: Start Ranking');
+    const panel = await s.webviewFrame('[data-testid="completion"]');
+    assert.doesNotMatch((await byId(panel, 'prompt').textContent()) ?? '', /Ishmael/);
+    await s.screenshot('ranking-high-contrast');
   });
 });

@@ -57,7 +57,7 @@ async function benchTs(iterations: number, backend: 'wasm' | 'cpu'): Promise<Pha
   const optimizer = new AdamW(tf, ppoConfig.optim);
   const rows: { rollout: number; scoring: number; update: number; tokS: number }[] = [];
   // No EOS: every response is exactly newTokens long, as in the PyTorch loop.
-  for await (const e of ppo(policy, reference, optimizer, sampler, rewardModelScorer(rm), { prompts, decode, eos: null, pad: 256 }, ppoConfig)) {
+  for await (const e of ppo(policy, reference, optimizer, sampler, rewardModelScorer(rm, 256), { prompts, decode, eos: null, pad: 256 }, ppoConfig)) {
     if (e.type !== 'metrics') continue;
     const v = e.record.values;
     rows.push({ rollout: v['time/rollout'] as number, scoring: v['time/scoring'] as number, update: v['time/update'] as number, tokS: v.tokens_per_second as number });

@@ -47,6 +47,15 @@ export interface RewardGroups {
 }
 
 /**
+ * The reward model reads its score at the last token; ending every sequence with EOS makes that
+ * one fixed token whose attention pools the whole text, instead of whatever byte came last.
+ * The PPO scorer appends it the same way (policySamplers.ts).
+ */
+export function withEos(ids: readonly number[], eos: number | null): number[] {
+  return eos === null || ids[ids.length - 1] === eos ? [...ids] : [...ids, eos];
+}
+
+/**
  * One group per ranking in force (all its pairs together), tokenized with the model's
  * tokenizer; held-out groups are chosen by prompt, so a prompt is never on both sides.
  */
@@ -68,7 +77,7 @@ export function rankedGroups(project: Project, tokenizer: Tokenizer, options: { 
     groups.push({
       promptId: first.promptId,
       prompt: tokenizer.encode(first.prompt),
-      completions: ids.map((id) => tokenizer.encode(texts.get(id) as string)),
+      completions: ids.map((id) => withEos(tokenizer.encode(texts.get(id) as string), tokenizer.eosTokenId)),
       pairs: ps.map((p) => [index.get(p.chosenId) as number, index.get(p.rejectedId) as number] as const),
     });
   }

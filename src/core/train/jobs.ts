@@ -216,7 +216,7 @@ async function* withPolicyContext(project: Project, policy: LoadedModel, options
     else {
       rm = loadModel(required(options.scorer, 'reward model'), 'reward');
       for (const v of Object.values(rm.params)) v.trainable = false;
-      scorer = rewardModelScorer(rm);
+      scorer = rewardModelScorer(rm, tokenizer.eosTokenId);
     }
     sampler = await ortRolloutSampler(policy, data.decode);
     yield* loop({ reference, sampler, scorer, data });

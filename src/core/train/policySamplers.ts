@@ -32,15 +32,30 @@ export async function ortRolloutSampler(policy: TrainModel, decode: (ids: readon
   };
 }
 
-/** Scores each row of the rollout with a reward model (GPT2ForSequenceClassification) at its last real token. */
-export function rewardModelScorer(rm: TrainModel): Scorer {
+/**
+ * Scores each row of the rollout with a reward model (GPT2ForSequenceClassification) at its last
+ * real token, after appending EOS to responses that lack it — as the reward model was trained
+ * (datasets.ts, withEos).
+ */
+export function rewardModelScorer(rm: TrainModel, eos: number | null): Scorer {
   return async (_prompts, _responses, r: Rollout) =>
     tf.tidy(() => {
-      const T = r.P + r.R;
-      const ids = tf.tensor2d(r.ids, [r.B, T], 'int32');
-      const mask = tf.tensor2d(r.mask, [r.B, T]);
-      const { hidden } = forward(rm.params, rm.config, { ids, attentionMask: mask, logits: false });
-      return Array.from(rewardHead(rm.params, hidden, mask).dataSync());
+      const T = r.P + r.R + 1;
+      const ids = new Int32Array(r.B * T).fill(eos ?? 0);
+      const mask = new Float32Array(r.B * T);
+      for (let b = 0; b < r.B; b++) {
+        ids.set(r.ids.subarray(b * (T - 1), (b + 1) * (T - 1)), b * T);
+        mask.set(r.mask.subarray(b * (T - 1), (b + 1) * (T - 1)), b * T);
+        const len = r.responses[b]?.length ?? 0;
+        if (eos !== null && r.responses[b]?.[len - 1] !== eos) {
+          ids[b * T + r.P + len] = eos;
+          mask[b * T + r.P + len] = 1;
+        }
+      }
+      const idsT = tf.tensor2d(ids, [r.B, T], 'int32');
+      const maskT = tf.tensor2d(mask, [r.B, T]);
+      const { hidden } = forward(rm.params, rm.config, { ids: idsT, attentionMask: maskT, logits: false });
+      return Array.from(rewardHead(rm.params, hidden, maskT).dataSync());
     });
 }
 

@@ -116,6 +116,10 @@ test('the smoothing slider smooths the line and keeps the raw values; hover show
     await host.page.waitForTimeout(100);
     assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-last-x'), String((t0 + 20_000) / 1000));
     await screenshot(host.page, 'curves-smoothed');
+    // The host keeps the settled view for the next panel.
+    const saved = await host.waitFor((m): m is Extract<CurvesCommand, { type: 'saveView' }> => m.type === 'saveView' && m.view.xAxis === 'time');
+    assert.equal(saved.view.smoothing, 0.9);
+    assert.ok(isCurvesCommand(saved));
     const state = (await host.page.evaluate('acquireVsCodeApi().getState()')) as { smoothing: number; xAxis: string; runs: string[] };
     assert.equal(state.smoothing, 0.9);
     assert.equal(state.xAxis, 'time');
@@ -199,4 +203,7 @@ test('isCurvesCommand rejects malformed and hostile commands', () => {
   assert.equal(isCurvesCommand({ type: 'exportPng', fileName: 'x.png', dataUrl: 'data:text/html;base64,PGI+' }), false);
   assert.equal(isCurvesCommand({ type: 'stopRun' }), false);
   assert.equal(isCurvesCommand({ type: 'resumeRun', runId: RUN_B }), true);
+  assert.equal(isCurvesCommand({ type: 'saveView', view: { ...DEFAULT_VIEW, smoothing: 5 } }), false);
+  assert.equal(isCurvesCommand({ type: 'saveView', view: { ...DEFAULT_VIEW, runs: ['a/b'] } }), false);
+  assert.equal(isCurvesCommand({ type: 'saveView', view: DEFAULT_VIEW }), true);
 });

@@ -233,20 +233,22 @@ export class CurvesPanel implements vscode.Disposable {
 
   private scheduleFlush(): void {
     if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      if (!this.ready) return; // the page resyncs from snapshots when it is back
-      for (const [runId, points] of this.pendingMetrics) {
-        if (this.inFlight.has(runId)) continue;
-        this.post({ type: 'didAppendMetrics', runId, points });
-        this.pendingMetrics.delete(runId);
-      }
-      for (const [runId, samples] of this.pendingSamples) {
-        if (this.inFlight.has(runId)) continue;
-        this.post({ type: 'didAppendSamples', runId, samples });
-        this.pendingSamples.delete(runId);
-      }
-    }, FLUSH_MS);
+    this.flushTimer = setTimeout(() => this.runs.track(() => this.flush()), FLUSH_MS);
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    if (!this.ready) return; // the page resyncs from snapshots when it is back
+    for (const [runId, points] of this.pendingMetrics) {
+      if (this.inFlight.has(runId)) continue;
+      this.post({ type: 'didAppendMetrics', runId, points });
+      this.pendingMetrics.delete(runId);
+    }
+    for (const [runId, samples] of this.pendingSamples) {
+      if (this.inFlight.has(runId)) continue;
+      this.post({ type: 'didAppendSamples', runId, samples });
+      this.pendingSamples.delete(runId);
+    }
   }
 
   private async save(fileName: string, what: 'CSV' | 'PNG', bytes: Buffer): Promise<void> {

@@ -44,7 +44,7 @@ export class RunController implements vscode.Disposable {
     private readonly deps: FeatureDeps,
     private readonly eventLoop: EventLoopMonitor,
   ) {
-    const sub = deps.engine.onNotification('training.event', (m) => this.onEngineEvent(m));
+    const sub = deps.engine.onNotification('training.event', (m) => eventLoop.track(() => this.onEngineEvent(m)));
     this.subscription = new vscode.Disposable(() => sub.dispose());
     void vscode.commands.executeCommand('setContext', TRAINING_ACTIVE_CONTEXT, false);
   }
@@ -53,6 +53,11 @@ export class RunController implements vscode.Disposable {
     const a = this.active;
     if (!a?.runId) return undefined;
     return { runId: a.runId, stage: a.stage, step: a.step, ...(a.reward === undefined ? {} : { reward: a.reward }) };
+  }
+
+  /** Time host work of ours against the event-loop monitor (the panel's flushes use it). */
+  track<T>(fn: () => T): T {
+    return this.eventLoop.track(fn);
   }
 
   get busy(): boolean {

@@ -106,7 +106,9 @@ function renderRuns(): void {
     const box = el('input', { type: 'checkbox', 'data-testid': `select-${r.id}`, 'aria-label': `Show run ${r.id}` });
     box.checked = view.runs.includes(r.id);
     box.addEventListener('change', () => selectRuns(box.checked ? [...view.runs, r.id] : view.runs.filter((id) => id !== r.id)));
-    const state = el('span', { class: `state state-${r.active ? 'active' : r.state}`, 'data-testid': `state-${r.id}` }, r.active ? 'training' : r.state);
+    // 'running' on disk but not training here: the engine or the editor went away mid-run.
+    const label = r.active ? 'training' : r.state === 'running' ? 'interrupted' : r.state;
+    const state = el('span', { class: `state state-${r.active ? 'active' : r.state}`, 'data-testid': `state-${r.id}` }, label);
     const row = el('li', { 'data-run': r.id }, el('label', {}, box, ` ${runLabel(r.id)} `), el('span', { class: 'muted' }, `${r.stage} · step ${r.step} `), state);
     if (r.active) {
       const stop = el('vscode-button', { secondary: '', 'data-testid': `stop-${r.id}` }, 'Stop');

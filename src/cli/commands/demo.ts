@@ -21,11 +21,13 @@ export const demoCommand: CliCommand = {
     const { report } = await initCompute(backendFlag(flags));
     io.out(`RLHF Workbench demo in ${workspace} (tfjs ${report.backend}, ONNX Runtime ${report.ortProviders.join(', ')})`);
     const print = progressPrinter(io.out, 20);
+    const started = Date.now();
     const summary = await runDemo(workspace, undefined, {
       signal: io.signal,
       onEvent: (e) => (e.type === 'demo' ? io.out(e.message) : print(e)),
     });
     io.out(flags.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+    if (!flags.json) io.out(`\nfinished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return 0;
   },
 };

@@ -50,17 +50,21 @@ export interface DemoConfig {
   readonly ppo: PpoConfig;
   /** How the policy is measured before and after PPO (same prompts, same seed). */
   readonly evaluation: EvaluateOptions;
+  /** Prompts (the first of the set) the policy is measured on. */
+  readonly evaluationPrompts: number;
 }
 
 export const DEFAULT_DEMO: DemoConfig = {
   sft: { ...DEFAULT_SFT, steps: 150, batchSize: 8, maxLen: 64, evalEvery: 50, checkpointEvery: 50, optim: { ...DEFAULT_SFT.optim, lr: 1e-3, totalSteps: 150 } },
-  sftExamples: 1500,
-  generate: { ...DEFAULT_GENERATE, k: 4, maxNewTokens: 40 },
+  sftExamples: 1000,
+  // Close temperatures: wide ones make fluency, not sentiment, the main difference between the K.
+  generate: { ...DEFAULT_GENERATE, k: 4, maxNewTokens: 48, temperatures: [0.8, 0.85, 0.9, 0.95] },
   labeler: DEFAULT_SIMULATED_LABELER,
-  reward: { ...DEFAULT_REWARD, steps: 150, batchSize: 8, maxLen: 64, evalEvery: 25, checkpointEvery: 50, optim: { ...DEFAULT_REWARD.optim, lr: 1e-4, totalSteps: 150, weightDecay: 0.01 } },
+  reward: { ...DEFAULT_REWARD, steps: 200, batchSize: 8, maxLen: 72, evalEvery: 50, checkpointEvery: 100, optim: { ...DEFAULT_REWARD.optim, lr: 1e-4, totalSteps: 200, weightDecay: 0.01 } },
   rewardEvalFraction: 0.2,
   ppo: { ...DEFAULT_PPO, iterations: 30, rolloutBatch: 32, miniBatches: 4, ppoEpochs: 2, maxNewTokens: 32, klCoef: 0.05, sampleEvery: 5, checkpointEvery: 10, optim: { ...DEFAULT_PPO.optim, lr: 5e-5, totalSteps: 30 * 2 * 4 } },
   evaluation: { temperature: 0.7, maxNewTokens: 32, seed: 12345, n: 2 },
+  evaluationPrompts: 128,
 };
 
 export type DemoEvent = RunnerEvent | { readonly type: 'demo'; readonly message: string };
@@ -147,8 +151,9 @@ export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DE
     },
   });
   emit({ type: 'demo', message: 'measuring the SFT model and the PPO policy by the AFINN scorer…' });
-  const before = await evaluatePolicy(sftFinal, sftFinal, promptTexts, afinnScore, config.evaluation);
-  const after = await evaluatePolicy(result.finals.ppo as string, sftFinal, promptTexts, afinnScore, config.evaluation);
+  const measured = promptTexts.slice(0, config.evaluationPrompts);
+  const before = await evaluatePolicy(sftFinal, sftFinal, measured, afinnScore, config.evaluation);
+  const after = await evaluatePolicy(result.finals.ppo as string, sftFinal, measured, afinnScore, config.evaluation);
   return summarise(project, runId, { sft: sftFinal, reward: rmFinal, policy: result.finals.ppo as string }, metrics, before, after);
 }
 

@@ -3,8 +3,9 @@
  * curvesPanel.ts) and the curves app (webview/curves/) import. Commands go webview→host and are
  * untrusted: the host accepts them only through `isCurvesCommand`. Notifications go host→webview:
  * full snapshots (`didChangeRuns`, `didLoadRun`) and appends tagged with their stage and step
- * (`didAppendMetrics`); an append for a (stage, step) the page already has replaces it (a resumed
- * run redoes the steps after its last checkpoint).
+ * (`didAppendMetrics`); an append for a (stage, step) the page already has merges into it, its
+ * values winning (a resumed run redoes the steps after its last checkpoint; eval metrics come as
+ * a second record at a step).
  */
 import type { MetricPoint, RunInfo, SamplePoint } from './engineTraining';
 

@@ -142,6 +142,34 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     assert.ok(await restored.locator(`[data-testid="select-${runId}"]`).isChecked(), 'the restored panel lost its selected run');
     await s.screenshot('restored');
 
+    // A stage from a preset: the config is written to .rlhf/configs/ (models from the demo's
+    // finished stages) and the new run joins the curves while it trains.
+    await s.runCommand('RLHF: Train Reward Model');
+    await pick(s, 'reward: quick');
+    await s.waitForNotification(/RLHF: run \S+-reward-\S+ completed/, 240_000);
+    const rewardConfig = JSON.parse(fs.readFileSync(path.join(s.workspace, '.rlhf', 'configs', 'reward-quick.json'), 'utf8')) as { model: string; steps: number };
+    assert.equal(rewardConfig.model, path.join(s.workspace, '.rlhf', 'runs', runId, 'checkpoints', 'sft', 'final'));
+    // Every step of the reward run reaches the curves (the last append may land just after the notification).
+    await restored.locator(`.chart[data-metric="reward/accuracy"][data-last-x="${rewardConfig.steps}"]`).waitFor({ timeout: 30_000 });
+    await s.screenshot('reward-run');
+
+    // The editor validates .rlhf/configs/<stage>*.json against the stage's schema.
+    fs.writeFileSync(path.join(s.workspace, '.rlhf', 'configs', 'ppo-broken.json'), JSON.stringify({ model: 'm', rewardModel: 'r', iterations: 0, klEstimator: 'k9', bogus: true }, null, 2));
+    await s.page.keyboard.press('Control+P');
+    await s.page.locator('.quick-input-widget .quick-input-box input').fill('ppo-broken.json');
+    await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'ppo-broken.json' }).first().waitFor({ timeout: 30_000 });
+    await s.page.keyboard.press('Enter');
+    const problems = s.page.locator('.part.statusbar [id="status.problems"]');
+    const until = Date.now() + 60_000;
+    let label = '';
+    while (Date.now() < until) {
+      label = (await problems.getAttribute('aria-label').catch(() => null)) ?? (await problems.textContent().catch(() => '')) ?? '';
+      if (/Errors?: [1-9]|[1-9]\d* Errors?/i.test(label)) break;
+      await sleep(500);
+    }
+    assert.match(label, /Errors?: [1-9]|[1-9]\d* Errors?/i, `no schema errors reported for ppo-broken.json (status: '${label}')`);
+    await s.screenshot('config-validation');
+
     // The extension's log names each stall over 50 ms and how long our own host work took.
     for (const line of extensionLog(s.userDataDir).filter((l) => /event-loop delay/.test(l))) console.log(`e2e log: ${line}`);
     // Target: no stall above 50 ms. On a shared 2-core machine (the engine, code-server and

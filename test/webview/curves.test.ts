@@ -74,6 +74,10 @@ test('appends grow the curves; a repeated (stage, step) replaces the old value',
     // A resumed run redoes step 5 (and 4) from its checkpoint: same steps, new values.
     await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [ppoPoint(4, 0.44), ppoPoint(5, 0.55), ppoPoint(6, 0.66)] });
     await host.page.locator(`${chart('objective/scores')}[data-points="6"]`).waitFor();
+    // A second record at the same step (a stage's eval metrics) adds to it, it does not replace it.
+    await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [{ stage: 'ppo', step: 6, time: t0 + 6500, values: { 'objective/entropy': 2.5 } }] });
+    await host.page.locator(`${chart('objective/entropy')}[data-points="1"]`).waitFor();
+    assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-last-x'), '6');
     await host.page.getByTestId('export-csv').click();
     const csv = await host.waitFor((m): m is Extract<CurvesCommand, { type: 'exportCsv' }> => m.type === 'exportCsv');
     const scores = csv.csv.trim().split('\n').filter((l) => l.includes(',objective/scores,'));

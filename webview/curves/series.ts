@@ -1,7 +1,8 @@
 /**
  * The curves' data: every run's metric points keyed by (stage, step), so an append for a step the
- * page already has replaces it (a resumed run redoes the steps after its last checkpoint), and a
- * snapshot replaces the whole run. Columns for a chart are derived from it on demand.
+ * page already has replaces its values (a resumed run redoes the steps after its last
+ * checkpoint) and adds the ones it lacked (eval metrics come as a second record at a step), and
+ * a snapshot replaces the whole run. Columns for a chart are derived from it on demand.
  */
 import type { MetricPoint } from '../../src/protocol/engineTraining';
 
@@ -26,9 +27,17 @@ export class RunSeries {
     this.append(points);
   }
 
-  /** Later points win over earlier ones for the same (stage, step). */
+  /**
+   * Points for a (stage, step) the series has merge into it, metric by metric, the later value
+   * winning: a stage logs eval metrics as a second record at the same step, and a resumed run
+   * redoes the steps after its checkpoint with new values.
+   */
   append(points: readonly MetricPoint[]): void {
-    for (const p of points) this.points.set(key(p), p);
+    for (const p of points) {
+      const k = key(p);
+      const old = this.points.get(k);
+      this.points.set(k, old ? { ...p, values: { ...old.values, ...p.values } } : p);
+    }
     this.sorted = undefined;
   }
 

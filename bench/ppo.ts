@@ -79,14 +79,24 @@ function findTorchPython(): string | undefined {
   return ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
 }
 
+/**
+ * Runs bench/torch_ppo.py with all cores and with one thread and keeps the faster: on a busy
+ * machine OpenMP's second thread can make PyTorch much slower, and the comparison is against
+ * PyTorch at its best. Or says why it could not run.
+ */
 function benchTorch(reps: number): (Phases & { torch: string; threads: number }) | string {
   const py = findTorchPython();
   if (!py) return 'PyTorch not present (apt-get install python3-torch libopenblas0-pthread)';
   const c = TINY_CONFIG;
-  const args = { vocab: c.vocab_size, ctx: c.n_positions, d: c.n_embd, heads: c.n_head, layers: c.n_layer, rollout: SHAPE.rollout, prompt_len: SHAPE.promptLen, new_tokens: SHAPE.newTokens, epochs: SHAPE.epochs, minibatches: SHAPE.minibatches, reps };
-  const r = spawnSync(py, [path.join(__dirname, 'torch_ppo.py'), JSON.stringify(args)], { encoding: 'utf8' });
-  if (r.status !== 0) return `torch_ppo.py failed: ${r.stderr.trim().split('\n').pop()}`;
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Phases & { torch: string; threads: number };
+  const base = { vocab: c.vocab_size, ctx: c.n_positions, d: c.n_embd, heads: c.n_head, layers: c.n_layer, rollout: SHAPE.rollout, prompt_len: SHAPE.promptLen, new_tokens: SHAPE.newTokens, epochs: SHAPE.epochs, minibatches: SHAPE.minibatches, reps };
+  const results: (Phases & { torch: string; threads: number })[] = [];
+  for (const threads of [0, 1]) {
+    const r = spawnSync(py, [path.join(__dirname, 'torch_ppo.py'), JSON.stringify({ ...base, threads })], { encoding: 'utf8' });
+    if (r.status !== 0) return `torch_ppo.py failed: ${r.stderr.trim().split('\n').pop()}`;
+    results.push(JSON.parse(r.stdout.trim().split('\n').pop() as string) as Phases & { torch: string; threads: number });
+  }
+  const total = (p: Phases): number => p.rollout + p.scoring + p.update;
+  return results.reduce((a, b) => (total(b) < total(a) ? b : a));
 }
 
 async function main(): Promise<void> {

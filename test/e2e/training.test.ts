@@ -164,10 +164,11 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     let label = '';
     while (Date.now() < until) {
       label = (await problems.getAttribute('aria-label').catch(() => null)) ?? (await problems.textContent().catch(() => '')) ?? '';
-      if (/Errors?: [1-9]|[1-9]\d* Errors?/i.test(label)) break;
+      if (/Warnings: 3\b/.test(label)) break;
       await sleep(500);
     }
-    assert.match(label, /Errors?: [1-9]|[1-9]\d* Errors?/i, `no schema errors reported for ppo-broken.json (status: '${label}')`);
+    // VS Code reports schema violations as warnings: iterations 0, klEstimator 'k9', and 'bogus'.
+    assert.match(label, /Warnings: 3\b/, `the schema violations of ppo-broken.json were not all reported (status: '${label}')`);
     await s.screenshot('config-validation');
 
     // The extension's log names each stall over 50 ms and how long our own host work took.

@@ -58,6 +58,11 @@ test('draws the bootstrapped run in groups, with the samples table and the live 
     assert.equal(await rows.first().locator('td').first().textContent(), '3');
     assert.equal(await host.page.locator('tr.suspect').count(), 1);
     assert.match((await host.page.locator('tr.suspect').textContent()) ?? '', /0\.900/);
+    // An append that repeats a line the page has (a snapshot raced it) adds only the new one.
+    await host.send({ type: 'didAppendSamples', runId: RUN_A, samples: [{ ...sample(3, 0.9, 0.5), time: t0 + 9999 }, sample(4, 0.3, 0.1)] });
+    await host.page.locator('[data-testid="samples-table"] tbody tr').nth(4).waitFor();
+    assert.equal(await rows.count(), 5);
+    assert.equal(await rows.first().locator('td').first().textContent(), '4');
     assert.deepEqual(host.problems, []);
   } finally {
     await host.close();

@@ -154,6 +154,8 @@ function renderAll(): void {
   renderSamplesPane();
 }
 
+const sampleKey = (x: SamplePoint): string => `${x.stage}\u0000${x.iteration}\u0000${x.prompt}\u0000${x.completion}`;
+
 const exportName = (): string => `rlhf-curves-${(view.runs[0] ?? 'none').replace(/[^A-Za-z0-9_.-]/g, '-')}`;
 
 // Charts redraw at most once per frame however fast appends come.
@@ -195,8 +197,10 @@ function onNotification(n: CurvesNotification): void {
       return scheduleCharts();
     }
     case 'didAppendSamples': {
+      // An append may repeat lines a snapshot already had (it was read while they came in).
       const list = samples.get(n.runId) ?? [];
-      list.push(...n.samples);
+      const have = new Set(list.map(sampleKey));
+      list.push(...n.samples.filter((x) => !have.has(sampleKey(x))));
       samples.set(n.runId, list.slice(-2000));
       return scheduleCharts();
     }

@@ -21,21 +21,21 @@ export const DEMO_QUICK: DemoConfig = {
   reward: { ...DEFAULT_DEMO.reward, steps: 16, evalEvery: 8, checkpointEvery: 8, optim: { ...DEFAULT_DEMO.reward.optim, totalSteps: 16 } },
   ppo: {
     ...DEFAULT_DEMO.ppo,
-    iterations: 60,
+    iterations: 80,
     rolloutBatch: 8,
     miniBatches: 2,
     ppoEpochs: 1,
     maxNewTokens: 16,
     sampleEvery: 1,
     checkpointEvery: 5,
-    optim: { ...DEFAULT_DEMO.ppo.optim, totalSteps: 60 * 2 },
+    optim: { ...DEFAULT_DEMO.ppo.optim, totalSteps: 80 * 2 },
   },
   evaluation: { ...DEFAULT_DEMO.evaluation, n: 1, maxNewTokens: 16 },
 };
 
 export const DEMO_PRESETS: Readonly<Record<string, { readonly description: string; readonly config: DemoConfig }>> = {
   default: { description: 'The full demo: SFT 120 steps, reward model 150 steps, PPO 30 iterations (several minutes).', config: DEFAULT_DEMO },
-  'demo-quick': { description: 'A short demo (a couple of minutes): SFT 16 steps, reward model 16 steps, PPO 60 small iterations.', config: DEMO_QUICK },
+  'demo-quick': { description: 'A short demo (a couple of minutes): SFT 16 steps, reward model 16 steps, PPO 80 small iterations.', config: DEMO_QUICK },
 };
 
 /** Stage presets: config-file fields besides the models (which come from the project). */

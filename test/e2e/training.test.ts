@@ -128,10 +128,10 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     const afterShow = await waitForPpoStep(shown, resumed.lastX + 2, 120_000);
     assert.equal(afterShow.points, afterShow.lastX, `after hide/show the PPO curve has ${afterShow.points} points up to step ${afterShow.lastX}`);
 
-    // Clear the first stop's toast so the second stop's is the one read.
-    await s.runCommand('Notifications: Clear All Notifications');
-    await s.runCommand('RLHF: Stop Run');
-    const stoppedAgain = await s.waitForNotification(/stopped at ppo step/, 60_000);
+    // This time, the panel's own Stop button.
+    await shown.locator(`[data-testid="stop-${runId}"]`).click();
+    const firstStop = /stopped at ppo step (\d+)/.exec(stopped.message)?.[1] ?? '';
+    const stoppedAgain = await s.waitForNotification(new RegExp(`stopped at ppo step (?!${firstStop}\\b)\\d+`), 60_000);
     const finalStep = Number(/stopped at ppo step (\d+)/.exec(stoppedAgain.message)?.[1]);
     assert.ok(finalStep > resumed.lastX && finalStep < 80, `the second stop came at step ${finalStep} (resumed curve at ${resumed.lastX}; the run has 80 iterations)`);
     await shown.locator(`[data-testid="state-${runId}"]`, { hasText: 'cancelled' }).waitFor({ timeout: 30_000 });

@@ -79,14 +79,9 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
       const runs: RunInfo[] = project.runs.list().map((r) => {
         const record = project.runs.get(r.id);
         const isActive = r.id === active;
+        // A 'running' run that is not training here was interrupted (killed engine, crash).
         return {
-          id: r.id,
-          stage: r.stage,
-          // A 'running' run that is not training here was interrupted (killed engine, crash).
-          state: r.state,
-          step: r.step,
-          createdAt: r.createdAt,
-          updatedAt: r.updatedAt,
+          ...r,
           ...(record.message ? { message: record.message } : {}),
           active: isActive,
           resumable: !isActive && r.state !== 'completed' && resumable(project, r.id),

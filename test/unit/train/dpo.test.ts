@@ -20,6 +20,7 @@ import { weightsOf } from '../../../src/core/train/model';
 import type { StageEvent, TrainModel } from '../../../src/core/train/stage';
 import { runCli } from '../../../src/cli/main';
 import type { CliIo } from '../../../src/cli/command';
+import { capture as captureIn, writeConfig as writeConfigIn } from './cliHelpers';
 
 const small: GPT2Config = { ...TINY_CONFIG, n_embd: 32, n_head: 2, n_layer: 1, n_positions: 48 };
 const enc = (s: string): number[] => [...Buffer.from(s, 'utf8')];
@@ -227,17 +228,8 @@ before(async () => {
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function capture(): { io: CliIo; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, signal: new AbortController().signal }, out, err };
-}
-
-function writeConfig(name: string, config: object): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, JSON.stringify(config));
-  return file;
-}
+const capture = (): ReturnType<typeof captureIn> => captureIn(dir);
+const writeConfig = (name: string, config: object): string => writeConfigIn(dir, name, config);
 
 test('rlhf train dpo trains on the project rankings, writes the final policy, frees the reference', async () => {
   const config = writeConfig('dpo.json', { runId: 'dpo-test', model: 'base', steps: 4, batchSize: 2, maxLen: 24, evalFraction: 0.5, evalEvery: 2 });

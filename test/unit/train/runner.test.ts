@@ -14,6 +14,7 @@ import { byteLevelTokenizerJson } from '../../../src/core/tokenizer/byteLevel';
 import { weightsOf } from '../../../src/core/train/model';
 import { runCli } from '../../../src/cli/main';
 import type { CliIo } from '../../../src/cli/command';
+import { capture as captureIn, writeConfig as writeConfigIn } from './cliHelpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const small = { ...TINY_CONFIG, n_embd: 32, n_head: 2, n_layer: 1, n_positions: 48 };
@@ -36,17 +37,8 @@ before(async () => {
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function capture(): { io: CliIo; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, signal: new AbortController().signal }, out, err };
-}
-
-function writeConfig(name: string, config: object): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, JSON.stringify(config));
-  return file;
-}
+const capture = (): ReturnType<typeof captureIn> => captureIn(dir);
+const writeConfig = (name: string, config: object): string => writeConfigIn(dir, name, config);
 
 const runJson = (id: string): { state: string; step: number; checkpoints: { stage: string; step: number; path: string }[] } =>
   JSON.parse(fs.readFileSync(path.join(dir, '.rlhf', 'runs', id, 'run.json'), 'utf8'));

@@ -25,7 +25,9 @@ export class CurvesPanel implements vscode.Disposable {
   /** Runs whose snapshot the page has (appends for others are not sent). */
   private readonly loaded = new Set<string>();
   /** Runs whose snapshot is being read: their appends wait until it has been posted. */
-  private readonly inFlight = new Set<string>();
+  private readonly inFlight = new Map<string, number>();
+  /** The newest snapshot started per run: an older one finishing later must not be posted. */
+  private readonly snapshotGeneration = new Map<string, number>();
   /** The page's bootstrap is fresh (set by load()); a page re-created after hiding has a stale one. */
   private freshBootstrap = false;
   private readonly pendingMetrics = new Map<string, MetricPoint[]>();
@@ -128,19 +130,25 @@ export class CurvesPanel implements vscode.Disposable {
    * so appends buffered before the read are in the snapshot; appends arriving during the read
    * may or may not be, and are sent after it (the page replaces a repeated (stage, step)).
    */
-  private async snapshot(workspace: string, runId: string): Promise<{ points: MetricPoint[]; samples: SamplePoint[] }> {
+  private async snapshot(workspace: string, runId: string): Promise<{ points: MetricPoint[]; samples: SamplePoint[]; current: boolean }> {
     this.pendingMetrics.delete(runId);
     this.pendingSamples.delete(runId);
-    this.inFlight.add(runId);
+    // Counted, not a flag: a page re-created while an older read is in flight starts another,
+    // and the older one finishing must not release the appends the newer one is holding.
+    this.inFlight.set(runId, (this.inFlight.get(runId) ?? 0) + 1);
+    const generation = (this.snapshotGeneration.get(runId) ?? 0) + 1;
+    this.snapshotGeneration.set(runId, generation);
     try {
       const [{ points, warning }, { samples }] = await Promise.all([
         this.deps.engine.request('training.metrics', { workspace, runId }),
         this.deps.engine.request('training.samples', { workspace, runId }),
       ]);
       if (warning) this.deps.log.warn(warning);
-      return { points, samples };
+      return { points, samples, current: this.snapshotGeneration.get(runId) === generation };
     } finally {
-      this.inFlight.delete(runId);
+      const left = (this.inFlight.get(runId) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(runId, left);
+      else this.inFlight.delete(runId);
       this.scheduleFlush();
     }
   }
@@ -199,7 +207,8 @@ export class CurvesPanel implements vscode.Disposable {
       if (this.loaded.has(id)) continue;
       this.loaded.add(id);
       const s = await this.snapshot(workspace, id);
-      this.post({ type: 'didLoadRun', runId: id, points: s.points, samples: s.samples });
+      // A newer snapshot of this run is on its way (the page was re-created meanwhile).
+      if (s.current) this.post({ type: 'didLoadRun', runId: id, points: s.points, samples: s.samples });
     }
   }
 

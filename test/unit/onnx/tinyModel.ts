@@ -1,23 +1,11 @@
 /** A tiny random GPT-2 for tests: real weights (seeded), not mocks. */
 import type { GPT2Config } from '../../../src/core/model/config';
-import { parameterShapes } from '../../../src/core/model/config';
+import { parameterShapes, TINY_CONFIG } from '../../../src/core/model/config';
 import type { HeadKind, Weights } from '../../../src/core/model/checkpoint';
 import { headShapes } from '../../../src/core/model/checkpoint';
 import { seededRandom } from '../../../src/core/sample/pick';
 
-export const TINY: GPT2Config = {
-  vocab_size: 257,
-  n_positions: 32,
-  n_embd: 16,
-  n_layer: 2,
-  n_head: 2,
-  n_inner: null,
-  layer_norm_epsilon: 1e-5,
-  activation_function: 'gelu_new',
-  bos_token_id: 256,
-  eos_token_id: 256,
-  scale_attn_weights: true,
-};
+export const TINY: GPT2Config = { ...TINY_CONFIG, n_positions: 32, n_embd: 16, n_head: 2 };
 
 /** Weights with std `scale` (LayerNorm gains near 1) so logits are spread enough to test. */
 export function randomWeights(config: GPT2Config, seed = 1, kind: HeadKind = 'lm', scale = 0.3): Weights {

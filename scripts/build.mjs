@@ -1,6 +1,9 @@
-// Bundles the extension, the engine, the CLI and the webview apps with esbuild.
+// Bundles the extension, the engine, the CLI and the webview apps with esbuild, and compiles
+// our WebAssembly kernels (assembly/ → dist/kernels.wasm, loaded by src/core/compute/wasmKernels.ts).
 // Heavy runtime libraries stay external: they load from node_modules at run time (and ship in
-// the .vsix), so activation never pulls them in. Usage: node scripts/build.mjs [--watch]
+// the .vsix), so activation never pulls them in.
+// Usage: node scripts/build.mjs [--watch | --kernels (only dist/kernels.wasm, for benchmarks)]
+import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,6 +11,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 const watch = process.argv.includes('--watch');
+const kernelsOnly = process.argv.includes('--kernels');
 const WEBVIEW_APPS = readdirSync('webview', { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(`webview/${d.name}/main.ts`))
   .map((d) => d.name);
@@ -55,7 +59,40 @@ const builds = [
   },
 ];
 
+/**
+ * assembly/matmul.ts → dist/kernels.wasm. The module imports tfjs-backend-wasm's memory and
+ * must not write to it on its own: no data segments, globals or start function (a segment
+ * would land on tfjs's heap at instantiation), and no import but that memory.
+ */
+async function buildKernels() {
+  const out = 'dist/kernels.wasm';
+  const { error, stderr } = await asc.main(
+    ['assembly/matmul.ts', '-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--use', 'abort=', '--enable', 'simd', '--outFile', out],
+    {},
+  );
+  if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
+  const bytes = readFileSync(out);
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+  if (imports.length !== 1 || imports[0].module !== 'env' || imports[0].name !== 'memory') {
+    throw new Error(`${out}: expected env.memory as its only import, got ${JSON.stringify(imports)}`);
+  }
+  const FORBIDDEN = { 6: 'global', 8: 'start', 11: 'data', 12: 'data count' };
+  for (let at = 8; at < bytes.length; ) {
+    const id = bytes[at++];
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++];
+      size |= (byte & 0x7f) << shift;
+      if (!(byte & 0x80)) break;
+    }
+    if (id in FORBIDDEN) throw new Error(`${out}: has a ${FORBIDDEN[id]} section; it would write into tfjs's heap`);
+    at += size;
+  }
+}
+
 mkdirSync('dist/webview', { recursive: true });
+await buildKernels();
+if (kernelsOnly) process.exit(0);
 // Each app's stylesheet is media/<app>.css.
 const copyCss = () => {
   for (const name of WEBVIEW_APPS) if (existsSync(`media/${name}.css`)) cpSync(`media/${name}.css`, `dist/webview/${name}.css`);

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import type { BackendAttempt, BackendName, BackendPreference, BackendReport } from '../../protocol/backend';
 import { firstLine, probeOrtProviders } from '../onnx/probe';
+import { installWasmKernels } from './wasmKernels';
 
 type Tf = typeof tfTypes;
 
@@ -69,6 +70,11 @@ async function selectBackend(preference: BackendPreference): Promise<Compute> {
       if (!(await tf.setBackend(candidate.backend))) throw new Error(`tf.setBackend('${candidate.backend}') returned false`);
       await tf.ready();
       attempts.push({ backend: candidate.pkg, ok: true, detail: `backend '${tf.getBackend()}' ready` });
+      if (candidate.backend === 'wasm') {
+        const kernels = installWasmKernels(tf);
+        attempts.push({ backend: 'rlhf wasm kernels', ok: kernels.ok, detail: kernels.detail });
+        if (!kernels.ok) console.warn(`rlhf: ${kernels.detail}`);
+      }
       chosen = candidate;
       break;
     } catch (err) {

@@ -1,0 +1,207 @@
+/**
+ * Our own f32 batched matmul for the tfjs wasm backend (assembly/matmul.ts, built into
+ * dist/kernels.wasm), registered in place of tfjs-wasm's `BatchMatMul` kernel.
+ *
+ * Why: tfjs-wasm's kernel is fast only for one untransposed 2-D product (XNNPACK); with a
+ * batch dimension > 1 or a transposed operand it runs a naive loop at ~1.5 GFLOP/s, and that
+ * was most of a GPT train step (attention's per-head products, the explicit transposes in
+ * every gradient). Our module imports tfjs-wasm's own memory, so it reads the operands and
+ * writes the result in place, with no copies. The 2-D untransposed case stays with XNNPACK.
+ *
+ * If the module cannot be found or instantiated, tfjs's kernel stays and the reason is
+ * reported (never a crash).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as tfTypes from '@tensorflow/tfjs-core';
+
+type Tf = typeof tfTypes;
+
+// The WebAssembly JS API as used here (the project's lib setting has no WebAssembly types).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+declare const WebAssembly: {
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: unknown };
+};
+
+/** The parts of tfjs-backend-wasm's BackendWasm (and its Emscripten module) used here. */
+interface WasmBackendView {
+  readonly wasm: {
+    readonly HEAPU8: Uint8Array;
+    readonly asm?: { readonly memory?: WasmMemory };
+    _malloc(bytes: number): number;
+    _free(ptr: number): void;
+  };
+  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): tfTypes.TensorInfo;
+}
+
+interface KernelExports {
+  /** C [M, N] = A·B; A (i, k) at a + 4(i·ai + k·ak); B (k, j) at b + 4(k·bk + j). */
+  gemm(a: number, ai: number, ak: number, b: number, bk: number, c: number, M: number, K: number, N: number): void;
+  /** dst [R, C] row-major from src (r, c) at src + 4(r·rs + c·cs). */
+  pack(src: number, rs: number, cs: number, dst: number, R: number, C: number): void;
+}
+
+export interface KernelInstall {
+  readonly ok: boolean;
+  /** Where the module came from, or why it is not in use. */
+  readonly detail: string;
+}
+
+const KERNEL_FILE = 'kernels.wasm';
+
+/**
+ * The built module: next to the bundle (dist/kernels.wasm beside dist/engine.js), or, when
+ * running from sources (tests, benchmarks under tsx), in the package's dist/.
+ */
+function findKernelFile(): string | undefined {
+  for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
+    for (const p of [path.join(dir, KERNEL_FILE), path.join(dir, 'dist', KERNEL_FILE)]) if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+function asWasmBackend(backend: unknown): WasmBackendView | undefined {
+  const b = backend as Partial<WasmBackendView> | undefined;
+  const memory = b?.wasm?.asm?.memory;
+  if (!b?.wasm || !b.dataIdMap || typeof b.makeOutput !== 'function' || !(memory instanceof WebAssembly.Memory)) return undefined;
+  if (memory.buffer !== b.wasm.HEAPU8.buffer) return undefined;
+  return b as WasmBackendView;
+}
+
+let installed: KernelInstall | undefined;
+
+/**
+ * Register our BatchMatMul for the (initialised) wasm backend. Idempotent; returns what
+ * happened so the backend report can show it.
+ */
+export function installWasmKernels(tf: Tf): KernelInstall {
+  if (installed) return installed;
+  installed = tryInstall(tf);
+  return installed;
+}
+
+function tryInstall(tf: Tf): KernelInstall {
+  try {
+    const backend = asWasmBackend(tf.findBackend('wasm'));
+    if (!backend) return { ok: false, detail: 'tfjs-backend-wasm is not initialised or does not expose its memory; using its own BatchMatMul' };
+    const file = findKernelFile();
+    if (!file) return { ok: false, detail: `${KERNEL_FILE} not found (run npm run build); using tfjs-wasm's BatchMatMul` };
+    const module = new WebAssembly.Module(fs.readFileSync(file));
+    const memory = backend.wasm.asm!.memory!;
+    const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as KernelExports;
+    const original = tf.getKernel(tf.BatchMatMul, 'wasm');
+    if (!original) return { ok: false, detail: "tfjs-wasm has no BatchMatMul kernel to replace" };
+    tf.unregisterKernel(tf.BatchMatMul, 'wasm');
+    tf.registerKernel({
+      kernelName: tf.BatchMatMul,
+      backendName: 'wasm',
+      ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
+      kernelFunc: (args) => {
+        const { a, b } = args.inputs as unknown as { a: tfTypes.TensorInfo; b: tfTypes.TensorInfo };
+        const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+        const plan = planBatchMatMul(a.shape, b.shape, transposeA, transposeB);
+        if (a.dtype !== 'float32' || b.dtype !== 'float32' || !plan.ours) return original.kernelFunc(args) as tfTypes.TensorInfo;
+        return runBatchMatMul(kernels, args.backend as unknown as WasmBackendView, a, b, plan);
+      },
+    });
+    return { ok: true, detail: `BatchMatMul from ${file}` };
+  } catch (err) {
+    return { ok: false, detail: `${KERNEL_FILE} failed to load (${err instanceof Error ? err.message : String(err)}); using tfjs-wasm's BatchMatMul` };
+  }
+}
+
+/** One product's geometry; `ours` is false where tfjs's kernel is the faster (2-D, untransposed: XNNPACK). */
+export interface MatMulPlan {
+  readonly ours: boolean;
+  readonly M: number;
+  readonly K: number;
+  readonly N: number;
+  readonly transposeA: boolean;
+  readonly transposeB: boolean;
+  /** The output's shape: broadcast batch dims then [M, N]. */
+  readonly outShape: number[];
+  /** For each output batch, the index of its A and B matrices (numpy broadcasting). */
+  readonly aIndex: Int32Array;
+  readonly bIndex: Int32Array;
+}
+
+export function planBatchMatMul(aShape: readonly number[], bShape: readonly number[], transposeA: boolean, transposeB: boolean): MatMulPlan {
+  const ra = aShape.length;
+  const rb = bShape.length;
+  const M = transposeA ? aShape[ra - 1]! : aShape[ra - 2]!;
+  const K = transposeA ? aShape[ra - 2]! : aShape[ra - 1]!;
+  const Kb = transposeB ? bShape[rb - 1]! : bShape[rb - 2]!;
+  const N = transposeB ? bShape[rb - 2]! : bShape[rb - 1]!;
+  if (K !== Kb) {
+    throw new Error(`matMul: inner dimensions ${K} and ${Kb} of shapes [${aShape}] and [${bShape}] (transposeA=${transposeA}, transposeB=${transposeB}) differ`);
+  }
+  const aOuter = aShape.slice(0, -2);
+  const bOuter = bShape.slice(0, -2);
+  const rank = Math.max(aOuter.length, bOuter.length);
+  const outOuter: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    const da = aOuter[d - (rank - aOuter.length)] ?? 1;
+    const db = bOuter[d - (rank - bOuter.length)] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) throw new Error(`matMul: batch dimensions of shapes [${aShape}] and [${bShape}] do not broadcast`);
+    outOuter.push(da === 1 ? db : da);
+  }
+  const batch = outOuter.reduce((p, x) => p * x, 1);
+  const aIndex = new Int32Array(batch);
+  const bIndex = new Int32Array(batch);
+  for (let g = 0; g < batch; g++) {
+    // Walk the output batch index from the last dim, accumulating each operand's flat index.
+    let rest = g;
+    let ia = 0, sa = 1, ib = 0, sb = 1;
+    for (let d = rank - 1; d >= 0; d--) {
+      const size = outOuter[d]!;
+      const coord = rest % size;
+      rest = Math.floor(rest / size);
+      const da = aOuter[d - (rank - aOuter.length)] ?? 1;
+      const db = bOuter[d - (rank - bOuter.length)] ?? 1;
+      if (da !== 1) ia += coord * sa;
+      if (db !== 1) ib += coord * sb;
+      sa *= da;
+      sb *= db;
+    }
+    aIndex[g] = ia;
+    bIndex[g] = ib;
+  }
+  const ours = batch > 1 || transposeA || transposeB;
+  return { ours, M, K, N, transposeA, transposeB, outShape: [...outOuter, M, N], aIndex, bIndex };
+}
+
+function runBatchMatMul(kernels: KernelExports, backend: WasmBackendView, a: tfTypes.TensorInfo, b: tfTypes.TensorInfo, plan: MatMulPlan): tfTypes.TensorInfo {
+  const { M, K, N, transposeA, transposeB, aIndex, bIndex } = plan;
+  const out = backend.makeOutput(plan.outShape, 'float32');
+  const pa = backend.dataIdMap.get(a.dataId)!.memoryOffset;
+  const pb = backend.dataIdMap.get(b.dataId)!.memoryOffset;
+  const pc = backend.dataIdMap.get(out.dataId)!.memoryOffset;
+  const matA = M * K * 4;
+  const matB = K * N * 4;
+  // A stored [M, K] (or [K, M] when transposed): element (i, k) at i·ai + k·ak.
+  const ai = transposeA ? 1 : K;
+  const ak = transposeA ? M : 1;
+  // A transposed B ([N, K]) is repacked to [K, N] once per distinct B matrix.
+  const scratch = transposeB && K * N > 0 ? backend.wasm._malloc(matB) : 0;
+  try {
+    let packed = -1;
+    for (let g = 0; g < aIndex.length; g++) {
+      const bg = bIndex[g]!;
+      let bPtr = pb + bg * matB;
+      if (transposeB) {
+        if (packed !== bg) kernels.pack(bPtr, 1, K, scratch, K, N);
+        packed = bg;
+        bPtr = scratch;
+      }
+      kernels.gemm(pa + aIndex[g]! * matA, ai, ak, bPtr, N, pc + g * M * N * 4, M, K, N);
+    }
+  } finally {
+    if (scratch) backend.wasm._free(scratch);
+  }
+  return out;
+}

@@ -75,6 +75,11 @@ function asWasmBackend(backend: unknown): WasmBackendView | undefined {
 
 let installed: KernelInstall | undefined;
 
+/** Whether our BatchMatMul replaced tfjs-wasm's (so transposed and batched products are fast there). */
+export function wasmKernelsActive(): boolean {
+  return installed?.ok === true;
+}
+
 /**
  * Register our BatchMatMul for the (initialised) wasm backend. Idempotent; returns what
  * happened so the backend report can show it.

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { headDim, parameterShapes } from './config';
 import type { GPT2Config } from './config';
 import { attend } from './attention';
-import { embedding, geluNew, layerNorm, linear, matMul, positionEmbedding, transpose2d } from './ops';
+import { embedding, geluNew, layerNorm, linear, matMul, matMulBT, positionEmbedding } from './ops';
 
 /** Tensors keyed by HF names (`wte.weight`, `h.0.attn.c_attn.weight`, … and optional head names). */
 export type Params = Record<string, tf.Tensor>;
@@ -108,9 +108,9 @@ export function forward(params: Params, config: GPT2Config, input: ForwardInput)
   const hidden = tf.reshape(hidden2, [B, T, C]) as tf.Tensor3D; // [B, T, C]
   const out: { hidden: tf.Tensor3D; logits?: tf.Tensor3D; present?: KVCache } = { hidden };
   if (input.logits !== false) {
-    // Tied head: an explicit transpose of wte keeps the matmul untransposed (fast on wasm).
-    const wteT = input.wteT ?? transpose2d(p('wte.weight') as tf.Tensor2D); // [C, V]
-    out.logits = tf.reshape(matMul(hidden2, wteT), [B, T, config.vocab_size]) as tf.Tensor3D; // [B, T, V]
+    // Tied head: hidden · wteᵀ, or hidden · wteT when the caller transposed wte once.
+    const logits2 = input.wteT ? matMul(hidden2, input.wteT) : matMulBT(hidden2, p('wte.weight') as tf.Tensor2D); // [N, V]
+    out.logits = tf.reshape(logits2, [B, T, config.vocab_size]) as tf.Tensor3D; // [B, T, V]
   }
   if (input.cache) out.present = present;
   return out;

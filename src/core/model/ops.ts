@@ -3,8 +3,9 @@
  * training is fast on the wasm backend and works at all there:
  *  - wasm has no UnsortedSegmentSum, so tf.gather has no gradient: `embedding` backprops
  *    through a one-hot matmul;
- *  - wasm matmuls with a transposed operand are 10–50× slower and tfjs's matMul gradient uses
- *    them: `matMul` and `linear` transpose explicitly in their gradients (attention.ts too);
+ *  - tfjs-wasm's own matmul is 10–50× slower with a transposed operand, and tfjs's matMul
+ *    gradient uses them. Our wasm kernel (compute/wasmKernels.ts) takes transposed operands at
+ *    full speed; where it is not loaded, `matMulT` transposes explicitly instead;
  *  - wasm's Tanh is ~10× slower than its Sigmoid and Sum over axis 0 ~2× slower than a matmul
  *    by ones: `geluNew` uses x·σ(2z) (equal to 0.5x(1+tanh z)), bias gradients use ones·dy;
  *  - `layerNorm` and `geluNew` have closed-form gradients: fewer ops than tfjs's chain rule.
@@ -14,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; every op here is trained through.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { wasmKernelsActive } from '../compute/wasmKernels';
 
 type GradSave = (tensors: tf.Tensor[]) => void;
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
@@ -36,6 +38,20 @@ export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
   return tf.reshape(tf.transpose(tf.reshape(x, [1, M, N, 1]), [0, 2, 1, 3]), [N, M]); // [N, M]
 }
 
+/**
+ * Whether tf.matMul's transpose flags are fast on the current backend: everywhere except
+ * tfjs-wasm without our kernel.
+ */
+export function fastTransposedMatMul(): boolean {
+  return tf.getBackend() !== 'wasm' || wasmKernelsActive();
+}
+
+/** op(a)·op(b) for 2-D operands, op = transpose where asked: by flag where fast, else explicitly. */
+export function matMulT(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, transposeB: boolean): tf.Tensor2D {
+  if (fastTransposedMatMul()) return tf.matMul(a, b, transposeA, transposeB);
+  return tf.matMul(transposeA ? transpose2d(a) : a, transposeB ? transpose2d(b) : b);
+}
+
 /** [N, C] column sums as a [C] vector, via a matmul (wasm reduces over axis 0 slowly). */
 function columnSum(x: tf.Tensor2D): tf.Tensor1D {
   const ones = tf.ones([1, x.shape[0]]);
@@ -48,7 +64,7 @@ const matMulImpl = withGrad(([a, b], save) => {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
     gradFunc: (dy, saved) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, transpose2d(sb)), tf.matMul(transpose2d(sa), dy as tf.Tensor2D)];
+      return [matMulT(dy as tf.Tensor2D, sb, false, true), matMulT(sa, dy as tf.Tensor2D, true, false)];
     },
   };
 });
@@ -58,6 +74,22 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return matMulImpl(a, b) as tf.Tensor2D;
 }
 
+const matMulBTImpl = withGrad(([a, b], save) => {
+  save([a!, b!]);
+  return {
+    value: matMulT(a as tf.Tensor2D, b as tf.Tensor2D, false, true),
+    gradFunc: (dy, saved) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, sb), matMulT(dy as tf.Tensor2D, sa, true, false)];
+    },
+  };
+});
+
+/** a [M, K] · bᵀ for b [N, K] → [M, N] (the tied LM head: hidden · wteᵀ), gradients without transposes of their own. */
+export function matMulBT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return matMulBTImpl(a, b) as tf.Tensor2D;
+}
+
 const linearImpl = withGrad(([x, w, b], save) => {
   save([x!, w!]);
   return {
@@ -65,7 +97,7 @@ const linearImpl = withGrad(([x, w, b], save) => {
     gradFunc: (dy, saved) => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
-      return [tf.matMul(g, transpose2d(sw)), tf.matMul(transpose2d(sx), g), columnSum(g)];
+      return [matMulT(g, sw, false, true), matMulT(sx, g, true, false), columnSum(g)];
     },
   };
 });
@@ -82,9 +114,8 @@ const embeddingImpl = withGrad(([table, ids], save) => {
     value: tf.gather(table!, ids!),
     gradFunc: (dy, saved) => {
       const [sids] = saved as [tf.Tensor1D];
-      // oneHot + transpose: a broadcast Equal building [V, N] directly is ~10× slower on wasm.
-      const oneHotT = transpose2d(tf.oneHot(sids, vocab) as tf.Tensor2D); // [V, N]
-      return [tf.matMul(oneHotT, dy as tf.Tensor2D), tf.zerosLike(sids)];
+      // oneHotᵀ·dy: a broadcast Equal building [V, N] directly is ~10× slower on wasm.
+      return [matMulT(tf.oneHot(sids, vocab) as tf.Tensor2D, dy as tf.Tensor2D, true, false), tf.zerosLike(sids)];
     },
   };
 });

@@ -60,14 +60,14 @@ const builds = [
 ];
 
 /**
- * assembly/matmul.ts → dist/kernels.wasm. The module imports tfjs-backend-wasm's memory and
+ * assembly/ → dist/kernels.wasm. The module imports tfjs-backend-wasm's memory and
  * must not write to it on its own: no data segments, globals or start function (a segment
  * would land on tfjs's heap at instantiation), and no import but that memory.
  */
 async function buildKernels() {
   const out = 'dist/kernels.wasm';
   const { error, stderr } = await asc.main(
-    ['assembly/matmul.ts', '-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--use', 'abort=', '--enable', 'simd', '--outFile', out],
+    ['assembly/index.ts', '-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--use', 'abort=', '--enable', 'simd', '--outFile', out],
     {},
   );
   if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);

@@ -1,14 +1,15 @@
 /**
- * Our own f32 batched matmul for the tfjs wasm backend (assembly/matmul.ts, built into
- * dist/kernels.wasm), registered in place of tfjs-wasm's `BatchMatMul` kernel.
+ * Our own f32 kernels for the tfjs wasm backend (assembly/, built into dist/kernels.wasm),
+ * registered in place of tfjs-wasm's where those are slow, and where it has none:
+ *  - BatchMatMul: tfjs-wasm's is fast only for one untransposed 2-D product (XNNPACK); with a
+ *    batch dimension > 1 or a transposed operand it runs a naive loop at ~1.5 GFLOP/s, and that
+ *    was most of a GPT train step. The 2-D untransposed case stays with XNNPACK.
+ *  - Exp (scalar libm there), GatherV2 on axis 0 (the embedding lookup, ~2 ms for 512 rows);
+ *  - UnsortedSegmentSum, which tfjs-wasm lacks: the embedding gradient (and tf.gather's).
+ * The module imports tfjs-wasm's own memory, so it reads operands and writes results in
+ * place, with no copies. Each kernel hands the cases it does not cover to tfjs's.
  *
- * Why: tfjs-wasm's kernel is fast only for one untransposed 2-D product (XNNPACK); with a
- * batch dimension > 1 or a transposed operand it runs a naive loop at ~1.5 GFLOP/s, and that
- * was most of a GPT train step (attention's per-head products, the explicit transposes in
- * every gradient). Our module imports tfjs-wasm's own memory, so it reads the operands and
- * writes the result in place, with no copies. The 2-D untransposed case stays with XNNPACK.
- *
- * If the module cannot be found or instantiated, tfjs's kernel stays and the reason is
+ * If the module cannot be found or instantiated, tfjs's kernels stay and the reason is
  * reported (never a crash).
  */
 import * as fs from 'node:fs';
@@ -39,11 +40,21 @@ interface WasmBackendView {
   makeOutput(shape: number[], dtype: 'float32'): tfTypes.TensorInfo;
 }
 
+type KernelArgs = Parameters<tfTypes.KernelFunc>[0];
+/** Our version of a kernel: its result, or null to hand the call to tfjs-wasm's own. */
+type Ours = (kernels: KernelExports, backend: WasmBackendView, args: KernelArgs) => tfTypes.TensorInfo | null;
+
 interface KernelExports {
   /** C [M, N] = A·B; A (i, k) at a + 4(i·ai + k·ak); B (k, j) at b + 4(k·bk + j). */
   gemm(a: number, ai: number, ak: number, b: number, bk: number, c: number, M: number, K: number, N: number): void;
   /** dst [R, C] row-major from src (r, c) at src + 4(r·rs + c·cs). */
   pack(src: number, rs: number, cs: number, dst: number, R: number, C: number): void;
+  /** out [n, C] = rows ids[0..n) (i32, in range) of table [·, C]. */
+  gatherRows(table: number, ids: number, out: number, n: number, C: number): void;
+  /** out [V, C] = per-id sums of the rows of x [n, C]; ids outside [0, V) dropped. */
+  scatterAddRows(x: number, ids: number, out: number, n: number, C: number, V: number): void;
+  /** out[i] = exp(x[i]) for n floats. */
+  expArray(x: number, out: number, n: number): void;
 }
 
 export interface KernelInstall {
@@ -99,26 +110,81 @@ function tryInstall(tf: Tf): KernelInstall {
     const module = new WebAssembly.Module(fs.readFileSync(file));
     const memory = backend.wasm.asm!.memory!;
     const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as KernelExports;
-    const original = tf.getKernel(tf.BatchMatMul, 'wasm');
-    if (!original) return { ok: false, detail: "tfjs-wasm has no BatchMatMul kernel to replace" };
-    tf.unregisterKernel(tf.BatchMatMul, 'wasm');
-    tf.registerKernel({
-      kernelName: tf.BatchMatMul,
-      backendName: 'wasm',
-      ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
-      kernelFunc: (args) => {
-        const { a, b } = args.inputs as unknown as { a: tfTypes.TensorInfo; b: tfTypes.TensorInfo };
-        const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-        const plan = planBatchMatMul(a.shape, b.shape, transposeA, transposeB);
-        if (a.dtype !== 'float32' || b.dtype !== 'float32' || !plan.ours) return original.kernelFunc(args) as tfTypes.TensorInfo;
-        return runBatchMatMul(kernels, args.backend as unknown as WasmBackendView, a, b, plan);
-      },
-    });
-    return { ok: true, detail: `BatchMatMul from ${file}` };
+    const replace = (kernelName: string, ours: Ours): void => {
+      const original = tf.getKernel(kernelName, 'wasm');
+      if (original) tf.unregisterKernel(kernelName, 'wasm');
+      tf.registerKernel({
+        kernelName,
+        backendName: 'wasm',
+        ...(original?.setupFunc ? { setupFunc: original.setupFunc } : {}),
+        kernelFunc: (args) => {
+          const out = ours(kernels, args.backend as unknown as WasmBackendView, args);
+          if (out) return out;
+          if (!original) throw new Error(`${kernelName} on wasm: this case is not supported`);
+          return original.kernelFunc(args) as tfTypes.TensorInfo;
+        },
+      });
+    };
+    replace(tf.BatchMatMul, batchMatMul);
+    replace(tf.Exp, exp);
+    replace(tf.GatherV2, gatherV2);
+    replace(tf.UnsortedSegmentSum, unsortedSegmentSum);
+    return { ok: true, detail: `BatchMatMul, Exp, GatherV2, UnsortedSegmentSum from ${file}` };
   } catch (err) {
     return { ok: false, detail: `${KERNEL_FILE} failed to load (${err instanceof Error ? err.message : String(err)}); using tfjs-wasm's BatchMatMul` };
   }
 }
+
+const offset = (backend: WasmBackendView, t: tfTypes.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+const size = (shape: readonly number[]): number => shape.reduce((p, x) => p * x, 1);
+
+const batchMatMul: Ours = (kernels, backend, args) => {
+  const { a, b } = args.inputs as { a: tfTypes.TensorInfo; b: tfTypes.TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const plan = planBatchMatMul(a.shape, b.shape, transposeA, transposeB);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || !plan.ours) return null;
+  return runBatchMatMul(kernels, backend, a, b, plan);
+};
+
+const exp: Ours = (kernels, backend, args) => {
+  const { x } = args.inputs as { x: tfTypes.TensorInfo };
+  if (x.dtype !== 'float32') return null;
+  const out = backend.makeOutput([...x.shape], 'float32');
+  kernels.expArray(offset(backend, x), offset(backend, out), size(x.shape));
+  return out;
+};
+
+/** Indices as an Int32Array view of the heap (valid until the next allocation). */
+function heapInt32(backend: WasmBackendView, t: tfTypes.TensorInfo): Int32Array {
+  return new Int32Array(backend.wasm.HEAPU8.buffer, offset(backend, t), size(t.shape));
+}
+
+/** tf.gather(x, indices) on axis 0 of a float32 x, every index in range; else tfjs's kernel. */
+const gatherV2: Ours = (kernels, backend, args) => {
+  const { x, indices } = args.inputs as { x: tfTypes.TensorInfo; indices: tfTypes.TensorInfo };
+  const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+  const rows = x.shape[0] ?? 0;
+  if (x.dtype !== 'float32' || indices.dtype !== 'int32' || x.shape.length < 1 || (axis !== 0 && axis !== -x.shape.length) || batchDims !== 0) return null;
+  const ids = heapInt32(backend, indices);
+  for (const id of ids) if (id < 0 || id >= rows) return null;
+  const rowSize = size(x.shape.slice(1));
+  const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], 'float32');
+  kernels.gatherRows(offset(backend, x), offset(backend, indices), offset(backend, out), ids.length, rowSize);
+  return out;
+};
+
+/** Sums of the rows of x [n, …] per segment id [n] → [numSegments, …]; ids out of range dropped (as TensorFlow). */
+const unsortedSegmentSum: Ours = (kernels, backend, args) => {
+  const { x, segmentIds } = args.inputs as { x: tfTypes.TensorInfo; segmentIds: tfTypes.TensorInfo };
+  const { numSegments } = args.attrs as unknown as { numSegments: number };
+  if (x.dtype !== 'float32' || segmentIds.dtype !== 'int32' || segmentIds.shape.length !== 1 || segmentIds.shape[0] !== x.shape[0]) {
+    throw new Error(`UnsortedSegmentSum on wasm takes float32 x [n, …] and int32 ids [n]; got ${x.dtype} [${x.shape}] and ${segmentIds.dtype} [${segmentIds.shape}]`);
+  }
+  const rowSize = size(x.shape.slice(1));
+  const out = backend.makeOutput([numSegments, ...x.shape.slice(1)], 'float32');
+  kernels.scatterAddRows(offset(backend, x), offset(backend, segmentIds), offset(backend, out), x.shape[0] ?? 0, rowSize, numSegments);
+  return out;
+};
 
 /** One product's geometry; `ours` is false where tfjs's kernel is the faster (2-D, untransposed: XNNPACK). */
 export interface MatMulPlan {

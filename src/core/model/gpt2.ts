@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { headDim, parameterShapes } from './config';
 import type { GPT2Config } from './config';
 import { attend } from './attention';
-import { embedding, geluNew, layerNorm, linear, matMul, matMulBT, positionEmbedding } from './ops';
+import { embedding, geluNew, layerNorm, linear, matMul, matMulBT, addPositionEmbedding } from './ops';
 
 /** Tensors keyed by HF names (`wte.weight`, `h.0.attn.c_attn.weight`, … and optional head names). */
 export type Params = Record<string, tf.Tensor>;
@@ -72,11 +72,10 @@ export function forward(params: Params, config: GPT2Config, input: ForwardInput)
   const tok = embedding(p('wte.weight') as tf.Tensor2D, tf.reshape(input.ids, [B * T]) as tf.Tensor1D); // [N, C]
   const wpe = p('wpe.weight') as tf.Tensor2D;
   // Without padding or explicit positions every row is at past + arange(T): no gather needed.
-  const pos =
+  let x =
     !input.positionIds && !input.attentionMask
-      ? positionEmbedding(wpe, pastLen, B, T)
-      : embedding(wpe, tf.reshape(input.positionIds ?? maskedPositions(B, T, pastLen, input.attentionMask!), [B * T]) as tf.Tensor1D); // [N, C]
-  let x = tf.add(tok, pos) as tf.Tensor2D; // [N, C], N = B·T
+      ? addPositionEmbedding(tok, wpe, pastLen, B, T)
+      : (tf.add(tok, embedding(wpe, tf.reshape(input.positionIds ?? maskedPositions(B, T, pastLen, input.attentionMask!), [B * T]) as tf.Tensor1D)) as tf.Tensor2D); // [N, C], N = B·T
   const bias = attentionBias(B, T, pastLen, input.attentionMask); // [B, 1, T, Tk]
   const scale = config.scale_attn_weights ? 1 / Math.sqrt(D) : 1;
   const present: LayerKV[] = [];

@@ -1,8 +1,8 @@
 /**
  * The tfjs ops the GPT-2 forward and every training stage are built from, written so that
  * training is fast on the wasm backend and works at all there:
- *  - wasm has no UnsortedSegmentSum, so tf.gather has no gradient: `embedding` backprops
- *    through a one-hot matmul;
+ *  - tfjs-wasm has no UnsortedSegmentSum, so tf.gather has no gradient there: `embedding`
+ *    uses ours (compute/wasmKernels.ts) or, where it is not loaded, a one-hot matmul;
  *  - tfjs-wasm's own matmul is 10–50× slower with a transposed operand, and tfjs's matMul
  *    gradient uses them. Our wasm kernel (compute/wasmKernels.ts) takes transposed operands at
  *    full speed; where it is not loaded, `matMulT` transposes explicitly instead;
@@ -114,8 +114,11 @@ const embeddingImpl = withGrad(([table, ids], save) => {
     value: tf.gather(table!, ids!),
     gradFunc: (dy, saved) => {
       const [sids] = saved as [tf.Tensor1D];
-      // oneHotᵀ·dy: a broadcast Equal building [V, N] directly is ~10× slower on wasm.
-      return [matMulT(tf.oneHot(sids, vocab) as tf.Tensor2D, dy as tf.Tensor2D, true, false), tf.zerosLike(sids)];
+      // Row sums per id; tfjs-wasm has no UnsortedSegmentSum (ours adds one), else oneHotᵀ·dy.
+      const dTable = tf.getKernel(tf.UnsortedSegmentSum, tf.getBackend())
+        ? tf.unsortedSegmentSum(dy, sids, vocab)
+        : matMulT(tf.oneHot(sids, vocab) as tf.Tensor2D, dy as tf.Tensor2D, true, false); // [V, C]
+      return [dTable, tf.zerosLike(sids)];
     },
   };
 });
@@ -126,20 +129,21 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
 }
 
 /**
- * Position rows start … start+T−1 of wpe [P, C], the same for each of B sequences → [B·T, C].
- * The common case (no padding, no explicit positions) needs no gather: the gradient is a sum
- * over the batch (a ones matmul) padded back to [P, C].
+ * x [B·T, C] plus position rows start … start+T−1 of wpe [P, C], the same for each of the B
+ * sequences. The common case (no padding, no explicit positions) needs no gather and no Tile
+ * (slow on wasm): a broadcast add; the gradient to wpe is a sum over the batch (a ones matmul)
+ * padded back to [P, C].
  */
-export function positionEmbedding(wpe: tf.Tensor2D, start: number, B: number, T: number): tf.Tensor2D {
+export function addPositionEmbedding(x: tf.Tensor2D, wpe: tf.Tensor2D, start: number, B: number, T: number): tf.Tensor2D {
   const [P, C] = wpe.shape;
-  const op = withGrad(([table]) => ({
-    value: tf.tile(tf.slice(table!, [start, 0], [T, C]), [B, 1]), // [B·T, C]
+  const op = withGrad(([xs, table]) => ({
+    value: tf.reshape(tf.add(tf.reshape(xs!, [B, T, C]), tf.slice(table!, [start, 0], [T, C])), [B * T, C]), // [B·T, C]
     gradFunc: (dy) => {
       const summed = tf.matMul(tf.ones([1, B]), tf.reshape(dy, [B, T * C]) as tf.Tensor2D); // [1, T·C]
-      return [tf.pad(tf.reshape(summed, [T, C]), [[start, P - start - T], [0, 0]])]; // [P, C]
+      return [dy, tf.pad(tf.reshape(summed, [T, C]), [[start, P - start - T], [0, 0]])]; // [B·T, C], [P, C]
     },
   }));
-  return op(wpe) as tf.Tensor2D;
+  return op(x, wpe) as tf.Tensor2D;
 }
 
 const layerNormImpl = (eps: number) =>

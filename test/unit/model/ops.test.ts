@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { attend } from '../../../src/core/model/attention';
-import { embedding, geluNew, layerNorm, linear, logSigmoid, matMul, positionEmbedding, tokenLogProbs } from '../../../src/core/model/ops';
+import { embedding, geluNew, layerNorm, linear, logSigmoid, matMul, addPositionEmbedding, tokenLogProbs } from '../../../src/core/model/ops';
 import { maxAbsDiff } from './fixtures';
 import { useBackend } from './useBackend';
 
@@ -52,11 +52,11 @@ const CASES: Case[] = [
     differentiable: [0],
   },
   {
-    name: 'positionEmbedding',
-    ours: (t) => positionEmbedding(t as tf.Tensor2D, 2, 3, 4),
-    plain: (t) => tf.gather(t!, tf.tensor1d([2, 3, 4, 5, 2, 3, 4, 5, 2, 3, 4, 5], 'int32')),
-    inputs: () => [rand([9, 4], 18)],
-    differentiable: [0],
+    name: 'addPositionEmbedding',
+    ours: (x, t) => addPositionEmbedding(x as tf.Tensor2D, t as tf.Tensor2D, 2, 3, 4),
+    plain: (x, t) => tf.add(x!, tf.gather(t!, tf.tensor1d([2, 3, 4, 5, 2, 3, 4, 5, 2, 3, 4, 5], 'int32'))),
+    inputs: () => [rand([12, 4], 17), rand([9, 4], 18)],
+    differentiable: [0, 1],
   },
   {
     name: 'geluNew',
@@ -116,12 +116,14 @@ test('custom ops: values and gradients equal the plain tfjs ops on cpu, and wasm
   });
 });
 
-test('tf.gather has no gradient on wasm (why embedding exists)', async () => {
+test('embedding (and tf.gather) have a gradient on wasm: row sums per id through our UnsortedSegmentSum', async () => {
   await useBackend('wasm');
   const table = tf.randomNormal([5, 3]);
   const ids = tf.tensor1d([1, 1, 4], 'int32');
-  assert.throws(() => tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, ids)))(table));
+  const expected = [0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 1, 1];
   const g = tf.grad((t: tf.Tensor) => tf.sum(embedding(t as tf.Tensor2D, ids)))(table);
-  assert.deepEqual(Array.from(g.dataSync()), [0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
-  tf.dispose([table, ids, g]);
+  assert.deepEqual(Array.from(g.dataSync()), expected);
+  const gGather = tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, ids)))(table);
+  assert.deepEqual(Array.from(gGather.dataSync()), expected);
+  tf.dispose([table, ids, g, gGather]);
 });

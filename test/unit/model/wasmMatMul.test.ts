@@ -99,3 +99,30 @@ test('our kernel takes every batched or transposed product; the 2-D untransposed
   assert.throws(() => planBatchMatMul([2, 3, 4], [3, 4, 5], false, false), /do not broadcast/);
   assert.throws(() => planBatchMatMul([3, 4], [5, 6], false, false), /inner dimensions/);
 });
+
+test('wasm Exp, GatherV2 and UnsortedSegmentSum (our kernels) equal the cpu backend', async () => {
+  const special = [0, 1, -1, 0.5, -0.5, 10, -10, 80, 88.5, 88.8, 100, -87, -87.5, -200, -1e9, Infinity, -Infinity, NaN, 1e-8, -1e-8];
+  const x = Float32Array.from([...special, ...values(1001, 7).map((v) => v * 60)]); // length not a multiple of 4
+  const rows = values(7 * 6, 3);
+  const ids = [6, 0, 3, 3, 6, 1, 0, 2, 5];
+  const segIds = [2, 0, -1, 2, 4, 7, 1];
+  const ops = () =>
+    tf.tidy(() => [
+      tf.exp(tf.tensor1d(x)).dataSync(),
+      tf.gather(tf.tensor2d(rows, [7, 6]), tf.tensor2d(ids, [3, 3], 'int32')).dataSync(),
+      tf.unsortedSegmentSum(tf.tensor2d(rows, [7, 6]), tf.tensor1d(segIds, 'int32'), 5).dataSync(),
+    ]);
+  await useBackend('cpu');
+  const [expCpu, gatherCpu, segCpu] = ops();
+  await useBackend('wasm');
+  const before = tf.memory().numTensors;
+  const [expWasm, gatherWasm, segWasm] = ops();
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
+  for (let i = 0; i < x.length; i++) {
+    const [a, b] = [expWasm![i]!, expCpu![i]!];
+    const ok = Number.isNaN(b) ? Number.isNaN(a) : a === b || Math.abs(a - b) <= 3e-7 * Math.abs(b) || (b < 1.2e-38 && a === 0);
+    assert.ok(ok, `exp(${x[i]}): wasm ${a}, cpu ${b}`);
+  }
+  assert.deepEqual(Array.from(gatherWasm!), Array.from(gatherCpu!));
+  assert.ok(maxAbsDiff(segWasm!, segCpu!) < 1e-6, `unsortedSegmentSum: ${maxAbsDiff(segWasm!, segCpu!)}`);
+});

@@ -1,0 +1,4 @@
+// The WebAssembly kernels the tfjs wasm backend runs with (src/core/compute/wasmKernels.ts).
+export { gemm, pack } from './matmul';
+export { gatherRows, scatterAddRows } from './rows';
+export { expArray } from './exp';

@@ -1,0 +1,35 @@
+// Row gather and scatter-add over f32 matrices in tfjs-wasm's heap (see matmul.ts for the
+// memory contract): the embedding lookup and its gradient, without a one-hot matmul.
+
+/** out [n, C] = rows ids[0..n) of table [V, C]. ids (i32) must be in [0, V); the caller checks. */
+export function gatherRows(table: usize, ids: usize, out: usize, n: i32, C: i32): void {
+  const rowBytes = (<usize>C) << 2;
+  for (let i = 0; i < n; i++) {
+    const src = table + (<usize>load<i32>(ids + ((<usize>i) << 2))) * rowBytes;
+    memory.copy(out + (<usize>i) * rowBytes, src, rowBytes);
+  }
+}
+
+/**
+ * out [V, C] = Σ over i with ids[i] = v of x[i, :] (UnsortedSegmentSum on axis 0). Rows whose id
+ * is outside [0, V) are dropped, as TensorFlow does.
+ */
+export function scatterAddRows(x: usize, ids: usize, out: usize, n: i32, C: i32, V: i32): void {
+  const rowBytes = (<usize>C) << 2;
+  memory.fill(out, 0, (<usize>V) * rowBytes);
+  for (let i = 0; i < n; i++) {
+    const id = load<i32>(ids + ((<usize>i) << 2));
+    if (id < 0 || id >= V) continue;
+    const src = x + (<usize>i) * rowBytes;
+    const dst = out + (<usize>id) * rowBytes;
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = (<usize>c) << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+    for (; c < C; c++) {
+      const o = (<usize>c) << 2;
+      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+    }
+  }
+}

@@ -61,7 +61,9 @@ export type CurvesNotification =
   | { readonly type: 'didLoadRun'; readonly runId: string; readonly points: readonly MetricPoint[]; readonly samples: readonly SamplePoint[] }
   | { readonly type: 'didAppendMetrics'; readonly runId: string; readonly points: readonly MetricPoint[] }
   | { readonly type: 'didAppendSamples'; readonly runId: string; readonly samples: readonly SamplePoint[] }
-  | { readonly type: 'didFail'; readonly message: string };
+  | { readonly type: 'didFail'; readonly message: string }
+  /** The panel was shown again: a page still alive says ready again and resyncs. */
+  | { readonly type: 'didAskReady' };
 
 /** Limits on what the page may send: a CSV/PNG export of a long run is a few MB at most. */
 export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
@@ -103,7 +105,7 @@ export function isCurvesCommand(msg: unknown): msg is CurvesCommand {
   }
 }
 
-const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<CurvesNotification['type']>(['didChangeRuns', 'didLoadRun', 'didAppendMetrics', 'didAppendSamples', 'didFail']);
+const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<CurvesNotification['type']>(['didChangeRuns', 'didLoadRun', 'didAppendMetrics', 'didAppendSamples', 'didFail', 'didAskReady']);
 
 export function isCurvesNotification(msg: unknown): msg is CurvesNotification {
   return isPlain(msg) && typeof msg.type === 'string' && NOTIFICATION_TYPES.has(msg.type);

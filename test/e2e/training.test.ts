@@ -76,6 +76,18 @@ function extensionLog(userDataDir: string): string[] {
   return found;
 }
 
+/** On a failed wait: what the panel drew (charts, selected runs) and what the host logged about it. */
+async function explainCurves(s: Session, frame: Frame): Promise<void> {
+  const charts = await frame
+    .locator('.chart')
+    .evaluateAll((els) => els.map((e) => `${e.getAttribute('data-metric')}: ${e.getAttribute('data-points')} points, last x ${e.getAttribute('data-last-x')}`))
+    .catch((err: unknown) => [`(could not read the charts: ${String(err)})`]);
+  const runs = await frame.locator('.runs li').allTextContents().catch(() => []);
+  const selected = await frame.locator('.runs input:checked').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid'))).catch(() => []);
+  console.log(`e2e curves: charts ${JSON.stringify(charts)}\ne2e curves: runs ${JSON.stringify(runs)}, selected ${JSON.stringify(selected)}`);
+  for (const line of extensionLog(s.userDataDir).filter((l) => /Curves|Run |run-start/.test(l))) console.log(`e2e log: ${line}`);
+}
+
 async function eventLoopDelay(s: Session, since: RegExp): Promise<{ max: number; p99: number; text: string }> {
   await s.runCommand('RLHF: Show Extension Host Event-Loop Delay');
   const n = await s.waitForNotification(since);
@@ -170,7 +182,13 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     const rewardConfig = JSON.parse(fs.readFileSync(path.join(s.workspace, '.rlhf', 'configs', 'reward-quick.json'), 'utf8')) as { model: string; steps: number };
     assert.equal(rewardConfig.model, path.join(s.workspace, '.rlhf', 'runs', runId, 'checkpoints', 'sft', 'final'));
     // Every step of the reward run reaches the curves (the last append may land just after the notification).
-    await restored.locator(`.chart[data-metric="reward/accuracy"][data-last-x="${rewardConfig.steps}"]`).waitFor({ timeout: 30_000 });
+    await restored
+      .locator(`.chart[data-metric="reward/accuracy"][data-last-x="${rewardConfig.steps}"]`)
+      .waitFor({ timeout: 30_000 })
+      .catch(async (err: unknown) => {
+        await explainCurves(s, restored);
+        throw err;
+      });
     await s.screenshot('reward-run');
 
     // The editor validates .rlhf/configs/<stage>*.json against the stage's schema.

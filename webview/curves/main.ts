@@ -208,6 +208,8 @@ function onNotification(n: CurvesNotification): void {
       error.textContent = n.message;
       error.hidden = false;
       return;
+    case 'didAskReady':
+      return sayReady();
   }
 }
 
@@ -224,6 +226,9 @@ if (live && !view.runs.includes(live.runId)) view = { ...view, runs: [live.runId
 api.setState(view);
 buildHeader();
 renderAll();
-api.postMessage({ type: 'ready' });
-// The host learns the view's runs (restored panels included) and sends what it lacks.
-api.postMessage({ type: 'selectRuns', runIds: view.runs });
+/** The host (re)sends the run list; it learns the view's runs (restored panels included) and sends what it lacks. */
+function sayReady(): void {
+  api.postMessage({ type: 'ready' });
+  api.postMessage({ type: 'selectRuns', runIds: view.runs });
+}
+sayReady();

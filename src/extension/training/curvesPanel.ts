@@ -34,6 +34,8 @@ export class CurvesPanel implements vscode.Disposable {
   private readonly pendingSamples = new Map<string, SamplePoint[]>();
   private flushTimer: NodeJS.Timeout | undefined;
   private runsTimer: NodeJS.Timeout | undefined;
+  /** A run that started since the page last heard: it joins the view even if it ends at once. */
+  private startedRun: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   /** Open (or reveal) the panel; `runId` joins the runs drawn. */
@@ -76,7 +78,11 @@ export class CurvesPanel implements vscode.Disposable {
       panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
       panel.onDidChangeViewState(() => {
         // Hidden, the page is gone (no retainContextWhenHidden): it reloads and says ready again.
+        // Shown, ask the page to say ready anyway: a page that was not re-created (a hide and
+        // show VS Code coalesced) would otherwise never hear from the host again.
+        deps.log.info(`Curves: panel ${panel.visible ? 'shown' : 'hidden'}`);
         if (!panel.visible) this.ready = false;
+        else if (!this.ready) void panel.webview.postMessage({ type: 'didAskReady' } satisfies CurvesNotification);
       }),
       runs.onEvent((m) => this.onRunEvent(m)),
     );
@@ -173,6 +179,7 @@ export class CurvesPanel implements vscode.Disposable {
     switch (cmd.type) {
       case 'ready':
         // A page re-created after it was hidden has a stale bootstrap: resend what it draws.
+        this.deps.log.info(`Curves: page ready (${this.freshBootstrap ? 'fresh' : 'stale'} bootstrap)`);
         this.ready = true;
         if (!this.freshBootstrap) this.loaded.clear();
         this.freshBootstrap = false;
@@ -200,6 +207,7 @@ export class CurvesPanel implements vscode.Disposable {
   /** The page draws `runIds`: send a snapshot of each it lacks (and the run list, if asked). */
   private async select(runIds: readonly string[], tellPage: boolean): Promise<void> {
     this.view = { ...this.view, runs: [...runIds] };
+    this.deps.log.info(`Curves: drawing ${runIds.join(', ') || 'no run'}`);
     const workspace = this.workspace();
     if (!workspace) return;
     if (tellPage) await this.sendRuns(runIds[0]);
@@ -217,8 +225,12 @@ export class CurvesPanel implements vscode.Disposable {
     if (!workspace) return;
     const { runs } = await this.deps.engine.request('training.runs', { workspace });
     const live = this.runs.live;
-    // A new live run or `focus` makes the page select it (and ask for its snapshot).
-    this.post({ type: 'didChangeRuns', runs, ...(live ? { live } : {}), ...(focus ? { focus } : {}) });
+    // A run that started meanwhile joins the view even when it has already ended (a short run
+    // can start and finish between two run lists): `focus` makes the page select it.
+    const join = focus ?? this.startedRun;
+    if (!this.ready) return;
+    this.startedRun = undefined;
+    this.post({ type: 'didChangeRuns', runs, ...(live ? { live } : {}), ...(join ? { focus: join } : {}) });
   }
 
   private onRunEvent(m: TrainingEventMessage): void {
@@ -230,6 +242,7 @@ export class CurvesPanel implements vscode.Disposable {
       else push(this.pendingSamples, m.runId, e.samples);
       this.scheduleFlush();
     } else if (e.type !== 'log') {
+      if (e.type === 'run-start') this.startedRun = m.runId;
       // Run list and live line: debounced, they change with state, stage and checkpoints.
       if (!this.runsTimer) {
         this.runsTimer = setTimeout(() => {

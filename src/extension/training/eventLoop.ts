@@ -4,7 +4,7 @@
  * read by RLHF: Show Extension Host Event-Loop Delay (the e2e test reads it during PPO) and
  * logged when a run ends.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { IntervalHistogram } from 'node:perf_hooks';
 
 export interface EventLoopStats {
@@ -19,6 +19,8 @@ export interface EventLoopStats {
   /** The longest synchronous stretch of our own training work on the host, and how many ran. */
   readonly ownWorkMaxMs: number;
   readonly ownWorkCount: number;
+  /** The host's longest garbage-collection pause (any code's garbage, VS Code's included). */
+  readonly gcMaxMs: number;
 }
 
 const RESOLUTION_MS = 10;
@@ -30,6 +32,8 @@ const lateMs = (v: number): number => (Number.isFinite(v) ? Math.max(0, v / 1e6 
 export interface Stall {
   readonly at: string;
   readonly ms: number;
+  /** 'gc' for a garbage-collection pause; absent for a late timer (any cause). */
+  readonly what?: 'gc';
 }
 
 const STALL_MS = 50;
@@ -49,9 +53,19 @@ export class EventLoopMonitor {
     if (late > STALL_MS && this.stallList.length < MAX_STALLS) this.stallList.push({ at: new Date().toISOString(), ms: Math.round(late) });
   }, 100);
 
+  private gcMax = 0;
+  // GC pauses stop the whole host: naming them tells a stall of ours from the runtime's.
+  private readonly gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      this.gcMax = Math.max(this.gcMax, e.duration);
+      if (e.duration > STALL_MS && this.stallList.length < MAX_STALLS) this.stallList.push({ at: new Date().toISOString(), ms: Math.round(e.duration), what: 'gc' });
+    }
+  });
+
   constructor() {
     this.histogram.enable();
     this.ticker.unref();
+    this.gc.observe({ entryTypes: ['gc'] });
   }
 
   private workMax = 0;
@@ -64,6 +78,7 @@ export class EventLoopMonitor {
     this.stallList = [];
     this.workMax = 0;
     this.workCount = 0;
+    this.gcMax = 0;
   }
 
   /** Run `fn` (host work of ours, e.g. handling a training event) and note how long it took. */
@@ -84,16 +99,17 @@ export class EventLoopMonitor {
 
   stats(): EventLoopStats {
     const h = this.histogram;
-    return { maxMs: lateMs(h.max), p99Ms: lateMs(h.percentile(99)), meanMs: lateMs(h.mean), samples: h.count, since: this.since, sinceMs: Date.now() - this.sinceAt, ownWorkMaxMs: this.workMax, ownWorkCount: this.workCount };
+    return { maxMs: lateMs(h.max), p99Ms: lateMs(h.percentile(99)), meanMs: lateMs(h.mean), samples: h.count, since: this.since, sinceMs: Date.now() - this.sinceAt, ownWorkMaxMs: this.workMax, ownWorkCount: this.workCount, gcMaxMs: this.gcMax };
   }
 
   dispose(): void {
     clearInterval(this.ticker);
     this.histogram.disable();
+    this.gc.disconnect();
   }
 }
 
 export function formatStats(s: EventLoopStats, stalls: readonly Stall[] = []): string {
-  const named = stalls.length ? ` Stalls over ${STALL_MS} ms: ${stalls.map((x) => `${x.at.slice(11, 23)} ${x.ms} ms`).join(', ')}.` : '';
-  return `Extension host event-loop delay ${s.since} (${(s.sinceMs / 1000).toFixed(0)} s, ${s.samples} samples): max ${s.maxMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, mean ${s.meanMs.toFixed(1)} ms; our training work on it: ${s.ownWorkCount} calls, longest ${s.ownWorkMaxMs.toFixed(1)} ms.${named}`;
+  const named = stalls.length ? ` Stalls over ${STALL_MS} ms: ${stalls.map((x) => `${x.at.slice(11, 23)} ${x.ms} ms${x.what ? ` (${x.what})` : ''}`).join(', ')}.` : '';
+  return `Extension host event-loop delay ${s.since} (${(s.sinceMs / 1000).toFixed(0)} s, ${s.samples} samples): max ${s.maxMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, mean ${s.meanMs.toFixed(1)} ms; our training work on it: ${s.ownWorkCount} calls, longest ${s.ownWorkMaxMs.toFixed(1)} ms; longest GC pause ${s.gcMaxMs.toFixed(1)} ms.${named}`;
 }

@@ -4,6 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { EventLoopMonitor, formatStats } from '../../../src/extension/training/eventLoop';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -29,7 +31,7 @@ test('a blocked loop shows in max, in the named stalls and in tracked work; a re
     assert.equal(stalls.length, 1, JSON.stringify(stalls));
     // The coarse 100 ms timer sees at least the block minus one tick.
     assert.ok((stalls[0]?.ms ?? 0) >= 90, `stall ${stalls[0]?.ms} ms`);
-    assert.match(formatStats(stats, stalls), /since the test started .* max \d+\.\d ms, p99 .*longest 2\d\d\.\d ms\. Stalls over 50 ms: \d\d:\d\d:\d\d\.\d{3} \d+ ms\./);
+    assert.match(formatStats(stats, stalls), /since the test started .* max \d+\.\d ms, p99 .*longest 2\d\d\.\d ms; longest GC pause \d+\.\d ms\. Stalls over 50 ms: \d\d:\d\d:\d\d\.\d{3} \d+ ms\./);
 
     const resetAt = new Date().toISOString();
     monitor.reset('after the reset');
@@ -40,6 +42,28 @@ test('a blocked loop shows in max, in the named stalls and in tracked work; a re
     assert.ok(monitor.stalls().every((st) => st.at >= resetAt));
     assert.equal(quiet.ownWorkCount, 0);
     assert.equal(quiet.since, 'after the reset');
+  } finally {
+    monitor.dispose();
+  }
+});
+
+test('a garbage-collection pause is timed, and a long one is named as gc', async () => {
+  const monitor = new EventLoopMonitor();
+  try {
+    monitor.reset('since the GC test started');
+    assert.equal(monitor.stats().gcMaxMs, 0);
+    // A full collection over a heap with a few million live objects: a real pause.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const live = Array.from({ length: 3_000_000 }, (_, i) => ({ i }));
+    gc();
+    await sleep(50); // GC entries are delivered asynchronously
+    const stats = monitor.stats();
+    assert.ok(stats.gcMaxMs > 0, `no GC pause seen (${stats.gcMaxMs} ms)`);
+    const gcStalls = monitor.stalls().filter((x) => x.what === 'gc');
+    assert.ok(gcStalls.every((x) => x.ms > 50), JSON.stringify(gcStalls));
+    if (stats.gcMaxMs > 50) assert.ok(gcStalls.length > 0 && /\(gc\)/.test(formatStats(stats, monitor.stalls())), 'a GC pause over 50 ms was not named');
+    assert.ok(live.length > 0);
   } finally {
     monitor.dispose();
   }

@@ -2,3 +2,4 @@
 export { gemm, pack } from './matmul';
 export { gatherRows, scatterAddRows } from './rows';
 export { expArray } from './exp';
+export { adamW, sumSquares } from './adam';

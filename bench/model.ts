@@ -22,6 +22,7 @@ import type { Params } from '../src/core/model/gpt2';
 import { crossEntropy } from '../src/core/model/ops';
 import { sampleTfjs } from '../src/core/sample/tfjsSampler';
 import { installWasmKernels } from '../src/core/compute/wasmKernels';
+import { AdamW, DEFAULT_OPTIM } from '../src/core/train/optim';
 import { DEFAULT_SAMPLING } from '../src/core/sample/types';
 
 /** One benchmark shape: the model plus the batch it trains and samples on. */
@@ -78,12 +79,19 @@ async function timeMs(run: () => Promise<void> | void, warmup: number, reps: num
   return { median: times[Math.floor(times.length / 2)]!, min: times[0]! };
 }
 
+/**
+ * The optimizer the training stages use (optim.ts) set up as torch.optim.Adam(lr=1e-3), as in
+ * bench/torch_gpt.py: constant lr, betas (0.9, 0.999), eps 1e-8, no weight decay, no clipping
+ * (the global gradient norm is still computed, as every stage reports it).
+ */
+const PLAIN_ADAM = { ...DEFAULT_OPTIM, lr: 1e-3, minLrRatio: 1, warmupSteps: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
+
 /** ms per training step (fwd + loss + bwd + Adam) on the current backend. */
 async function benchTrain(c: BenchConfig, reps: number): Promise<Timing> {
   const config = toGPT2(c);
   const params = initParams(config, 0);
   const names = Object.keys(params).sort();
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = new AdamW(tf, PLAIN_ADAM);
   const ids = tf.randomUniformInt([c.batch, c.ctx + 1], 0, c.vocab, 1) as tf.Tensor2D;
   const inputs = tf.slice(ids, [0, 0], [c.batch, c.ctx]) as tf.Tensor2D;
   const targets = tf.reshape(tf.slice(ids, [0, 1], [c.batch, c.ctx]), [c.batch * c.ctx]) as tf.Tensor1D;
@@ -93,7 +101,7 @@ async function benchTrain(c: BenchConfig, reps: number): Promise<Timing> {
         const { logits } = forward(params, config, { ids: inputs });
         return crossEntropy(tf.reshape(logits!, [c.batch * c.ctx, c.vocab]) as tf.Tensor2D, targets);
       }, names.map((n) => params[n]!));
-      optimizer.applyGradients(names.map((n) => ({ name: params[n]!.name, tensor: grads[params[n]!.name]! })));
+      optimizer.apply(params, Object.fromEntries(names.map((n) => [n, grads[params[n]!.name]!])));
       return value;
     });
     loss.dataSync();

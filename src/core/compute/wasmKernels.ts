@@ -37,12 +37,13 @@ interface WasmBackendView {
     _free(ptr: number): void;
   };
   readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): tfTypes.TensorInfo;
+  makeOutput(shape: number[], dtype: 'float32', memoryOffset?: number, values?: Float32Array): tfTypes.TensorInfo;
 }
 
 type KernelArgs = Parameters<tfTypes.KernelFunc>[0];
 /** Our version of a kernel: its result, or null to hand the call to tfjs-wasm's own. */
 type Ours = (kernels: KernelExports, backend: WasmBackendView, args: KernelArgs) => tfTypes.TensorInfo | null;
+type MultiOutput = (kernels: KernelExports, backend: WasmBackendView, args: KernelArgs) => tfTypes.TensorInfo[];
 
 interface KernelExports {
   /** C [M, N] = A·B; A (i, k) at a + 4(i·ai + k·ak); B (k, j) at b + 4(k·bk + j). */
@@ -55,7 +56,35 @@ interface KernelExports {
   scatterAddRows(x: number, ids: number, out: number, n: number, C: number, V: number): void;
   /** out[i] = exp(x[i]) for n floats. */
   expArray(x: number, out: number, n: number): void;
+  /** One AdamW step over n floats into pOut, mOut, vOut (assembly/adam.ts). */
+  adamW(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, ...hyper: AdamWAttrsTuple): void;
+  /** Σ x² over n floats. */
+  sumSquares(x: number, n: number): number;
 }
+
+/**
+ * Kernels of our own (no tfjs op has them), run with tf.engine().runKernel where registered
+ * (tf.getKernel(name, backend)); src/core/train/optim.ts falls back to tfjs ops elsewhere.
+ * ADAMW: inputs {p, g, m, v}, attrs `AdamWAttrs` → [p′, m′, v′]. SUM_SQUARES: inputs {x0, x1, …}
+ * (any number) → a scalar, the sum of all their squared elements.
+ */
+export const ADAMW_KERNEL = 'RlhfAdamW';
+export const SUM_SQUARES_KERNEL = 'RlhfSumSquares';
+
+export interface AdamWAttrs {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** Bias corrections 1 − β^t. */
+  readonly bc1: number;
+  readonly bc2: number;
+  /** Multiplier of p before the step (1 − lr·weightDecay, or 1). */
+  readonly decay: number;
+  /** Multiplier of g (global-norm clipping, or 1). */
+  readonly clip: number;
+}
+type AdamWAttrsTuple = [lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, decay: number, clip: number];
 
 export interface KernelInstall {
   readonly ok: boolean;
@@ -110,7 +139,7 @@ function tryInstall(tf: Tf): KernelInstall {
     const module = new WebAssembly.Module(fs.readFileSync(file));
     const memory = backend.wasm.asm!.memory!;
     const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as KernelExports;
-    const replace = (kernelName: string, ours: Ours): void => {
+    const replace = (kernelName: string, ours: Ours | MultiOutput): void => {
       const original = tf.getKernel(kernelName, 'wasm');
       if (original) tf.unregisterKernel(kernelName, 'wasm');
       tf.registerKernel({
@@ -129,7 +158,9 @@ function tryInstall(tf: Tf): KernelInstall {
     replace(tf.Exp, exp);
     replace(tf.GatherV2, gatherV2);
     replace(tf.UnsortedSegmentSum, unsortedSegmentSum);
-    return { ok: true, detail: `BatchMatMul, Exp, GatherV2, UnsortedSegmentSum from ${file}` };
+    replace(ADAMW_KERNEL, adamW);
+    replace(SUM_SQUARES_KERNEL, sumSquares);
+    return { ok: true, detail: `BatchMatMul, Exp, GatherV2, UnsortedSegmentSum, AdamW from ${file}` };
   } catch (err) {
     return { ok: false, detail: `${KERNEL_FILE} failed to load (${err instanceof Error ? err.message : String(err)}); using tfjs-wasm's BatchMatMul` };
   }
@@ -184,6 +215,27 @@ const unsortedSegmentSum: Ours = (kernels, backend, args) => {
   const out = backend.makeOutput([numSegments, ...x.shape.slice(1)], 'float32');
   kernels.scatterAddRows(offset(backend, x), offset(backend, segmentIds), offset(backend, out), x.shape[0] ?? 0, rowSize, numSegments);
   return out;
+};
+
+const adamW: MultiOutput = (kernels, backend, args) => {
+  const { p, g, m, v } = args.inputs as Record<'p' | 'g' | 'm' | 'v', tfTypes.TensorInfo>;
+  const a = args.attrs as unknown as AdamWAttrs;
+  for (const t of [p, g, m, v]) {
+    if (t.dtype !== 'float32' || size(t.shape) !== size(p.shape)) throw new Error(`${ADAMW_KERNEL}: p, g, m, v must be float32 of one shape`);
+  }
+  const outs = [0, 1, 2].map(() => backend.makeOutput([...p.shape], 'float32'));
+  const [pOut, mOut, vOut] = outs.map((t) => offset(backend, t)) as [number, number, number];
+  kernels.adamW(offset(backend, p), offset(backend, g), offset(backend, m), offset(backend, v), pOut, mOut, vOut, size(p.shape), a.lr, a.beta1, a.beta2, a.eps, a.bc1, a.bc2, a.decay, a.clip);
+  return outs;
+};
+
+const sumSquares: Ours = (kernels, backend, args) => {
+  let total = 0;
+  for (const t of Object.values(args.inputs) as tfTypes.TensorInfo[]) {
+    if (t.dtype !== 'float32') throw new Error(`${SUM_SQUARES_KERNEL}: inputs must be float32`);
+    total += kernels.sumSquares(offset(backend, t), size(t.shape));
+  }
+  return backend.makeOutput([], 'float32', undefined, Float32Array.of(total));
 };
 
 /** One product's geometry; `ours` is false where tfjs's kernel is the faster (2-D, untransposed: XNNPACK). */

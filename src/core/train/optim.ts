@@ -4,6 +4,8 @@
  * order so the optimizer state is stable across steps and across save/restore.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { ADAMW_KERNEL, SUM_SQUARES_KERNEL } from '../compute/wasmKernels';
+import type { AdamWAttrs } from '../compute/wasmKernels';
 
 type Tf = typeof tf;
 
@@ -71,9 +73,17 @@ export class AdamW {
   apply(params: Readonly<Record<string, tf.Variable>>, grads: Readonly<Record<string, tf.Tensor>>): StepReport {
     const tf = this.tf;
     const names = Object.keys(grads).filter((n) => params[n] !== undefined).sort();
+    // One fused kernel per step and per parameter where our wasm kernels are loaded
+    // (compute/wasmKernels.ts), else the same arithmetic in tfjs ops.
+    const fused = (kernel: string): boolean => tf.getKernel(kernel, tf.getBackend()) !== undefined;
     const gradNorm = tf.tidy(() => {
+      if (!names.length) return 0;
+      if (fused(SUM_SQUARES_KERNEL)) {
+        const inputs = Object.fromEntries(names.map((n, i) => [`x${i}`, grads[n] as tf.Tensor]));
+        return Math.sqrt((tf.engine().runKernel(SUM_SQUARES_KERNEL, inputs, {}) as tf.Tensor).dataSync()[0] as number);
+      }
       const squares = names.map((n) => tf.sum(tf.square(grads[n] as tf.Tensor)));
-      return squares.length ? Math.sqrt(tf.addN(squares).dataSync()[0] as number) : 0;
+      return Math.sqrt(tf.addN(squares).dataSync()[0] as number);
     });
     const stepNo = this.step + 1;
     const lr = learningRate(this.config, stepNo);
@@ -83,11 +93,22 @@ export class AdamW {
     const clip = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
     const bc1 = 1 - beta1 ** stepNo;
     const bc2 = 1 - beta2 ** stepNo;
+    const fusedAdam = fused(ADAMW_KERNEL);
     for (const name of names) {
       const p = params[name] as tf.Variable;
       const m = this.slot(this.m, name, p);
       const v = this.slot(this.v, name, p);
       tf.tidy(() => {
+        if (fusedAdam) {
+          const decay = weightDecay > 0 && p.rank >= 2 ? 1 - lr * weightDecay : 1;
+          const attrs: AdamWAttrs = { lr, beta1, beta2, eps, bc1, bc2, decay, clip };
+          const inputs = { p, g: grads[name] as tf.Tensor, m, v };
+          const [pNew, mNew, vNew] = tf.engine().runKernel(ADAMW_KERNEL, inputs, { ...attrs }) as tf.Tensor[];
+          p.assign(pNew!);
+          m.assign(mNew!);
+          v.assign(vNew!);
+          return;
+        }
         const g = clip === 1 ? (grads[name] as tf.Tensor) : tf.mul(grads[name] as tf.Tensor, clip);
         const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
         const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2));

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { ADAMW_KERNEL } from '../../../src/core/compute/wasmKernels';
 import { AdamW, DEFAULT_OPTIM, learningRate } from '../../../src/core/train/optim';
+import { maxAbsDiff } from '../model/fixtures';
+import { useBackend } from '../model/useBackend';
 
 test('learning rate: linear warmup, cosine decay to the floor', () => {
   const c = { ...DEFAULT_OPTIM, lr: 1, minLrRatio: 0.1, warmupSteps: 10, totalSteps: 110 };
@@ -64,4 +67,34 @@ test('state round-trips and does not leak tensors across steps', async () => {
   assert.deepEqual(Array.from(again.slots.get(`m.${'w'}`)!.data), Array.from(saved.slots.get('m.w')!.data));
   opt.dispose();
   other.dispose();
+});
+
+test('AdamW on wasm (fused kernels) equals AdamW on cpu over steps with clipping and decay, without leaks', async () => {
+  const c = { ...DEFAULT_OPTIM, lr: 0.05, warmupSteps: 2, totalSteps: 10, weightDecay: 0.1, maxGradNorm: 0.5 };
+  const run = (): { params: number[][]; norms: number[] } => {
+    const params = { w: tf.variable(tf.randomNormal([5, 7], 0, 1, 'float32', 3)), b: tf.variable(tf.randomNormal([7], 0, 1, 'float32', 4)) };
+    const opt = new AdamW(tf, c);
+    const norms: number[] = [];
+    const step = (): void => {
+      const { grads, value } = tf.variableGrads(() => tf.sum(tf.mul(tf.square(tf.add(params.w, params.b)), tf.sin(params.w))) as tf.Scalar, [params.w, params.b]);
+      norms.push(opt.apply(params, { w: grads[params.w.name]!, b: grads[params.b.name]! }).gradNorm);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step();
+    const after1 = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) step();
+    assert.equal(tf.memory().numTensors, after1, `${tf.getBackend()}: no tensor leaked`);
+    const out = [Array.from(params.w.dataSync()), Array.from(params.b.dataSync())];
+    opt.dispose();
+    tf.dispose(Object.values(params));
+    return { params: out, norms };
+  };
+  await useBackend('cpu');
+  const cpu = run();
+  await useBackend('wasm');
+  assert.ok(tf.getKernel(ADAMW_KERNEL, 'wasm'), 'the fused kernel is registered');
+  const wasm = run();
+  cpu.norms.forEach((n, i) => assert.ok(Math.abs(n - wasm.norms[i]!) < 1e-4 * n, `grad norm ${i}: cpu ${n}, wasm ${wasm.norms[i]}`));
+  cpu.params.forEach((p, i) => assert.ok(maxAbsDiff(p, wasm.params[i]!) < 1e-5, `param ${i}: ${maxAbsDiff(p, wasm.params[i]!)}`));
+  assert.ok(cpu.norms.some((n) => n > c.maxGradNorm), 'clipping was exercised');
 });

@@ -1,5 +1,5 @@
 // The WebAssembly kernels the tfjs wasm backend runs with (src/core/compute/wasmKernels.ts).
 export { gemm, pack } from './matmul';
-export { gatherRows, scatterAddRows } from './rows';
+export { gatherRows, scatterAddRows, sumRows } from './rows';
 export { expArray } from './exp';
 export { adamW, sumSquares } from './adam';

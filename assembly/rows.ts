@@ -33,3 +33,21 @@ export function scatterAddRows(x: usize, ids: usize, out: usize, n: i32, C: i32,
     }
   }
 }
+
+/** out [C] = Σ over r of x[r, :] for x [R, C] (a reduction over the leading axis), row by row. */
+export function sumRows(x: usize, out: usize, R: i32, C: i32): void {
+  const rowBytes = (<usize>C) << 2;
+  memory.fill(out, 0, rowBytes);
+  for (let r = 0; r < R; r++) {
+    const src = x + (<usize>r) * rowBytes;
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = (<usize>c) << 2;
+      v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(src + o)));
+    }
+    for (; c < C; c++) {
+      const o = (<usize>c) << 2;
+      store<f32>(out + o, load<f32>(out + o) + load<f32>(src + o));
+    }
+  }
+}

@@ -4,7 +4,7 @@
  *  - BatchMatMul: tfjs-wasm's is fast only for one untransposed 2-D product (XNNPACK); with a
  *    batch dimension > 1 or a transposed operand it runs a naive loop at ~1.5 GFLOP/s, and that
  *    was most of a GPT train step. The 2-D untransposed case stays with XNNPACK.
- *  - Exp (scalar libm there), GatherV2 on axis 0 (the embedding lookup, ~2 ms for 512 rows);
+ *  - Exp (scalar libm there), Sum over leading axes (slow there), GatherV2 on axis 0 (the embedding lookup, ~2 ms for 512 rows);
  *  - UnsortedSegmentSum, which tfjs-wasm lacks: the embedding gradient (and tf.gather's).
  * The module imports tfjs-wasm's own memory, so it reads operands and writes results in
  * place, with no copies. Each kernel hands the cases it does not cover to tfjs's.
@@ -54,6 +54,8 @@ interface KernelExports {
   gatherRows(table: number, ids: number, out: number, n: number, C: number): void;
   /** out [V, C] = per-id sums of the rows of x [n, C]; ids outside [0, V) dropped. */
   scatterAddRows(x: number, ids: number, out: number, n: number, C: number, V: number): void;
+  /** out [C] = Σ_r x[r, :] for x [R, C]. */
+  sumRows(x: number, out: number, R: number, C: number): void;
   /** out[i] = exp(x[i]) for n floats. */
   expArray(x: number, out: number, n: number): void;
   /** One AdamW step over n floats into pOut, mOut, vOut (assembly/adam.ts). */
@@ -156,11 +158,12 @@ function tryInstall(tf: Tf): KernelInstall {
     };
     replace(tf.BatchMatMul, batchMatMul);
     replace(tf.Exp, exp);
+    replace(tf.Sum, sum);
     replace(tf.GatherV2, gatherV2);
     replace(tf.UnsortedSegmentSum, unsortedSegmentSum);
     replace(ADAMW_KERNEL, adamW);
     replace(SUM_SQUARES_KERNEL, sumSquares);
-    return { ok: true, detail: `BatchMatMul, Exp, GatherV2, UnsortedSegmentSum, AdamW from ${file}` };
+    return { ok: true, detail: `BatchMatMul, Exp, Sum, GatherV2, UnsortedSegmentSum, AdamW from ${file}` };
   } catch (err) {
     return { ok: false, detail: `${KERNEL_FILE} failed to load (${err instanceof Error ? err.message : String(err)}); using tfjs-wasm's BatchMatMul` };
   }
@@ -182,6 +185,20 @@ const exp: Ours = (kernels, backend, args) => {
   if (x.dtype !== 'float32') return null;
   const out = backend.makeOutput([...x.shape], 'float32');
   kernels.expArray(offset(backend, x), offset(backend, out), size(x.shape));
+  return out;
+};
+
+/** tf.sum of a float32 x over its leading axes 0 … k−1 (column sums); other reductions go to tfjs's kernel. */
+const sum: Ours = (kernels, backend, args) => {
+  const { x } = args.inputs as { x: tfTypes.TensorInfo };
+  const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  const rank = x.shape.length;
+  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+  const k = axes.length;
+  if (x.dtype !== 'float32' || k === 0 || k === rank || axes.some((a, i) => a !== i)) return null;
+  const rest = x.shape.slice(k);
+  const out = backend.makeOutput(keepDims ? [...Array<number>(k).fill(1), ...rest] : rest, 'float32');
+  kernels.sumRows(offset(backend, x), offset(backend, out), size(x.shape.slice(0, k)), size(rest));
   return out;
 };
 

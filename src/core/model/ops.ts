@@ -6,8 +6,8 @@
  *  - tfjs-wasm's own matmul is 10–50× slower with a transposed operand, and tfjs's matMul
  *    gradient uses them. Our wasm kernel (compute/wasmKernels.ts) takes transposed operands at
  *    full speed; where it is not loaded, `matMulT` transposes explicitly instead;
- *  - wasm's Tanh is ~10× slower than its Sigmoid and Sum over axis 0 ~2× slower than a matmul
- *    by ones: `geluNew` uses x·σ(2z) (equal to 0.5x(1+tanh z)), bias gradients use ones·dy;
+ *  - wasm's Tanh is ~10× slower than its Sigmoid: `geluNew` uses x·σ(2z) (equal to
+ *    0.5x(1+tanh z)); its Sum over axis 0 is slow too (`columnSum`);
  *  - `layerNorm` and `geluNew` have closed-form gradients: fewer ops than tfjs's chain rule.
  * Gradient functions use only their inputs and save()d tensors (tfjs's rule for customGrad).
  * The same code runs on every backend; on cpu it is checked against the plain tfjs ops.
@@ -52,8 +52,12 @@ export function matMulT(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, tra
   return tf.matMul(transposeA ? transpose2d(a) : a, transposeB ? transpose2d(b) : b);
 }
 
-/** [N, C] column sums as a [C] vector, via a matmul (wasm reduces over axis 0 slowly). */
+/**
+ * [N, C] column sums as a [C] vector. tfjs-wasm's own Sum over axis 0 is slow, so without our
+ * kernel this is a matmul by ones.
+ */
 function columnSum(x: tf.Tensor2D): tf.Tensor1D {
+  if (tf.getBackend() !== 'wasm' || wasmKernelsActive()) return tf.sum(x, 0);
   const ones = tf.ones([1, x.shape[0]]);
   return tf.reshape(tf.matMul(ones, x), [x.shape[1]]); // [C]
 }
@@ -131,7 +135,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
 /**
  * x [B·T, C] plus position rows start … start+T−1 of wpe [P, C], the same for each of the B
  * sequences. The common case (no padding, no explicit positions) needs no gather and no Tile
- * (slow on wasm): a broadcast add; the gradient to wpe is a sum over the batch (a ones matmul)
+ * (slow on wasm): a broadcast add; the gradient to wpe is a sum over the batch
  * padded back to [P, C].
  */
 export function addPositionEmbedding(x: tf.Tensor2D, wpe: tf.Tensor2D, start: number, B: number, T: number): tf.Tensor2D {
@@ -139,7 +143,7 @@ export function addPositionEmbedding(x: tf.Tensor2D, wpe: tf.Tensor2D, start: nu
   const op = withGrad(([xs, table]) => ({
     value: tf.reshape(tf.add(tf.reshape(xs!, [B, T, C]), tf.slice(table!, [start, 0], [T, C])), [B * T, C]), // [B·T, C]
     gradFunc: (dy) => {
-      const summed = tf.matMul(tf.ones([1, B]), tf.reshape(dy, [B, T * C]) as tf.Tensor2D); // [1, T·C]
+      const summed = columnSum(tf.reshape(dy, [B, T * C]) as tf.Tensor2D); // [T·C]
       return [dy, tf.pad(tf.reshape(summed, [T, C]), [[start, P - start - T], [0, 0]])]; // [B·T, C], [P, C]
     },
   }));

@@ -100,7 +100,7 @@ test('our kernel takes every batched or transposed product; the 2-D untransposed
   assert.throws(() => planBatchMatMul([3, 4], [5, 6], false, false), /inner dimensions/);
 });
 
-test('wasm Exp, GatherV2 and UnsortedSegmentSum (our kernels) equal the cpu backend', async () => {
+test('wasm Exp, Sum, GatherV2 and UnsortedSegmentSum (our kernels) equal the cpu backend', async () => {
   const special = [0, 1, -1, 0.5, -0.5, 10, -10, 80, 88.5, 88.8, 100, -87, -87.5, -200, -1e9, Infinity, -Infinity, NaN, 1e-8, -1e-8];
   const x = Float32Array.from([...special, ...values(1001, 7).map((v) => v * 60)]); // length not a multiple of 4
   const rows = values(7 * 6, 3);
@@ -111,12 +111,14 @@ test('wasm Exp, GatherV2 and UnsortedSegmentSum (our kernels) equal the cpu back
       tf.exp(tf.tensor1d(x)).dataSync(),
       tf.gather(tf.tensor2d(rows, [7, 6]), tf.tensor2d(ids, [3, 3], 'int32')).dataSync(),
       tf.unsortedSegmentSum(tf.tensor2d(rows, [7, 6]), tf.tensor1d(segIds, 'int32'), 5).dataSync(),
+      ...[[0], [0, 1], [-3], [1], [0, 2]].map((axis) => tf.sum(tf.tensor3d(rows, [3, 2, 7]), axis).dataSync()),
+      tf.sum(tf.tensor2d(rows, [7, 6]), 0, true).dataSync(),
     ]);
   await useBackend('cpu');
-  const [expCpu, gatherCpu, segCpu] = ops();
+  const [expCpu, gatherCpu, segCpu, ...sumsCpu] = ops();
   await useBackend('wasm');
   const before = tf.memory().numTensors;
-  const [expWasm, gatherWasm, segWasm] = ops();
+  const [expWasm, gatherWasm, segWasm, ...sumsWasm] = ops();
   assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
   for (let i = 0; i < x.length; i++) {
     const [a, b] = [expWasm![i]!, expCpu![i]!];
@@ -125,4 +127,5 @@ test('wasm Exp, GatherV2 and UnsortedSegmentSum (our kernels) equal the cpu back
   }
   assert.deepEqual(Array.from(gatherWasm!), Array.from(gatherCpu!));
   assert.ok(maxAbsDiff(segWasm!, segCpu!) < 1e-6, `unsortedSegmentSum: ${maxAbsDiff(segWasm!, segCpu!)}`);
+  sumsCpu.forEach((s, i) => assert.ok(maxAbsDiff(sumsWasm[i]!, s) < 1e-6, `sum ${i}: ${maxAbsDiff(sumsWasm[i]!, s)}`));
 });

@@ -5,7 +5,7 @@
 // Usage: node scripts/build.mjs [--watch | --kernels (only dist/kernels.wasm, for benchmarks)]
 import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -66,12 +66,12 @@ const builds = [
  */
 async function buildKernels() {
   const out = 'dist/kernels.wasm';
+  let bytes;
   const { error, stderr } = await asc.main(
     ['assembly/index.ts', '-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--use', 'abort=', '--enable', 'simd', '--outFile', out],
-    {},
+    { writeFile: (name, contents) => void (bytes = contents) }, // checked before it is written
   );
-  if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
-  const bytes = readFileSync(out);
+  if (error || !bytes) throw new Error(`asc: ${error?.message ?? 'no output'}\n${stderr.toString()}`);
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
   if (imports.length !== 1 || imports[0].module !== 'env' || imports[0].name !== 'memory') {
     throw new Error(`${out}: expected env.memory as its only import, got ${JSON.stringify(imports)}`);
@@ -85,9 +85,10 @@ async function buildKernels() {
       size |= (byte & 0x7f) << shift;
       if (!(byte & 0x80)) break;
     }
-    if (id in FORBIDDEN) throw new Error(`${out}: has a ${FORBIDDEN[id]} section; it would write into tfjs's heap`);
+    if (id in FORBIDDEN) throw new Error(`assembly/: the module has a ${FORBIDDEN[id]} section (it would write into tfjs's heap); not written to ${out}`);
     at += size;
   }
+  writeFileSync(out, bytes);
 }
 
 mkdirSync('dist/webview', { recursive: true });

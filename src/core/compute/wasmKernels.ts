@@ -107,6 +107,27 @@ function findKernelFile(): string | undefined {
   return undefined;
 }
 
+/**
+ * The first section of a wasm binary that would write memory or state on instantiation (data,
+ * data count, global, start), or undefined. scripts/build.mjs refuses such a module; this
+ * re-checks whatever file is found at run time.
+ */
+function writingSection(bytes: Uint8Array): string | undefined {
+  const names: Record<number, string> = { 6: 'global', 8: 'start', 11: 'data', 12: 'data count' };
+  for (let at = 8; at < bytes.length; ) {
+    const id = bytes[at++]!;
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++]!;
+      size += (byte & 0x7f) * 2 ** shift;
+      if (!(byte & 0x80)) break;
+    }
+    if (names[id]) return names[id];
+    at += size;
+  }
+  return undefined;
+}
+
 function asWasmBackend(backend: unknown): WasmBackendView | undefined {
   const b = backend as Partial<WasmBackendView> | undefined;
   const memory = b?.wasm?.asm?.memory;
@@ -138,7 +159,10 @@ function tryInstall(tf: Tf): KernelInstall {
     if (!backend) return { ok: false, detail: 'tfjs-backend-wasm is not initialised or does not expose its memory; using its own BatchMatMul' };
     const file = findKernelFile();
     if (!file) return { ok: false, detail: `${KERNEL_FILE} not found (run npm run build); using tfjs-wasm's BatchMatMul` };
-    const module = new WebAssembly.Module(fs.readFileSync(file));
+    const bytes = fs.readFileSync(file);
+    const section = writingSection(bytes);
+    if (section) return { ok: false, detail: `${file} has a ${section} section, which would write into tfjs's heap; using tfjs-wasm's kernels` };
+    const module = new WebAssembly.Module(bytes);
     const memory = backend.wasm.asm!.memory!;
     const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as KernelExports;
     const replace = (kernelName: string, ours: Ours | MultiOutput): void => {

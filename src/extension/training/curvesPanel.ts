@@ -216,7 +216,7 @@ export class CurvesPanel implements vscode.Disposable {
       this.loaded.add(id);
       const s = await this.snapshot(workspace, id);
       // A newer snapshot of this run is on its way (the page was re-created meanwhile).
-      if (s.current) this.post({ type: 'didLoadRun', runId: id, points: s.points, samples: s.samples });
+      if (s.current) this.runs.track(() => this.post({ type: 'didLoadRun', runId: id, points: s.points, samples: s.samples }));
     }
   }
 
@@ -230,7 +230,7 @@ export class CurvesPanel implements vscode.Disposable {
     const join = focus ?? this.startedRun;
     if (!this.ready) return;
     this.startedRun = undefined;
-    this.post({ type: 'didChangeRuns', runs, ...(live ? { live } : {}), ...(join ? { focus: join } : {}) });
+    this.runs.track(() => this.post({ type: 'didChangeRuns', runs, ...(live ? { live } : {}), ...(join ? { focus: join } : {}) }));
   }
 
   private onRunEvent(m: TrainingEventMessage): void {

@@ -89,7 +89,9 @@ test('PPO raises a toy reward (share of lowercase letters) while KL stays bounde
   const last = meanOf(scores.slice(-3));
   console.log(`toy PPO: score ${first.toFixed(3)} → ${last.toFixed(3)}, max KL ${Math.max(...kl).toFixed(2)}`);
   assert.ok(last > first + 0.25, `score went from ${first.toFixed(3)} to ${last.toFixed(3)}`);
-  assert.ok(Math.max(...kl) < 30, `KL reached ${Math.max(...kl)}`);
+  // The max KL of this toy run spreads over 22–33 across seeds 1–5 (measured with tfjs-wasm's
+  // kernels and with ours, which round differently): 40 catches a runaway, not rounding.
+  assert.ok(Math.max(...kl) < 40, `KL reached ${Math.max(...kl)}`);
   for (const name of ['policy/approxkl', 'policy/clipfrac', 'loss/policy', 'loss/value', 'val/vpred', 'val/explained_variance', 'val/ratio', 'objective/entropy', 'objective/rlhf_reward', 'objective/non_score_reward', 'lr']) {
     assert.equal(series(events, name).length, 30, `${name} missing`);
   }

@@ -138,27 +138,29 @@ function asWasmBackend(backend: unknown): WasmBackendView | undefined {
 
 let installed: KernelInstall | undefined;
 
-/** Whether our BatchMatMul replaced tfjs-wasm's (so transposed and batched products are fast there). */
+/** Whether our kernels replaced tfjs-wasm's (so transposed and batched products are fast there). */
 export function wasmKernelsActive(): boolean {
   return installed?.ok === true;
 }
 
 /**
- * Register our BatchMatMul for the (initialised) wasm backend. Idempotent; returns what
- * happened so the backend report can show it.
+ * Register our kernels for the wasm backend, once it is initialised. Idempotent; returns what
+ * happened so the backend report can show it. Only an uninitialised backend is retried later.
  */
 export function installWasmKernels(tf: Tf): KernelInstall {
   if (installed) return installed;
+  if (!asWasmBackend(tf.findBackend('wasm'))) {
+    return { ok: false, detail: "tfjs-backend-wasm is not initialised or does not expose its memory; using tfjs-wasm's kernels" };
+  }
   installed = tryInstall(tf);
   return installed;
 }
 
 function tryInstall(tf: Tf): KernelInstall {
   try {
-    const backend = asWasmBackend(tf.findBackend('wasm'));
-    if (!backend) return { ok: false, detail: 'tfjs-backend-wasm is not initialised or does not expose its memory; using its own BatchMatMul' };
+    const backend = asWasmBackend(tf.findBackend('wasm'))!;
     const file = findKernelFile();
-    if (!file) return { ok: false, detail: `${KERNEL_FILE} not found (run npm run build); using tfjs-wasm's BatchMatMul` };
+    if (!file) return { ok: false, detail: `${KERNEL_FILE} not found (run npm run build); using tfjs-wasm's kernels` };
     const bytes = fs.readFileSync(file);
     const section = writingSection(bytes);
     if (section) return { ok: false, detail: `${file} has a ${section} section, which would write into tfjs's heap; using tfjs-wasm's kernels` };
@@ -189,7 +191,7 @@ function tryInstall(tf: Tf): KernelInstall {
     replace(SUM_SQUARES_KERNEL, sumSquares);
     return { ok: true, detail: `BatchMatMul, Exp, Sum, GatherV2, UnsortedSegmentSum, AdamW from ${file}` };
   } catch (err) {
-    return { ok: false, detail: `${KERNEL_FILE} failed to load (${err instanceof Error ? err.message : String(err)}); using tfjs-wasm's BatchMatMul` };
+    return { ok: false, detail: `${KERNEL_FILE} failed to load (${err instanceof Error ? err.message : String(err)}); using tfjs-wasm's kernels` };
   }
 }
 

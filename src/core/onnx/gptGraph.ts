@@ -9,6 +9,12 @@
  * Math matches gpt2.ts: causal + padding mask as a −1e9 additive bias, gelu_new (tanh form,
  * which ORT fuses), tied LM head. Initializers carry the HF parameter names; note that the
  * query columns of each `attn.c_attn` weight and bias are stored pre-scaled by 1/sqrt(D).
+ *
+ * With `fused` (the sampler's sessions), the same math goes through ONNX Runtime's contrib
+ * ops instead: one MultiHeadAttention per layer (bias, head split, cache concat, scaled
+ * softmax and merge in one node, writing the present.* outputs directly), SkipLayerNormalization
+ * for each residual add + LayerNorm, FastGelu for gelu_new with its bias. About 15 nodes
+ * instead of 90 for a 6-layer model, which is most of a decode step's overhead.
  */
 import type { GPT2Config } from '../model/config';
 import { headDim, innerDim } from '../model/config';
@@ -32,6 +38,12 @@ export interface GraphOptions {
    * last position only, what sampling needs; it skips a T×C×V matmul in the prefill.
    */
   readonly logits?: 'all' | 'last';
+  /**
+   * Use ONNX Runtime's contrib ops (com.microsoft MultiHeadAttention with the KV cache,
+   * SkipLayerNormalization, FastGelu): far fewer nodes per decode step, so sampling is faster,
+   * but only ONNX Runtime runs the graph. The sampler's sessions use it; the export does not.
+   */
+  readonly fused?: boolean;
 }
 
 /** ONNX bytes of the GPT-2 LM with KV cache. `weights` are keyed by GPT2Model names. */
@@ -63,9 +75,10 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
   const wte = w('wte.weight', [config.vocab_size, C]);
   let x = g.op('Add', [g.op('Gather', [wte, ids]), g.op('Gather', [w('wpe.weight', [config.n_positions, C]), positions])]); // [B, T, C]
   const bias = attentionBias(g, ids, mask); // [B, 1, T, P+T]
-  const heads = g.int64Const([0, 0, H, D]);
-  const merge = g.int64Const([0, 0, C]);
-  const toHeads = (t: string): string => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm: [0, 2, 1, 3] }); // [B, T, C] → [B, H, T, D]
+  // Shapes for the head split and merge, made on first use (the fused graph has no such Reshape).
+  let heads: string | undefined;
+  let merge: string | undefined;
+  const toHeads = (t: string): string => g.op('Transpose', [g.op('Reshape', [t, (heads ??= g.int64Const([0, 0, H, D]))])], { perm: [0, 2, 1, 3] }); // [B, T, C] → [B, H, T, D]
   const layerNorm = (input: string, prefix: string): string =>
     g.op('LayerNormalization', [input, w(`${prefix}.weight`, [C]), w(`${prefix}.bias`, [C])], { axis: -1, epsilon: config.layer_norm_epsilon }, { floats: ['epsilon'] });
   const linear = (input: string, prefix: string, inDim: number, outDim: number, scaleQ = false): string => {
@@ -73,6 +86,37 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
     const fold = scaleQ ? (d: Float32Array): Float32Array => scaleQuery(d, outDim, C, 1 / Math.sqrt(D)) : undefined;
     return g.op('Add', [g.op('MatMul', [input, w(`${prefix}.weight`, [inDim, outDim], fold)]), w(`${prefix}.bias`, [outDim], fold)]);
   };
+
+  const last = options.logits === 'last';
+  // The last position only (sampling): sliced before the final LayerNorm and the LM head.
+  const lastOnly = (t: string): string => (last ? g.op('Slice', [t, g.int64Const([-1]), g.int64Const([Number.MAX_SAFE_INTEGER]), g.int64Const([1])]) : t); // [B, 1, C]
+  const logitsOf = (h: string): string => g.op('MatMul', [h, g.op('Transpose', [wte], { perm: [1, 0] })]); // tied head; the transpose of an initializer is folded at load
+
+  if (options.fused) {
+    const MS = { domain: 'com.microsoft' };
+    const eps = { epsilon: config.layer_norm_epsilon };
+    const epsFloat = { ...MS, floats: ['epsilon'] };
+    const matMul = (input: string, prefix: string, inDim: number, outDim: number): string => g.op('MatMul', [input, w(`${prefix}.weight`, [inDim, outDim])]);
+    // residual + block output + that block's output bias, then LayerNorm: [normalized, _, _, sum]
+    const skipNorm = (block: string, residual: string, ln: string, outBias: string, outputs: 1 | 4): string[] =>
+      g.opN('SkipLayerNormalization', [block, residual, w(`${ln}.weight`, [C]), w(`${ln}.bias`, [C]), w(`${outBias}.bias`, [C])], eps, { ...epsFloat, outputs });
+    let residual = x;
+    let normed = g.op('LayerNormalization', [x, w('h.0.ln_1.weight', [C]), w('h.0.ln_1.bias', [C])], { axis: -1, ...eps }, { floats: ['epsilon'] });
+    let mlpOut = '';
+    for (let i = 0; i < config.n_layer; i++) {
+      const l = `h.${i}`;
+      if (i > 0) [normed, , , residual] = skipNorm(mlpOut, residual, `${l}.ln_1`, `h.${i - 1}.mlp.c_proj`, 4) as [string, string, string, string];
+      const [q, k, v] = g.opN('Split', [matMul(normed, `${l}.attn.c_attn`, C, 3 * C)], { axis: 2 }, { outputs: 3 }) as [string, string, string]; // 3 × [B, T, C]
+      const { k: pastK, v: pastV } = past[i] as { k: string; v: string };
+      const [attended] = g.opN('MultiHeadAttention', [q, k, v, w(`${l}.attn.c_attn.bias`, [3 * C]), '', bias, pastK, pastV], { num_heads: H }, { ...MS, outputs: 3, names: [undefined, presentKeyName(i), presentValueName(i)] });
+      [normed, , , residual] = skipNorm(matMul(attended as string, `${l}.attn.c_proj`, C, C), residual, `${l}.ln_2`, `${l}.attn.c_proj`, 4) as [string, string, string, string];
+      const up = g.op('FastGelu', [matMul(normed, `${l}.mlp.c_fc`, C, F), w(`${l}.mlp.c_fc.bias`, [F])], {}, MS); // gelu_new
+      mlpOut = matMul(up, `${l}.mlp.c_proj`, F, C);
+    }
+    const lastLayer = `h.${config.n_layer - 1}`;
+    const [final] = skipNorm(lastOnly(mlpOut), lastOnly(residual), 'ln_f', `${lastLayer}.mlp.c_proj`, 1);
+    return finish(logitsOf(final as string), []);
+  }
 
   const presents: { k: string; v: string }[] = [];
   for (let i = 0; i < config.n_layer; i++) {
@@ -86,25 +130,25 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
     presents.push({ k: kAll, v: vAll });
     const scores = g.op('Add', [g.op('MatMul', [q, g.op('Transpose', [kAll], { perm: [0, 1, 3, 2] })]), bias]); // [B, H, T, P+T]
     const y = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vAll]); // [B, H, T, D]
-    const merged = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3] }), merge]); // [B, T, C]
+    const merged = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3] }), (merge ??= g.int64Const([0, 0, C]))]); // [B, T, C]
     x = g.op('Add', [x, linear(merged, `${l}.attn.c_proj`, C, C)]);
     const up = geluNew(g, linear(layerNorm(x, `${l}.ln_2`), `${l}.mlp.c_fc`, C, F)); // [B, T, F]
     x = g.op('Add', [x, linear(up, `${l}.mlp.c_proj`, F, C)]);
   }
-  const last = options.logits === 'last';
-  if (last) x = g.op('Slice', [x, g.int64Const([-1]), g.int64Const([Number.MAX_SAFE_INTEGER]), g.int64Const([1])]); // [B, 1, C]
-  // Tied head: the transpose of an initializer is constant-folded when the session loads.
-  const logits = g.op('MatMul', [layerNorm(x, 'ln_f'), g.op('Transpose', [wte], { perm: [1, 0] })]); // [B, T or 1, V]
-  if (bytes > MAX_WEIGHT_BYTES) {
-    throw new UserError(`The model's ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX file can hold (2 GiB); use the tfjs sampler (--sampler tfjs) for it.`);
-  }
+  return finish(logitsOf(layerNorm(lastOnly(x), 'ln_f')), presents); // [B, T or 1, V]
 
-  g.output(logits, 'logits', 'float', ['batch', last ? 1 : 'seq', config.vocab_size]);
-  presents.forEach((p, i) => {
-    g.output(p.k, presentKeyName(i), 'float', ['batch', H, 'total', D]);
-    g.output(p.v, presentValueName(i), 'float', ['batch', H, 'total', D]);
-  });
-  return g.model('gpt2_with_past', `GPT-2 LM (${config.n_layer} layers, width ${C}, vocab ${config.vocab_size}) with KV cache`);
+  /** Graph outputs: logits, then each layer's cache (`presents` names the values, else they already carry the names). */
+  function finish(logits: string, presents: readonly { k: string; v: string }[]): Uint8Array {
+    if (bytes > MAX_WEIGHT_BYTES) {
+      throw new UserError(`The model's ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX file can hold (2 GiB); use the tfjs sampler (--sampler tfjs) for it.`);
+    }
+    g.output(logits, 'logits', 'float', ['batch', last ? 1 : 'seq', config.vocab_size]);
+    for (let i = 0; i < config.n_layer; i++) {
+      g.output(presents[i]?.k ?? presentKeyName(i), presentKeyName(i), 'float', ['batch', H, 'total', D]);
+      g.output(presents[i]?.v ?? presentValueName(i), presentValueName(i), 'float', ['batch', H, 'total', D]);
+    }
+    return g.model('gpt2_with_past', `GPT-2 LM (${config.n_layer} layers, width ${C}, vocab ${config.vocab_size}) with KV cache${options.fused ? ' (ONNX Runtime contrib ops)' : ''}`);
+  }
 }
 
 /**

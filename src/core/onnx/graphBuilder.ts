@@ -17,6 +17,8 @@ export class GraphBuilder {
   private readonly inputs: onnx.IValueInfoProto[] = [];
   private readonly outputs: onnx.IValueInfoProto[] = [];
   private counter = 0;
+  /** Operator domains beyond the default one (e.g. com.microsoft for ORT's contrib ops). */
+  private readonly domains = new Set<string>();
 
   input(name: string, type: 'float' | 'int64', dims: readonly Dim[]): string {
     this.inputs.push(valueInfo(name, type, dims));
@@ -56,21 +58,23 @@ export class GraphBuilder {
     return this.opN(opType, inputs, attrs, { ...opts, outputs: 1 })[0] as string;
   }
 
-  opN(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue>, opts: { outputs: number; floats?: readonly string[]; domain?: string }): string[] {
+  /** Several outputs; `names` gives some of them fixed names (graph outputs, no Identity copy). */
+  opN(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue>, opts: { outputs: number; floats?: readonly string[]; domain?: string; names?: readonly (string | undefined)[] }): string[] {
     const id = this.counter++;
-    const outputs = Array.from({ length: opts.outputs }, (_, i) => `${opType.toLowerCase()}_${id}${opts.outputs > 1 ? `_${i}` : ''}`);
+    const outputs = Array.from({ length: opts.outputs }, (_, i) => opts.names?.[i] ?? `${opType.toLowerCase()}_${id}${opts.outputs > 1 ? `_${i}` : ''}`);
+    if (opts.domain) this.domains.add(opts.domain);
     const attribute = Object.entries(attrs).map(([name, v]) => attr(name, v, opts.floats?.includes(name) ?? false));
     this.nodes.push({ opType, input: [...inputs], output: outputs, name: `${opType}_${id}`, attribute, domain: opts.domain ?? '' });
     return outputs;
   }
 
-  /** Serialize to ONNX bytes (IR 8, opset 17). */
+  /** Serialize to ONNX bytes (IR 8, opset 17; version 1 of any other domain used). */
   model(name: string, docString: string): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'rlhf-workbench',
       docString,
-      opsetImport: [{ domain: '', version: 17 }],
+      opsetImport: [{ domain: '', version: 17 }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       graph: { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();

@@ -54,7 +54,7 @@ export class OrtSampler {
     const ort = await import('onnxruntime-node');
     // A missing CUDA is expected; without this ORT prints the failure to stderr.
     ort.env.logLevel = 'fatal';
-    const bytes = buildGptGraph(model.config, model.weights, { logits: 'last' });
+    const bytes = buildGptGraph(model.config, model.weights, { logits: 'last', fused: true });
     const failures: string[] = [];
     for (const provider of opts.providers ?? ['cuda', 'cpu']) {
       const sessionOptions: Ort.InferenceSession.SessionOptions = {
@@ -97,7 +97,7 @@ export class OrtSampler {
   }
 
   private async rebuild(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
-    const next = await this.ort.InferenceSession.create(buildGptGraph(this.config, weights, { logits: 'last' }), this.sessionOptions);
+    const next = await this.ort.InferenceSession.create(buildGptGraph(this.config, weights, { logits: 'last', fused: true }), this.sessionOptions);
     const old = this.session;
     this.session = next;
     this.weights = weights;
@@ -220,7 +220,7 @@ export class OrtSampler {
       let seen = 0;
       return m.map((v) => (v ? seen++ : 0));
     });
-    this.full ??= this.ort.InferenceSession.create(buildGptGraph(this.config, this.weights), this.sessionOptions);
+    this.full ??= this.ort.InferenceSession.create(buildGptGraph(this.config, this.weights, { fused: true }), this.sessionOptions);
     const session = await this.full;
     const cut = splitAt ?? T;
     const first = await this.run(session, flat(inputIds, 0, cut), flat(attentionMask, 0, cut), flat(positions, 0, cut), B, cut, this.emptyPast(B));

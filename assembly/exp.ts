@@ -21,8 +21,8 @@ export function expArray(x: usize, out: usize, n: i32): void {
   }
 }
 
-function exp4(x: v128): v128 {
-  const xc = f32x4.max(f32x4.min(x, f32x4.splat(HI)), f32x4.splat(LO));
+@inline export function exp4(x: v128): v128 {
+  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(HI)), f32x4.splat(LO)); // NaN: see the end
   const k = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)));
   const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(k, f32x4.splat(LN2_HI))), f32x4.mul(k, f32x4.splat(LN2_LO)));
   let p = f32x4.splat(1.9875691500e-4);

@@ -3,3 +3,6 @@ export { gemm, pack } from './matmul';
 export { gatherRows, scatterAddRows, sumRows } from './rows';
 export { expArray } from './exp';
 export { adamW, sumSquares } from './adam';
+export { copyRows, swapMiddle } from './copy';
+export { tokenLogProbs, tokenLogProbsGrad } from './xent';
+export { layerNorm, layerNormGrad, gelu, geluGrad } from './norm';

@@ -8,7 +8,9 @@
  *    full speed; where it is not loaded, `matMulT` transposes explicitly instead;
  *  - wasm's Tanh is ~10× slower than its Sigmoid: `geluNew` uses x·σ(2z) (equal to
  *    0.5x(1+tanh z)); its Sum over axis 0 is slow too (`columnSum`);
- *  - `layerNorm` and `geluNew` have closed-form gradients: fewer ops than tfjs's chain rule.
+ *  - `layerNorm` and `geluNew` have closed-form gradients: fewer ops than tfjs's chain rule;
+ *    `layerNorm`, `geluNew` and `tokenLogProbs` run as one fused kernel each way where ours
+ *    are registered (compute/wasmModelKernels.ts), else as the tfjs ops written here.
  * Gradient functions use only their inputs and save()d tensors (tfjs's rule for customGrad).
  * The same code runs on every backend; on cpu it is checked against the plain tfjs ops.
  */
@@ -16,6 +18,14 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; every op here is trained through.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { wasmKernelsActive } from '../compute/wasmKernels';
+import {
+  GELU_GRAD_KERNEL,
+  GELU_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+  TOKEN_LOGPROBS_GRAD_KERNEL,
+  TOKEN_LOGPROBS_KERNEL,
+} from '../compute/wasmModelKernels';
 
 type GradSave = (tensors: tf.Tensor[]) => void;
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
@@ -27,6 +37,17 @@ function withGrad(f: (inputs: tf.Tensor[], save: GradSave) => { value: tf.Tensor
     return f(args.slice(0, -1) as tf.Tensor[], save);
   });
   return (...inputs) => op(...inputs);
+}
+
+/** Whether the current backend has one of our fused kernels (compute/wasmModelKernels.ts). */
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/** Run one of our fused kernels (registered: see hasKernel). */
+function runOurs(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] {
+  const out = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out : [out];
 }
 
 /**
@@ -152,6 +173,14 @@ export function addPositionEmbedding(x: tf.Tensor2D, wpe: tf.Tensor2D, start: nu
 
 const layerNormImpl = (eps: number) =>
   withGrad(([x, weight, bias], save) => {
+    if (hasKernel(LAYER_NORM_KERNEL)) {
+      const [y, mean, rstd] = runOurs(LAYER_NORM_KERNEL, { x: x!, weight: weight!, bias: bias! }, { eps }) as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+      save([x!, mean, rstd, weight!]);
+      return {
+        value: y,
+        gradFunc: (dy, [sx, smean, srstd, sw]) => runOurs(LAYER_NORM_GRAD_KERNEL, { x: sx!, mean: smean!, rstd: srstd!, weight: sw!, dy }), // dx, dweight, dbias
+      };
+    }
     const xc = tf.sub(x!, tf.mean(x!, -1, true)); // [N, C]
     const rstd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), eps)); // [N, 1]
     const xhat = tf.mul(xc, rstd);
@@ -186,6 +215,10 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_K = 0.044715;
 
 const geluNewImpl = withGrad(([x], save) => {
+  if (hasKernel(GELU_KERNEL)) {
+    save([x!]);
+    return { value: runOurs(GELU_KERNEL, { x: x! })[0]!, gradFunc: (dy, [sx]) => runOurs(GELU_GRAD_KERNEL, { x: sx!, dy }) };
+  }
   const xx = tf.mul(x!, x!);
   const z2 = tf.mul(tf.mul(x!, tf.add(tf.mul(xx, GELU_K), 1)), 2 * GELU_C); // 2z = 2c(x + k·x³)
   const s = tf.sigmoid(z2);
@@ -216,11 +249,22 @@ export function logSigmoid(x: tf.Tensor): tf.Tensor {
   return tf.neg(tf.softplus(tf.neg(x)));
 }
 
+/** tokenLogProbs in one kernel each way: log-softmax and pick, then dlogits = dy·(onehot − softmax). */
+const tokenLogProbsFused = withGrad(([logits, targets], save) => {
+  const [logp, lse] = runOurs(TOKEN_LOGPROBS_KERNEL, { logits: logits!, targets: targets! }) as [tf.Tensor1D, tf.Tensor1D];
+  save([logits!, targets!, lse]);
+  return {
+    value: logp,
+    gradFunc: (dy, [sl, st, slse]) => [runOurs(TOKEN_LOGPROBS_GRAD_KERNEL, { logits: sl!, targets: st!, lse: slse!, dy })[0]!, tf.zerosLike(st!)],
+  };
+});
+
 /**
  * log p(target) for each row of logits [N, V] at targets [N] (int32) → [N], through a stable
  * log-softmax. The pick is a one-hot product, so it has a gradient on wasm too.
  */
 export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  if (targets.dtype === 'int32' && logits.dtype === 'float32' && hasKernel(TOKEN_LOGPROBS_KERNEL)) return tokenLogProbsFused(logits, targets) as tf.Tensor1D;
   const logp = tf.logSoftmax(logits); // [N, V]
   const pick = tf.oneHot(targets, logits.shape[1]); // [N, V]
   return tf.sum(tf.mul(logp, pick), -1) as tf.Tensor1D;

@@ -86,12 +86,7 @@ test('wasm BatchMatMul (our kernel) equals the cpu backend: transposes, batch 1 
   assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaked');
 });
 
-test('our kernel takes every batched or transposed product; the 2-D untransposed one stays with XNNPACK', () => {
-  for (const p of PRODUCTS) {
-    const plan = planBatchMatMul(p.a, p.b, p.ta, p.tb);
-    const batch = plan.outShape.slice(0, -2).reduce((x, y) => x * y, 1);
-    assert.equal(plan.ours, batch > 1 || p.ta || p.tb, `[${p.a}] · [${p.b}]`);
-  }
+test('planBatchMatMul: output shape and broadcast operand indices', () => {
   const broadcast = planBatchMatMul([2, 1, 3, 4], [1, 3, 4, 5], false, false);
   assert.deepEqual(broadcast.outShape, [2, 3, 3, 5]);
   assert.deepEqual(Array.from(broadcast.aIndex), [0, 0, 0, 1, 1, 1]);

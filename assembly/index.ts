@@ -1,6 +1,6 @@
 // The WebAssembly kernels the tfjs wasm backend runs with (src/core/compute/wasmKernels.ts).
 export { gemm, pack } from './matmul';
-export { gatherRows, scatterAddRows, sumRows } from './rows';
+export { gatherRows, scatterAddRows, sumRows, addArrays, mulArrays, softmaxGrad } from './rows';
 export { expArray } from './exp';
 export { adamW, sumSquares } from './adam';
 export { copyRows, swapMiddle } from './copy';

@@ -51,3 +51,57 @@ export function sumRows(x: usize, out: usize, R: i32, C: i32): void {
     }
   }
 }
+
+/** out = a + b over n floats (same shapes: no broadcasting). */
+export function addArrays(a: usize, b: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = (<usize>i) << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
+/** out = a · b over n floats (same shapes: no broadcasting). */
+export function mulArrays(a: usize, b: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = (<usize>i) << 2;
+    v128.store(out + o, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(out + o, load<f32>(a + o) * load<f32>(b + o));
+  }
+}
+
+/** Softmax backward per row of R rows × C: ds = p ⊙ (dp − Σ_c dp⊙p). */
+export function softmaxGrad(p: usize, dp: usize, ds: usize, R: i32, C: i32): void {
+  const rowBytes = (<usize>C) << 2;
+  for (let r = 0; r < R; r++) {
+    const pr = p + (<usize>r) * rowBytes;
+    const dr = dp + (<usize>r) * rowBytes;
+    const sr = ds + (<usize>r) * rowBytes;
+    let acc = f32x4.splat(0);
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = (<usize>c) << 2;
+      acc = f32x4.add(acc, f32x4.mul(v128.load(pr + o), v128.load(dr + o)));
+    }
+    let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+    for (; c < C; c++) s += load<f32>(pr + ((<usize>c) << 2)) * load<f32>(dr + ((<usize>c) << 2));
+    const sv = f32x4.splat(s);
+    c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = (<usize>c) << 2;
+      v128.store(sr + o, f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dr + o), sv)));
+    }
+    for (; c < C; c++) {
+      const o = (<usize>c) << 2;
+      store<f32>(sr + o, load<f32>(pr + o) * (load<f32>(dr + o) - s));
+    }
+  }
+}

@@ -5,7 +5,7 @@
  *    untransposed 2-D product (XNNPACK); with a batch dimension > 1 or a transposed operand it
  *    runs a naive loop at ~1.5 GFLOP/s, and that was most of a GPT train step. Ours is faster
  *    than XNNPACK's on the 2-D products of a train step as well.
- *  - Exp (scalar libm there), Sum over leading axes (slow there), GatherV2 on axis 0 (the embedding lookup, ~2 ms for 512 rows);
+ *  - Exp (scalar libm there), same-shape Add and Multiply, Sum over leading axes (slow there), GatherV2 on axis 0 (the embedding lookup, ~2 ms for 512 rows);
  *  - UnsortedSegmentSum, which tfjs-wasm lacks: the embedding gradient (and tf.gather's);
  *  - Identity, SplitV, Concat and head Transposes as row moves (wasmLayoutKernels.ts);
  *  - fused model kernels of our own: token log-probs, LayerNorm, gelu_new, each with its
@@ -63,6 +63,11 @@ export interface KernelExports {
   scatterAddRows(x: number, ids: number, out: number, n: number, C: number, V: number): void;
   /** out [C] = Σ_r x[r, :] for x [R, C]. */
   sumRows(x: number, out: number, R: number, C: number): void;
+  /** out = a + b, out = a · b over n floats. */
+  addArrays(a: number, b: number, out: number, n: number): void;
+  mulArrays(a: number, b: number, out: number, n: number): void;
+  /** ds = p ⊙ (dp − rowsum(dp ⊙ p)) over R rows of C. */
+  softmaxGrad(p: number, dp: number, ds: number, R: number, C: number): void;
   /** out[i] = exp(x[i]) for n floats. */
   expArray(x: number, out: number, n: number): void;
   /** One AdamW step over n floats into pOut, mOut, vOut (assembly/adam.ts). */
@@ -205,6 +210,8 @@ function tryInstall(tf: Tf): KernelInstall {
     replace(tf.BatchMatMul, batchMatMul);
     replace(tf._FusedMatMul, fusedMatMul);
     replace(tf.Exp, exp);
+    replace(tf.Add, binary('addArrays'));
+    replace(tf.Multiply, binary('mulArrays'));
     replace(tf.Sum, sum);
     replace(tf.GatherV2, gatherV2);
     replace(tf.UnsortedSegmentSum, unsortedSegmentSum);
@@ -212,7 +219,7 @@ function tryInstall(tf: Tf): KernelInstall {
     replace(SUM_SQUARES_KERNEL, sumSquares);
     for (const [name, kernel] of Object.entries(LAYOUT_KERNELS)) replace(name, kernel);
     for (const [name, kernel] of Object.entries(MODEL_KERNELS)) replace(name, kernel);
-    const names = ['BatchMatMul', 'Exp', 'Sum', 'GatherV2', 'UnsortedSegmentSum', 'AdamW', ...Object.keys(LAYOUT_KERNELS), ...Object.keys(MODEL_KERNELS)];
+    const names = ['BatchMatMul', '_FusedMatMul', 'Exp', 'Add', 'Multiply', 'Sum', 'GatherV2', 'UnsortedSegmentSum', 'AdamW', ...Object.keys(LAYOUT_KERNELS), ...Object.keys(MODEL_KERNELS)];
     return { ok: true, detail: `${names.join(', ')} from ${file}` };
   } catch (err) {
     return { ok: false, detail: `${KERNEL_FILE} failed to load (${err instanceof Error ? err.message : String(err)}); using tfjs-wasm's kernels` };
@@ -240,6 +247,17 @@ const fusedMatMul: Ours = (kernels, backend, args) => {
   if (bias && (bias.dtype !== 'float32' || size(bias.shape) !== plan.N || bias.shape[bias.shape.length - 1] !== plan.N)) return null;
   return runBatchMatMul(kernels, backend, a, b, plan, bias);
 };
+
+/** Add or Multiply of two float32 tensors of one shape (residual sums, gradient accumulation); broadcasts go to tfjs's. */
+const binary =
+  (kernel: 'addArrays' | 'mulArrays'): Ours =>
+  (kernels, backend, args) => {
+    const { a, b } = args.inputs as { a: tfTypes.TensorInfo; b: tfTypes.TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return null;
+    const out = backend.makeOutput([...a.shape], 'float32');
+    kernels[kernel](offset(backend, a), offset(backend, b), offset(backend, out), size(a.shape));
+    return out;
+  };
 
 const exp: Ours = (kernels, backend, args) => {
   const { x } = args.inputs as { x: tfTypes.TensorInfo };

@@ -12,6 +12,7 @@
  *  LAYER_NORM_GRAD      {x, mean, rstd, weight, dy [N, C]}        → [dx [N, C], dweight [C], dbias [C]]
  *  GELU                 {x}                                       → gelu_new(x)
  *  GELU_GRAD            {x, dy}                                   → dy · gelu_new′(x)
+ *  SOFTMAX_GRAD         {probs [.., C], dprobs [.., C]}           → probs ⊙ (dprobs − Σ_C dprobs ⊙ probs)
  */
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import type { Ours, WasmBackendView } from './wasmKernels';
@@ -25,6 +26,7 @@ export const LAYER_NORM_KERNEL = 'RlhfLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'RlhfLayerNormGrad';
 export const GELU_KERNEL = 'RlhfGelu';
 export const GELU_GRAD_KERNEL = 'RlhfGeluGrad';
+export const SOFTMAX_GRAD_KERNEL = 'RlhfSoftmaxGrad';
 
 type Inputs<K extends string> = Record<K, tfTypes.TensorInfo>;
 
@@ -93,6 +95,15 @@ const geluGrad: Ours = (kernels, backend, args) => {
   return dx;
 };
 
+const softmaxGrad: Ours = (kernels, backend, args) => {
+  const { probs, dprobs } = args.inputs as Inputs<'probs' | 'dprobs'>;
+  expect(SOFTMAX_GRAD_KERNEL, [[probs, 'float32', probs.shape], [dprobs, 'float32', probs.shape]]);
+  const C = probs.shape[probs.shape.length - 1] ?? 1;
+  const ds = backend.makeOutput([...probs.shape], 'float32');
+  kernels.softmaxGrad(offset(backend, probs), offset(backend, dprobs), offset(backend, ds), size(probs.shape) / C, C);
+  return ds;
+};
+
 /** Our kernel name → its implementation, for the wasm backend. */
 export const MODEL_KERNELS: Record<string, Ours> = {
   [TOKEN_LOGPROBS_KERNEL]: tokenLogProbs,
@@ -101,4 +112,5 @@ export const MODEL_KERNELS: Record<string, Ours> = {
   [LAYER_NORM_GRAD_KERNEL]: layerNormGrad,
   [GELU_KERNEL]: gelu,
   [GELU_GRAD_KERNEL]: geluGrad,
+  [SOFTMAX_GRAD_KERNEL]: softmaxGrad,
 };

@@ -7,6 +7,7 @@
  * Measured and rejected (before our kernel): one 2-D matmul per head on sliced row blocks.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { SOFTMAX_GRAD_KERNEL } from '../compute/wasmModelKernels';
 import { fastTransposedMatMul } from './ops';
 
 /** op(a_g)·op(b_g) for each of the G matrices of a [G, ·, ·] and b [G, ·, ·]. */
@@ -43,8 +44,12 @@ const attendOp = tf.customGrad((...args: Array<tf.Tensor | GradSave>) => {
       const p3 = tf.reshape(sp, [G, T, Tk]) as tf.Tensor3D; // [G, T, Tk]
       const dp = batchMatMul(dy3, sv, false, true); // [G, T, Tk]
       const dv = batchMatMul(p3, dy3, true, false); // [G, Tk, D]
-      // Softmax backward, row-wise: dS = P ⊙ (dP − Σ dP⊙P).
-      const ds = tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true))) as tf.Tensor3D; // [G, T, Tk]
+      // Softmax backward, row-wise: dS = P ⊙ (dP − Σ dP⊙P); one kernel where ours is registered.
+      const ds = (
+        tf.getKernel(SOFTMAX_GRAD_KERNEL, tf.getBackend())
+          ? tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { probs: p3, dprobs: dp })
+          : tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true)))
+      ) as tf.Tensor3D; // [G, T, Tk]
       const dq = batchMatMul(ds, sk, false, false); // [G, T, D]
       const dk = batchMatMul(ds, sq, true, false); // [G, Tk, D]
       return [tf.reshape(dq, [B, H, T, D]), tf.reshape(dk, [B, H, Tk, D]), tf.reshape(dv, [B, H, Tk, D]), tf.zerosLike(sbias)];

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { collapsePermutation } from '../../../src/core/compute/wasmLayoutKernels';
 import { LAYER_NORM_KERNEL } from '../../../src/core/compute/wasmModelKernels';
+import { attend } from '../../../src/core/model/attention';
 import { crossEntropy, geluNew, layerNorm, linear, tokenLogProbs } from '../../../src/core/model/ops';
 import { maxAbsDiff } from './fixtures';
 import { useBackend } from './useBackend';
@@ -53,6 +54,22 @@ test('wasm Identity, SplitV, Concat and Transpose (our layout kernels) equal the
   };
   const { cpu, wasm } = await onBoth(run);
   cpu.forEach((c, i) => assert.deepEqual(Array.from(wasm[i]!), Array.from(c), `output ${i}`));
+});
+
+test('wasm Add and Multiply (ours for one shape, tfjs-wasm\'s for broadcasts) equal the cpu backend', async () => {
+  const run = (): Float32Array[] => {
+    const [a, b] = [rand([5, 7, 3], 1), rand([5, 7, 3], 2)];
+    return data([tf.add(a, b), tf.mul(a, b), tf.add(a, rand([7, 3], 3)), tf.mul(a, 2.5), tf.add(rand([6], 4), rand([6], 5))]);
+  };
+  const { cpu, wasm } = await onBoth(run);
+  cpu.forEach((c, i) => assert.deepEqual(Array.from(wasm[i]!), Array.from(c), `output ${i}`));
+});
+
+test('wasm softmax backward (our kernel, in attend) equals the cpu backend', async () => {
+  const run = (): Float32Array[] =>
+    valueAndGrads((q, k, v, bias) => attend(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, bias as tf.Tensor4D), [rand([2, 3, 7, 5], 1), rand([2, 3, 7, 5], 2), rand([2, 3, 7, 5], 3), tf.zeros([1, 1, 7, 7])], [0, 1, 2]);
+  const { cpu, wasm } = await onBoth(run);
+  assertClose(wasm, cpu, 2e-5, 'attend');
 });
 
 test('Identity on wasm shares the buffer and outlives its source', async () => {

@@ -1,0 +1,80 @@
+/**
+ * Where a tfjs-wasm train step's time goes: every wasm kernel wrapped with a timer, per kernel
+ * name and per input shapes, and the rest (engine dispatch, tape, bookkeeping, our JS) as the
+ * step time minus the kernels'. Not a test. Usage:
+ *   node --import tsx bench/profile-train.ts ['{"d":256,"layers":6}']   (fields of REFERENCE)
+ *   env REPS (default 10), TOP (shape rows, default 45)
+ */
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { forward, initParams } from '../src/core/model/gpt2';
+import { crossEntropy } from '../src/core/model/ops';
+import { installWasmKernels } from '../src/core/compute/wasmKernels';
+import { AdamW, DEFAULT_OPTIM } from '../src/core/train/optim';
+import { toGPT2, REFERENCE } from './model';
+
+const cfgArg = (process.argv[2] ? JSON.parse(process.argv[2]) : {}) as Partial<typeof REFERENCE>;
+const c = { ...REFERENCE, ...cfgArg };
+async function main(): Promise<void> {
+  setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
+  await tf.setBackend('wasm'); await tf.ready();
+  console.log(installWasmKernels(tf).detail);
+  const stats = new Map<string, { n: number; ms: number }>();
+  let on = false;
+  for (const k of tf.getKernelsForBackend('wasm')) {
+    const f = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel({ ...k, kernelFunc: (args) => {
+      if (!on) return f(args);
+      const t0 = performance.now(); const r = f(args); const dt = performance.now() - t0;
+      const inp = (Object.values(args.inputs) as (tf.TensorInfo | undefined)[]).filter((t) => t !== undefined).map((t) => `[${t.shape}]`).join('');
+      const a = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; perm?: number[] };
+      const key = `${k.kernelName} ${inp}${a.transposeA ? ' tA' : ''}${a.transposeB ? ' tB' : ''}${a.perm ? ' p' + a.perm : ''}`;
+      const s = stats.get(key) ?? { n: 0, ms: 0 }; s.n++; s.ms += dt; stats.set(key, s);
+      return r;
+    } });
+  }
+  const config = toGPT2(c);
+  const params = initParams(config, 0);
+  const names = Object.keys(params).sort();
+  const PLAIN_ADAM = { ...DEFAULT_OPTIM, lr: 1e-3, minLrRatio: 1, warmupSteps: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
+  const optimizer = new AdamW(tf, PLAIN_ADAM);
+  const ids = tf.randomUniformInt([c.batch, c.ctx + 1], 0, c.vocab, 1) as tf.Tensor2D;
+  const inputs = tf.slice(ids, [0, 0], [c.batch, c.ctx]) as tf.Tensor2D;
+  const targets = tf.reshape(tf.slice(ids, [0, 1], [c.batch, c.ctx]), [c.batch * c.ctx]) as tf.Tensor1D;
+  const step = () => {
+    const loss = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const { logits } = forward(params, config, { ids: inputs });
+        return crossEntropy(tf.reshape(logits!, [c.batch * c.ctx, c.vocab]) as tf.Tensor2D, targets);
+      }, names.map((n) => params[n]!));
+      optimizer.apply(params, Object.fromEntries(names.map((n) => [n, grads[params[n]!.name]!])));
+      return value;
+    });
+    loss.dataSync(); loss.dispose();
+  };
+  for (let i = 0; i < 3; i++) step();
+  const R = +(process.env.REPS ?? 10);
+  on = true;
+  const t0 = performance.now();
+  for (let i = 0; i < R; i++) step();
+  const total = (performance.now() - t0) / R;
+  on = false;
+  // uninstrumented timing
+  const times: number[] = [];
+  for (let i = 0; i < R; i++) { const s = performance.now(); step(); times.push(performance.now() - s); }
+  times.sort((a, b) => a - b);
+  let kms = 0, kn = 0;
+  const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  for (const [, s] of rows) { kms += s.ms; kn += s.n; }
+  console.log(`step instrumented ${total.toFixed(1)} ms; plain median ${times[R >> 1]!.toFixed(1)} min ${times[0]!.toFixed(1)}`);
+  console.log(`kernels: ${(kn / R).toFixed(0)} calls/step, ${(kms / R).toFixed(1)} ms/step; non-kernel ${(total - kms / R).toFixed(1)} ms`);
+  const byName = new Map<string, { n: number; ms: number }>();
+  for (const [k, s] of rows) { const n = k.split(' ')[0]!; const b = byName.get(n) ?? { n: 0, ms: 0 }; b.n += s.n; b.ms += s.ms; byName.set(n, b); }
+  for (const [k, s] of [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${(s.ms / R).toFixed(2).padStart(7)} ms ${(s.n / R).toFixed(0).padStart(4)}×  ${k}`);
+  console.log('--- by shape');
+  for (const [k, s] of rows.slice(0, +(process.env.TOP ?? 45))) console.log(`  ${(s.ms / R).toFixed(2).padStart(7)} ms ${(s.n / R).toFixed(0).padStart(4)}×  ${k}`);
+}
+void main();

@@ -9,9 +9,11 @@ import type { DemoConfig } from '../../core/demo/demo';
 import type { TrainableStage } from '../../core/train/configJobs';
 
 /**
- * `demo-quick`: the demo pipeline cut to about a minute on two cores (for trying the UI and
- * for the e2e test): few SFT and reward steps, many small PPO iterations (~0.5 s each) with a
- * checkpoint every 5, so a stop loses at most 4 iterations (redone on resume).
+ * `demo-quick`: the demo pipeline cut to a minute or two on two cores (for trying the UI and
+ * for the e2e test): few SFT and reward steps, many small PPO iterations (~0.3 s each with
+ * the wasm kernels) with a checkpoint every 5, so a stop loses at most 4 iterations (redone
+ * on resume). 200 of them: the e2e test stops, resumes, hides and shows the panel and stops
+ * again before the run can finish.
  */
 export const DEMO_QUICK: DemoConfig = {
   ...DEFAULT_DEMO,
@@ -21,21 +23,21 @@ export const DEMO_QUICK: DemoConfig = {
   reward: { ...DEFAULT_DEMO.reward, steps: 16, evalEvery: 8, checkpointEvery: 8, optim: { ...DEFAULT_DEMO.reward.optim, totalSteps: 16 } },
   ppo: {
     ...DEFAULT_DEMO.ppo,
-    iterations: 80,
+    iterations: 200,
     rolloutBatch: 8,
     miniBatches: 2,
     ppoEpochs: 1,
     maxNewTokens: 16,
     sampleEvery: 1,
     checkpointEvery: 5,
-    optim: { ...DEFAULT_DEMO.ppo.optim, totalSteps: 80 * 2 },
+    optim: { ...DEFAULT_DEMO.ppo.optim, totalSteps: 200 * 2 },
   },
   evaluation: { ...DEFAULT_DEMO.evaluation, n: 1, maxNewTokens: 16 },
 };
 
 export const DEMO_PRESETS: Readonly<Record<string, { readonly description: string; readonly config: DemoConfig }>> = {
   default: { description: 'The full demo: SFT 120 steps, reward model 150 steps, PPO 30 iterations (several minutes).', config: DEFAULT_DEMO },
-  'demo-quick': { description: 'A short demo (a couple of minutes): SFT 16 steps, reward model 16 steps, PPO 80 small iterations.', config: DEMO_QUICK },
+  'demo-quick': { description: 'A short demo (a couple of minutes): SFT 16 steps, reward model 16 steps, PPO 200 small iterations.', config: DEMO_QUICK },
 };
 
 /** Stage presets: config-file fields besides the models (which come from the project). */

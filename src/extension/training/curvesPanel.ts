@@ -17,6 +17,8 @@ import type { RunController, TrainingEventMessage } from './runController';
 export const CURVES_VIEW_TYPE = 'rlhf.curves';
 const FLUSH_MS = 100;
 const VIEW_KEY = 'rlhf.curves.view';
+/** How long a panel shown again waits for its page's `ready` before asking for it. */
+const ASK_READY_MS = 2000;
 
 export class CurvesPanel implements vscode.Disposable {
   private static current: CurvesPanel | undefined;
@@ -34,6 +36,7 @@ export class CurvesPanel implements vscode.Disposable {
   private readonly pendingSamples = new Map<string, SamplePoint[]>();
   private flushTimer: NodeJS.Timeout | undefined;
   private runsTimer: NodeJS.Timeout | undefined;
+  private askTimer: NodeJS.Timeout | undefined;
   /** A run that started since the page last heard: it joins the view even if it ends at once. */
   private startedRun: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -81,8 +84,10 @@ export class CurvesPanel implements vscode.Disposable {
         // Shown, ask the page to say ready anyway: a page that was not re-created (a hide and
         // show VS Code coalesced) would otherwise never hear from the host again.
         deps.log.info(`Curves: panel ${panel.visible ? 'shown' : 'hidden'}`);
+        clearTimeout(this.askTimer);
         if (!panel.visible) this.ready = false;
-        else if (!this.ready) void panel.webview.postMessage({ type: 'didAskReady' } satisfies CurvesNotification);
+        // A re-created page says ready within moments; only a page that stayed alive needs asking.
+        else this.askTimer = setTimeout(() => this.ready || void panel.webview.postMessage({ type: 'didAskReady' } satisfies CurvesNotification), ASK_READY_MS);
       }),
       runs.onEvent((m) => this.onRunEvent(m)),
     );
@@ -289,6 +294,7 @@ export class CurvesPanel implements vscode.Disposable {
     if (CurvesPanel.current === this) CurvesPanel.current = undefined;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.runsTimer) clearTimeout(this.runsTimer);
+    clearTimeout(this.askTimer);
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
   }

@@ -11,8 +11,9 @@
  * query columns of each `attn.c_attn` weight and bias are stored pre-scaled by 1/sqrt(D).
  *
  * With `fused` (the sampler's sessions), the same math goes through ONNX Runtime's contrib
- * ops instead: one MultiHeadAttention per layer (bias, head split, cache concat, scaled
- * softmax and merge in one node, writing the present.* outputs directly), SkipLayerNormalization
+ * ops instead: one MultiHeadAttention per layer (bias, head split, cache concat, causal and
+ * padding masks from `unidirectional` and the int32 attention_mask, scaled softmax and merge in
+ * one node, writing the present.* outputs directly), SkipLayerNormalization
  * for each residual add + LayerNorm, FastGelu for gelu_new with its bias. About 15 nodes
  * instead of 90 for a 6-layer model, which is most of a decode step's overhead.
  */
@@ -74,7 +75,6 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
 
   const wte = w('wte.weight', [config.vocab_size, C]);
   let x = g.op('Add', [g.op('Gather', [wte, ids]), g.op('Gather', [w('wpe.weight', [config.n_positions, C]), positions])]); // [B, T, C]
-  const bias = attentionBias(g, ids, mask); // [B, 1, T, P+T]
   // Shapes for the head split and merge, made on first use (the fused graph has no such Reshape).
   let heads: string | undefined;
   let merge: string | undefined;
@@ -103,12 +103,13 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
     let residual = x;
     let normed = g.op('LayerNormalization', [x, w('h.0.ln_1.weight', [C]), w('h.0.ln_1.bias', [C])], { axis: -1, ...eps }, { floats: ['epsilon'] });
     let mlpOut = '';
+    let padMask: string | undefined;
     for (let i = 0; i < config.n_layer; i++) {
       const l = `h.${i}`;
       if (i > 0) [normed, , , residual] = skipNorm(mlpOut, residual, `${l}.ln_1`, `h.${i - 1}.mlp.c_proj`, 4) as [string, string, string, string];
       const [q, k, v] = g.opN('Split', [matMul(normed, `${l}.attn.c_attn`, C, 3 * C)], { axis: 2 }, { outputs: 3 }) as [string, string, string]; // 3 × [B, T, C]
       const { k: pastK, v: pastV } = past[i] as { k: string; v: string };
-      const [attended] = g.opN('MultiHeadAttention', [q, k, v, w(`${l}.attn.c_attn.bias`, [3 * C]), '', bias, pastK, pastV], { num_heads: H }, { ...MS, outputs: 3, names: [undefined, presentKeyName(i), presentValueName(i)] });
+      const [attended] = g.opN('MultiHeadAttention', [q, k, v, w(`${l}.attn.c_attn.bias`, [3 * C]), (padMask ??= g.op('Cast', [mask], { to: 6 })), '', pastK, pastV], { num_heads: H, unidirectional: 1 }, { ...MS, outputs: 3, names: [undefined, presentKeyName(i), presentValueName(i)] });
       [normed, , , residual] = skipNorm(matMul(attended as string, `${l}.attn.c_proj`, C, C), residual, `${l}.ln_2`, `${l}.attn.c_proj`, 4) as [string, string, string, string];
       const up = g.op('FastGelu', [matMul(normed, `${l}.mlp.c_fc`, C, F), w(`${l}.mlp.c_fc.bias`, [F])], {}, MS); // gelu_new
       mlpOut = matMul(up, `${l}.mlp.c_proj`, F, C);
@@ -118,6 +119,7 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
     return finish(logitsOf(final as string), []);
   }
 
+  const bias = attentionBias(g, ids, mask); // [B, 1, T, P+T]
   const presents: { k: string; v: string }[] = [];
   for (let i = 0; i < config.n_layer; i++) {
     const l = `h.${i}`;

@@ -42,18 +42,29 @@ export interface Picked {
 
 export type PickOptions = Pick<SamplingOptions, 'temperature' | 'topK' | 'topP'>;
 
+/** log Σ exp(logits), in float64 (what logSoftmax subtracts). */
+function logSumExp(logits: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if ((logits[i] as number) > max) max = logits[i] as number;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
+  return max + Math.log(sum);
+}
+
 export function pickToken(logits: Float32Array, options: PickOptions, random: () => number): Picked {
-  const base = logSoftmax(logits);
   const n = logits.length;
+  // Only the chosen token's log-prob is needed: logit − logsumexp, as logSoftmax computes it.
+  const logprob = (token: number, lse = logSumExp(logits)): number => (logits[token] as number) - lse;
   if (options.temperature <= 0) {
     let best = 0;
     for (let i = 1; i < n; i++) if ((logits[i] as number) > (logits[best] as number)) best = i;
-    return { token: best, logprob: base[best] as number };
+    return { token: best, logprob: logprob(best) };
   }
   if (options.topK <= 0 && options.topP >= 1) {
-    const token = sampleFull(logits, options.temperature, random);
-    return { token, logprob: base[token] as number };
+    const { token, lse } = sampleFull(logits, options.temperature, random);
+    return { token, logprob: logprob(token, lse) };
   }
+  const base = logSoftmax(logits);
   // Candidates sorted by logit, highest first; top-k then top-p cut the tail.
   const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => (logits[y] as number) - (logits[x] as number));
   let keep = options.topK > 0 ? Math.min(options.topK, n) : n;
@@ -92,19 +103,23 @@ export function pickToken(logits: Float32Array, options: PickOptions, random: ()
   return { token: chosen, logprob: base[chosen] as number };
 }
 
-/** Plain temperature sampling over the whole vocabulary: one pass, no sort (GPT-2 has 50k tokens). */
-function sampleFull(logits: Float32Array, temperature: number, random: () => number): number {
+/**
+ * Plain temperature sampling over the whole vocabulary: no sort (GPT-2 has 50k tokens). At
+ * temperature 1 the sampling weights are the softmax's own terms, so the logsumexp comes free.
+ */
+function sampleFull(logits: Float32Array, temperature: number, random: () => number): { token: number; lse: number | undefined } {
   let max = -Infinity;
-  for (const v of logits) if (v > max) max = v;
+  for (let i = 0; i < logits.length; i++) if ((logits[i] as number) > max) max = logits[i] as number;
   let total = 0;
   const weights = new Float64Array(logits.length);
   for (let i = 0; i < logits.length; i++) total += weights[i] = Math.exp(((logits[i] as number) - max) / temperature);
+  const lse = temperature === 1 ? max + Math.log(total) : undefined;
   let r = random() * total;
   for (let i = 0; i < weights.length; i++) {
     r -= weights[i] as number;
-    if (r <= 0) return i;
+    if (r <= 0) return { token: i, lse };
   }
-  return logits.length - 1;
+  return { token: logits.length - 1, lse };
 }
 
 /** Validate user-supplied sampling options; returns a message naming the bad field, or undefined. */

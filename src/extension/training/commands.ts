@@ -21,6 +21,12 @@ type Choice = { readonly preset: string } | { readonly configFile: string };
 
 const workspaceFolder = (): string | undefined => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 
+/**
+ * The run-control picks stay open when focus moves: the curves panel's page, (re)loading beside
+ * them, can take the focus, and a pick the user just opened would vanish with it.
+ */
+const PICK = { ignoreFocusOut: true } as const;
+
 async function presets(deps: FeatureDeps, kind: StageRunKind | 'demo'): Promise<PresetInfo[]> {
   return (await deps.engine.request('training.presets', {})).presets[kind];
 }
@@ -41,7 +47,7 @@ async function pickConfig(deps: FeatureDeps, stage: StageRunKind): Promise<Choic
     for (const f of files) items.push({ label: path.basename(f.fsPath), description: 'config file', detail: f.fsPath, choice: { configFile: f.fsPath } });
   }
   items.push({ label: 'Choose a config file…', description: `JSON, validated by the ${stage} schema`, browse: true });
-  const picked = await vscode.window.showQuickPick(items, { title: `RLHF: train ${STAGE_TITLES[stage]}`, placeHolder: 'A preset (written to .rlhf/configs/ so you can edit it) or a config file', matchOnDetail: true });
+  const picked = await vscode.window.showQuickPick(items, { ...PICK, title: `RLHF: train ${STAGE_TITLES[stage]}`, placeHolder: 'A preset (written to .rlhf/configs/ so you can edit it) or a config file', matchOnDetail: true });
   if (!picked) return undefined;
   if (picked.choice) return picked.choice;
   const uri = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON config': ['json'] }, ...(folder ? { defaultUri: vscode.Uri.file(path.join(folder, '.rlhf', 'configs')) } : {}) });
@@ -61,7 +67,7 @@ async function pickRun(deps: FeatureDeps, title: string, filter: (r: RunInfo) =>
   }
   const picked = await vscode.window.showQuickPick(
     runs.map((r) => ({ label: r.id, description: `${r.stage} · ${r.state} · step ${r.step}`, ...(r.message ? { detail: r.message } : {}) })),
-    { title: `RLHF: ${title}` },
+    { ...PICK, title: `RLHF: ${title}` },
   );
   return picked?.label;
 }
@@ -87,7 +93,7 @@ export function registerRunCommands(deps: FeatureDeps, runs: RunController, even
                   { label: 'RLOO', description: 'REINFORCE leave-one-out against the reward model (no value head)', stage: 'rloo' as const },
                   { label: 'DPO', description: 'directly on the rankings (no reward model)', stage: 'dpo' as const },
                 ],
-                { title: 'RLHF: train the policy with' },
+                { ...PICK, title: 'RLHF: train the policy with' },
               )
             )?.stage;
       if (stage) await train(stage, arg);
@@ -96,7 +102,7 @@ export function registerRunCommands(deps: FeatureDeps, runs: RunController, even
       let preset = typeof arg === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(arg) ? arg : undefined;
       if (!preset) {
         const items = (await presets(deps, 'demo')).map((p) => ({ label: p.name, detail: p.description }));
-        preset = (await vscode.window.showQuickPick(items, { title: 'RLHF: run the demo pipeline (SFT → simulated ranking → reward model → PPO)', matchOnDetail: true }))?.label;
+        preset = (await vscode.window.showQuickPick(items, { ...PICK, title: 'RLHF: run the demo pipeline (SFT → simulated ranking → reward model → PPO)', matchOnDetail: true }))?.label;
       }
       if (preset) void runs.start({ kind: 'demo', preset }, `demo pipeline (${preset})`);
     }),

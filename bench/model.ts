@@ -86,8 +86,11 @@ async function timeMs(run: () => Promise<void> | void, warmup: number, reps: num
  */
 const PLAIN_ADAM = { ...DEFAULT_OPTIM, lr: 1e-3, minLrRatio: 1, warmupSteps: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
 
-/** ms per training step (fwd + loss + bwd + Adam) on the current backend. */
-async function benchTrain(c: BenchConfig, reps: number): Promise<Timing> {
+/**
+ * One training step (fwd + loss + bwd + Adam) of config `c` on the current backend, as a
+ * function, with what it holds to dispose. Shared by benchTrain and bench/profile-train.ts.
+ */
+export function makeTrainStep(c: BenchConfig): { step: () => void; dispose: () => void } {
   const config = toGPT2(c);
   const params = initParams(config, 0);
   const names = Object.keys(params).sort();
@@ -107,9 +110,20 @@ async function benchTrain(c: BenchConfig, reps: number): Promise<Timing> {
     loss.dataSync();
     loss.dispose();
   };
+  return {
+    step,
+    dispose: () => {
+      optimizer.dispose();
+      tf.dispose([ids, inputs, targets, ...Object.values(params)]);
+    },
+  };
+}
+
+/** ms per training step (fwd + loss + bwd + Adam) on the current backend. */
+async function benchTrain(c: BenchConfig, reps: number): Promise<Timing> {
+  const { step, dispose } = makeTrainStep(c);
   const ms = await timeMs(step, 2, reps);
-  optimizer.dispose();
-  tf.dispose([ids, inputs, targets, ...Object.values(params)]);
+  dispose();
   return ms;
 }
 

@@ -9,11 +9,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { forward, initParams } from '../src/core/model/gpt2';
-import { crossEntropy } from '../src/core/model/ops';
 import { installWasmKernels } from '../src/core/compute/wasmKernels';
-import { AdamW, DEFAULT_OPTIM } from '../src/core/train/optim';
-import { toGPT2, REFERENCE } from './model';
+import { makeTrainStep, REFERENCE } from './model';
 
 const cfgArg = (process.argv[2] ? JSON.parse(process.argv[2]) : {}) as Partial<typeof REFERENCE>;
 const c = { ...REFERENCE, ...cfgArg };
@@ -36,25 +33,7 @@ async function main(): Promise<void> {
       return r;
     } });
   }
-  const config = toGPT2(c);
-  const params = initParams(config, 0);
-  const names = Object.keys(params).sort();
-  const PLAIN_ADAM = { ...DEFAULT_OPTIM, lr: 1e-3, minLrRatio: 1, warmupSteps: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
-  const optimizer = new AdamW(tf, PLAIN_ADAM);
-  const ids = tf.randomUniformInt([c.batch, c.ctx + 1], 0, c.vocab, 1) as tf.Tensor2D;
-  const inputs = tf.slice(ids, [0, 0], [c.batch, c.ctx]) as tf.Tensor2D;
-  const targets = tf.reshape(tf.slice(ids, [0, 1], [c.batch, c.ctx]), [c.batch * c.ctx]) as tf.Tensor1D;
-  const step = () => {
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const { logits } = forward(params, config, { ids: inputs });
-        return crossEntropy(tf.reshape(logits!, [c.batch * c.ctx, c.vocab]) as tf.Tensor2D, targets);
-      }, names.map((n) => params[n]!));
-      optimizer.apply(params, Object.fromEntries(names.map((n) => [n, grads[params[n]!.name]!])));
-      return value;
-    });
-    loss.dataSync(); loss.dispose();
-  };
+  const { step } = makeTrainStep(c);
   for (let i = 0; i < 3; i++) step();
   const R = +(process.env.REPS ?? 10);
   on = true;

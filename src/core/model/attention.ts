@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SOFTMAX_GRAD_KERNEL } from '../compute/wasmModelKernels';
-import { fastTransposedMatMul } from './ops';
+import { fastTransposedMatMul, hasKernel } from './ops';
 
 /** op(a_g)·op(b_g) for each of the G matrices of a [G, ·, ·] and b [G, ·, ·]. */
 function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D, transposeA: boolean, transposeB: boolean): tf.Tensor3D {
@@ -46,7 +46,7 @@ const attendOp = tf.customGrad((...args: Array<tf.Tensor | GradSave>) => {
       const dv = batchMatMul(p3, dy3, true, false); // [G, Tk, D]
       // Softmax backward, row-wise: dS = P ⊙ (dP − Σ dP⊙P); one kernel where ours is registered.
       const ds = (
-        tf.getKernel(SOFTMAX_GRAD_KERNEL, tf.getBackend())
+        hasKernel(SOFTMAX_GRAD_KERNEL)
           ? tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { probs: p3, dprobs: dp })
           : tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true)))
       ) as tf.Tensor3D; // [G, T, Tk]

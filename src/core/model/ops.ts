@@ -39,8 +39,8 @@ function withGrad(f: (inputs: tf.Tensor[], save: GradSave) => { value: tf.Tensor
   return (...inputs) => op(...inputs);
 }
 
-/** Whether the current backend has one of our fused kernels (compute/wasmModelKernels.ts). */
-function hasKernel(name: string): boolean {
+/** Whether the current backend has kernel `name` (ours from compute/wasm*Kernels.ts, or tfjs's). */
+export function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
@@ -64,7 +64,12 @@ export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
  * tfjs-wasm without our kernel.
  */
 export function fastTransposedMatMul(): boolean {
-  return tf.getBackend() !== 'wasm' || wasmKernelsActive();
+  return !slowWasm();
+}
+
+/** tfjs-wasm without our kernels: its transposed matmuls and axis-0 sums are the slow ones. */
+function slowWasm(): boolean {
+  return tf.getBackend() === 'wasm' && !wasmKernelsActive();
 }
 
 /** op(a)·op(b) for 2-D operands, op = transpose where asked: by flag where fast, else explicitly. */
@@ -78,7 +83,7 @@ export function matMulT(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, tra
  * kernel this is a matmul by ones.
  */
 function columnSum(x: tf.Tensor2D): tf.Tensor1D {
-  if (tf.getBackend() !== 'wasm' || wasmKernelsActive()) return tf.sum(x, 0);
+  if (!slowWasm()) return tf.sum(x, 0);
   const ones = tf.ones([1, x.shape[0]]);
   return tf.reshape(tf.matMul(ones, x), [x.shape[1]]); // [C]
 }
@@ -140,7 +145,7 @@ const embeddingImpl = withGrad(([table, ids], save) => {
     gradFunc: (dy, saved) => {
       const [sids] = saved as [tf.Tensor1D];
       // Row sums per id; tfjs-wasm has no UnsortedSegmentSum (ours adds one), else oneHotᵀ·dy.
-      const dTable = tf.getKernel(tf.UnsortedSegmentSum, tf.getBackend())
+      const dTable = hasKernel(tf.UnsortedSegmentSum)
         ? tf.unsortedSegmentSum(dy, sids, vocab)
         : matMulT(tf.oneHot(sids, vocab) as tf.Tensor2D, dy as tf.Tensor2D, true, false); // [V, C]
       return [dTable, tf.zerosLike(sids)];

@@ -227,7 +227,8 @@ export class CurvesPanel implements vscode.Disposable {
 
   private async sendRuns(focus?: string): Promise<void> {
     const workspace = this.workspace();
-    if (!workspace) return;
+    // No page to tell: it asks again when it says ready.
+    if (!workspace || !this.ready) return;
     const { runs } = await this.deps.engine.request('training.runs', { workspace });
     const live = this.runs.live;
     // A run that started meanwhile joins the view even when it has already ended (a short run

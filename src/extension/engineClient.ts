@@ -23,6 +23,8 @@ export interface EngineClientOptions {
   /** Arguments for the engine, e.g. `--backend=wasm`; read at each start so a setting change applies. */
   readonly engineArgs?: () => readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Runs the handling of each message from the engine (the extension times it). */
+  readonly track?: <T>(fn: () => T) => T;
 }
 
 export interface RequestOptions {
@@ -170,7 +172,8 @@ export class EngineClient {
       this.stderrTail = this.stderrTail.slice(-20);
     });
     child.stdout?.resume();
-    child.on('message', (raw: unknown) => this.onMessage(raw));
+    const track = this.options.track ?? ((fn) => fn());
+    child.on('message', (raw: unknown) => track(() => this.onMessage(raw)));
     child.once('spawn', () => {
       if (this.child === child) this.setState({ kind: 'running', pid: child.pid });
     });

@@ -9,6 +9,7 @@ import type { BackendReport } from '../protocol/backend';
 import type { EngineView, SidebarState } from '../protocol/sidebar';
 import { EngineClient, EngineRequestError } from './engineClient';
 import type { EngineState } from './engineClient';
+import { EventLoopMonitor } from './eventLoop';
 import { SIDEBAR_VIEW_ID, SidebarViewProvider } from './sidebarView';
 import { registerProjectFeatures } from './projectFeatures';
 import { registerTrainingFeatures } from './trainingFeatures';
@@ -22,11 +23,13 @@ export interface RlhfWorkbenchApi {
 export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
   const activateStarted = performance.now();
   const log = vscode.window.createOutputChannel('RLHF Workbench', { log: true });
+  const eventLoop = new EventLoopMonitor();
   const engine = new EngineClient({
     enginePath: path.join(context.extensionPath, 'dist', 'engine.js'),
     engineArgs: () => [`--backend=${backendSetting()}`],
     // Inside Electron, fork() must run the binary as plain Node.
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    track: (fn) => eventLoop.track(fn),
   });
   let report: BackendReport | undefined;
   let lastError: string | undefined;
@@ -81,10 +84,11 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     await showEngineStatus();
   };
 
-  const sidebar = new SidebarViewProvider(context.extensionUri, state, { showEngineStatus, restartEngine }, log);
+  const sidebar = new SidebarViewProvider(context.extensionUri, state, { showEngineStatus, restartEngine }, log, eventLoop);
 
   context.subscriptions.push(
     log,
+    eventLoop,
     sidebar,
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
     vscode.commands.registerCommand('rlhf.showEngineStatus', showEngineStatus),
@@ -108,7 +112,7 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     { dispose: () => engine.dispose() },
   );
 
-  const deps = { context, engine, log, refreshSidebar: () => sidebar.refresh() };
+  const deps = { context, engine, log, eventLoop, refreshSidebar: () => sidebar.refresh() };
   registerProjectFeatures(deps);
   registerTrainingFeatures(deps);
 

@@ -18,19 +18,22 @@ export function registerProjectFeatures(deps: FeatureDeps): void {
   installProjectSource(deps.engine);
   primeProjectSection();
   let timer: NodeJS.Timeout | undefined;
-  const refreshSoon = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => deps.refreshSidebar(), REFRESH_DEBOUNCE_MS);
-  };
+  const refreshSoon = (): void =>
+    deps.eventLoop.track(() => {
+      clearTimeout(timer);
+      timer = setTimeout(() => deps.eventLoop.track(() => deps.refreshSidebar()), REFRESH_DEBOUNCE_MS);
+    });
   // Metrics are left out: a training run appends them many times a second.
   const watcher = vscode.workspace.createFileSystemWatcher('**/.rlhf/{project.json,prompts.jsonl,completions.jsonl,rankings/*.jsonl,runs/*/run.json}');
   deps.context.subscriptions.push(
     ...registerProjectCommands(deps),
     ...registerInlineCompletions(deps),
-    ...watchWorkspace(() => {
-      primeProjectSection();
-      deps.refreshSidebar();
-    }),
+    ...watchWorkspace(() =>
+      deps.eventLoop.track(() => {
+        primeProjectSection();
+        deps.refreshSidebar();
+      }),
+    ),
     vscode.window.registerWebviewPanelSerializer(RANKING_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel) => RankingPanel.revive(panel, deps),
     }),

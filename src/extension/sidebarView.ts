@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { SidebarCommand, SidebarNotification, SidebarState } from '../protocol/sidebar';
 import { isSidebarCommand } from '../protocol/sidebar';
+import type { EventLoopMonitor } from './eventLoop';
 import { renderWebviewHtml } from './webviewHtml';
 import { projectSection, reloadProjectSection } from './project/sidebarProject';
 
@@ -26,6 +27,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     private readonly getState: () => SidebarState,
     private readonly actions: SidebarActions,
     private readonly log: vscode.LogOutputChannel,
+    private readonly eventLoop: EventLoopMonitor,
   ) {}
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -41,7 +43,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
       bootstrap: this.fullState(),
     });
     this.disposables.push(
-      view.webview.onDidReceiveMessage((msg: unknown) => this.onMessage(msg)),
+      view.webview.onDidReceiveMessage((msg: unknown) => this.eventLoop.track(() => this.onMessage(msg))),
       view.onDidDispose(() => {
         this.view = undefined;
         this.ready = false;
@@ -59,13 +61,15 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
    */
   refresh(): void {
     this.post();
-    void reloadProjectSection().then(() => this.post());
+    void this.eventLoop.track(() => reloadProjectSection()).then(() => this.post());
   }
 
   private post(): void {
-    if (!this.view || !this.ready) return;
-    const notification: SidebarNotification = { type: 'didChangeState', state: this.fullState() };
-    void this.view.webview.postMessage(notification);
+    this.eventLoop.track(() => {
+      if (!this.view || !this.ready) return;
+      const notification: SidebarNotification = { type: 'didChangeState', state: this.fullState() };
+      void this.view.webview.postMessage(notification);
+    });
   }
 
   /** The extension's state plus the project section and workspace trust. */

@@ -64,12 +64,10 @@ export class RankingPanel implements vscode.Disposable {
       bootstrap: this.state,
     });
     this.disposables.push(
-      panel.webview.onDidReceiveMessage((msg: unknown) => this.onMessage(msg)),
+      panel.webview.onDidReceiveMessage((msg: unknown) => deps.eventLoop.track(() => this.onMessage(msg))),
       panel.onDidDispose(() => this.dispose()),
       // Not kept alive while hidden: when shown again, the page restarts from a full snapshot.
-      panel.onDidChangeViewState(() => {
-        if (panel.visible) this.post();
-      }),
+      panel.onDidChangeViewState(() => deps.eventLoop.track(() => panel.visible && this.post())),
     );
   }
 

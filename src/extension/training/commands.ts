@@ -10,8 +10,7 @@ import { isRunId } from '../../protocol/curves';
 import type { PresetInfo, RunInfo, StageRunKind } from '../../protocol/engineTraining';
 import type { FeatureDeps } from '../features';
 import { CurvesPanel } from './curvesPanel';
-import type { EventLoopMonitor } from './eventLoop';
-import { formatStats } from './eventLoop';
+import { formatStats } from '../eventLoop';
 import type { RunController } from './runController';
 
 const STAGE_TITLES: Readonly<Record<StageRunKind, string>> = { sft: 'SFT', reward: 'reward model', ppo: 'PPO', rloo: 'RLOO', dpo: 'DPO' };
@@ -72,7 +71,8 @@ async function pickRun(deps: FeatureDeps, title: string, filter: (r: RunInfo) =>
   return picked?.label;
 }
 
-export function registerRunCommands(deps: FeatureDeps, runs: RunController, eventLoop: EventLoopMonitor): vscode.Disposable[] {
+export function registerRunCommands(deps: FeatureDeps, runs: RunController): vscode.Disposable[] {
+  const { eventLoop } = deps;
   const train = async (stage: StageRunKind, arg: unknown): Promise<void> => {
     const choice = choiceFromArg(arg) ?? (await pickConfig(deps, stage));
     if (!choice) return;

@@ -78,8 +78,8 @@ export class CurvesPanel implements vscode.Disposable {
     CurvesPanel.current = this;
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
-      panel.onDidChangeViewState(() => {
+      panel.webview.onDidReceiveMessage((m: unknown) => runs.track(() => this.onMessage(m))),
+      panel.onDidChangeViewState(() => runs.track(() => {
         // Hidden, the page is gone (no retainContextWhenHidden): it reloads and says ready again.
         // Shown, ask the page to say ready anyway: a page that was not re-created (a hide and
         // show VS Code coalesced) would otherwise never hear from the host again.
@@ -88,7 +88,7 @@ export class CurvesPanel implements vscode.Disposable {
         if (!panel.visible) this.ready = false;
         // A re-created page says ready within moments; only a page that stayed alive needs asking.
         else this.askTimer = setTimeout(() => this.ready || void panel.webview.postMessage({ type: 'didAskReady' } satisfies CurvesNotification), ASK_READY_MS);
-      }),
+      })),
       runs.onEvent((m) => this.onRunEvent(m)),
     );
   }
@@ -251,10 +251,10 @@ export class CurvesPanel implements vscode.Disposable {
       if (e.type === 'run-start') this.startedRun = m.runId;
       // Run list and live line: debounced, they change with state, stage and checkpoints.
       if (!this.runsTimer) {
-        this.runsTimer = setTimeout(() => {
+        this.runsTimer = setTimeout(() => this.runs.track(() => {
           this.runsTimer = undefined;
           if (this.ready) void this.sendRuns().catch((err: unknown) => this.deps.log.warn(`Curves: could not list runs: ${String(err)}`));
-        }, 300);
+        }), 300);
       }
     }
   }

@@ -11,8 +11,7 @@ import type { EngineNotifications } from '../../protocol/engine';
 import type { RunKind, StartRunParams } from '../../protocol/engineTraining';
 import { EngineRequestError } from '../engineClient';
 import type { FeatureDeps } from '../features';
-import type { EventLoopMonitor } from './eventLoop';
-import { formatStats } from './eventLoop';
+import { formatStats } from '../eventLoop';
 
 export type TrainingEventMessage = EngineNotifications['training.event'];
 
@@ -40,11 +39,12 @@ export class RunController implements vscode.Disposable {
   /** The live run changed (started, stage/step/reward moved, ended). */
   readonly onDidChangeLive = this.changes.event;
 
-  constructor(
-    private readonly deps: FeatureDeps,
-    private readonly eventLoop: EventLoopMonitor,
-  ) {
-    const sub = deps.engine.onNotification('training.event', (m) => eventLoop.track(() => this.onEngineEvent(m)));
+  private readonly eventLoop: FeatureDeps['eventLoop'];
+
+  constructor(private readonly deps: FeatureDeps) {
+    this.eventLoop = deps.eventLoop;
+    // The engine client times each message's handling (this included) on the monitor.
+    const sub = deps.engine.onNotification('training.event', (m) => this.onEngineEvent(m));
     this.subscription = new vscode.Disposable(() => sub.dispose());
     void vscode.commands.executeCommand('setContext', TRAINING_ACTIVE_CONTEXT, false);
   }

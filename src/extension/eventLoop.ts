@@ -1,9 +1,12 @@
 /**
  * The extension host's event-loop delay, measured with perf_hooks.monitorEventLoopDelay: the
- * host is shared by every extension, so training must never stall it. Reset when a run starts;
- * read by RLHF: Show Extension Host Event-Loop Delay (the e2e test reads it during PPO) and
- * logged when a run ends.
+ * host is shared by every extension, so training must never stall it. Created at activation;
+ * every piece of our own host work (engine messages, the sidebar, the file watcher, the curves
+ * panel, the status bar) runs through `track`, so a stall can be told apart from our work. Reset
+ * when a run starts; read by RLHF: Show Extension Host Event-Loop Delay (the e2e test reads it
+ * during PPO) and logged when a run ends.
  */
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { IntervalHistogram } from 'node:perf_hooks';
 
@@ -16,7 +19,7 @@ export interface EventLoopStats {
   /** What the figures cover, e.g. 'since run … started'. */
   readonly since: string;
   readonly sinceMs: number;
-  /** The longest synchronous stretch of our own training work on the host, and how many ran. */
+  /** The longest synchronous stretch of our own work on the host, and how many ran. */
   readonly ownWorkMaxMs: number;
   readonly ownWorkCount: number;
   /** The host's longest garbage-collection pause (any code's garbage, VS Code's included). */
@@ -34,9 +37,28 @@ export interface Stall {
   readonly ms: number;
   /** 'gc' for a garbage-collection pause; absent for a late timer (any cause). */
   readonly what?: 'gc';
+  /**
+   * For a late timer on Linux, the host thread's time over that gap from the kernel's
+   * schedstat: on a CPU (code ran: ours, VS Code's or another extension's) and runnable but
+   * waiting for a core (the machine was busy elsewhere). Tells a stall caused on the host from
+   * one the scheduler caused.
+   */
+  readonly cpuMs?: number;
+  readonly waitMs?: number;
+}
+
+/** The calling thread's [on-CPU, run-queue wait] times in ms, or undefined off Linux. */
+function threadSchedTimes(): readonly [number, number] | undefined {
+  try {
+    const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+    return run === undefined || wait === undefined || !Number.isFinite(run) || !Number.isFinite(wait) ? undefined : [run / 1e6, wait / 1e6];
+  } catch {
+    return undefined;
+  }
 }
 
 const STALL_MS = 50;
+const TICK_MS = 20;
 const MAX_STALLS = 20;
 
 export class EventLoopMonitor {
@@ -44,14 +66,22 @@ export class EventLoopMonitor {
   private since = 'activation';
   private sinceAt = Date.now();
   private stallList: Stall[] = [];
-  // A coarse timer beside the histogram, only to say *when* stalls happened.
+  // A timer beside the histogram, to say *when* stalls happened and why: every stall longer
+  // than TICK_MS + STALL_MS makes one gap between its ticks over STALL_MS late.
   private lastTick = performance.now();
+  private lastSched = threadSchedTimes();
   private readonly ticker = setInterval(() => {
     const now = performance.now();
-    const late = now - this.lastTick - 100;
+    const sched = threadSchedTimes();
+    const late = now - this.lastTick - TICK_MS;
+    const before = this.lastSched;
     this.lastTick = now;
-    if (late > STALL_MS && this.stallList.length < MAX_STALLS) this.stallList.push({ at: new Date().toISOString(), ms: Math.round(late) });
-  }, 100);
+    this.lastSched = sched;
+    if (late > STALL_MS && this.stallList.length < MAX_STALLS) {
+      const split = sched && before ? { cpuMs: Math.round(sched[0] - before[0]), waitMs: Math.round(sched[1] - before[1]) } : {};
+      this.stallList.push({ at: new Date().toISOString(), ms: Math.round(late), ...split });
+    }
+  }, TICK_MS);
 
   private gcMax = 0;
   // GC pauses stop the whole host: naming them tells a stall of ours from the runtime's.
@@ -92,7 +122,7 @@ export class EventLoopMonitor {
     }
   }
 
-  /** Stalls over 50 ms since the reset (at most 20), as seen by a 100 ms timer. */
+  /** Stalls over 50 ms since the reset (at most 20), as seen by a 20 ms timer. */
   stalls(): readonly Stall[] {
     return this.stallList;
   }
@@ -109,7 +139,12 @@ export class EventLoopMonitor {
   }
 }
 
+function formatStall(x: Stall): string {
+  const why = x.what ?? (x.cpuMs === undefined || x.waitMs === undefined ? undefined : `${x.cpuMs} ms on CPU, ${x.waitMs} ms waiting for a core`);
+  return `${x.at.slice(11, 23)} ${x.ms} ms${why ? ` (${why})` : ''}`;
+}
+
 export function formatStats(s: EventLoopStats, stalls: readonly Stall[] = []): string {
-  const named = stalls.length ? ` Stalls over ${STALL_MS} ms: ${stalls.map((x) => `${x.at.slice(11, 23)} ${x.ms} ms${x.what ? ` (${x.what})` : ''}`).join(', ')}.` : '';
-  return `Extension host event-loop delay ${s.since} (${(s.sinceMs / 1000).toFixed(0)} s, ${s.samples} samples): max ${s.maxMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, mean ${s.meanMs.toFixed(1)} ms; our training work on it: ${s.ownWorkCount} calls, longest ${s.ownWorkMaxMs.toFixed(1)} ms; longest GC pause ${s.gcMaxMs.toFixed(1)} ms.${named}`;
+  const named = stalls.length ? ` Stalls over ${STALL_MS} ms: ${stalls.map(formatStall).join(', ')}.` : '';
+  return `Extension host event-loop delay ${s.since} (${(s.sinceMs / 1000).toFixed(0)} s, ${s.samples} samples): max ${s.maxMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, mean ${s.meanMs.toFixed(1)} ms; our work on it: ${s.ownWorkCount} calls, longest ${s.ownWorkMaxMs.toFixed(1)} ms; longest GC pause ${s.gcMaxMs.toFixed(1)} ms.${named}`;
 }

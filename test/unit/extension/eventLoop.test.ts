@@ -1,12 +1,12 @@
 /**
- * The extension host's event-loop monitor (src/extension/training/eventLoop.ts): a real stall of
+ * The extension host's event-loop monitor (src/extension/eventLoop.ts): a real stall of
  * the loop shows in max and in the named stalls, a reset forgets it, and tracked work is timed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { EventLoopMonitor, formatStats } from '../../../src/extension/training/eventLoop';
+import { EventLoopMonitor, formatStats } from '../../../src/extension/eventLoop';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const block = (ms: number): void => {
@@ -29,9 +29,15 @@ test('a blocked loop shows in max, in the named stalls and in tracked work; a re
     assert.ok(stats.ownWorkMaxMs >= 200 && stats.ownWorkCount === 1, `tracked ${stats.ownWorkMaxMs} ms over ${stats.ownWorkCount} calls`);
     const stalls = monitor.stalls();
     assert.equal(stalls.length, 1, JSON.stringify(stalls));
-    // The coarse 100 ms timer sees at least the block minus one tick.
-    assert.ok((stalls[0]?.ms ?? 0) >= 90, `stall ${stalls[0]?.ms} ms`);
-    assert.match(formatStats(stats, stalls), /since the test started .* max \d+\.\d ms, p99 .*longest 2\d\d\.\d ms; longest GC pause \d+\.\d ms\. Stalls over 50 ms: \d\d:\d\d:\d\d\.\d{3} \d+ ms\./);
+    // The 20 ms timer sees at least the block minus one tick.
+    assert.ok((stalls[0]?.ms ?? 0) >= 180, `stall ${stalls[0]?.ms} ms`);
+    if (process.platform === 'linux') {
+      // A busy loop keeps the thread on a CPU or runnable (waiting for one), never asleep: the
+      // kernel's split of that gap between ticks covers the block.
+      const { cpuMs = 0, waitMs = 0 } = stalls[0] ?? {};
+      assert.ok(cpuMs + waitMs >= 180 && cpuMs > 0, `tick split: ${cpuMs} ms on CPU, ${waitMs} ms waiting`);
+    }
+    assert.match(formatStats(stats, stalls), /since the test started .* max \d+\.\d ms, p99 .*longest 2\d\d\.\d ms; longest GC pause \d+\.\d ms\. Stalls over 50 ms: \d\d:\d\d:\d\d\.\d{3} \d+ ms( \(\d+ ms on CPU, \d+ ms waiting for a core\))?\./);
 
     const resetAt = new Date().toISOString();
     monitor.reset('after the reset');

@@ -29,7 +29,7 @@ test('a blocked loop shows in max, in the named stalls and in tracked work; a re
     assert.ok(stats.ownWorkMaxMs >= 200 && stats.ownWorkCount === 1, `tracked ${stats.ownWorkMaxMs} ms over ${stats.ownWorkCount} calls`);
     const stalls = monitor.stalls();
     assert.equal(stalls.length, 1, JSON.stringify(stalls));
-    // The 20 ms timer sees at least the block minus one tick.
+    // The 10 ms timer sees at least the block minus one tick.
     assert.ok((stalls[0]?.ms ?? 0) >= 180, `stall ${stalls[0]?.ms} ms`);
     if (process.platform === 'linux') {
       // A busy loop keeps the thread on a CPU or runnable (waiting for one), never asleep: the

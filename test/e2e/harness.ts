@@ -38,7 +38,7 @@ export interface SessionOptions {
   readonly viewport?: { readonly width: number; readonly height: number };
 }
 
-/** Settings that keep the workbench quiet and deterministic: no welcome page, tips, telemetry, trust prompt or update checks. */
+/** Settings that keep the workbench quiet and deterministic: no welcome page, tips, telemetry, trust prompt, update checks or port scans. */
 const QUIET_SETTINGS: Readonly<Record<string, unknown>> = {
   'workbench.startupEditor': 'none',
   'workbench.welcomePage.walkthroughs.openOnInstall': false,
@@ -52,6 +52,15 @@ const QUIET_SETTINGS: Readonly<Record<string, unknown>> = {
   'update.mode': 'none',
   'git.enabled': false,
   'chat.commandCenter.enabled': false,
+  // code-server's extension host is a *remote* one, so VS Code scans for ports to forward: every
+  // 2 s or more it execs `ls -l /proc/[0-9]*/fd/[0-9]* | grep socket:` and `ps … | grep root`, and
+  // each spawn blocks the host's thread until the shell has exec'd (51–146 ms measured on 2
+  // loaded cores, reading kernel stacks). A desktop VS Code does no such scan; the event-loop
+  // figures the training test reports are meant to be about our work, not that. code-server
+  // registers a tunnel provider, which turns the scan on whatever autoForwardPorts says; only
+  // the 'output' source (watch terminal output instead) turns it off.
+  'remote.autoForwardPorts': false,
+  'remote.autoForwardPortsSource': 'output',
 };
 
 // code-server runs detached, so it would outlive a test process that is cancelled or killed

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Frame } from 'playwright-core';
+import type { Frame, Locator } from 'playwright-core';
 import { withSession } from './harness';
 import type { Session } from './harness';
 
@@ -88,6 +88,23 @@ async function explainCurves(s: Session, frame: Frame): Promise<void> {
   for (const line of extensionLog(s.userDataDir).filter((l) => /Curves|Run |run-start/.test(l))) console.log(`e2e log: ${line}`);
 }
 
+/**
+ * Click the status bar item until the curves page is up. The item repaints four times a second
+ * while a run trains, and on a loaded machine a click can land on a repaint and do nothing
+ * (once in CI-like runs here); a user would click again, and so does the test.
+ */
+async function clickUntilCurves(s: Session, status: Locator): Promise<Frame> {
+  for (let attempt = 1; ; attempt++) {
+    await status.locator('a').first().click();
+    try {
+      return await s.webviewFrame('[data-testid="live"]', attempt < 3 ? 30_000 : 120_000);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      console.log(`e2e: the curves did not open after status bar click ${attempt}; clicking again`);
+    }
+  }
+}
+
 async function eventLoopDelay(s: Session, since: RegExp): Promise<{ max: number; p99: number; ownWork: number; text: string }> {
   await s.runCommand('RLHF: Show Extension Host Event-Loop Delay');
   const n = await s.waitForNotification(since);
@@ -104,8 +121,7 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     // The status bar shows stage, step and reward while it trains; clicking it opens the curves.
     const status = s.page.locator('.part.statusbar .statusbar-item', { hasText: /RLHF \w+ · step \d+/ }).first();
     await status.waitFor({ state: 'visible', timeout: 300_000 });
-    await status.locator('a').first().click();
-    const curves = await s.webviewFrame('[data-testid="live"]', 120_000);
+    const curves = await clickUntilCurves(s, status);
 
     // SFT and the reward model come first; then PPO points appear while it trains.
     const first = await waitForPpoStep(curves, 2, 300_000);

@@ -50,6 +50,7 @@ export class CurvesPanel implements vscode.Disposable {
       return;
     }
     const panel = vscode.window.createWebviewPanel(CURVES_VIEW_TYPE, 'RLHF Curves', { viewColumn: vscode.ViewColumn.Active, preserveFocus: true }, CurvesPanel.options(deps));
+    deps.log.info(`Curves: panel opened${runId ? ` on run ${runId}` : ''}`);
     // The view the last panel had (smoothing, axis, runs…), with the run asked for in front.
     const saved = toViewState(deps.context.workspaceState.get(VIEW_KEY) ?? DEFAULT_VIEW);
     const first = runId ?? runs.live?.runId;

@@ -95,6 +95,35 @@ test('appends grow the curves; a repeated (stage, step) replaces the old value',
   }
 });
 
+test('a chart out of view is not redrawn on appends but catches up when scrolled into view; the DOM is not rebuilt per append', async () => {
+  const metrics = ['objective/scores', 'objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/non_score_reward', 'policy/approxkl', 'policy/clipfrac', 'loss/policy', 'loss/value', 'val/vpred', 'val/explained_variance', 'val/ratio'];
+  const wide = (step: number): MetricPoint => ({ stage: 'ppo', step, time: t0 + step * 1000, values: Object.fromEntries(metrics.map((m, i) => [m, Math.sin(step + i)])) });
+  const host = await open(boot({ series: { [RUN_A]: [1, 2, 3].map(wide) }, samples: {} }));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    const last = host.page.locator(chart('val/ratio'));
+    await last.waitFor();
+    const pixels = (): Promise<string> => last.locator('canvas').evaluate((c) => (c as HTMLCanvasElement).toDataURL());
+    const before = await pixels();
+    const firstRoot = await host.page.locator(chart('objective/scores')).elementHandle();
+    await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [4, 5, 6, 7, 8].map(wide) });
+    await host.page.locator(`${chart('val/ratio')}[data-points="8"]`).waitFor();
+    // Two frames: any redraw would have happened by now.
+    await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+    assert.equal(await pixels(), before, 'the chart below the fold was redrawn on an append');
+    assert.ok(await firstRoot?.evaluate((e) => e.isConnected), 'the board rebuilt its DOM for an append');
+    await last.scrollIntoViewIfNeeded();
+    await host.page.waitForFunction(
+      ([sel, old]) => (document.querySelector(`${sel} canvas`) as HTMLCanvasElement).toDataURL() !== old,
+      [chart('val/ratio'), before] as const,
+      { timeout: 5000 },
+    );
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
 async function legendValues(host: Awaited<ReturnType<typeof open>>, metric: string): Promise<string[]> {
   const over = host.page.locator(`${chart(metric)} .u-over`);
   const box = await over.boundingBox();

@@ -2,7 +2,11 @@
  * The charts: one uPlot per metric, in groups, every selected run overlaid. Each line is drawn
  * twice: the raw values faint behind, the EMA-smoothed values on top. A chart is rebuilt only
  * when its set of lines or its x-axis changes; otherwise new data goes in with setData, which
- * keeps long live series cheap. Colours come from VS Code's theme (--vscode-charts-*).
+ * keeps long live series cheap. The board's DOM is rebuilt only when its groups change, and a
+ * chart out of sight (scrolled away, or in a folded group) is redrawn when it comes into view,
+ * not on every append: a live run would otherwise keep a core of a 2-core machine busy drawing
+ * charts nobody sees (npm run bench:curves). Colours come from VS Code's theme
+ * (--vscode-charts-*).
  */
 import uPlot from 'uplot';
 import type { CurvesViewState } from '../../src/protocol/curves';
@@ -55,6 +59,21 @@ export interface BoardInput {
 export class ChartBoard {
   private readonly charts = new Map<string, Chart>();
   private readonly resize = new ResizeObserver(() => this.fit());
+  /** The groups, their metrics and folds the DOM was last built for. */
+  private structure = '';
+  private readonly inView = new Set<Element>();
+  /** Data for charts out of view, drawn when they come into view (or before an export). */
+  private readonly stale = new Map<Chart, uPlot.AlignedData>();
+  private readonly seen = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        if (e.isIntersecting) this.inView.add(e.target);
+        else this.inView.delete(e.target);
+      }
+      for (const [chart, data] of this.stale) if (this.inView.has(chart.root)) this.draw(chart, data);
+    },
+    { rootMargin: '200px 0px' },
+  );
 
   constructor(
     private readonly container: HTMLElement,
@@ -68,11 +87,13 @@ export class ChartBoard {
     const groups = groupMetrics(input.metrics);
     const wanted = new Set(groups.flatMap((g) => g.metrics));
     for (const [metric, chart] of this.charts) {
-      if (!wanted.has(metric)) {
-        chart.plot.destroy();
-        this.charts.delete(metric);
-      }
+      if (!wanted.has(metric)) this.remove(metric, chart);
     }
+    const structure = JSON.stringify(groups.map((g) => [g.group.id, g.metrics, input.view.collapsed.includes(g.group.id)]));
+    let rebuilt = false;
+    for (const { metrics } of groups) for (const metric of metrics) rebuilt = this.chart(metric, input) || rebuilt;
+    if (!rebuilt && structure === this.structure && this.container.isConnected) return;
+    this.structure = structure;
     const sections: HTMLElement[] = [];
     for (const { group, metrics } of groups) {
       const details = document.createElement('details');
@@ -85,7 +106,7 @@ export class ChartBoard {
       details.addEventListener('toggle', () => this.onToggleGroup(group.id, details.open));
       const grid = document.createElement('div');
       grid.className = 'grid';
-      for (const metric of metrics) grid.append(this.chart(metric, input).root);
+      for (const metric of metrics) grid.append((this.charts.get(metric) as Chart).root);
       details.append(grid);
       sections.push(details);
     }
@@ -93,18 +114,37 @@ export class ChartBoard {
     this.fit();
   }
 
-  /** Each chart's title and canvas (axes included), for the PNG export. */
-  canvases(): { metric: string; canvas: HTMLCanvasElement }[] {
+  /**
+   * Each chart's title and canvas (axes included), for the PNG export, once every chart has
+   * drawn its latest data (uPlot draws in a microtask after setData).
+   */
+  async canvases(): Promise<{ metric: string; canvas: HTMLCanvasElement }[]> {
+    for (const [chart, data] of this.stale) this.draw(chart, data);
+    await new Promise((r) => setTimeout(r, 0));
     return [...this.charts].map(([metric, c]) => ({ metric, canvas: c.plot.ctx.canvas }));
   }
 
   destroy(): void {
     this.resize.disconnect();
-    for (const c of this.charts.values()) c.plot.destroy();
-    this.charts.clear();
+    this.seen.disconnect();
+    for (const [metric, c] of this.charts) this.remove(metric, c);
   }
 
-  private chart(metric: string, input: BoardInput): Chart {
+  private remove(metric: string, chart: Chart): void {
+    chart.plot.destroy();
+    this.seen.unobserve(chart.root);
+    this.inView.delete(chart.root);
+    this.stale.delete(chart);
+    this.charts.delete(metric);
+  }
+
+  private draw(chart: Chart, data: uPlot.AlignedData): void {
+    this.stale.delete(chart);
+    chart.plot.setData(data);
+  }
+
+  /** Create or update the chart of `metric`; true when it was created (the DOM needs it placed). */
+  private chart(metric: string, input: BoardInput): boolean {
     const lines = input.linesOf(metric);
     const multiStage = new Set(lines.map((l) => l.stage)).size > 1;
     const names = lines.map((l) => `${input.runLabel(l.runId)}${multiStage ? ` · ${l.stage}` : ''}`);
@@ -112,12 +152,13 @@ export class ChartBoard {
     const data = this.data(lines, input.view);
     const existing = this.charts.get(metric);
     if (existing && existing.signature === signature) {
-      existing.plot.setData(data);
+      if (this.inView.has(existing.root)) this.draw(existing, data);
+      else this.stale.set(existing, data);
       this.applyHidden(existing, input.view);
       describe(existing.root, data);
-      return existing;
+      return false;
     }
-    existing?.plot.destroy();
+    if (existing) this.remove(metric, existing);
     const root = document.createElement('div');
     root.className = 'chart';
     root.dataset.metric = metric;
@@ -168,9 +209,10 @@ export class ChartBoard {
     );
     const made: Chart = { root, signature, lines, plot };
     this.charts.set(metric, made);
+    this.seen.observe(root);
     this.applyHidden(made, input.view);
     describe(root, data);
-    return made;
+    return true;
   }
 
   private data(lines: readonly Line[], view: CurvesViewState): uPlot.AlignedData {

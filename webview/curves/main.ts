@@ -93,7 +93,7 @@ function buildHeader(): void {
   const csv = el('vscode-button', { secondary: '', 'data-testid': 'export-csv' }, 'Export CSV');
   csv.addEventListener('click', () => api.postMessage({ type: 'exportCsv', fileName: `${exportName()}.csv`, csv: toCsv(selectedSeries()) }));
   const png = el('vscode-button', { secondary: '', 'data-testid': 'export-png' }, 'Export PNG');
-  png.addEventListener('click', () => api.postMessage({ type: 'exportPng', fileName: `${exportName()}.png`, dataUrl: exportPng(board.canvases(), view.runs.map(runLabel).join(', ')) }));
+  png.addEventListener('click', () => void board.canvases().then((canvases) => api.postMessage({ type: 'exportPng', fileName: `${exportName()}.png`, dataUrl: exportPng(canvases, view.runs.map(runLabel).join(', ')) })));
   header.replaceChildren(liveLine, el('label', {}, 'Smoothing ', smoothing, smoothingValue), el('label', {}, 'X axis ', axis), csv, png);
 }
 
@@ -139,12 +139,18 @@ function renderCharts(): void {
     runIndex: (id) => Math.max(0, view.runs.indexOf(id)),
     runLabel,
   });
+  chartsRoot.querySelector('[data-testid="no-metrics"]')?.remove();
   if (metrics.size === 0) chartsRoot.append(el('p', { class: 'muted', 'data-testid': 'no-metrics' }, view.runs.length ? 'No metrics logged yet.' : 'Select a run to draw its curves.'));
 }
 
+// The samples table is rebuilt only when what it shows changed (new samples, another run first).
+let samplesShown: { runId: string | undefined; list: readonly SamplePoint[] | undefined; length: number } | undefined;
 function renderSamplesPane(): void {
   const first = view.runs[0];
-  renderSamples(samplesRoot, first && runLabel(first), first ? (samples.get(first) ?? []) : []);
+  const list = first ? samples.get(first) : undefined;
+  if (samplesShown && samplesShown.runId === first && samplesShown.list === list && samplesShown.length === (list?.length ?? 0)) return;
+  samplesShown = { runId: first, list, length: list?.length ?? 0 };
+  renderSamples(samplesRoot, first && runLabel(first), list ?? []);
 }
 
 function renderAll(): void {

@@ -23,8 +23,8 @@ export interface EngineClientOptions {
   /** Arguments for the engine, e.g. `--backend=wasm`; read at each start so a setting change applies. */
   readonly engineArgs?: () => readonly string[];
   readonly env?: NodeJS.ProcessEnv;
-  /** Runs the handling of each message from the engine (the extension times it). */
-  readonly track?: <T>(fn: () => T) => T;
+  /** Runs the handling of each message from the engine, named (the extension times it). */
+  readonly track?: <T>(what: string, fn: () => T) => T;
 }
 
 export interface RequestOptions {
@@ -172,8 +172,8 @@ export class EngineClient {
       this.stderrTail = this.stderrTail.slice(-20);
     });
     child.stdout?.resume();
-    const track = this.options.track ?? ((fn) => fn());
-    child.on('message', (raw: unknown) => track(() => this.onMessage(raw)));
+    const track = this.options.track ?? ((_what, fn) => fn());
+    child.on('message', (raw: unknown) => track(messageName(raw), () => this.onMessage(raw)));
     child.once('spawn', () => {
       if (this.child === child) this.setState({ kind: 'running', pid: child.pid });
     });
@@ -229,4 +229,10 @@ export class EngineClient {
     this.stateValue = state;
     for (const l of this.stateListeners) l(state);
   }
+}
+
+/** What a message from the engine is, for the host's timing of its own work. */
+function messageName(raw: unknown): string {
+  const m = raw as { kind?: unknown; method?: unknown } | null;
+  return typeof m?.method === 'string' ? `engine ${m.method}` : 'engine response';
 }

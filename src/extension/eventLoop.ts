@@ -19,8 +19,9 @@ export interface EventLoopStats {
   /** What the figures cover, e.g. 'since run … started'. */
   readonly since: string;
   readonly sinceMs: number;
-  /** The longest synchronous stretch of our own work on the host, and how many ran. */
+  /** The longest synchronous stretch of our own work on the host, what it was, and how many ran. */
   readonly ownWorkMaxMs: number;
+  readonly ownWorkMaxWhat: string;
   readonly ownWorkCount: number;
   /** The host's longest garbage-collection pause (any code's garbage, VS Code's included). */
   readonly gcMaxMs: number;
@@ -122,6 +123,7 @@ export class EventLoopMonitor {
   }
 
   private workMax = 0;
+  private workMaxWhat = '';
   private workCount = 0;
 
   reset(since: string): void {
@@ -130,17 +132,22 @@ export class EventLoopMonitor {
     this.sinceAt = Date.now();
     this.stallList = [];
     this.workMax = 0;
+    this.workMaxWhat = '';
     this.workCount = 0;
     this.gcMax = 0;
   }
 
-  /** Run `fn` (host work of ours, e.g. handling a training event) and note how long it took. */
-  track<T>(fn: () => T): T {
+  /** Run `fn` (host work of ours, `what`: e.g. 'engine training.event') and note how long it took. */
+  track<T>(what: string, fn: () => T): T {
     const started = performance.now();
     try {
       return fn();
     } finally {
-      this.workMax = Math.max(this.workMax, performance.now() - started);
+      const took = performance.now() - started;
+      if (took > this.workMax) {
+        this.workMax = took;
+        this.workMaxWhat = what;
+      }
       this.workCount++;
     }
   }
@@ -152,7 +159,7 @@ export class EventLoopMonitor {
 
   stats(): EventLoopStats {
     const h = this.histogram;
-    return { maxMs: lateMs(h.max), p99Ms: lateMs(h.percentile(99)), meanMs: lateMs(h.mean), samples: h.count, since: this.since, sinceMs: Date.now() - this.sinceAt, ownWorkMaxMs: this.workMax, ownWorkCount: this.workCount, gcMaxMs: this.gcMax };
+    return { maxMs: lateMs(h.max), p99Ms: lateMs(h.percentile(99)), meanMs: lateMs(h.mean), samples: h.count, since: this.since, sinceMs: Date.now() - this.sinceAt, ownWorkMaxMs: this.workMax, ownWorkMaxWhat: this.workMaxWhat, ownWorkCount: this.workCount, gcMaxMs: this.gcMax };
   }
 
   dispose(): void {
@@ -170,5 +177,5 @@ function formatStall(x: Stall): string {
 
 export function formatStats(s: EventLoopStats, stalls: readonly Stall[] = []): string {
   const named = stalls.length ? ` Stalls over ${STALL_MS} ms: ${stalls.map(formatStall).join(', ')}.` : '';
-  return `Extension host event-loop delay ${s.since} (${(s.sinceMs / 1000).toFixed(0)} s, ${s.samples} samples): max ${s.maxMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, mean ${s.meanMs.toFixed(1)} ms; our work on it: ${s.ownWorkCount} calls, longest ${s.ownWorkMaxMs.toFixed(1)} ms; longest GC pause ${s.gcMaxMs.toFixed(1)} ms.${named}`;
+  return `Extension host event-loop delay ${s.since} (${(s.sinceMs / 1000).toFixed(0)} s, ${s.samples} samples): max ${s.maxMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, mean ${s.meanMs.toFixed(1)} ms; our work on it: ${s.ownWorkCount} calls, longest ${s.ownWorkMaxMs.toFixed(1)} ms${s.ownWorkMaxWhat ? ` (${s.ownWorkMaxWhat})` : ''}; longest GC pause ${s.gcMaxMs.toFixed(1)} ms.${named}`;
 }

@@ -29,7 +29,7 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     engineArgs: () => [`--backend=${backendSetting()}`],
     // Inside Electron, fork() must run the binary as plain Node.
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-    track: (fn) => eventLoop.track(fn),
+    track: (what, fn) => eventLoop.track(what, fn),
   });
   let report: BackendReport | undefined;
   let lastError: string | undefined;

@@ -19,9 +19,9 @@ export function registerProjectFeatures(deps: FeatureDeps): void {
   primeProjectSection();
   let timer: NodeJS.Timeout | undefined;
   const refreshSoon = (): void =>
-    deps.eventLoop.track(() => {
+    deps.eventLoop.track('file watcher', () => {
       clearTimeout(timer);
-      timer = setTimeout(() => deps.eventLoop.track(() => deps.refreshSidebar()), REFRESH_DEBOUNCE_MS);
+      timer = setTimeout(() => deps.eventLoop.track('sidebar refresh', () => deps.refreshSidebar()), REFRESH_DEBOUNCE_MS);
     });
   // Metrics are left out: a training run appends them many times a second.
   const watcher = vscode.workspace.createFileSystemWatcher('**/.rlhf/{project.json,prompts.jsonl,completions.jsonl,rankings/*.jsonl,runs/*/run.json}');
@@ -29,7 +29,7 @@ export function registerProjectFeatures(deps: FeatureDeps): void {
     ...registerProjectCommands(deps),
     ...registerInlineCompletions(deps),
     ...watchWorkspace(() =>
-      deps.eventLoop.track(() => {
+      deps.eventLoop.track('workspace change', () => {
         primeProjectSection();
         deps.refreshSidebar();
       }),

@@ -43,7 +43,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
       bootstrap: this.fullState(),
     });
     this.disposables.push(
-      view.webview.onDidReceiveMessage((msg: unknown) => this.eventLoop.track(() => this.onMessage(msg))),
+      view.webview.onDidReceiveMessage((msg: unknown) => this.eventLoop.track('sidebar message', () => this.onMessage(msg))),
       view.onDidDispose(() => {
         this.view = undefined;
         this.ready = false;
@@ -61,11 +61,11 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
    */
   refresh(): void {
     this.post();
-    void this.eventLoop.track(() => reloadProjectSection()).then(() => this.post());
+    void this.eventLoop.track('sidebar reload', () => reloadProjectSection()).then(() => this.post());
   }
 
   private post(): void {
-    this.eventLoop.track(() => {
+    this.eventLoop.track('sidebar post', () => {
       if (!this.view || !this.ready) return;
       const notification: SidebarNotification = { type: 'didChangeState', state: this.fullState() };
       void this.view.webview.postMessage(notification);

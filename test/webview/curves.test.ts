@@ -103,7 +103,8 @@ test('a chart out of view is not redrawn on appends but catches up when scrolled
     await host.waitFor((m) => m.type === 'ready');
     const last = host.page.locator(chart('val/ratio'));
     await last.waitFor();
-    const pixels = (): Promise<string> => last.locator('canvas').evaluate((c) => (c as HTMLCanvasElement).toDataURL());
+    // Page code as strings: this tsconfig has no DOM types.
+    const pixels = (): Promise<string> => last.locator('canvas').evaluate('(c) => c.toDataURL()');
     const before = await pixels();
     const firstRoot = await host.page.locator(chart('objective/scores')).elementHandle();
     await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [4, 5, 6, 7, 8].map(wide) });
@@ -113,11 +114,7 @@ test('a chart out of view is not redrawn on appends but catches up when scrolled
     assert.equal(await pixels(), before, 'the chart below the fold was redrawn on an append');
     assert.ok(await firstRoot?.evaluate((e) => e.isConnected), 'the board rebuilt its DOM for an append');
     await last.scrollIntoViewIfNeeded();
-    await host.page.waitForFunction(
-      ([sel, old]) => (document.querySelector(`${sel} canvas`) as HTMLCanvasElement).toDataURL() !== old,
-      [chart('val/ratio'), before] as const,
-      { timeout: 5000 },
-    );
+    await host.page.waitForFunction(`document.querySelector('${chart('val/ratio')} canvas').toDataURL() !== ${JSON.stringify(before)}`, undefined, { timeout: 5000 });
     assert.deepEqual(host.problems, []);
   } finally {
     await host.close();

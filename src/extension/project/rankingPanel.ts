@@ -64,10 +64,10 @@ export class RankingPanel implements vscode.Disposable {
       bootstrap: this.state,
     });
     this.disposables.push(
-      panel.webview.onDidReceiveMessage((msg: unknown) => deps.eventLoop.track(() => this.onMessage(msg))),
+      panel.webview.onDidReceiveMessage((msg: unknown) => deps.eventLoop.track('ranking page message', () => this.onMessage(msg))),
       panel.onDidDispose(() => this.dispose()),
       // Not kept alive while hidden: when shown again, the page restarts from a full snapshot.
-      panel.onDidChangeViewState(() => deps.eventLoop.track(() => panel.visible && this.post())),
+      panel.onDidChangeViewState(() => deps.eventLoop.track('ranking shown/hidden', () => panel.visible && this.post())),
     );
   }
 

@@ -56,8 +56,8 @@ export class RunController implements vscode.Disposable {
   }
 
   /** Time host work of ours against the event-loop monitor (the panel's flushes use it). */
-  track<T>(fn: () => T): T {
-    return this.eventLoop.track(fn);
+  track<T>(what: string, fn: () => T): T {
+    return this.eventLoop.track(what, fn);
   }
 
   get busy(): boolean {

@@ -22,7 +22,7 @@ export class TrainingStatusBar implements vscode.Disposable {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.runs.track(() => this.update());
+      this.runs.track('status bar', () => this.update());
     }, THROTTLE_MS);
   }
 

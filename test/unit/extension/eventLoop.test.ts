@@ -21,12 +21,13 @@ test('a blocked loop shows in max, in the named stalls and in tracked work; a re
   try {
     monitor.reset('since the test started');
     await sleep(250);
-    monitor.track(() => block(200));
+    monitor.track('a 200 ms block', () => block(200));
     await sleep(250);
     const stats = monitor.stats();
     assert.ok(stats.maxMs >= 150 && stats.maxMs < 1000, `max ${stats.maxMs} ms after a 200 ms block`);
     assert.ok(stats.p99Ms <= stats.maxMs);
     assert.ok(stats.ownWorkMaxMs >= 200 && stats.ownWorkCount === 1, `tracked ${stats.ownWorkMaxMs} ms over ${stats.ownWorkCount} calls`);
+    assert.equal(stats.ownWorkMaxWhat, 'a 200 ms block');
     const stalls = monitor.stalls();
     assert.equal(stalls.length, 1, JSON.stringify(stalls));
     // The 10 ms timer sees at least the block minus one tick.
@@ -37,7 +38,7 @@ test('a blocked loop shows in max, in the named stalls and in tracked work; a re
       const { cpuMs = 0, waitMs = 0 } = stalls[0] ?? {};
       assert.ok(cpuMs + waitMs >= 180 && cpuMs > 0, `tick split: ${cpuMs} ms on CPU, ${waitMs} ms waiting`);
     }
-    assert.match(formatStats(stats, stalls), /since the test started .* max \d+\.\d ms, p99 .*longest 2\d\d\.\d ms; longest GC pause \d+\.\d ms\. Stalls over 50 ms: \d\d:\d\d:\d\d\.\d{3} \d+ ms( \(\d+ ms on CPU, \d+ ms waiting for a core\))?\./);
+    assert.match(formatStats(stats, stalls), /since the test started .* max \d+\.\d ms, p99 .*longest 2\d\d\.\d ms \(a 200 ms block\); longest GC pause \d+\.\d ms\. Stalls over 50 ms: \d\d:\d\d:\d\d\.\d{3} \d+ ms( \(\d+ ms on CPU, \d+ ms waiting for a core\))?\./);
 
     const resetAt = new Date().toISOString();
     monitor.reset('after the reset');

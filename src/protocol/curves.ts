@@ -59,7 +59,8 @@ export type CurvesNotification =
   /** The run list; `focus` (e.g. from RLHF: Show Curves <run>) joins the runs drawn. */
   | { readonly type: 'didChangeRuns'; readonly runs: readonly RunInfo[]; readonly live?: LiveRun; readonly focus?: string }
   | { readonly type: 'didLoadRun'; readonly runId: string; readonly points: readonly MetricPoint[]; readonly samples: readonly SamplePoint[] }
-  | { readonly type: 'didAppendMetrics'; readonly runId: string; readonly points: readonly MetricPoint[] }
+  /** New points; `live` (when the run is training) keeps the page's live line with its curves. */
+  | { readonly type: 'didAppendMetrics'; readonly runId: string; readonly points: readonly MetricPoint[]; readonly live?: LiveRun }
   | { readonly type: 'didAppendSamples'; readonly runId: string; readonly samples: readonly SamplePoint[] }
   | { readonly type: 'didFail'; readonly message: string }
   /** The panel was shown again: a page still alive says ready again and resyncs. */

@@ -73,8 +73,10 @@ test('appends grow the curves; a repeated (stage, step) replaces the old value',
   const host = await open();
   try {
     await host.waitFor((m) => m.type === 'ready');
-    await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [ppoPoint(4, 0.4), ppoPoint(5, 0.5)] });
+    await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [ppoPoint(4, 0.4), ppoPoint(5, 0.5)], live: { runId: RUN_A, stage: 'ppo', step: 5, reward: 0.5 } });
     await host.page.locator(`${chart('objective/scores')}[data-points="5"]`).waitFor();
+    // The live line moves with the curves, not only with the (slower) run list.
+    assert.match((await host.page.getByTestId('live').textContent()) ?? '', /ppo step 5 · reward 0\.500/);
     assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-last-x'), '5');
     // A resumed run redoes step 5 (and 4) from its checkpoint: same steps, new values.
     await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [ppoPoint(4, 0.44), ppoPoint(5, 0.55), ppoPoint(6, 0.66)] });

@@ -197,6 +197,8 @@ function onNotification(n: CurvesNotification): void {
       return scheduleCharts();
     }
     case 'didAppendMetrics': {
+      // The live line moves with the curves (the run list, which also carries it, comes slower).
+      if (n.live) live = n.live;
       let s = series.get(n.runId);
       if (!s) series.set(n.runId, (s = new RunSeries()));
       s.append(n.points);

@@ -270,7 +270,8 @@ export class CurvesPanel implements vscode.Disposable {
     if (!this.ready) return; // the page resyncs from snapshots when it is back
     for (const [runId, points] of this.pendingMetrics) {
       if (this.inFlight.has(runId)) continue;
-      this.post({ type: 'didAppendMetrics', runId, points });
+      const live = this.runs.live;
+      this.post({ type: 'didAppendMetrics', runId, points, ...(live?.runId === runId ? { live } : {}) });
       this.pendingMetrics.delete(runId);
     }
     for (const [runId, samples] of this.pendingSamples) {

@@ -24,6 +24,8 @@ export type HandlersFor<R> = { [M in keyof R & EngineMethod]: Handler<M> };
 export interface EngineOptions {
   /** The backend the engine was started with (the setting, via argv). */
   readonly defaultBackend: string | undefined;
+  /** Who rankings from this engine are recorded as (the rlhf.labeler setting, via argv); unset: project.json, git, OS user. */
+  readonly labeler?: string;
 }
 
 export function createHandlers(options: EngineOptions): Handlers {

@@ -29,8 +29,9 @@ function main(): void {
     console.error('The RLHF engine is started by the extension over IPC; use the `rlhf` CLI to run it by hand.');
     process.exit(2);
   }
-  const backendArg = process.argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length);
-  const handlers = createHandlers({ defaultBackend: backendArg });
+  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const labeler = arg('labeler');
+  const handlers = createHandlers({ defaultBackend: arg('backend'), ...(labeler ? { labeler } : {}) });
   const running = new Map<number, AbortController>();
 
   process.on('message', (raw: unknown) => {

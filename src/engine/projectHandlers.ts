@@ -13,7 +13,7 @@ import { exportModel, exportPrefs } from './project/exports';
 import { generateForRanking } from './project/generate';
 import { completeInline, recordInline } from './project/inline';
 import { projectOverview } from './project/overview';
-import { forgetProject, hasProject, openProject, workspaceOf } from './project/projects';
+import { forgetProject, hasProject, openProject as openProjectAs, workspaceOf } from './project/projects';
 import { nextToRank } from './project/queue';
 
 const workspace = z.string().min(1).max(4096);
@@ -61,7 +61,8 @@ function check<M extends keyof ProjectRequests>(method: M, params: unknown): Pro
   return parsed.data;
 }
 
-export function projectHandlers(_options: EngineOptions): HandlersFor<ProjectRequests> {
+export function projectHandlers(options: EngineOptions): HandlersFor<ProjectRequests> {
+  const openProject = (workspace: string): Promise<Project> => openProjectAs(workspace, options.labeler);
   return {
     async 'project.overview'(raw) {
       const p = check('project.overview', raw);

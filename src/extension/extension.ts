@@ -26,7 +26,10 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
   const eventLoop = new EventLoopMonitor();
   const engine = new EngineClient({
     enginePath: path.join(context.extensionPath, 'dist', 'engine.js'),
-    engineArgs: () => [`--backend=${backendSetting()}`],
+    engineArgs: () => {
+      const labeler = vscode.workspace.getConfiguration('rlhf').get<string>('labeler', '').trim();
+      return [`--backend=${backendSetting()}`, ...(labeler ? [`--labeler=${labeler}`] : [])];
+    },
     // Inside Electron, fork() must run the binary as plain Node.
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     track: (what, fn) => eventLoop.track(what, fn),
@@ -107,7 +110,13 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     }),
     engine.onLog((l) => log[l.level](`[engine] ${l.message}`)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('rlhf.engine.backend')) log.info('rlhf.engine.backend changed: it applies when the engine next starts.');
+      for (const key of ['rlhf.engine.backend', 'rlhf.labeler']) {
+        if (!e.affectsConfiguration(key)) continue;
+        log.info(`${key} changed: it applies when the engine next starts.`);
+        if (engine.state.kind === 'running') {
+          void vscode.window.showInformationMessage(`RLHF: ${key} applies when the engine next starts.`, 'Restart Engine').then((c) => c && vscode.commands.executeCommand('rlhf.restartEngine'));
+        }
+      }
     }),
     { dispose: () => engine.dispose() },
   );

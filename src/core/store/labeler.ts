@@ -21,7 +21,7 @@ export function resolveLabeler(workspace: string, ...preferred: (string | undefi
   const chosen = preferred.find((p) => p !== undefined && p.trim() !== '') ?? gitUserEmail(workspace) ?? safeUserName() ?? 'local';
   const parsed = labelerSchema.safeParse(chosen.trim());
   if (!parsed.success) {
-    throw new UserError(`The labeler '${chosen}' is not usable: ${parsed.error.issues[0]?.message}. Set rlhf labeler (or --labeler) to a plain name or email.`);
+    throw new UserError(`The labeler '${chosen}' is not usable: ${parsed.error.issues[0]?.message}. Set the rlhf.labeler setting (or project.json's settings.labeler) to a plain name or email.`);
   }
   return parsed.data;
 }

@@ -22,11 +22,12 @@ export function hasProject(workspace: string): boolean {
   return fs.existsSync(projectPaths(workspace).projectJson);
 }
 
-export function openProject(workspace: string): Promise<Project> {
+/** The project of `workspace`, opened once; `labeler` (the setting) wins over project.json and git. */
+export function openProject(workspace: string, labeler?: string): Promise<Project> {
   const key = workspaceOf(workspace);
   let p = open.get(key);
   if (!p) {
-    p = Project.open(key);
+    p = Project.open(key, labeler ? { labeler } : {});
     open.set(key, p);
     // A failed open (no project yet, a bad project.json) is not cached: the user may fix it.
     p.catch(() => open.delete(key));

@@ -106,3 +106,30 @@ test('exports: preferences as TRL, the policy as an HF folder and as ONNX', asyn
   assert.ok(fs.existsSync(path.join(onnx.out, 'model.onnx')));
   await assert.rejects(h['project.exportModel']({ workspace: ws, format: 'hf', out: path.join(ws, 'export-hf') }, ctx), (e) => isUserError(e) && /not empty/.test(e.message));
 });
+
+test('the labeler setting (engine option) names who rankings are recorded as; a bad one is refused with the setting named', async () => {
+  const other = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-handlers-labeler-'));
+  try {
+    const alice = projectHandlers({ defaultBackend: 'cpu', labeler: 'alice@example.com' });
+    await alice['project.create']({ workspace: other, name: 'labeled', demo: { model: MODEL, promptsFile: PROMPTS, guidelines: '' } }, ctx);
+    await alice['project.generate']({ workspace: other, limit: 1, k: 2, maxNewTokens: 4 }, ctx);
+    const item = (await alice['ranking.next']({ workspace: other }, ctx)).item!;
+    await alice['ranking.submit']({ workspace: other, batchId: item.batchId, verdict: 'ranked', completionIds: item.completions.map((c) => c.id), ranks: [1, 2] }, ctx);
+    const overview = await alice['project.overview']({ workspace: other }, ctx);
+    assert.ok(overview.exists);
+    assert.equal(overview.overview.labeler, 'alice@example.com');
+    const ranked = (await Project.open(other)).rankings.current();
+    assert.deepEqual(ranked.map((c) => c.event.labeler), ['alice@example.com']);
+
+    const third = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-handlers-labeler-'));
+    try {
+      await Project.create(third, { name: 'x' });
+      const bad = projectHandlers({ defaultBackend: 'cpu', labeler: 'eve\u0007' });
+      await assert.rejects(bad['project.overview']({ workspace: third }, ctx), (e) => isUserError(e) && /rlhf\.labeler setting/.test(e.message));
+    } finally {
+      fs.rmSync(third, { recursive: true, force: true });
+    }
+  } finally {
+    fs.rmSync(other, { recursive: true, force: true });
+  }
+});

@@ -3,9 +3,9 @@
  * twice: the raw values faint behind, the EMA-smoothed values on top. A chart is rebuilt only
  * when its set of lines or its x-axis changes; otherwise new data goes in with setData, which
  * keeps long live series cheap. The board's DOM is rebuilt only when its groups change, and a
- * chart out of sight (scrolled away, or in a folded group) is redrawn when it comes into view,
- * not on every append: a live run would otherwise keep a core of a 2-core machine busy drawing
- * charts nobody sees (npm run bench:curves). Colours come from VS Code's theme
+ * chart out of sight (scrolled away, or in a folded group) is made and redrawn when it comes
+ * into view, not on load or on every append: a live run would otherwise keep a core of a
+ * 2-core machine busy drawing charts nobody sees (npm run bench:curves). Colours come from VS Code's theme
  * (--vscode-charts-*).
  */
 import uPlot from 'uplot';
@@ -41,10 +41,15 @@ export const seriesKey = (l: { runId: string; stage: string }): string => `${l.r
 
 interface Chart {
   readonly root: HTMLElement;
-  readonly plot: uPlot;
+  /** Made when the chart first comes into view (or for an export). */
+  plot: uPlot | undefined;
+  readonly make: (data: uPlot.AlignedData) => uPlot;
   readonly signature: string;
   readonly lines: readonly Line[];
 }
+
+/** The height a chart's box keeps before its plot is made (plot, title and legend), so the layout does not jump. */
+const PLACEHOLDER_PX = 230;
 
 export interface BoardInput {
   readonly view: CurvesViewState;
@@ -61,6 +66,7 @@ export class ChartBoard {
   private readonly resize = new ResizeObserver(() => this.fit());
   /** The groups, their metrics and folds the DOM was last built for. */
   private structure = '';
+  private hidden: readonly string[] = [];
   private readonly inView = new Set<Element>();
   /** Data for charts out of view, drawn when they come into view (or before an export). */
   private readonly stale = new Map<Chart, uPlot.AlignedData>();
@@ -84,6 +90,7 @@ export class ChartBoard {
   }
 
   render(input: BoardInput): void {
+    this.hidden = input.view.hidden;
     const groups = groupMetrics(input.metrics);
     const wanted = new Set(groups.flatMap((g) => g.metrics));
     for (const [metric, chart] of this.charts) {
@@ -121,7 +128,7 @@ export class ChartBoard {
   async canvases(): Promise<{ metric: string; canvas: HTMLCanvasElement }[]> {
     for (const [chart, data] of this.stale) this.draw(chart, data);
     await new Promise((r) => setTimeout(r, 0));
-    return [...this.charts].map(([metric, c]) => ({ metric, canvas: c.plot.ctx.canvas }));
+    return [...this.charts].flatMap(([metric, c]) => (c.plot ? [{ metric, canvas: c.plot.ctx.canvas }] : []));
   }
 
   destroy(): void {
@@ -131,7 +138,7 @@ export class ChartBoard {
   }
 
   private remove(metric: string, chart: Chart): void {
-    chart.plot.destroy();
+    chart.plot?.destroy();
     this.seen.unobserve(chart.root);
     this.inView.delete(chart.root);
     this.stale.delete(chart);
@@ -140,7 +147,13 @@ export class ChartBoard {
 
   private draw(chart: Chart, data: uPlot.AlignedData): void {
     this.stale.delete(chart);
-    chart.plot.setData(data);
+    if (chart.plot) {
+      chart.plot.setData(data);
+      return;
+    }
+    chart.plot = chart.make(data);
+    chart.root.style.minHeight = '';
+    this.applyHidden(chart);
   }
 
   /** Create or update the chart of `metric`; true when it was created (the DOM needs it placed). */
@@ -154,7 +167,7 @@ export class ChartBoard {
     if (existing && existing.signature === signature) {
       if (this.inView.has(existing.root)) this.draw(existing, data);
       else this.stale.set(existing, data);
-      this.applyHidden(existing, input.view);
+      this.applyHidden(existing);
       describe(existing.root, data);
       return false;
     }
@@ -176,7 +189,8 @@ export class ChartBoard {
         { label: names[i] as string, stroke: color, width: 2, spanGaps: true, points: { show: false } },
       );
     });
-    const plot = new uPlot(
+    const make = (d: uPlot.AlignedData): uPlot =>
+      new uPlot(
       {
         width: Math.max(200, this.chartWidth()),
         height: 170,
@@ -204,13 +218,15 @@ export class ChartBoard {
           ],
         },
       },
-      data,
+      d,
       root,
     );
-    const made: Chart = { root, signature, lines, plot };
+    root.style.minHeight = `${PLACEHOLDER_PX}px`;
+    const made: Chart = { root, signature, lines, plot: undefined, make };
     this.charts.set(metric, made);
+    // Drawn when it is seen: the observer reports it (in view or not) once it is placed.
+    this.stale.set(made, data);
     this.seen.observe(root);
-    this.applyHidden(made, input.view);
     describe(root, data);
     return true;
   }
@@ -226,11 +242,13 @@ export class ChartBoard {
     return tables.length === 1 ? (tables[0] as uPlot.AlignedData) : uPlot.join(tables);
   }
 
-  private applyHidden(chart: Chart, view: CurvesViewState): void {
+  private applyHidden(chart: Chart): void {
+    const plot = chart.plot;
+    if (!plot) return;
     chart.lines.forEach((l, i) => {
-      const show = !view.hidden.includes(seriesKey(l));
+      const show = !this.hidden.includes(seriesKey(l));
       for (const idx of [1 + 2 * i, 2 + 2 * i]) {
-        if (chart.plot.series[idx] && chart.plot.series[idx].show !== show) chart.plot.setSeries(idx, { show }, false);
+        if (plot.series[idx] && plot.series[idx].show !== show) plot.setSeries(idx, { show }, false);
       }
     });
   }
@@ -243,6 +261,6 @@ export class ChartBoard {
 
   private fit(): void {
     const width = Math.max(200, this.chartWidth());
-    for (const c of this.charts.values()) if (Math.abs(c.plot.width - width) > 2) c.plot.setSize({ width, height: 170 });
+    for (const c of this.charts.values()) if (c.plot && Math.abs(c.plot.width - width) > 2) c.plot.setSize({ width, height: 170 });
   }
 }

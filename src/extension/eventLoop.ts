@@ -90,11 +90,15 @@ export class EventLoopMonitor {
   private sinceAt = Date.now();
   private stallList: Stall[] = [];
   // A timer beside the histogram, at its resolution and with its measure of lateness, to say
-  // *when* each stall over STALL_MS happened and where the host thread's time went.
+  // *when* each stall over STALL_MS happened and where the host thread's time went. It runs only
+  // from a reset (a run starting) to `idle()` (the run ended): 100 wakeups a second are not
+  // worth paying in a window that is not training.
   private readonly sched = new SchedStat();
-  private lastTick = performance.now();
-  private lastSched = this.sched.read();
-  private readonly ticker = setInterval(() => {
+  private lastTick = 0;
+  private lastSched: readonly [number, number] | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+
+  private tick(): void {
     const now = performance.now();
     const sched = this.sched.read();
     const late = now - this.lastTick - RESOLUTION_MS;
@@ -105,7 +109,7 @@ export class EventLoopMonitor {
       const split = sched && before ? { cpuMs: Math.round(sched[0] - before[0]), waitMs: Math.round(sched[1] - before[1]) } : {};
       this.stallList.push({ at: new Date().toISOString(), ms: Math.round(late), ...split });
     }
-  }, RESOLUTION_MS);
+  }
 
   private gcMax = 0;
   // GC pauses stop the whole host: naming them tells a stall of ours from the runtime's.
@@ -118,7 +122,6 @@ export class EventLoopMonitor {
 
   constructor() {
     this.histogram.enable();
-    this.ticker.unref();
     this.gc.observe({ entryTypes: ['gc'] });
   }
 
@@ -126,7 +129,14 @@ export class EventLoopMonitor {
   private workMaxWhat = '';
   private workCount = 0;
 
+  /** Start the figures afresh (a run started), naming stalls until `idle()`. */
   reset(since: string): void {
+    if (!this.ticker) {
+      this.lastTick = performance.now();
+      this.lastSched = this.sched.read();
+      this.ticker = setInterval(() => this.tick(), RESOLUTION_MS);
+      this.ticker.unref();
+    }
     this.histogram.reset();
     this.since = since;
     this.sinceAt = Date.now();
@@ -162,8 +172,14 @@ export class EventLoopMonitor {
     return { maxMs: lateMs(h.max), p99Ms: lateMs(h.percentile(99)), meanMs: lateMs(h.mean), samples: h.count, since: this.since, sinceMs: Date.now() - this.sinceAt, ownWorkMaxMs: this.workMax, ownWorkMaxWhat: this.workMaxWhat, ownWorkCount: this.workCount, gcMaxMs: this.gcMax };
   }
 
-  dispose(): void {
+  /** Nothing is training: stop naming stalls (the figures so far stay readable). */
+  idle(): void {
     clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  dispose(): void {
+    this.idle();
     this.sched.close();
     this.histogram.disable();
     this.gc.disconnect();

@@ -13,7 +13,7 @@ export function registerTrainingFeatures(deps: FeatureDeps): void {
   const runs = new RunController(deps);
   deps.context.subscriptions.push(
     runs,
-    new TrainingStatusBar(runs),
+    new TrainingStatusBar(runs, deps.eventLoop),
     ...registerRunCommands(deps, runs),
     vscode.window.registerWebviewPanelSerializer(CURVES_VIEW_TYPE, {
       deserializeWebviewPanel: (panel, state: unknown) => CurvesPanel.revive(panel, deps, runs, state),

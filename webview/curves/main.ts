@@ -143,13 +143,14 @@ function renderCharts(): void {
   if (metrics.size === 0) chartsRoot.append(el('p', { class: 'muted', 'data-testid': 'no-metrics' }, view.runs.length ? 'No metrics logged yet.' : 'Select a run to draw its curves.'));
 }
 
-// The samples table is rebuilt only when what it shows changed (new samples, another run first).
-let samplesShown: { runId: string | undefined; list: readonly SamplePoint[] | undefined; length: number } | undefined;
+// The samples table is rebuilt only when what it shows changed: another run first, or new
+// samples (every load or append stores a new list).
+let samplesShown: { runId: string | undefined; list: readonly SamplePoint[] | undefined } | undefined;
 function renderSamplesPane(): void {
   const first = view.runs[0];
   const list = first ? samples.get(first) : undefined;
-  if (samplesShown && samplesShown.runId === first && samplesShown.list === list && samplesShown.length === (list?.length ?? 0)) return;
-  samplesShown = { runId: first, list, length: list?.length ?? 0 };
+  if (samplesShown && samplesShown.runId === first && samplesShown.list === list) return;
+  samplesShown = { runId: first, list };
   renderSamples(samplesRoot, first && runLabel(first), list ?? []);
 }
 

@@ -79,8 +79,8 @@ export class CurvesPanel implements vscode.Disposable {
     CurvesPanel.current = this;
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m: unknown) => runs.track('curves page message', () => this.onMessage(m))),
-      panel.onDidChangeViewState(() => runs.track('curves shown/hidden', () => {
+      panel.webview.onDidReceiveMessage((m: unknown) => deps.eventLoop.track('curves page message', () => this.onMessage(m))),
+      panel.onDidChangeViewState(() => deps.eventLoop.track('curves shown/hidden', () => {
         // Hidden, the page is gone (no retainContextWhenHidden): it reloads and says ready again.
         // Shown, ask the page to say ready anyway: a page that was not re-created (a hide and
         // show VS Code coalesced) would otherwise never hear from the host again.
@@ -222,7 +222,7 @@ export class CurvesPanel implements vscode.Disposable {
       this.loaded.add(id);
       const s = await this.snapshot(workspace, id);
       // A newer snapshot of this run is on its way (the page was re-created meanwhile).
-      if (s.current) this.runs.track('curves snapshot', () => this.post({ type: 'didLoadRun', runId: id, points: s.points, samples: s.samples }));
+      if (s.current) this.deps.eventLoop.track('curves snapshot', () => this.post({ type: 'didLoadRun', runId: id, points: s.points, samples: s.samples }));
     }
   }
 
@@ -237,7 +237,7 @@ export class CurvesPanel implements vscode.Disposable {
     const join = focus ?? this.startedRun;
     if (!this.ready) return;
     this.startedRun = undefined;
-    this.runs.track('curves run list', () => this.post({ type: 'didChangeRuns', runs, ...(live ? { live } : {}), ...(join ? { focus: join } : {}) }));
+    this.deps.eventLoop.track('curves run list', () => this.post({ type: 'didChangeRuns', runs, ...(live ? { live } : {}), ...(join ? { focus: join } : {}) }));
   }
 
   private onRunEvent(m: TrainingEventMessage): void {
@@ -252,7 +252,7 @@ export class CurvesPanel implements vscode.Disposable {
       if (e.type === 'run-start') this.startedRun = m.runId;
       // Run list and live line: debounced, they change with state, stage and checkpoints.
       if (!this.runsTimer) {
-        this.runsTimer = setTimeout(() => this.runs.track('curves run list', () => {
+        this.runsTimer = setTimeout(() => this.deps.eventLoop.track('curves run list', () => {
           this.runsTimer = undefined;
           if (this.ready) void this.sendRuns().catch((err: unknown) => this.deps.log.warn(`Curves: could not list runs: ${String(err)}`));
         }), 300);
@@ -262,7 +262,7 @@ export class CurvesPanel implements vscode.Disposable {
 
   private scheduleFlush(): void {
     if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => this.runs.track('curves flush', () => this.flush()), FLUSH_MS);
+    this.flushTimer = setTimeout(() => this.deps.eventLoop.track('curves flush', () => this.flush()), FLUSH_MS);
   }
 
   private flush(): void {

@@ -55,11 +55,6 @@ export class RunController implements vscode.Disposable {
     return { runId: a.runId, stage: a.stage, step: a.step, ...(a.reward === undefined ? {} : { reward: a.reward }) };
   }
 
-  /** Time host work of ours against the event-loop monitor (the panel's flushes use it). */
-  track<T>(what: string, fn: () => T): T {
-    return this.eventLoop.track(what, fn);
-  }
-
   get busy(): boolean {
     return this.active !== undefined;
   }
@@ -111,6 +106,7 @@ export class RunController implements vscode.Disposable {
         }
       } finally {
         onEvent.dispose();
+        this.eventLoop.idle();
         this.active = undefined;
         await vscode.commands.executeCommand('setContext', TRAINING_ACTIVE_CONTEXT, false);
         this.changes.fire();

@@ -4,6 +4,7 @@
  * second, so a fast stage cannot keep the host busy repainting it.
  */
 import * as vscode from 'vscode';
+import type { EventLoopMonitor } from '../eventLoop';
 import type { RunController } from './runController';
 
 const THROTTLE_MS = 250;
@@ -13,7 +14,10 @@ export class TrainingStatusBar implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly runs: RunController) {
+  constructor(
+    private readonly runs: RunController,
+    private readonly eventLoop: EventLoopMonitor,
+  ) {
     this.item.name = 'RLHF training';
     this.subscription = runs.onDidChangeLive(() => this.schedule());
   }
@@ -22,7 +26,7 @@ export class TrainingStatusBar implements vscode.Disposable {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.runs.track('status bar', () => this.update());
+      this.eventLoop.track('status bar', () => this.update());
     }, THROTTLE_MS);
   }
 

@@ -141,6 +141,8 @@ test('S skips and B marks all bad (no ranks sent); long completions collapse; di
     assert.equal(await host.page.getByTestId('guidelines').locator('script').count(), 0);
     assert.match((await host.page.getByTestId('guidelines').locator('li').nth(1).textContent()) ?? '', /<script>alert\(1\)<\/script>/);
     const texts = host.page.getByTestId('completion-text');
+    assert.equal(await host.page.locator('mark').count(), 0, 'differences are not highlighted until asked for');
+    await host.page.getByTestId('diff-toggle').check();
     assert.equal(await texts.nth(0).locator('mark').textContent(), 'white');
     assert.equal(await texts.nth(1).locator('mark').textContent(), 'grey');
     assert.match((await texts.nth(2).getAttribute('class')) ?? '', /collapsed/);
@@ -158,6 +160,74 @@ test('S skips and B marks all bad (no ranks sent); long completions collapse; di
     await host.page.keyboard.press('Enter');
     const s = await host.waitFor(isSubmit);
     assert.deepEqual(s, { type: 'submit', batchId: 'b3', verdict: 'allBad', completionIds: ['b3.0', 'b3.1', 'b3.2'] });
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('Enter and Space on the guidelines toggle or a button activate it, never submit; the guidelines stay as the user left them', async () => {
+  const host = await open(ready(first));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    for (const key of ['1', '2', '3']) await host.page.keyboard.press(key);
+    assert.deepEqual(await ranksShown(host), ['1', '2', '3']);
+    const isOpen = (): Promise<boolean> => host.page.getByTestId('guidelines').evaluate((d) => (d as unknown as { open: boolean }).open);
+    assert.equal(await isOpen(), false);
+    await host.page.getByTestId('guidelines').locator('summary').focus();
+    await host.page.keyboard.press('Enter');
+    assert.equal(await isOpen(), true, 'Enter on the toggle opens the guidelines');
+    await host.page.keyboard.press(' ');
+    assert.equal(await isOpen(), false, 'Space closes them');
+    await host.page.keyboard.press('Enter');
+    assert.equal(await isOpen(), true);
+    // Enter on a focused button presses that button.
+    await host.page.getByTestId('skip').focus();
+    await host.page.keyboard.press('Enter');
+    assert.equal(await host.page.getByTestId('verdict').textContent(), 'Skipped');
+    assert.equal(host.received.filter(isSubmit).length, 0, 'nothing was submitted');
+    // A re-render and a new prompt keep the guidelines open.
+    await host.page.keyboard.press('s');
+    assert.equal(await isOpen(), true);
+    await host.send({ type: 'didChangeState', state: ready(second, 1) });
+    await host.page.getByText('It is a way I have.').waitFor();
+    assert.equal(await isOpen(), true, 'still open on the next prompt');
+    await host.page.getByTestId('guidelines').locator('summary').click();
+    await host.send({ type: 'didChangeState', state: ready(first, 0) });
+    await host.page.getByText('Some years ago').waitFor();
+    assert.equal(await isOpen(), false, 'closed stays closed');
+    // Back on a completion, Enter submits.
+    await host.page.keyboard.press('Enter');
+    assert.deepEqual((await host.waitFor(isSubmit)).ranks, [1, 2, 3]);
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('an undone submit comes back with its undo history: Ctrl+Z steps back through the restored draft', async () => {
+  const host = await open(ready(first));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    await host.page.keyboard.press('1');
+    await host.page.keyboard.press('b');
+    assert.equal(await host.page.getByTestId('verdict').textContent(), 'All bad');
+    await host.page.keyboard.press('Enter');
+    assert.equal((await host.waitFor(isSubmit)).verdict, 'allBad');
+    await host.send({ type: 'didChangeState', state: ready(second, 1, { save: { state: 'saved', batchId: 'b1' }, lastSubmitted: { batchId: 'b1', eventId: 'e-1' } }) });
+    await host.page.getByText('It is a way I have.').waitFor();
+    await host.page.keyboard.press('Control+z');
+    await host.waitFor((m) => m.type === 'undoSubmit');
+    await host.send({ type: 'didChangeState', state: ready(first, 0) });
+    await host.page.getByText('Some years ago').waitFor();
+    assert.equal(await host.page.getByTestId('verdict').textContent(), 'All bad', 'the submitted draft is restored');
+    await host.page.keyboard.press('Control+z');
+    assert.equal(await host.page.getByTestId('verdict').textContent(), '1 of 3 ranked', 'All bad is cleared');
+    assert.deepEqual(await ranksShown(host), ['1', '', '']);
+    await host.page.keyboard.press('Control+z');
+    assert.deepEqual(await ranksShown(host), ['', '', '']);
+    await host.page.keyboard.press('Control+z');
+    assert.equal(host.received.filter((m) => m.type === 'undoSubmit').length, 1, 'no second undo of a submit: none is pending');
     assert.deepEqual(host.problems, []);
   } finally {
     await host.close();

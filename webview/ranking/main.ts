@@ -6,7 +6,8 @@
  *
  * Keys: 1..K rank the focused completion (focus moves on), T ties it with the rank given last,
  * S skip, B all bad, arrows move focus, Alt+arrows move the completion, E expands it,
- * Ctrl/Cmd+Z undoes, Enter submits and loads the next prompt.
+ * Ctrl/Cmd+Z undoes, Enter submits and loads the next prompt (Enter and Space on a focused
+ * button or the guidelines toggle activate that instead).
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
@@ -22,27 +23,48 @@ import { renderMarkdown } from './markdown';
 interface PageState {
   /** Drafts by batch id: the one being ranked, and any whose save failed. */
   readonly drafts: Record<string, Draft>;
+  /**
+   * Undo steps by batch id (oldest first). Kept after a submit, so when an undone submit brings
+   * its draft back, Ctrl/Cmd+Z steps back through how it was made.
+   */
+  readonly histories: Record<string, readonly Draft[]>;
   /** What was submitted per batch, restored when a submit is undone. */
   readonly submitted: Record<string, Draft>;
-  readonly showDiff: boolean;
+  /** Mark the words of each completion that no other completion has (off until turned on). */
+  readonly highlightDifferences: boolean;
+  /** The guidelines are open: the user's choice, kept across prompts and reloads. */
+  readonly guidelinesOpen: boolean;
 }
 
 const api = vscodeApi<RankingCommand, PageState>();
-const saved = api.getState();
-let page: PageState = saved ?? { drafts: {}, submitted: {}, showDiff: true };
+let page: PageState = restorePage(api.getState());
 let state: RankingState = readBootstrap<RankingState>();
-let history: Draft[] = [];
 let focus = 0;
 const expanded = new Set<number>();
 /** Collapse completions longer than this (characters or lines). */
 const LONG_CHARS = 400;
 const LONG_LINES = 6;
+/** Undo steps kept per batch. */
+const MAX_HISTORY = 50;
+/** Elements that Enter and Space activate themselves: they never submit. */
+const ACTIVATABLE = 'button, summary, a[href], input, select, vscode-button, [role="button"]';
+
+/** The persisted state, from an older version too (fields it lacks take their defaults). */
+function restorePage(saved: Partial<PageState> | undefined): PageState {
+  return {
+    drafts: saved?.drafts ?? {},
+    histories: saved?.histories ?? {},
+    submitted: saved?.submitted ?? {},
+    highlightDifferences: saved?.highlightDifferences ?? false,
+    guidelinesOpen: saved?.guidelinesOpen ?? false,
+  };
+}
 
 function persist(next: Partial<PageState>): void {
   page = { ...page, ...next };
   // Keep the persisted state small: drafts of the last few batches.
-  const trim = (r: Record<string, Draft>): Record<string, Draft> => Object.fromEntries(Object.entries(r).slice(-20));
-  api.setState({ ...page, drafts: trim(page.drafts), submitted: trim(page.submitted) });
+  const trim = <T>(r: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(r).slice(-20));
+  api.setState({ ...page, drafts: trim(page.drafts), histories: trim(page.histories), submitted: trim(page.submitted) });
 }
 
 function currentDraft(): Draft | undefined {
@@ -58,8 +80,8 @@ function currentDraft(): Draft | undefined {
 function change(next: Draft): void {
   const d = currentDraft();
   if (!d || next === d) return;
-  history.push(d);
-  persist({ drafts: { ...page.drafts, [next.batchId]: next } });
+  const history = [...(page.histories[d.batchId] ?? []), d].slice(-MAX_HISTORY);
+  persist({ drafts: { ...page.drafts, [d.batchId]: next }, histories: { ...page.histories, [d.batchId]: history } });
   render();
 }
 
@@ -73,9 +95,10 @@ function submit(): void {
 
 function undo(): void {
   const d = currentDraft();
-  const previous = history.pop();
+  const history = d ? (page.histories[d.batchId] ?? []) : [];
+  const previous = history[history.length - 1];
   if (d && previous) {
-    persist({ drafts: { ...page.drafts, [d.batchId]: previous } });
+    persist({ drafts: { ...page.drafts, [d.batchId]: previous }, histories: { ...page.histories, [d.batchId]: history.slice(0, -1) } });
     render();
     return;
   }
@@ -88,6 +111,7 @@ function onKey(e: KeyboardEvent): void {
     if (e.key === 'Escape') target.blur();
     return;
   }
+  if ((e.key === 'Enter' || e.key === ' ') && target?.closest(ACTIVATABLE)) return;
   if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'z') {
     e.preventDefault();
     undo();
@@ -157,7 +181,11 @@ function header(): HTMLElement {
 
 function guidelines(): HTMLElement | string {
   if (state.guidelines.trim() === '') return '';
-  const details = el('details', { 'data-testid': 'guidelines', class: 'guidelines' }, el('summary', {}, 'Guidelines'), el('div', { class: 'guidelines-text' }, renderMarkdown(state.guidelines)));
+  const open: Record<string, string> = page.guidelinesOpen ? { open: '' } : {};
+  const details = el('details', { 'data-testid': 'guidelines', class: 'guidelines', ...open }, el('summary', {}, 'Guidelines'), el('div', { class: 'guidelines-text' }, renderMarkdown(state.guidelines))) as HTMLDetailsElement;
+  details.addEventListener('toggle', () => {
+    if (details.open !== page.guidelinesOpen) persist({ guidelinesOpen: details.open });
+  });
   return details;
 }
 
@@ -168,7 +196,7 @@ function completionCard(item: RankingItem, d: Draft, position: number): HTMLElem
   const reference = item.completions[d.order[position === 0 ? 1 : 0] as number];
   const long = c.text.length > LONG_CHARS || c.text.split('\n').length > LONG_LINES;
   const text = el('div', { class: `text${long && !expanded.has(index) ? ' collapsed' : ''}`, 'data-testid': 'completion-text' });
-  if (page.showDiff && reference) {
+  if (page.highlightDifferences && reference) {
     for (const p of wordDiff(c.text, reference.text)) text.append(p.changed ? el('mark', {}, p.text) : p.text);
   } else text.append(c.text);
   if (c.text === '') text.append(el('em', { class: 'muted' }, '(empty completion)'));
@@ -223,9 +251,9 @@ function rankingView(item: RankingItem, d: Draft): HTMLElement[] {
   const note = el('textarea', { 'data-testid': 'note', rows: '2', placeholder: 'Note (optional)', maxlength: '10000' }) as HTMLTextAreaElement;
   note.value = d.note;
   note.addEventListener('change', () => change(withNote(currentDraft() ?? d, note.value)));
-  const diffToggle = el('label', { class: 'diff-toggle' }, el('input', { type: 'checkbox', 'data-testid': 'diff-toggle', ...(page.showDiff ? { checked: '' } : {}) }), ' Highlight differences');
+  const diffToggle = el('label', { class: 'diff-toggle' }, el('input', { type: 'checkbox', 'data-testid': 'diff-toggle', ...(page.highlightDifferences ? { checked: '' } : {}) }), ' Highlight differences');
   diffToggle.querySelector('input')?.addEventListener('change', (e) => {
-    persist({ showDiff: (e.target as HTMLInputElement).checked });
+    persist({ highlightDifferences: (e.target as HTMLInputElement).checked });
     render();
   });
   const submitButton = el('vscode-button', { 'data-testid': 'submit', ...(isComplete(d) && state.save.state !== 'saving' ? {} : { disabled: '' }) }, 'Submit (Enter)');
@@ -276,7 +304,6 @@ function onState(next: RankingState): void {
   const previous = state.item?.batchId;
   state = next;
   if (next.item?.batchId !== previous) {
-    history = [];
     focus = 0;
     expanded.clear();
     const item = next.item;

@@ -36,6 +36,11 @@ export interface RankingState {
   readonly save: SaveState;
   /** The ranking submitted last, which Ctrl/Cmd+Z can take back. */
   readonly lastSubmitted?: { readonly batchId: string; readonly eventId: string };
+  /**
+   * Rank Completions for Selection: `current` while the selection's batch is shown; `ranked` once
+   * it is submitted and the panel has gone on to the project's queue (or found it empty).
+   */
+  readonly selection?: 'current' | 'ranked';
 }
 
 export interface ReadyCommand {

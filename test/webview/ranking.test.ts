@@ -234,6 +234,35 @@ test('an undone submit comes back with its undo history: Ctrl+Z steps back throu
   }
 });
 
+test('Rank Completions for Selection: the selection is named, and once ranked the panel says the queue follows', async () => {
+  const selected = item('b9', [' d.', ' d.', ' then it rained.'], 'The sea was calm an');
+  const host = await open(ready(selected, 0, { selection: 'current' }));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    assert.equal(await host.page.getByTestId('prompt-heading').textContent(), 'Prompt: your selection');
+    assert.equal(await host.page.getByTestId('selection-notice').count(), 0);
+    for (const key of ['1', '1', '2']) await host.page.keyboard.press(key);
+    await host.page.keyboard.press('Enter');
+    assert.equal((await host.waitFor(isSubmit)).batchId, 'b9');
+    await host.send({ type: 'didChangeState', state: ready(first, 1, { save: { state: 'saved', batchId: 'b9' }, lastSubmitted: { batchId: 'b9', eventId: 'e-9' }, selection: 'ranked' }) });
+    await host.page.getByText('Some years ago').waitFor();
+    assert.equal(await host.page.getByTestId('selection-notice').textContent(), 'Selection ranked — next: queued prompts from the project.');
+    assert.equal(await host.page.getByTestId('prompt-heading').textContent(), 'Prompt');
+    await screenshot(host.page, 'ranking-after-selection');
+    // The next queued prompt is just the queue.
+    await host.send({ type: 'didChangeState', state: ready(second, 2) });
+    await host.page.getByText('It is a way I have.').waitFor();
+    assert.equal(await host.page.getByTestId('selection-notice').count(), 0);
+    // Nothing queued after the selection: the panel stops and says so.
+    await host.send({ type: 'didChangeState', state: { status: 'empty', message: 'All 3 batches are ranked.', progress: { done: 3, total: 3 }, guidelines: '', save: { state: 'idle' }, selection: 'ranked' } });
+    assert.equal(await host.page.getByTestId('selection-notice').textContent(), 'Selection ranked.');
+    assert.equal(await host.page.getByTestId('empty').textContent(), 'All 3 batches are ranked.');
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
 test('loading, empty (with Generate) and error states; stray messages are ignored', async () => {
   const host = await open({ status: 'loading', message: 'Generating completions…', progress: { done: 0, total: 0 }, guidelines: '', save: { state: 'idle' } });
   try {

@@ -189,6 +189,13 @@ function guidelines(): HTMLElement | string {
   return details;
 }
 
+/** After Rank Completions for Selection: the selection is done, and what follows is the project's queue. */
+function selectionNotice(): HTMLElement | string {
+  if (state.selection !== 'ranked' || (state.status !== 'ready' && state.status !== 'empty')) return '';
+  const text = state.status === 'ready' ? 'Selection ranked — next: queued prompts from the project.' : 'Selection ranked.';
+  return el('p', { 'data-testid': 'selection-notice', class: 'notice', role: 'status' }, text);
+}
+
 function completionCard(item: RankingItem, d: Draft, position: number): HTMLElement {
   const index = d.order[position] as number;
   const c = item.completions[index]!;
@@ -266,7 +273,7 @@ function rankingView(item: RankingItem, d: Draft): HTMLElement[] {
     el(
       'section',
       { class: 'prompt', 'aria-label': 'Prompt' },
-      el('h2', {}, 'Prompt'),
+      el('h2', { 'data-testid': 'prompt-heading' }, state.selection === 'current' ? 'Prompt: your selection' : 'Prompt'),
       el('div', { class: 'prompt-text', 'data-testid': 'prompt' }, item.prompt),
       el('div', { class: 'muted sampled-by', 'data-testid': 'sampled-by', title: item.model }, `Sampled by ${item.model}`),
     ),
@@ -282,7 +289,7 @@ function rankingView(item: RankingItem, d: Draft): HTMLElement[] {
 function render(): void {
   const app = document.getElementById('app');
   if (!app) return;
-  const children: (Node | string)[] = [header(), guidelines()];
+  const children: (Node | string)[] = [header(), selectionNotice(), guidelines()];
   if (state.status === 'ready' && state.item) {
     const d = currentDraft() as Draft;
     children.push(...rankingView(state.item, d));

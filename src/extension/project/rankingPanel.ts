@@ -21,6 +21,8 @@ export class RankingPanel implements vscode.Disposable {
   private static current: RankingPanel | undefined;
   private state: RankingState = EMPTY;
   private ready = false;
+  /** The batch sampled for the last Rank Completions for Selection. */
+  private selectionBatchId: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   /** Show the panel (creating it if needed) and load the next batch, or `batchId`. */
@@ -80,8 +82,10 @@ export class RankingPanel implements vscode.Disposable {
       const q = await this.deps.engine.request('ranking.next', { workspace: this.workspace, ...(batchId ? { batchId } : {}) });
       const policy = q.policy ? `${q.policy.path} (${q.policy.from})` : undefined;
       const base = { progress: { done: q.done, total: q.total }, guidelines: q.guidelines, ...(policy ? { policy } : {}), save: this.state.save };
-      if (q.item) this.setState({ ...base, status: 'ready', item: q.item, ...extra });
-      else {
+      if (q.item) {
+        const selection = q.item.batchId === this.selectionBatchId ? { selection: 'current' as const } : {};
+        this.setState({ ...base, status: 'ready', item: q.item, ...extra, ...selection });
+      } else {
         if (!vscode.workspace.isTrusted) return this.setState({ ...base, status: 'untrusted', message: UNTRUSTED_MESSAGE, ...extra });
         const message = q.total === 0 ? 'No completions yet: generate some from the current policy.' : `All ${q.total} batches are ranked. Generate more from the current policy to keep going.`;
         this.setState({ ...base, status: 'empty', message, ...extra });
@@ -145,7 +149,9 @@ export class RankingPanel implements vscode.Disposable {
         ...(cmd.note !== undefined ? { note: cmd.note } : {}),
       });
       this.state = { ...this.state, save: { state: 'saved', batchId: cmd.batchId } };
-      await this.load(undefined, { lastSubmitted: { batchId: cmd.batchId, eventId } });
+      // After the selection's batch, say that what follows is the project's queue.
+      const selection = cmd.batchId === this.selectionBatchId ? { selection: 'ranked' as const } : {};
+      await this.load(undefined, { lastSubmitted: { batchId: cmd.batchId, eventId }, ...selection });
       this.deps.refreshSidebar();
     } catch (err) {
       this.deps.log.error(`Ranking of ${cmd.batchId} not saved: ${errorMessage(err)}`);
@@ -172,6 +178,7 @@ export class RankingPanel implements vscode.Disposable {
     );
     if (!r) return this.load();
     this.deps.refreshSidebar();
+    this.selectionBatchId = r.batchIds[0];
     await this.load(r.batchIds[0]);
   }
 

@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { UserError } from '../core/errors';
 import { importPrompts } from '../core/store/importPrompts';
+import type { FilePrompt } from '../core/store/importPrompts';
+import { promptFit } from './project/promptFit';
 import { Project } from '../core/store/project';
 import type { ProjectRequests } from '../protocol/engineProject';
 import type { EngineOptions, HandlersFor } from './handlers';
@@ -15,6 +17,22 @@ import { completeInline, recordInline } from './project/inline';
 import { projectOverview } from './project/overview';
 import { forgetProject, hasProject, openProject as openProjectAs, workspaceOf } from './project/projects';
 import { nextToRank } from './project/queue';
+
+/**
+ * Which imported prompts are longer than the current policy's context leaves room for (they will
+ * be continued from their end); a policy that cannot be read skips the check (import still works).
+ */
+function tooLong(project: Project, prompts: readonly FilePrompt[]): { tooLong?: { count: number; room: number; nPositions: number; first: string } } {
+  let fit;
+  try {
+    fit = promptFit(project);
+  } catch {
+    return {};
+  }
+  if (!fit) return {};
+  const long = prompts.filter((p) => fit.length(p.text) > fit.room);
+  return long.length ? { tooLong: { count: long.length, room: fit.room, nPositions: fit.nPositions, first: (long[0] as FilePrompt).where } } : {};
+}
 
 const workspace = z.string().min(1).max(4096);
 const id = z.string().min(1).max(200);
@@ -27,7 +45,7 @@ const schemas = {
     name: z.string().max(200).optional(),
     demo: z.strictObject({ model: filePath, promptsFile: filePath, guidelines: z.string().max(100_000) }).optional(),
   }),
-  'project.importPrompts': z.strictObject({ workspace, file: filePath }),
+  'project.importPrompts': z.strictObject({ workspace, file: filePath, format: z.enum(['txt', 'jsonl', 'csv']).optional() }),
   'project.generate': z.strictObject({
     workspace,
     promptIds: z.array(id).max(1000).optional(),
@@ -85,8 +103,8 @@ export function projectHandlers(options: EngineOptions): HandlersFor<ProjectRequ
     async 'project.importPrompts'(raw) {
       const p = check('project.importPrompts', raw);
       const project = await openProject(workspaceOf(p.workspace));
-      const r = await importPrompts(project, workspaceOf(p.file));
-      return { added: r.added, duplicates: r.duplicates, total: project.prompts.list().length };
+      const r = await importPrompts(project, workspaceOf(p.file), p.format);
+      return { added: r.added, duplicates: r.duplicates, total: project.prompts.list().length, ...tooLong(project, r.prompts) };
     },
     async 'project.generate'(raw, ctx) {
       const p = check('project.generate', raw);

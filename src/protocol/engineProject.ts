@@ -99,9 +99,17 @@ export interface ProjectRequests {
     params: { workspace: string; name?: string; demo?: { model: string; promptsFile: string; guidelines: string } };
     result: ProjectOverview;
   };
-  'project.importPrompts': { params: { workspace: string; file: string }; result: { added: number; duplicates: number; total: number } };
+  'project.importPrompts': {
+    params: { workspace: string; file: string; format?: 'txt' | 'jsonl' | 'csv' };
+    /** `tooLong`: prompts longer than the current policy's context leaves room for (`first`: file:line of one). */
+    result: { added: number; duplicates: number; total: number; tooLong?: { count: number; room: number; nPositions: number; first: string } };
+  };
   /** Samples K completions per prompt from the current policy and stores them as batches. */
-  'project.generate': { params: GenerateParams; result: { batchIds: string[]; promptIds: string[]; tokens: number; seconds: number; provider: string; model: string } };
+  'project.generate': {
+    params: GenerateParams;
+    /** `promptsCut`: prompts longer than the `promptRoom` tokens the context leaves, continued from their end. */
+    result: { batchIds: string[]; promptIds: string[]; tokens: number; seconds: number; provider: string; model: string; promptsCut: number; promptRoom: number };
+  };
   /** The next batch to rank (or `batchId`), with progress. */
   'ranking.next': { params: { workspace: string; batchId?: string }; result: RankingQueue };
   /** Stores a ranking durably (fsync'd) before answering. */

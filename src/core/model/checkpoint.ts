@@ -53,6 +53,12 @@ export function headShapes(kind: HeadKind, C: number): Map<string, readonly numb
 /** Tensors transformers keeps in older checkpoints that are buffers, not parameters. */
 const IGNORED = /(^|\.)attn\.(bias|masked_bias)$/;
 
+/** A model folder's config.json alone (no weights read). */
+export function loadModelConfig(dir: string): GPT2Config {
+  const configFile = path.join(dir, 'config.json');
+  return parseConfig(readJson(configFile), configFile);
+}
+
 export function loadCheckpoint(dir: string): Checkpoint {
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {

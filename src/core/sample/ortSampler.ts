@@ -12,6 +12,7 @@ import { buildGptGraph, pastKeyName, pastValueName, presentKeyName, presentValue
 import { firstLine } from '../onnx/probe';
 import { UserError } from '../errors';
 import { checkSamplingOptions, pickToken, seededRandom, sequenceSeed } from './pick';
+import { fitPrompt, promptRoom } from './types';
 import type { Completion, SamplingOptions } from './types';
 
 type OrtModule = typeof Ort;
@@ -124,12 +125,13 @@ export class OrtSampler {
     if (problem) throw new UserError(`Sampling options: ${problem}.`);
     const { config } = this;
     if (prompts.length === 0) return [];
-    // An empty prompt conditions on BOS, as transformers' generate does.
-    const rows = prompts.map((p) => (p.length > 0 ? [...p] : [config.bos_token_id]));
+    // An empty prompt conditions on BOS, as transformers' generate does; a prompt longer than the
+    // context leaves room for keeps its end (promptRoom).
+    const room = promptRoom(config.n_positions, options.maxNewTokens);
+    const rows = prompts.map((p) => (p.length > 0 ? [...fitPrompt(p, room)] : [config.bos_token_id]));
     for (const row of rows) for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) throw new UserError(`Prompt token id ${id} is outside the vocabulary (0..${config.vocab_size - 1}).`);
     const B = rows.length;
     const P = Math.max(...rows.map((r) => r.length));
-    if (P >= config.n_positions) throw new UserError(`A prompt has ${P} tokens; the model's context is ${config.n_positions}. Shorten the prompt.`);
     const steps = Math.min(options.maxNewTokens, config.n_positions - P);
 
     // Prefill: left-padded prompts, padding masked and at position 0 (HF generate's rule).

@@ -14,6 +14,7 @@ import { disposeCache, forward } from '../model/gpt2';
 import { transpose2d } from '../model/ops';
 import type { KVCache, Params } from '../model/gpt2';
 import { checkSamplingOptions, pickToken, seededRandom, sequenceSeed } from './pick';
+import { fitPrompt, promptRoom } from './types';
 import type { Completion, SamplingOptions } from './types';
 
 export interface TfjsModel {
@@ -33,7 +34,8 @@ interface Row {
 
 /**
  * Continue each prompt (token ids) until EOS, a stop string, maxNewTokens or the end of the
- * model's context. An empty prompt starts from the config's BOS token (not returned).
+ * model's context. An empty prompt starts from the config's BOS token (not returned); a prompt
+ * longer than n_positions − maxNewTokens is continued from its last tokens (promptRoom).
  */
 export async function sampleTfjs(
   model: TfjsModel,
@@ -46,13 +48,10 @@ export async function sampleTfjs(
   const bad = checkSamplingOptions(options);
   if (bad) throw new UserError(`Sampling options: ${bad}. Fix the setting and sample again.`);
   if (prompts.length === 0) return [];
-  const inputs = prompts.map((p) => (p.length > 0 ? p : [config.bos_token_id]));
+  // A prompt longer than the context leaves room for keeps its end (promptRoom).
+  const room = promptRoom(config.n_positions, options.maxNewTokens);
+  const inputs = prompts.map((p) => (p.length > 0 ? fitPrompt(p, room) : [config.bos_token_id]));
   inputs.forEach((p, i) => {
-    if (p.length >= config.n_positions) {
-      throw new UserError(
-        `Prompt ${i} is ${p.length} tokens; the model's context (n_positions) is ${config.n_positions}, which leaves no room to generate. Shorten the prompt.`,
-      );
-    }
     if (p.some((id) => !Number.isInteger(id) || id < 0 || id >= config.vocab_size)) {
       throw new UserError(`Prompt ${i} has a token id outside the vocabulary [0, ${config.vocab_size}). Check the tokenizer matches the model.`);
     }

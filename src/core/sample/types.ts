@@ -39,3 +39,17 @@ export interface Completion {
   readonly logprobs: readonly number[];
   readonly finishReason: 'eos' | 'stop' | 'length';
 }
+
+/**
+ * How many prompt tokens fit in a context of `nPositions` while leaving room for
+ * `maxNewTokens` (at least one prompt token). Every stage and both samplers fit prompts to
+ * this: a longer prompt keeps its end (what the completion continues) and loses its beginning.
+ */
+export function promptRoom(nPositions: number, maxNewTokens: number): number {
+  return Math.max(1, nPositions - maxNewTokens);
+}
+
+/** The last `room` tokens of `ids` (all of them when they fit). */
+export function fitPrompt(ids: readonly number[], room: number): readonly number[] {
+  return ids.length > room ? ids.slice(ids.length - room) : ids;
+}

@@ -23,6 +23,8 @@ export interface FilePrompt {
 export interface PromptImport extends AddPromptsResult {
   readonly format: PromptFormat;
   readonly read: number;
+  /** The prompts read, with where each came from. */
+  readonly prompts: readonly FilePrompt[];
 }
 
 export function promptFormatOf(file: string, format?: string): PromptFormat {
@@ -77,5 +79,5 @@ export async function importPrompts(project: Project, file: string, format?: str
     path.basename(file),
     (i) => prompts[i]?.where ?? file,
   );
-  return { ...result, format: f, read: prompts.length };
+  return { ...result, format: f, read: prompts.length, prompts };
 }

@@ -8,6 +8,7 @@
  * The reference is frozen, so its log-probs of every pair are computed once, before the first
  * step, and kept as plain numbers: a step is then one forward/backward of the policy only.
  */
+import { UserError } from '../errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { sequenceLogProbs } from '../model/heads';
 import { logSigmoid } from '../model/ops';
@@ -162,7 +163,7 @@ export function evaluateDpo(policy: TrainModel, pairs: readonly ScoredPair[], co
 }
 
 export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer: AdamW, data: DpoData, config: DpoConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
-  if (config.maxLen > policy.config.n_positions) throw new Error(`dpo: maxLen ${config.maxLen} exceeds the model's n_positions ${policy.config.n_positions}`);
+  if (config.maxLen > policy.config.n_positions) throw new UserError(`dpo: maxLen ${config.maxLen} exceeds the model's n_positions ${policy.config.n_positions}; lower maxLen in the config.`);
   if (reference.config.vocab_size !== policy.config.vocab_size) throw new Error('dpo: the reference model has a different vocabulary from the policy');
   if (!(config.beta > 0)) throw new Error(`dpo: beta must be > 0, got ${config.beta}`);
   if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 0.5)) throw new Error(`dpo: labelSmoothing must be in [0, 0.5), got ${config.labelSmoothing}`);

@@ -18,7 +18,8 @@ import { disposeModel, loadModel, weightsOf } from './model';
 import type { LoadedModel } from './model';
 import { dpo } from './dpo';
 import type { DpoConfig } from './dpo';
-import type { StageEvent } from './stage';
+import type { StageEvent, StageName } from './stage';
+import { fitPrompt, promptRoom } from '../sample/types';
 import { pretrain } from './pretrain';
 import type { PretrainConfig } from './pretrain';
 import { reward } from './reward';
@@ -62,7 +63,8 @@ export function sftJob(config: SftConfig, data: string | readonly SftExample[] |
       const examples = typeof data === 'string' ? loadSftJsonl(data, m.tokenizer) : typeof data === 'function' ? data((s) => m.tokenizer.encode(s)) : data;
       const split = splitHeldOut(examples, options.evalFraction ?? 0.1, config.seed);
       const pad = m.tokenizer.eosTokenId ?? 0;
-      return sft(m, optimizer, { train: split.train, eval: split.eval, pad }, config, signal);
+      const cut = examples.filter((e) => e.prompt.length + e.response.length > config.maxLen + 1).length;
+      return withCutNote('sft', cut, examples.length, 'examples', config.maxLen, sft(m, optimizer, { train: split.train, eval: split.eval, pad }, config, signal));
     },
   };
 }
@@ -84,9 +86,20 @@ export function rewardJob(project: Project, config: RewardConfig, options: { mod
       if (groups.train.length === 0) {
         throw new UserError(`reward: no ranked pairs to train on in ${project.paths.dir} (rank some completions first; ties, skips and all-bad give no pairs).`);
       }
-      return reward(m, optimizer, { train: groups.train, eval: groups.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal);
+      const all = [...groups.train, ...groups.eval];
+      const cut = all.filter((g) => g.completions.some((c) => g.prompt.length + c.length > config.maxLen)).length;
+      return withCutNote('reward', cut, all.length, 'rankings', config.maxLen, reward(m, optimizer, { train: groups.train, eval: groups.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal));
     },
   };
+}
+
+/**
+ * A stage's loop, after a log line saying how many of its examples are longer than maxLen: those
+ * keep their completion (as much as fits) and the end of their prompt (data.ts, dpo.ts).
+ */
+async function* withCutNote(stage: StageName, cut: number, total: number, what: string, maxLen: number, loop: AsyncGenerator<StageEvent>): AsyncGenerator<StageEvent> {
+  if (cut > 0) yield { type: 'log', message: `${stage}: ${cut} of ${total} ${what} are longer than maxLen ${maxLen} tokens; their prompts are cut from the left, keeping the end next to the completion.` };
+  yield* loop;
 }
 
 function required(model: string | undefined, stage: string): string {
@@ -130,7 +143,9 @@ export function dpoJob(project: Project, config: DpoConfig, options: { model: st
       if (pairs.train.length === 0) {
         throw new UserError(`dpo: no preference pairs to train on in ${project.paths.dir} (rank some completions first; ties, skips and all-bad give no pairs).`);
       }
-      return withReference(referenceDir, (reference) => dpo(m, reference, optimizer, { train: pairs.train, eval: pairs.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal));
+      const all = [...pairs.train, ...pairs.eval];
+      const cut = all.filter((p) => p.prompt.length + Math.max(p.chosen.length, p.rejected.length) > config.maxLen).length;
+      return withCutNote('dpo', cut, all.length, 'pairs', config.maxLen, withReference(referenceDir, (reference) => dpo(m, reference, optimizer, { train: pairs.train, eval: pairs.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal)));
     },
   };
 }
@@ -170,7 +185,7 @@ export function ppoJob(project: Project, config: PpoConfig, options: PolicyJobOp
     seed: config.seed,
     from: () => required(options.model, 'ppo'),
     loop: (m, optimizer, signal, resume) =>
-      withPolicyContext(project, m, options, (ctx) =>
+      withPolicyContext(project, m, options, { stage: 'ppo', maxNewTokens: config.maxNewTokens }, (ctx) =>
         ppo(m, ctx.reference, optimizer, ctx.sampler, ctx.scorer, { ...ctx.data, ...(options.ptxCorpus ? { ptxCorpus: Int32Array.from(m.tokenizer.encode(corpusText(options.ptxCorpus))) } : {}) }, config, signal, resume),
       ),
   };
@@ -183,7 +198,7 @@ export function rlooJob(project: Project, config: RlooConfig, options: PolicyJob
     optim: config.optim,
     seed: config.seed,
     from: () => required(options.model, 'rloo'),
-    loop: (m, optimizer, signal, resume) => withPolicyContext(project, m, options, (ctx) => rloo(m, ctx.reference, optimizer, ctx.sampler, ctx.scorer, ctx.data, config, signal, resume)),
+    loop: (m, optimizer, signal, resume) => withPolicyContext(project, m, options, { stage: 'rloo', maxNewTokens: config.maxNewTokens }, (ctx) => rloo(m, ctx.reference, optimizer, ctx.sampler, ctx.scorer, ctx.data, config, signal, resume)),
   };
 }
 
@@ -194,17 +209,22 @@ interface PolicyContext {
   readonly data: RolloutData;
 }
 
-/** Loads the frozen reference, the scorer and the ORT sampler for a policy stage; frees them when it ends. */
-async function* withPolicyContext(project: Project, policy: LoadedModel, options: PolicyJobOptions, loop: (ctx: PolicyContext) => AsyncGenerator<StageEvent>): AsyncGenerator<StageEvent> {
+/**
+ * Loads the frozen reference, the scorer and the ORT sampler for a policy stage; frees them when
+ * it ends. Prompts are fitted to the smallest context of the models involved, leaving room for
+ * `maxNewTokens` (and the EOS the reward model reads): a longer prompt keeps its end, and the
+ * run's log says how many were cut.
+ */
+async function* withPolicyContext(
+  project: Project,
+  policy: LoadedModel,
+  options: PolicyJobOptions,
+  rollout: { readonly stage: StageName; readonly maxNewTokens: number },
+  loop: (ctx: PolicyContext) => AsyncGenerator<StageEvent>,
+): AsyncGenerator<StageEvent> {
   const texts = options.prompts ?? project.prompts.list().map((p) => p.text);
   if (texts.length === 0) throw new UserError(`No prompts to train on in ${project.paths.dir}: import some with \`rlhf import prompts FILE\`.`);
   const tokenizer = policy.tokenizer;
-  const data: RolloutData = {
-    prompts: texts.map((text) => ({ text, ids: tokenizer.encode(text) })),
-    decode: (ids) => tokenizer.decode(ids),
-    eos: tokenizer.eosTokenId,
-    pad: tokenizer.eosTokenId ?? 0,
-  };
   const reference = loadModel(options.reference ?? options.model, 'lm');
   let rm: LoadedModel | undefined;
   let sampler: (RolloutSampler & { dispose(): Promise<void> }) | undefined;
@@ -218,6 +238,28 @@ async function* withPolicyContext(project: Project, policy: LoadedModel, options
       for (const v of Object.values(rm.params)) v.trainable = false;
       scorer = rewardModelScorer(rm, tokenizer.eosTokenId);
     }
+    // The reward model reads prompt + response + EOS.
+    const context = Math.min(policy.config.n_positions, reference.config.n_positions, rm ? rm.config.n_positions - 1 : Infinity);
+    if (rollout.maxNewTokens >= context) {
+      throw new UserError(`${rollout.stage}: maxNewTokens ${rollout.maxNewTokens} leaves no room for a prompt in the model's context of ${context} tokens; lower maxNewTokens in the config.`);
+    }
+    const room = promptRoom(context, rollout.maxNewTokens);
+    const encoded = texts.map((text) => ({ text, ids: tokenizer.encode(text) }));
+    const cut = encoded.filter((p) => p.ids.length > room).length;
+    if (cut > 0) {
+      yield {
+        type: 'log',
+        message:
+          `${rollout.stage}: ${cut} of ${encoded.length} prompt${encoded.length === 1 ? '' : 's'} ${cut === 1 ? 'is' : 'are'} longer than the ${room} tokens the context leaves ` +
+          `(${context} − maxNewTokens ${rollout.maxNewTokens}); ${cut === 1 ? 'it is' : 'they are'} cut from the left, keeping ${cut === 1 ? 'its' : 'their'} last ${room} tokens.`,
+      };
+    }
+    const data: RolloutData = {
+      prompts: encoded.map((p) => ({ text: p.text, ids: fitPrompt(p.ids, room) })),
+      decode: (ids) => tokenizer.decode(ids),
+      eos: tokenizer.eosTokenId,
+      pad: tokenizer.eosTokenId ?? 0,
+    };
     sampler = await ortRolloutSampler(policy, data.decode);
     yield* loop({ reference, sampler, scorer, data });
   } finally {

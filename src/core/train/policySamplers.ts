@@ -52,8 +52,11 @@ export function rewardModelScorer(rm: TrainModel, eos: number | null): Scorer {
           mask[b * T + r.P + len] = 1;
         }
       }
-      const idsT = tf.tensor2d(ids, [r.B, T], 'int32');
-      const maskT = tf.tensor2d(mask, [r.B, T]);
+      // Prompts are fitted to the context before sampling (jobs.ts); should a row still be too
+      // long, the reward model reads its last n_positions tokens (the response and the EOS).
+      const keep = Math.min(T, rm.config.n_positions);
+      const idsT = tf.slice(tf.tensor2d(ids, [r.B, T], 'int32'), [0, T - keep], [r.B, keep]) as tf.Tensor2D;
+      const maskT = tf.slice(tf.tensor2d(mask, [r.B, T]), [0, T - keep], [r.B, keep]) as tf.Tensor2D;
       const { hidden } = forward(rm.params, rm.config, { ids: idsT, attentionMask: maskT, logits: false });
       return Array.from(rewardHead(rm.params, hidden, maskT).dataSync());
     });

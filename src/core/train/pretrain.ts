@@ -2,6 +2,7 @@
  * Pretraining: next-token loss on random windows of a tokenized corpus. This is how the shipped
  * tiny default model is made (scripts/pretrain-default.ts).
  */
+import { UserError } from '../errors';
 import type { AdamW } from './optim';
 import { DEFAULT_OPTIM } from './optim';
 import { batchRandom, corpusBatch } from './data';
@@ -35,7 +36,7 @@ export interface PretrainData {
 
 export async function* pretrain(model: TrainModel, optimizer: AdamW, data: PretrainData, config: PretrainConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
   const { blockSize, batchSize } = config;
-  if (blockSize > model.config.n_positions) throw new Error(`pretrain: blockSize ${blockSize} exceeds the model's n_positions ${model.config.n_positions}`);
+  if (blockSize > model.config.n_positions) throw new UserError(`pretrain: blockSize ${blockSize} exceeds the model's n_positions ${model.config.n_positions}; lower blockSize in the config.`);
   // Fixed eval windows (same every evaluation, so eval loss curves are comparable).
   const evalRows: LmRows[] = [];
   if (data.eval && data.eval.length > blockSize + 1) {

@@ -4,6 +4,7 @@
  * All pairs of one ranking share one forward of its K completions (InstructGPT), and each
  * group weighs the same whatever its number of pairs. Ties give no pair (see data.ts).
  */
+import { UserError } from '../errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { forward } from '../model/gpt2';
 import { rewardHead } from '../model/heads';
@@ -103,6 +104,7 @@ export function evaluateReward(model: TrainModel, groups: readonly RankedGroup[]
 
 export async function* reward(model: TrainModel, optimizer: AdamW, data: RewardData, config: RewardConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
   if (model.params['score.weight'] === undefined) throw new Error("reward: the model has no 'score.weight' head (add one with initHead(config, 'reward'))");
+  if (config.maxLen > model.config.n_positions) throw new UserError(`reward: maxLen ${config.maxLen} exceeds the model's n_positions ${model.config.n_positions}; lower maxLen in the config.`);
   const train = data.train.filter((g) => g.pairs.length > 0);
   if (train.length === 0) throw new Error('reward: no ranked pairs to train on (rank some completions first; ties and skips give no pairs)');
   while (optimizer.step < config.steps) {

@@ -2,6 +2,7 @@
  * Supervised fine-tuning: next-token loss on prompt+response, masked to the response tokens,
  * so the model learns to answer, not to reproduce prompts.
  */
+import { UserError } from '../errors';
 import type { AdamW } from './optim';
 import { DEFAULT_OPTIM } from './optim';
 import { batchRandom, sampleBatch, sftBatch } from './data';
@@ -33,7 +34,7 @@ export interface SftData {
 }
 
 export async function* sft(model: TrainModel, optimizer: AdamW, data: SftData, config: SftConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
-  if (config.maxLen + 1 > model.config.n_positions + 1) throw new Error(`sft: maxLen ${config.maxLen} exceeds the model's n_positions ${model.config.n_positions}`);
+  if (config.maxLen > model.config.n_positions) throw new UserError(`sft: maxLen ${config.maxLen} exceeds the model's n_positions ${model.config.n_positions}; lower maxLen in the config.`);
   if (data.train.length === 0) throw new Error('sft: no training examples');
   const evalRows = chunk(data.eval, config.batchSize).map((examples) => sftBatch(examples, config.maxLen, data.pad));
   while (optimizer.step < config.steps) {

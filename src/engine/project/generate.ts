@@ -2,11 +2,16 @@
  * Generating completions for the ranking panel: K per prompt from the current policy at varied
  * temperatures (DEFAULT_GENERATE's), through the cached ORT sampler, stored as one batch per
  * prompt. The same recipe as core/sample/generate.ts, with the engine's cached sampler.
+ *
+ * Prompts longer than the context leaves room for are continued from their end (promptRoom), and
+ * the result says how many. A selected text that cannot fit is refused before anything is
+ * stored, and a selection becomes a prompt only once its completions are sampled.
  */
 import { UserError } from '../../core/errors';
 import { DEFAULT_GENERATE } from '../../core/sample/generate';
 import type { GenerateConfig } from '../../core/sample/generate';
-import { DEFAULT_SAMPLING } from '../../core/sample/types';
+import { DEFAULT_SAMPLING, promptRoom } from '../../core/sample/types';
+import { checkPromptText } from '../../core/store/prompts';
 import type { Completion, SamplingOptions } from '../../core/sample/types';
 import type { Project } from '../../core/store/project';
 import type { PromptRecord } from '../../core/store/schemas';
@@ -30,13 +35,25 @@ export async function generateForRanking(
   if (!Number.isInteger(k) || k < 2 || k > 16) throw new UserError(`Completions per prompt must be a whole number from 2 to 16, got ${k}.`);
   const maxNewTokens = params.maxNewTokens ?? DEFAULT_GENERATE.maxNewTokens;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > 1024) throw new UserError(`maxNewTokens must be from 1 to 1024, got ${maxNewTokens}.`);
-  const prompts = await choosePrompts(project, params);
-  if (prompts.length === 0) throw new UserError(`Every prompt in ${project.paths.prompts} already has completions waiting to be ranked, or there are no prompts. Import prompts (RLHF: Import Prompts) or rank what is there.`);
+  const selection = params.promptText;
+  if (selection !== undefined) checkPromptText(selection, 'the selected text');
+  const chosen = selection === undefined ? choosePrompts(project, params) : [];
+  if (selection === undefined && chosen.length === 0) {
+    throw new UserError(`Every prompt in ${project.paths.prompts} already has completions waiting to be ranked, or there are no prompts. Import prompts (RLHF: Import Prompts) or rank what is there.`);
+  }
   const policy = currentPolicy(project);
   progress(`loading ${policy.path}`);
   const model = await samplerFor(policy.path);
+  const room = promptRoom(model.config.n_positions, maxNewTokens);
+  const texts = selection === undefined ? chosen.map((p) => p.text) : [selection];
+  const encoded = texts.map((t) => model.tokenizer.encode(t));
+  if (selection !== undefined && (encoded[0] as number[]).length > room) {
+    throw new UserError(
+      `The selection is ${(encoded[0] as number[]).length} tokens; the model's context of ${model.config.n_positions} holds ${room} prompt tokens with room for ${maxNewTokens} new ones. ` +
+        'Select less text (the end of it is what the model continues). Nothing was stored.',
+    );
+  }
   const config: GenerateConfig = { ...DEFAULT_GENERATE, k, maxNewTokens, seed: Date.now() % 1_000_000 };
-  const encoded = prompts.map((p) => model.tokenizer.encode(p.text));
   const decode = (ids: readonly number[]): string => model.tokenizer.decode(ids);
   const started = performance.now();
   let tokens = 0;
@@ -44,7 +61,7 @@ export async function generateForRanking(
   const perIndex: { sampling: SamplingOptions; out: Completion[] }[] = [];
   for (let j = 0; j < k; j++) {
     signal.throwIfAborted();
-    progress(`sampling ${j + 1} of ${k} for ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}`, j / k);
+    progress(`sampling ${j + 1} of ${k} for ${texts.length} prompt${texts.length === 1 ? '' : 's'}`, j / k);
     const sampling: SamplingOptions = {
       ...DEFAULT_SAMPLING,
       temperature: config.temperatures[j % config.temperatures.length] as number,
@@ -59,6 +76,7 @@ export async function generateForRanking(
     perIndex.push({ sampling, out });
   }
   signal.throwIfAborted();
+  const prompts = selection === undefined ? chosen : await addSelection(project, selection);
   const first = perIndex[0]!.sampling;
   const batches = await project.completions.addBatches(
     prompts.map((p, i) => ({
@@ -79,15 +97,19 @@ export async function generateForRanking(
     seconds: (performance.now() - started) / 1000,
     provider: model.sampler.provider,
     model: policy.path,
+    promptsCut: encoded.filter((ids) => ids.length > room).length,
+    promptRoom: room,
   };
 }
 
-async function choosePrompts(project: Project, params: GenerateParams): Promise<PromptRecord[]> {
-  if (params.promptText !== undefined) {
-    const { ids } = await project.prompts.add([params.promptText], 'selection', () => 'the selected text');
-    const prompt = project.prompts.get(ids[0]!);
-    return prompt ? [prompt] : [];
-  }
+async function addSelection(project: Project, text: string): Promise<PromptRecord[]> {
+  const { ids } = await project.prompts.add([text], 'selection', () => 'the selected text');
+  const prompt = project.prompts.get(ids[0]!);
+  if (!prompt) throw new Error(`the selected text was stored but ${project.paths.prompts} does not hold it`);
+  return [prompt];
+}
+
+function choosePrompts(project: Project, params: GenerateParams): PromptRecord[] {
   const all = project.prompts.list();
   if (params.promptIds) {
     const byId = new Map(all.map((p) => [p.id, p]));

@@ -18,6 +18,26 @@ const DEMO_GUIDELINES = [
   '- Use T for a tie, S to skip a prompt you cannot judge, B when every completion is unusable.',
 ].join('\n');
 
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/**
+ * The format of a prompts file: undefined when its extension tells (.txt, .jsonl, .csv); else
+ * the user picks one (null when they cancel).
+ */
+async function promptFormat(file: string): Promise<'txt' | 'jsonl' | 'csv' | undefined | null> {
+  const ext = path.extname(file).slice(1).toLowerCase();
+  if (ext === 'txt' || ext === 'text' || ext === 'jsonl' || ext === 'csv') return undefined;
+  const picked = await vscode.window.showQuickPick(
+    [
+      { label: 'Text', description: 'one prompt per line', value: 'txt' as const },
+      { label: 'JSON Lines', description: 'a string, or an object with "prompt" or "text", per line', value: 'jsonl' as const },
+      { label: 'CSV', description: 'a header row with a "prompt" or "text" column', value: 'csv' as const },
+    ],
+    { title: `RLHF: what format is ${path.basename(file)}?` },
+  );
+  return picked ? picked.value : null;
+}
+
 export function registerProjectCommands(deps: FeatureDeps): vscode.Disposable[] {
   const { engine, log } = deps;
   const refresh = (): void => deps.refreshSidebar();
@@ -78,21 +98,34 @@ export function registerProjectCommands(deps: FeatureDeps): vscode.Disposable[] 
     refresh();
     if (!r) return;
     log.info(`Generated ${r.batchIds.length} batches (${r.tokens} tokens in ${r.seconds.toFixed(1)} s, ${r.provider}) from ${r.model}.`);
+    const cut = r.promptsCut > 0 ? ` ${plural(r.promptsCut, 'prompt')} did not fit the model's context: completions continue ${r.promptsCut === 1 ? 'its' : 'their'} last ${r.promptRoom} tokens.` : '';
+    if (cut) log.warn(cut.trim());
     const open = RankingPanel.open;
     if (open) return open.load();
-    const choice = await vscode.window.showInformationMessage(`RLHF: ${r.batchIds.length} prompts have new completions to rank.`, 'Start Ranking');
+    const choice = await vscode.window.showInformationMessage(`RLHF: ${plural(r.batchIds.length, 'prompt')} ${r.batchIds.length === 1 ? 'has' : 'have'} new completions to rank.${cut}`, 'Start Ranking');
     if (choice) await vscode.commands.executeCommand('rlhf.startRanking');
   };
 
   const importPrompts = async (): Promise<void> => {
     const workspace = requireProject();
     if (!workspace) return;
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Prompts: ['txt', 'jsonl', 'csv'] }, title: 'RLHF: import prompts (one per line, JSONL with "prompt", or CSV with a prompt column)', defaultUri: vscode.Uri.file(workspace) });
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Prompts: ['txt', 'jsonl', 'csv'], 'All files': ['*'] }, title: 'RLHF: import prompts (one per line, JSONL with "prompt", or CSV with a prompt column)', defaultUri: vscode.Uri.file(workspace) });
     const file = picked?.[0]?.fsPath;
     if (!file) return;
-    const r = await withEngineProgress('importing prompts', log, (signal) => engine.request('project.importPrompts', { workspace, file }, { signal }));
+    const format = await promptFormat(file);
+    if (format === null) return;
+    const r = await withEngineProgress('importing prompts', log, (signal) => engine.request('project.importPrompts', { workspace, file, ...(format ? { format } : {}) }, { signal }));
     refresh();
-    if (r) void vscode.window.showInformationMessage(`RLHF: imported ${r.added} prompts from ${path.basename(file)} (${r.duplicates} already there; ${r.total} in all).`);
+    if (!r) return;
+    const summary = `RLHF: imported ${plural(r.added, 'prompt')} from ${path.basename(file)} (${r.duplicates} already there; ${r.total} in all).`;
+    if (r.tooLong) {
+      const t = r.tooLong;
+      void vscode.window.showWarningMessage(
+        `${summary} ${plural(t.count, 'prompt')} ${t.count === 1 ? 'is' : 'are'} longer than the ${t.room} tokens the model's context (${t.nPositions}) leaves beside a completion (first: ${path.basename(t.first)}): ` +
+          'the model will see only the end of each, and training keeps only their ends too.',
+      );
+    } else if (r.added === 0) void vscode.window.showInformationMessage(`${summary}${r.duplicates === 0 ? ' The file holds no prompts.' : ''}`);
+    else void vscode.window.showInformationMessage(summary);
   };
 
   const rankSelection = async (): Promise<void> => {

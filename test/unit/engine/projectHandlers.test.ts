@@ -73,6 +73,33 @@ test('generate, rank by submit, undo, and the queue with progress', async () => 
   await assert.rejects(h['ranking.submit']({ workspace: ws, batchId: 'x', verdict: 'maybe', completionIds: ['a', 'b'] } as never, ctx), (e) => isUserError(e) && /verdict/.test(e.message));
 });
 
+test('long prompts: import warns about those the context cannot hold, generation continues their end, a selection that cannot fit stores nothing', async () => {
+  // The tiny model's context is 128 byte-level tokens; ranking completions take 48 of them.
+  const long = `${'It was the best of times, it was the worst of times, '.repeat(4)}and so on`;
+  const file = path.join(ws, 'long-prompts.txt');
+  fs.writeFileSync(file, `A short prompt that fits\n${long}\n`);
+  const imported = await h['project.importPrompts']({ workspace: ws, file }, ctx);
+  assert.equal(imported.added, 2);
+  assert.deepEqual(imported.tooLong, { count: 1, room: 80, nPositions: 128, first: `${file}:2` });
+  const project = await Project.open(ws);
+  const longId = project.prompts.list().find((p) => p.text === long)!.id;
+  const gen = await h['project.generate']({ workspace: ws, promptIds: [longId], k: 2, maxNewTokens: 8 }, ctx);
+  assert.equal(gen.batchIds.length, 1);
+  assert.equal(gen.promptsCut, 1);
+  assert.equal(gen.promptRoom, 120);
+
+  const before = fs.readFileSync(path.join(ws, '.rlhf', 'prompts.jsonl'), 'utf8');
+  const selection = `${long} (selected)`;
+  await assert.rejects(
+    h['project.generate']({ workspace: ws, promptText: selection, k: 2, maxNewTokens: 8 }, ctx),
+    (e) => isUserError(e) && /The selection is \d+ tokens; the model's context of 128 holds 120 prompt tokens .*Nothing was stored/.test(e.message),
+  );
+  assert.equal(fs.readFileSync(path.join(ws, '.rlhf', 'prompts.jsonl'), 'utf8'), before);
+  // A selection that fits becomes a prompt with its batch.
+  const fits = await h['project.generate']({ workspace: ws, promptText: 'Call me Ishmael (selected)', k: 2, maxNewTokens: 8 }, ctx);
+  assert.equal((await Project.open(ws)).prompts.get(fits.promptIds[0]!)?.source, 'selection');
+});
+
 test('inline suggestions are recorded as implicit preferences, apart from the ranking queue', async () => {
   const before = await h['project.overview']({ workspace: ws }, ctx);
   assert.ok(before.exists);

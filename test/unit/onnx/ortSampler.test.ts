@@ -116,7 +116,8 @@ test('ORT and the tfjs KV-cache sampler give the same samples for the same seed 
   const sampler = await OrtSampler.create({ config: TINY, weights }, { providers: ['cpu'] });
   const params = weightsToParams(weights);
   try {
-    const prompts = [[65, 66, 67, 68], [], [200, 201], [65, 66, 67, 68]];
+    // The last prompt is longer than TINY's context of 32: both samplers continue its end.
+    const prompts = [[65, 66, 67, 68], [], [200, 201], [65, 66, 67, 68], Array.from({ length: 45 }, (_, i) => 60 + i)];
     const decode = (ids: readonly number[]): string => ids.map((i) => String.fromCharCode(97 + (i % 8))).join('');
     const settings = [
       { ...DEFAULT_SAMPLING, temperature: 1, maxNewTokens: 20, seed: 5 },
@@ -194,18 +195,19 @@ test('refresh rebuilds the session from new weights, after any running sample', 
   }
 });
 
-test('bad options and prompts are user errors; an aborted signal stops sampling', async () => {
+test('bad options and prompts are user errors; long prompts are fitted; an aborted signal stops sampling', async () => {
   const sampler = await OrtSampler.create({ config: TINY, weights: randomWeights(TINY, 1) }, { providers: ['cpu'] });
   try {
     await assert.rejects(sampler.sample([[1]], { ...DEFAULT_SAMPLING, topP: 0 }, String), /topP must be in \(0, 1\]/);
     await assert.rejects(sampler.sample([[1, 999]], DEFAULT_SAMPLING, String), /token id 999 is outside the vocabulary/);
-    await assert.rejects(sampler.sample([new Array<number>(40).fill(1)], DEFAULT_SAMPLING, String), /40 tokens; the model's context is 32/);
     const aborted = new AbortController();
     aborted.abort();
     await assert.rejects(sampler.sample([[1]], DEFAULT_SAMPLING, String, aborted.signal), (e: unknown) => isAbortError(e));
-    // Near the end of the context, generation stops at the context length.
-    const out = await sampler.sample([new Array<number>(30).fill(1)], { ...DEFAULT_SAMPLING, maxNewTokens: 10 }, String);
-    assert.equal(out[0]?.tokens.length, 2);
+    // A prompt longer than the context leaves room for keeps its end, so all 10 new tokens fit.
+    for (const length of [30, 40]) {
+      const out = await sampler.sample([new Array<number>(length).fill(1)], { ...DEFAULT_SAMPLING, maxNewTokens: 10 }, String);
+      assert.equal(out[0]?.tokens.length, 10);
+    }
   } finally {
     await sampler.dispose();
   }

@@ -89,13 +89,19 @@ test('EOS and stop strings end a sequence; EOS is kept in tokens, not in text', 
   assert.deepEqual(s!.tokens, g!.tokens.slice(0, cut + stop.length));
 });
 
-test('context limit: generation stops at n_positions; a prompt filling it is a UserError', async () => {
-  const nearlyFull = Array.from({ length: config.n_positions - 3 }, (_, i) => i % config.vocab_size);
-  const [c] = await sampleTfjs(model, [nearlyFull], { ...greedy, maxNewTokens: 10 }, decode);
-  assert.equal(c!.tokens.length, 3);
+test('context limit: a prompt longer than the context leaves room for is continued from its end', async () => {
+  const long = Array.from({ length: config.n_positions + 5 }, (_, i) => (i * 7) % config.vocab_size);
+  const maxNewTokens = 10;
+  const [c] = await sampleTfjs(model, [long], { ...greedy, maxNewTokens }, decode);
+  assert.equal(c!.tokens.length, maxNewTokens);
   assert.equal(c!.finishReason, 'length');
-  const full = Array.from({ length: config.n_positions }, () => 1);
-  await assert.rejects(sampleTfjs(model, [full], greedy, decode), (err: unknown) => isUserError(err) && /n_positions/.test(String(err)));
+  // The same as sampling from the prompt's last n_positions − maxNewTokens tokens.
+  const [tail] = await sampleTfjs(model, [long.slice(long.length - (config.n_positions - maxNewTokens))], { ...greedy, maxNewTokens }, decode);
+  assert.deepEqual(c!.tokens, tail!.tokens);
+  // A short prompt batched with the long one is not cut and generates as many tokens.
+  const [short, longAgain] = await sampleTfjs(model, [PROMPT, long], { ...greedy, maxNewTokens }, decode);
+  assert.equal(short!.tokens.length, maxNewTokens);
+  assert.deepEqual(longAgain!.tokens, tail!.tokens);
   await assert.rejects(sampleTfjs(model, [PROMPT], { ...greedy, temperature: -1 }, decode), (err: unknown) => isUserError(err));
 });
 

@@ -2,7 +2,9 @@
  * The curves app in Chromium against a protocol-typed host stand-in: it draws the bootstrapped
  * runs, takes appends tagged with step (a repeated step replaces the old value), smooths with
  * the slider (raw values kept), overlays a second run, exports CSV and PNG through the host,
- * fills the samples table, keeps its view with setState, and posts only valid commands.
+ * fills the samples table, keeps its view with setState, and posts only valid commands. Charts
+ * take the theme's colours and follow a theme change; by wall time a line breaks where its run
+ * was stopped.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,8 +118,9 @@ test('a chart out of view is made only when scrolled to, is not redrawn on appen
     await last.locator('canvas').first().waitFor();
     await first.scrollIntoViewIfNeeded();
     await frames();
-    // Page code as strings: this tsconfig has no DOM types.
-    const pixels = (): Promise<string> => last.locator('canvas').first().evaluate('(c) => c.toDataURL()');
+    // Page code as strings: this tsconfig has no DOM types. (An expression: a string holding a
+    // function is evaluated, not called.)
+    const pixels = (): Promise<string> => host.page.evaluate(`document.querySelector('${chart('val/ratio')} canvas').toDataURL()`) as Promise<string>;
     const before = await pixels();
     const firstRoot = await first.elementHandle();
     await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [4, 5, 6, 7, 8].map(wide) });
@@ -126,7 +129,8 @@ test('a chart out of view is made only when scrolled to, is not redrawn on appen
     assert.equal(await pixels(), before, 'the chart below the fold was redrawn on an append');
     assert.ok(await firstRoot?.evaluate((e) => e.isConnected), 'the board rebuilt its DOM for an append');
     await last.scrollIntoViewIfNeeded();
-    await host.page.waitForFunction(`document.querySelector('${chart('val/ratio')} canvas').toDataURL() !== ${JSON.stringify(before)}`, undefined, { timeout: 5000 });
+    // Polled from here: a string predicate polled in the page would need eval, which the CSP refuses.
+    for (const deadline = Date.now() + 5000; (await pixels()) === before; await frames()) assert.ok(Date.now() < deadline, 'the chart did not catch up when scrolled back into view');
     assert.deepEqual(host.problems, []);
   } finally {
     await host.close();
@@ -221,6 +225,174 @@ test('run control: stop on the live run, resume on a resumable one; a new live r
     assert.match((await host.page.getByTestId('live').textContent()) ?? '', /ppo step 4/);
     await host.send({ type: 'didFail', message: 'Could not read metrics.jsonl' });
     assert.equal(await host.page.locator('.error[role="alert"]').textContent(), 'Could not read metrics.jsonl');
+  } finally {
+    await host.close();
+  }
+});
+
+/** A theme as VS Code sets it on the page: the body's class and colour variables on <html>, in the forms VS Code writes. */
+interface Theme {
+  readonly classes: string;
+  readonly vars: Record<string, string>;
+  /** The colours the variables name, [r, g, b, a]. */
+  readonly foreground: Rgba;
+  readonly blue: Rgba;
+  readonly border?: Rgba;
+}
+type Rgba = [number, number, number, number];
+
+const DARK: Theme = { classes: 'vscode-dark', vars: { '--vscode-foreground': '#d4d4d4', '--vscode-charts-blue': '#4daafc', '--vscode-editor-background': '#1f1f1f' }, foreground: [212, 212, 212, 1], blue: [77, 170, 252, 1] };
+const HC_DARK: Theme = {
+  classes: 'vscode-high-contrast',
+  vars: { '--vscode-foreground': 'rgb(255, 255, 255)', '--vscode-charts-blue': '#3794ffee', '--vscode-contrastBorder': '#6fc3df', '--vscode-editorWidget-border': '#ffffff', '--vscode-editor-background': '#000000' },
+  foreground: [255, 255, 255, 1],
+  blue: [55, 148, 255, 0xee / 255],
+  border: [111, 195, 223, 1],
+};
+const HC_LIGHT: Theme = {
+  classes: 'vscode-high-contrast vscode-high-contrast-light',
+  vars: { '--vscode-foreground': '#292929', '--vscode-charts-blue': 'rgb(15 74 133)', '--vscode-contrastBorder': 'rgba(0, 110, 200, 1)', '--vscode-editor-background': '#ffffff' },
+  foreground: [41, 41, 41, 1],
+  blue: [15, 74, 133, 1],
+  border: [0, 110, 200, 1],
+};
+const LIGHT: Theme = { classes: 'vscode-light', vars: { '--vscode-foreground': 'rgba(97, 97, 97, 1)', '--vscode-charts-blue': '#0066bf', '--vscode-editor-background': '#ffffff' }, foreground: [97, 97, 97, 1], blue: [0, 102, 191, 1] };
+
+/** A canvas style as the canvas reports it (#rrggbb, or rgba() with an alpha). */
+function canvasColor(style: string): Rgba {
+  const hex = /^#([0-9a-f]{6})$/i.exec(style)?.[1];
+  if (hex) return [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16)).concat(1) as Rgba;
+  const parts = /^rgba\(([^)]*)\)$/.exec(style)?.[1]?.split(',').map(Number);
+  assert.ok(parts?.length === 4, `unexpected canvas colour ${style}`);
+  return parts as Rgba;
+}
+const sameRgb = (a: Rgba, b: Rgba): boolean => a.slice(0, 3).every((v, i) => Math.abs(v - (b[i] as number)) <= 1);
+
+interface Drawn {
+  readonly op: 'stroke' | 'text';
+  readonly color: Rgba;
+  readonly width: number;
+}
+
+/**
+ * Every stroke (colour, width) and text (colour) the charts draw after this, read back by
+ * `drawn()`: what uPlot was given, as the canvas applied it.
+ */
+const RECORD_DRAWING = `(() => {
+  const proto = CanvasRenderingContext2D.prototype;
+  const stroke = proto.stroke;
+  const fillText = proto.fillText;
+  window.__drawn = [];
+  proto.stroke = function (...args) { window.__drawn.push({ op: 'stroke', style: String(this.strokeStyle), width: this.lineWidth }); return stroke.apply(this, args); };
+  proto.fillText = function (...args) { window.__drawn.push({ op: 'text', style: String(this.fillStyle), width: 0 }); return fillText.apply(this, args); };
+})()`;
+
+/** Switch theme as VS Code does (class and variables in place), and wait until the charts are remade and drawn. */
+async function applyTheme(host: Awaited<ReturnType<typeof open>>, theme: Theme): Promise<Drawn[]> {
+  const old = await host.page.locator(chart('objective/scores')).elementHandle();
+  await host.page.evaluate(`(() => {
+    window.__drawn = [];
+    const style = document.documentElement.style;
+    for (const name of [...style]) if (name.startsWith('--vscode-')) style.removeProperty(name);
+    for (const [name, value] of Object.entries(${JSON.stringify(theme.vars)})) style.setProperty(name, value);
+    document.body.className = ${JSON.stringify(theme.classes)};
+  })()`);
+  await host.page.waitForFunction((e) => !e?.isConnected, old);
+  await host.page.locator(`${chart('objective/scores')} canvas`).first().waitFor();
+  await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+  const drawn = (await host.page.evaluate('window.__drawn')) as { op: Drawn['op']; style: string; width: number }[];
+  return drawn.map((d) => ({ op: d.op, color: canvasColor(d.style), width: d.width }));
+}
+
+/** The colours and widths the charts drew in `theme`; returns the raw lines' alpha. */
+function assertStyled(drawn: readonly Drawn[], theme: Theme, name: string): number {
+  const strokes = drawn.filter((d) => d.op === 'stroke');
+  const texts = drawn.filter((d) => d.op === 'text');
+  assert.ok(texts.length > 0, `${name}: no axis labels drawn`);
+  for (const t of texts) assert.ok(sameRgb(t.color, theme.foreground) && t.color[3] === 1, `${name}: an axis label in ${t.color}, not the foreground`);
+  const line = strokes.filter((d) => sameRgb(d.color, theme.blue) && Math.abs(d.color[3] - theme.blue[3]) < 0.01);
+  const raw = strokes.filter((d) => sameRgb(d.color, theme.blue) && d.color[3] < theme.blue[3] - 0.05);
+  const grid = strokes.filter((d) => sameRgb(d.color, theme.foreground));
+  assert.ok(line.length > 0 && raw.length > 0 && grid.length > 0, `${name}: smoothed ${line.length}, raw ${raw.length}, grid ${grid.length} strokes`);
+  const rawAlpha = raw[0]?.color[3] as number;
+  assert.ok(rawAlpha >= 0.35, `${name}: the raw line (alpha ${rawAlpha}) is too faint`);
+  for (const g of grid) {
+    assert.ok(g.color[3] <= 0.35, `${name}: grid alpha ${g.color[3]} is heavier than a grid`);
+    assert.ok(g.width < Math.min(...raw.map((r) => r.width)), `${name}: grid width ${g.width} is not thinner than the data`);
+  }
+  assert.ok(Math.min(...line.map((l) => l.width)) > Math.max(...raw.map((r) => r.width)), `${name}: the smoothed line is not above the raw one`);
+  const border = theme.border;
+  if (border) assert.ok(strokes.some((d) => sameRgb(d.color, border)), `${name}: no contrast border drawn`);
+  const unknown = strokes.filter((d) => !sameRgb(d.color, theme.blue) && !sameRgb(d.color, theme.foreground) && !(border && sameRgb(d.color, border)));
+  assert.deepEqual(unknown, [], `${name}: strokes in colours not from the theme`);
+  return rawAlpha;
+}
+
+test('charts take the theme colours (dark, high contrast, light) and are restyled when the theme changes in place', async () => {
+  const host = await open();
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    await host.page.locator(`${chart('objective/scores')} canvas`).first().waitFor();
+    await host.page.evaluate(RECORD_DRAWING);
+    const dark = assertStyled(await applyTheme(host, DARK), DARK, 'dark');
+    await screenshot(host.page, 'curves-theme-dark');
+    const hcDark = assertStyled(await applyTheme(host, HC_DARK), HC_DARK, 'high contrast dark');
+    await screenshot(host.page, 'curves-theme-hc-dark');
+    const hcLight = assertStyled(await applyTheme(host, HC_LIGHT), HC_LIGHT, 'high contrast light');
+    const light = assertStyled(await applyTheme(host, LIGHT), LIGHT, 'light');
+    await screenshot(host.page, 'curves-theme-light');
+    assert.ok(hcDark > dark && hcLight > light, `raw alpha: high contrast ${hcDark}, ${hcLight}; dark ${dark}, light ${light}`);
+    // The same theme set again (VS Code re-sends its styles) does not remake the charts.
+    const root = await host.page.locator(chart('objective/scores')).elementHandle();
+    await host.page.evaluate(`document.body.className = ${JSON.stringify(LIGHT.classes)}; document.documentElement.style.setProperty('--vscode-foreground', ${JSON.stringify(LIGHT.vars['--vscode-foreground'])})`);
+    await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+    assert.ok(await root?.evaluate((e) => e.isConnected), 'an unchanged theme remade the charts');
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+/** Whether the plot's middle column (x halfway along the axis) has a pixel of the run's blue line. */
+const lineAtMiddle = (host: Awaited<ReturnType<typeof open>>): Promise<boolean> =>
+  host.page.evaluate(`(() => {
+    const root = document.querySelector('${chart('objective/scores')}');
+    const canvas = root.querySelector('canvas');
+    const over = root.querySelector('.u-over').getBoundingClientRect();
+    const box = canvas.getBoundingClientRect();
+    const scale = canvas.width / box.width;
+    const x = Math.round((over.left + over.width / 2 - box.left) * scale);
+    const top = Math.round((over.top - box.top) * scale);
+    const px = canvas.getContext('2d').getImageData(x, top, 1, Math.round(over.height * scale)).data;
+    for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 40 && px[i + 2] - px[i] > 60) return true;
+    return false;
+  })()`) as Promise<boolean>;
+
+test('by wall time a line breaks where the run was stopped and resumed later; by step it stays continuous', async () => {
+  // Thirty steps ten seconds apart, a ten-minute stop, and thirty more steps.
+  const at = (step: number): MetricPoint => ({ ...ppoPoint(step, Math.sin(step / 5)), time: t0 + step * 10_000 + (step > 30 ? 600_000 : 0) });
+  const host = await open(boot({ series: { [RUN_A]: Array.from({ length: 60 }, (_, i) => at(i + 1)) }, view: { ...DEFAULT_VIEW, runs: [RUN_A], smoothing: 0.6 } }));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    const root = host.page.locator(chart('objective/scores'));
+    await root.locator('canvas').first().waitFor();
+    await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+    assert.equal(await root.getAttribute('data-points'), '60');
+    assert.equal(await root.getAttribute('data-breaks'), '0');
+    assert.ok(await lineAtMiddle(host), 'by step, the line is not drawn between steps 30 and 31');
+    await host.page.getByTestId('x-axis').selectOption('time');
+    await host.page.locator(`${chart('objective/scores')}[data-breaks="1"] canvas`).first().waitFor();
+    await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+    assert.equal(await root.getAttribute('data-points'), '60');
+    assert.equal(await root.getAttribute('data-last-x'), String((t0 + 1_200_000) / 1000));
+    assert.equal(await lineAtMiddle(host), false, 'by wall time, a line bridges the ten minutes the run was stopped');
+    await screenshot(host.page, 'curves-stopped-gap');
+    // Steady logging (no stop) keeps the wall-time line whole.
+    await host.send({ type: 'didLoadRun', runId: RUN_A, points: Array.from({ length: 60 }, (_, i) => ppoPoint(i + 1, Math.sin((i + 1) / 5))), samples: [] });
+    await host.page.locator(`${chart('objective/scores')}[data-breaks="0"]`).waitFor();
+    await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+    assert.ok(await lineAtMiddle(host), 'by wall time, a run that did not stop is drawn broken');
+    assert.deepEqual(host.problems, []);
   } finally {
     await host.close();
   }

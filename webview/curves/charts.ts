@@ -6,35 +6,75 @@
  * chart out of sight (scrolled away, or in a folded group) is made and redrawn when it comes
  * into view, not on load or on every append: a live run would otherwise keep a core of a
  * 2-core machine busy drawing charts nobody sees (npm run bench:curves). Colours come from VS Code's theme
- * (--vscode-charts-*).
+ * (webview/curves/theme.ts); a theme change remakes the charts. On the wall-time axis a line
+ * breaks where the run was stopped (a gap far longer than its usual spacing); by step it is
+ * continuous.
  */
 import uPlot from 'uplot';
 import type { CurvesViewState } from '../../src/protocol/curves';
 import { groupMetrics } from './groups';
 import type { Line } from './series';
 import { ema } from './series';
+import type { ChartTheme, RunColors } from './theme';
+import { readChartTheme } from './theme';
 
-const PALETTE_VARS = ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-red', '--vscode-charts-yellow'];
-const PALETTE_FALLBACK = ['#3794ff', '#d18616', '#89d185', '#b180d7', '#f14c4c', '#cca700'];
+/** CSS pixels: grid lines and tick marks stay thinner than the raw line (1) and the smoothed one (2). */
+const GRID_WIDTH = 0.5;
 
-function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+/** A wall-time gap this many times a line's usual spacing, and at least MIN_STOP_S, is a stop. */
+const STOP_FACTOR = 10;
+const MIN_STOP_S = 60;
+
+/** A chart's columns ([x, raw, smoothed] per line, joined) and how many stops break its lines. */
+interface Table {
+  readonly data: uPlot.AlignedData;
+  readonly breaks: number;
 }
 
-/** `#rgb`/`#rrggbb` with an alpha, or the colour unchanged when it is not hex. */
-function faint(color: string, alpha: number): string {
-  const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color)?.[1];
-  if (!hex) return color;
-  const full = hex.length === 3 ? [...hex].map((c) => c + c).join('') : hex;
-  return `#${full}${Math.round(alpha * 255).toString(16).padStart(2, '0')}`;
-}
-
-/** What a chart shows, as attributes (for tests and for assistive tools): x count and the last x. */
-function describe(root: HTMLElement, data: uPlot.AlignedData): void {
+/** What a chart shows, as attributes (for tests and for assistive tools): x count, the last x, and the breaks at stops. */
+function describe(root: HTMLElement, { data, breaks }: Table): void {
   const xs = data[0];
-  root.dataset.points = String(xs.length);
+  root.dataset.points = String(xs.length - breaks);
   root.dataset.lastX = xs.length ? String(xs[xs.length - 1]) : '';
   root.dataset.lines = String((data.length - 1) / 2);
+  root.dataset.breaks = String(breaks);
+}
+
+/** Indices of a time-sorted line's points that come after a stop. */
+function stops(xs: readonly number[]): number[] {
+  if (xs.length < 3) return [];
+  const gaps = new Float64Array(xs.length - 1);
+  for (let i = 1; i < xs.length; i++) gaps[i - 1] = (xs[i] as number) - (xs[i - 1] as number);
+  const usual = gaps.slice().sort()[(gaps.length - 1) >> 1] as number;
+  const limit = Math.max(MIN_STOP_S, STOP_FACTOR * usual);
+  const out: number[] = [];
+  for (let i = 0; i < gaps.length; i++) if ((gaps[i] as number) > limit) out.push(i + 1);
+  return out;
+}
+
+/**
+ * A wall-time line's columns with a null point inside each stop, where its series (spanGaps
+ * off) break; its own nulls (non-finite values) become undefined, which uPlot still spans.
+ */
+function breakAtStops(xs: number[], raw: (number | null)[], smooth: (number | null)[]): Table {
+  const after = stops(xs);
+  if (after.length === 0) return { data: [xs, raw.map((v) => v ?? undefined), smooth.map((v) => v ?? undefined)], breaks: 0 };
+  const x: number[] = [];
+  const r: (number | null | undefined)[] = [];
+  const s: (number | null | undefined)[] = [];
+  let next = 0;
+  xs.forEach((xi, i) => {
+    if (after[next] === i) {
+      x.push(((xs[i - 1] as number) + xi) / 2);
+      r.push(null);
+      s.push(null);
+      next++;
+    }
+    x.push(xi);
+    r.push(raw[i] ?? undefined);
+    s.push(smooth[i] ?? undefined);
+  });
+  return { data: [x, r, s], breaks: after.length };
 }
 
 export const seriesKey = (l: { runId: string; stage: string }): string => `${l.runId} ${l.stage}`;
@@ -70,6 +110,9 @@ export class ChartBoard {
   private readonly inView = new Set<Element>();
   /** Data for charts out of view, drawn when they come into view (or before an export). */
   private readonly stale = new Map<Chart, uPlot.AlignedData>();
+  private theme: ChartTheme = readChartTheme();
+  /** Counts theme changes: part of every chart's signature, so a change remakes the charts. */
+  private themeVersion = 0;
   private readonly seen = new IntersectionObserver(
     (entries) => {
       for (const e of entries) {
@@ -131,6 +174,15 @@ export class ChartBoard {
     return [...this.charts].flatMap(([metric, c]) => (c.plot ? [{ metric, canvas: c.plot.ctx.canvas }] : []));
   }
 
+  /** Re-read the theme's colours; true when they changed (the next render remakes the charts in them). */
+  restyle(): boolean {
+    const theme = readChartTheme();
+    if (theme.key === this.theme.key) return false;
+    this.theme = theme;
+    this.themeVersion++;
+    return true;
+  }
+
   destroy(): void {
     this.resize.disconnect();
     this.seen.disconnect();
@@ -161,14 +213,15 @@ export class ChartBoard {
     const lines = input.linesOf(metric);
     const multiStage = new Set(lines.map((l) => l.stage)).size > 1;
     const names = lines.map((l) => `${input.runLabel(l.runId)}${multiStage ? ` · ${l.stage}` : ''}`);
-    const signature = JSON.stringify([input.view.xAxis, names, lines.map((l) => input.runIndex(l.runId))]);
-    const data = this.data(lines, input.view);
+    const signature = JSON.stringify([this.themeVersion, input.view.xAxis, names, lines.map((l) => input.runIndex(l.runId))]);
+    const table = this.table(lines, input.view);
+    const { data } = table;
     const existing = this.charts.get(metric);
     if (existing && existing.signature === signature) {
       if (this.inView.has(existing.root)) this.draw(existing, data);
       else this.stale.set(existing, data);
       this.applyHidden(existing);
-      describe(existing.root, data);
+      describe(existing.root, table);
       return false;
     }
     if (existing) this.remove(metric, existing);
@@ -178,16 +231,23 @@ export class ChartBoard {
     const title = document.createElement('h3');
     title.textContent = metric;
     root.append(title);
-    const fg = cssVar('--vscode-foreground', '#cccccc');
-    const grid = cssVar('--vscode-editorWidget-border', '#80808040');
-    const series: uPlot.Series[] = [{ label: input.view.xAxis === 'step' ? 'step' : 'time' }];
+    const theme = this.theme;
+    // By step a line spans every gap; by wall time it breaks at the nulls put in the stops.
+    const spanGaps = input.view.xAxis === 'step';
+    const series: uPlot.Series[] = [{ label: spanGaps ? 'step' : 'time' }];
     lines.forEach((l, i) => {
-      const c = input.runIndex(l.runId) % PALETTE_VARS.length;
-      const color = cssVar(PALETTE_VARS[c] as string, PALETTE_FALLBACK[c] as string);
+      const colors = theme.runs[input.runIndex(l.runId) % theme.runs.length] as RunColors;
       series.push(
-        { label: `${names[i]} raw`, stroke: faint(color, 0.3), width: 1, spanGaps: true, points: { show: false } },
-        { label: names[i] as string, stroke: color, width: 2, spanGaps: true, points: { show: false } },
+        { label: `${names[i]} raw`, stroke: colors.raw, width: 1, spanGaps, points: { show: false } },
+        { label: names[i] as string, stroke: colors.line, width: 2, spanGaps, points: { show: false } },
       );
+    });
+    const axis = (size?: number): uPlot.Axis => ({
+      stroke: theme.text,
+      grid: { stroke: theme.grid, width: GRID_WIDTH },
+      ticks: { stroke: theme.border ?? theme.grid, width: GRID_WIDTH },
+      ...(theme.border && { border: { show: true, stroke: theme.border, width: 1 } }),
+      ...(size && { size }),
     });
     const make = (d: uPlot.AlignedData): uPlot =>
       new uPlot(
@@ -195,10 +255,7 @@ export class ChartBoard {
         width: Math.max(200, this.chartWidth()),
         height: 170,
         scales: { x: { time: input.view.xAxis === 'time' } },
-        axes: [
-          { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
-          { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56 },
-        ],
+        axes: [axis(), axis(56)],
         series,
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
@@ -227,19 +284,22 @@ export class ChartBoard {
     // Drawn when it is seen: the observer reports it (in view or not) once it is placed.
     this.stale.set(made, data);
     this.seen.observe(root);
-    describe(root, data);
+    describe(root, table);
     return true;
   }
 
-  private data(lines: readonly Line[], view: CurvesViewState): uPlot.AlignedData {
-    if (lines.length === 0) return [[]];
-    const tables: uPlot.AlignedData[] = lines.map((l) => {
+  private table(lines: readonly Line[], view: CurvesViewState): Table {
+    if (lines.length === 0) return { data: [[]], breaks: 0 };
+    const tables: Table[] = lines.map((l) => {
       const xs = view.xAxis === 'step' ? l.steps : l.times;
       const order = xs.map((_, i) => i).sort((a, b) => (xs[a] as number) - (xs[b] as number));
+      const x = order.map((i) => xs[i] as number);
       const raw = order.map((i) => l.values[i] ?? null);
-      return [order.map((i) => xs[i] as number), raw, ema(raw, view.smoothing)];
+      const smooth = ema(raw, view.smoothing);
+      return view.xAxis === 'step' ? { data: [x, raw, smooth], breaks: 0 } : breakAtStops(x, raw, smooth);
     });
-    return tables.length === 1 ? (tables[0] as uPlot.AlignedData) : uPlot.join(tables);
+    const breaks = tables.reduce((n, t) => n + t.breaks, 0);
+    return { data: tables.length === 1 ? (tables[0] as Table).data : uPlot.join(tables.map((t) => t.data)), breaks };
   }
 
   private applyHidden(chart: Chart): void {

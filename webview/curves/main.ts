@@ -3,7 +3,7 @@
  * charts.ts), the samples of the first selected run beside them, the run list with stop and
  * resume, smoothing, x-axis mode, and CSV/PNG export. The page keeps its view (smoothing, axis,
  * runs, folded groups, hidden series) with setState; the host bootstraps and resyncs full
- * snapshots, and appends arrive tagged with stage and step.
+ * snapshots, and appends arrive tagged with stage and step. The charts follow theme changes.
  */
 import 'uplot/dist/uPlot.min.css';
 import './curves.css';
@@ -16,6 +16,7 @@ import { ChartBoard } from './charts';
 import { exportPng } from './exportPng';
 import { renderSamples } from './samples';
 import { RunSeries, toCsv } from './series';
+import { watchTheme } from './theme';
 
 const api = vscodeApi<CurvesCommand, CurvesViewState>();
 const boot = readBootstrap<CurvesBootstrap>();
@@ -53,6 +54,11 @@ const board = new ChartBoard(
   (key, shown) => setView({ hidden: shown ? view.hidden.filter((h) => h !== key) : [...new Set([...view.hidden, key])] }, false),
   (group, open) => setView({ collapsed: open ? view.collapsed.filter((g) => g !== group) : [...new Set([...view.collapsed, group])] }, false),
 );
+
+// VS Code switches theme in place: the charts take the new colours.
+watchTheme(() => {
+  if (board.restyle()) scheduleCharts();
+});
 
 const shortId = (id: string): string => id.replace(/^\d{8}-(\d{6})-/, '$1 ');
 const runLabel = (id: string): string => shortId(id);

@@ -64,7 +64,7 @@ const schemas = {
     note: z.string().max(10_000).optional(),
   }),
   'ranking.undo': z.strictObject({ workspace, eventId: id.optional() }),
-  'inline.complete': z.strictObject({ workspace, text: z.string().max(1_000_000), n: z.int().optional(), maxNewTokens: z.int().optional() }),
+  'inline.complete': z.strictObject({ workspace, file: filePath, text: z.string().max(1_000_000), n: z.int().optional(), maxNewTokens: z.int().optional() }),
   'inline.record': z.strictObject({ workspace, id, accepted: z.int().min(0).nullable() }),
   'project.exportPreferences': z.strictObject({ workspace, format: z.enum(['trl', 'hh']), out: filePath, includeImplicit: z.boolean().optional() }),
   'project.exportModel': z.strictObject({ workspace, format: z.enum(['hf', 'onnx']), out: filePath }),
@@ -136,7 +136,7 @@ export function projectHandlers(options: EngineOptions): HandlersFor<ProjectRequ
     },
     async 'inline.complete'(raw, ctx) {
       const p = check('inline.complete', raw);
-      return completeInline(await openProject(workspaceOf(p.workspace)), p.text, p.n ?? 2, p.maxNewTokens ?? 16, ctx.signal);
+      return completeInline(await openProject(workspaceOf(p.workspace)), p.file, p.text, p.n ?? 2, p.maxNewTokens ?? 16, ctx.signal);
     },
     async 'inline.record'(raw) {
       const p = check('inline.record', raw);

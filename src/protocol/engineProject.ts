@@ -118,7 +118,8 @@ export interface ProjectRequests {
   'ranking.undo': { params: { workspace: string; eventId?: string }; result: { undone?: string; batchId?: string } };
   /** One short completion of `text` for ghost text; `id` names the pending suggestion. */
   'inline.complete': {
-    params: { workspace: string; text: string; n?: number; maxNewTokens?: number };
+    /** `file`: the document the text comes from (refused outside the workspace, in .rlhf/, .vscode/, .git/ or a settings file). */
+    params: { workspace: string; file: string; text: string; n?: number; maxNewTokens?: number };
     result: { id: string; completions: string[]; model: string };
   };
   /** Records what became of an inline suggestion: accepted (its index) or shown and not accepted (null). */

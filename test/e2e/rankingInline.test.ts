@@ -1,11 +1,12 @@
 /**
  * The opt-in inline completion provider in a real VS Code: with rlhf.inlineCompletions.enabled
- * on, typing in a file of the demo project shows the policy's continuation as ghost text;
+ * on, typing in a settings file or in .rlhf/ shows nothing and stores nothing; typing in a .txt
+ * file of the demo project shows the policy's continuation as ghost text;
  * accepting it (Tab) records an implicit preference, kept apart from human rankings and out of
  * the ranking queue. Runs in the high-contrast theme (screenshots of the sidebar and panel).
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Frame } from 'playwright-core';
@@ -17,17 +18,34 @@ test('inline completions: ghost text from the policy; accepting it records an im
   await withSession({ name: 'inline', backend: 'wasm', settings: { 'rlhf.inlineCompletions.enabled': true, 'editor.inlineSuggest.enabled': true, 'workbench.colorTheme': 'Default High Contrast' } }, async (s) => {
     await s.runCommand('RLHF: Open Demo Project');
     const sidebar = await s.webviewFrame('[data-testid="count-implicit"]');
-    writeFileSync(join(s.workspace, 'notes.txt'), 'Call me Ishmael. Some years ago');
-    // Quick Open: the palette without '>' searches files.
-    await s.page.keyboard.press('F1');
-    const input = s.page.locator('.quick-input-widget .quick-input-box input');
-    await input.waitFor({ state: 'visible', timeout: 10_000 });
-    await input.fill('notes.txt');
-    await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'notes.txt' }).first().click({ timeout: 30_000 });
-    const editor = s.page.locator('.monaco-editor .view-lines').first();
-    await editor.click();
-    await s.page.keyboard.press('Control+End');
     const ghost = s.page.locator('.ghost-text-decoration, .ghost-text').first();
+    const promptsFile = join(s.workspace, '.rlhf', 'prompts.jsonl');
+    const promptsBefore = readFileSync(promptsFile, 'utf8');
+    // Quick Open: the palette without '>' searches files.
+    const openFile = async (name: string): Promise<void> => {
+      await s.page.keyboard.press('F1');
+      const input = s.page.locator('.quick-input-widget .quick-input-box input');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(name);
+      await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: name.split('/').pop()! }).first().click({ timeout: 30_000 });
+      await s.page.locator('.monaco-editor .view-lines').first().click();
+      await s.page.keyboard.press('Control+End');
+    };
+    // A settings file and the project's own files get no ghost text and store nothing.
+    mkdirSync(join(s.workspace, '.vscode'), { recursive: true });
+    writeFileSync(join(s.workspace, '.vscode', 'settings.json'), '{\n  "editor.fontSize": 14,\n  ');
+    writeFileSync(join(s.workspace, '.rlhf', 'configs-notes.txt'), 'Call me Ishmael. Some years ago');
+    for (const name of ['.vscode/settings.json', '.rlhf/configs-notes.txt']) {
+      await openFile(name);
+      await s.page.keyboard.type(name.endsWith('.json') ? '"editor.tabSize": ' : ', never mind how');
+      await ghost.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
+      assert.ok(!(await ghost.isVisible()), `ghost text appeared in ${name}`);
+      await s.page.keyboard.press('Escape');
+    }
+    assert.equal(readFileSync(promptsFile, 'utf8'), promptsBefore, 'text from a settings file or .rlhf/ was stored');
+
+    writeFileSync(join(s.workspace, 'notes.txt'), 'Call me Ishmael. Some years ago');
+    await openFile('notes.txt');
     // Typing triggers the provider; retry a few words in case a sample came back empty.
     for (let attempt = 0; attempt < 5 && !(await ghost.isVisible()); attempt++) {
       await s.page.keyboard.type(attempt === 0 ? ', never mind how' : ' the');

@@ -9,6 +9,7 @@
  */
 import { UserError } from '../../core/errors';
 import { newEventId } from '../../core/store/ids';
+import { inlineRefusal } from '../../core/store/inlineScope';
 import type { Project } from '../../core/store/project';
 import { MAX_PROMPT_CHARS } from '../../core/store/schemas';
 import { DEFAULT_SAMPLING } from '../../core/sample/types';
@@ -33,7 +34,9 @@ const MAX_PENDING = 50;
 const pending = new Map<string, Suggestion>();
 const TEMPERATURES = [0.7, 1.0];
 
-export async function completeInline(project: Project, text: string, n: number, maxNewTokens: number, signal: AbortSignal): Promise<CompleteResult> {
+export async function completeInline(project: Project, file: string, text: string, n: number, maxNewTokens: number, signal: AbortSignal): Promise<CompleteResult> {
+  const refused = inlineRefusal(file, project.paths.workspace);
+  if (refused) throw new UserError(`inline.complete: ${refused}; inline completions run only in the workspace's own files.`);
   if (!Number.isInteger(n) || n < 2 || n > 4) throw new UserError(`inline.complete: n must be 2 to 4 (a preference needs two candidates), got ${n}.`);
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > 128) throw new UserError(`inline.complete: maxNewTokens must be 1 to 128, got ${maxNewTokens}.`);
   const policy = currentPolicy(project);

@@ -1,13 +1,18 @@
 /**
  * The opt-in inline completion provider (setting rlhf.inlineCompletions.enabled, default off):
  * the policy's continuations of the text before the cursor as ghost text, sampled in the engine
- * (debounced, cancellable, cached sampler). What became of a suggestion is recorded as an
- * implicit preference: accepted (its command runs) or shown and not accepted (the next request
- * comes for another place without an accept). The store keeps them apart from explicit
- * rankings; training leaves them out unless project.json settings.includeImplicit is on.
+ * (debounced, cancellable, cached sampler). It runs only in the files the user chose
+ * (rlhf.inlineCompletions.files, glob patterns in the project's workspace folder), never outside
+ * that folder, in .rlhf/, .vscode/, .git/ or a settings file (inlineRefusal, checked again by the
+ * engine). What became of a suggestion that was shown is recorded as an implicit preference:
+ * accepted (its command runs) or shown and not accepted (the next request comes for another
+ * place without an accept); only then are the text before the cursor and the suggestions stored.
+ * The store keeps them apart from explicit rankings; training leaves them out unless project.json
+ * settings.includeImplicit is on.
  */
 import * as vscode from 'vscode';
 import type { FeatureDeps } from '../features';
+import { inlineRefusal } from '../../core/store/inlineScope';
 import { errorMessage } from './engineProgress';
 import { hasProjectOnDisk, projectFolder } from './workspace';
 
@@ -15,6 +20,16 @@ const ACCEPT_COMMAND = 'rlhf.inlineCompletionAccepted';
 const DEBOUNCE_MS = 300;
 /** Characters before the cursor sent as the prompt (the engine keeps what fits the model). */
 const PREFIX_CHARS = 2000;
+/** rlhf.inlineCompletions.files when unset (also package.json's default). */
+const DEFAULT_FILES = ['**/*.md', '**/*.txt'];
+
+/** True when the user's patterns take `document` and it is a workspace file inline completions may read. */
+function inScope(document: vscode.TextDocument, workspace: string): boolean {
+  if (document.uri.scheme !== 'file' || inlineRefusal(document.uri.fsPath, workspace)) return false;
+  const patterns = vscode.workspace.getConfiguration('rlhf').get<unknown>('inlineCompletions.files', DEFAULT_FILES);
+  const list = Array.isArray(patterns) ? patterns.filter((p): p is string => typeof p === 'string' && p.trim() !== '') : DEFAULT_FILES;
+  return list.some((pattern) => vscode.languages.match({ scheme: 'file', pattern: new vscode.RelativePattern(workspace, pattern) }, document) > 0);
+}
 
 interface Shown {
   readonly workspace: string;
@@ -37,9 +52,9 @@ export function registerInlineCompletions(deps: FeatureDeps): vscode.Disposable[
   const provider: vscode.InlineCompletionItemProvider = {
     async provideInlineCompletionItems(document, position, _context, token) {
       if (!vscode.workspace.getConfiguration('rlhf').get<boolean>('inlineCompletions.enabled', false)) return undefined;
-      if (!vscode.workspace.isTrusted || document.uri.scheme !== 'file') return undefined;
+      if (!vscode.workspace.isTrusted) return undefined;
       const workspace = projectFolder();
-      if (!workspace || !hasProjectOnDisk(workspace)) return undefined;
+      if (!workspace || !hasProjectOnDisk(workspace) || !inScope(document, workspace)) return undefined;
       const offset = document.offsetAt(position);
       // The previous suggestion was shown and the user moved on without accepting it.
       if (shown && (shown.uri !== document.uri.toString() || shown.offset !== offset)) {
@@ -53,10 +68,9 @@ export function registerInlineCompletions(deps: FeatureDeps): vscode.Disposable[
       try {
         const text = document.getText(new vscode.Range(document.positionAt(Math.max(0, offset - PREFIX_CHARS)), position));
         if (text.trim() === '') return undefined;
-        const r = await deps.engine.request('inline.complete', { workspace, text }, { signal: controller.signal });
+        const r = await deps.engine.request('inline.complete', { workspace, file: document.uri.fsPath, text }, { signal: controller.signal });
         if (token.isCancellationRequested) return undefined;
-        shown = { workspace, id: r.id, uri: document.uri.toString(), offset };
-        return r.completions
+        const items = r.completions
           .map((c, i) => ({ c, i }))
           .filter(({ c }) => c.trim() !== '')
           .map(({ c, i }) => {
@@ -64,6 +78,9 @@ export function registerInlineCompletions(deps: FeatureDeps): vscode.Disposable[
             item.command = { command: ACCEPT_COMMAND, title: 'Record accepted completion', arguments: [r.id, i] };
             return item;
           });
+        // Nothing to show is nothing to record: the engine drops unresolved suggestions.
+        if (items.length > 0) shown = { workspace, id: r.id, uri: document.uri.toString(), offset };
+        return items;
       } catch (err) {
         if (!controller.signal.aborted && !warned) {
           warned = true;

@@ -103,12 +103,12 @@ test('long prompts: import warns about those the context cannot hold, generation
 test('inline suggestions are recorded as implicit preferences, apart from the ranking queue', async () => {
   const before = await h['project.overview']({ workspace: ws }, ctx);
   assert.ok(before.exists);
-  const s = await h['inline.complete']({ workspace: ws, text: 'Call me Ishmael. Some years ago', maxNewTokens: 6 }, ctx);
+  const s = await h['inline.complete']({ workspace: ws, file: path.join(ws, 'notes.md'), text: 'Call me Ishmael. Some years ago', maxNewTokens: 6 }, ctx);
   assert.equal(s.completions.length, 2);
   const { eventId } = await h['inline.record']({ workspace: ws, id: s.id, accepted: 1 }, ctx);
   assert.ok(eventId);
   await assert.rejects(h['inline.record']({ workspace: ws, id: s.id, accepted: 0 }, ctx), (e) => isUserError(e) && /no pending/.test(e.message));
-  const shown = await h['inline.complete']({ workspace: ws, text: 'The whale', maxNewTokens: 4 }, ctx);
+  const shown = await h['inline.complete']({ workspace: ws, file: path.join(ws, 'docs', 'notes.txt'), text: 'The whale', maxNewTokens: 4 }, ctx);
   await h['inline.record']({ workspace: ws, id: shown.id, accepted: null }, ctx);
 
   const after = await h['project.overview']({ workspace: ws }, ctx);
@@ -119,6 +119,27 @@ test('inline suggestions are recorded as implicit preferences, apart from the ra
   const implicit = project.rankings.current({ sources: ['implicit'] });
   assert.deepEqual(implicit.map((c) => c.event.verdict).sort(), ['allBad', 'ranked']);
   assert.deepEqual(implicit.find((c) => c.event.verdict === 'ranked')?.event.ranks, [2, 1]);
+});
+
+test('inline completions are refused outside the workspace, in .rlhf/, .vscode/ and settings files; nothing is stored', async () => {
+  const stored = (): string => ['prompts.jsonl', 'completions.jsonl'].map((f) => fs.readFileSync(path.join(ws, '.rlhf', f), 'utf8')).join('\n');
+  const before = stored();
+  const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-elsewhere-'));
+  try {
+    for (const file of [
+      path.join(elsewhere, 'settings.json'),
+      path.join(ws, '.rlhf', 'configs', 'ppo-default.json'),
+      path.join(ws, '.rlhf', 'project.json'),
+      path.join(ws, '.vscode', 'settings.json'),
+      path.join(ws, 'sub', 'settings.json'),
+      path.join(ws, '..', 'outside.md'),
+    ]) {
+      await assert.rejects(h['inline.complete']({ workspace: ws, file, text: '"editor.fontSize": 14,', maxNewTokens: 4 }, ctx), (e) => isUserError(e) && /inline completions run only in the workspace's own files/.test(e.message), file);
+    }
+  } finally {
+    fs.rmSync(elsewhere, { recursive: true, force: true });
+  }
+  assert.equal(stored(), before);
 });
 
 test('exports: preferences as TRL, the policy as an HF folder and as ONNX', async () => {

@@ -19,6 +19,12 @@ export type SaveState =
   | { readonly state: 'saved'; readonly batchId: string }
   | { readonly state: 'failed'; readonly batchId: string; readonly error: string };
 
+export interface Tally {
+  readonly ranked: number;
+  readonly allBad: number;
+  readonly skipped: number;
+}
+
 /** Full state of the panel, bootstrapped into the page and resent whole on every change. */
 export interface RankingState {
   /**
@@ -34,6 +40,8 @@ export interface RankingState {
   /** The model new completions come from (the current policy), for the header. */
   readonly policy?: string;
   readonly save: SaveState;
+  /** What this panel has submitted since it opened, by verdict (a skip is not a ranking). */
+  readonly tally?: Tally;
   /** The ranking submitted last, which Ctrl/Cmd+Z can take back. */
   readonly lastSubmitted?: { readonly batchId: string; readonly eventId: string };
   /**

@@ -263,6 +263,63 @@ test('Rank Completions for Selection: the selection is named, and once ranked th
   }
 });
 
+test('identical completions are marked and can tie; each completion follows the prompt\'s tail; differences mark only what no other completion has, once asked for, and stay on', async () => {
+  const prompt = 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness, and the sea was calm an';
+  const host = await open(ready(item('b4', [' the white whale swims', ' d.', ' the grey whale swims', ' d.', ' the white whale dives'], prompt)));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    const badges = host.page.getByTestId('completion').evaluateAll((els) => els.map((e) => e.querySelector('[data-testid="same-as"]')?.textContent ?? ''));
+    assert.deepEqual(await badges, ['', 'same as #4', '', 'same as #2', '']);
+    assert.deepEqual(await host.page.getByTestId('position').allTextContents(), ['#1', '#2', '#3', '#4', '#5']);
+    // The prompt's last ~80 characters (from a word start) before each completion, so ' d.' reads as 'an d.'.
+    const context = await host.page.getByTestId('context').allTextContents();
+    assert.equal(context.length, 5);
+    assert.equal(context[0], '… was the age of wisdom, it was the age of foolishness, and the sea was calm an');
+    assert.ok(context.every((c) => c === context[0]));
+    assert.equal(await host.page.getByTestId('completion-text').nth(1).textContent(), `${context[0]} d.`);
+    // Duplicates can still be ranked, as a tie.
+    await host.page.getByTestId('completion').nth(1).click();
+    await host.page.keyboard.press('1');
+    await host.page.keyboard.press('ArrowDown');
+    await host.page.keyboard.press('t');
+    assert.deepEqual(await ranksShown(host), ['', '1', '', '1', '']);
+
+    const texts = host.page.getByTestId('completion-text');
+    assert.equal(await host.page.locator('mark').count(), 0, 'off by default');
+    await host.page.getByTestId('diff-toggle').check();
+    // Against every other different completion: #1's words all occur in #3 or #5, so nothing of it is marked.
+    assert.deepEqual(await texts.nth(0).locator('mark').allTextContents(), []);
+    assert.deepEqual(await texts.nth(2).locator('mark').allTextContents(), ['grey']);
+    assert.deepEqual(await texts.nth(4).locator('mark').allTextContents(), ['dives']);
+    assert.deepEqual(await texts.nth(1).locator('mark').allTextContents(), ['d.'], 'a duplicate is compared with the completions that differ');
+    await screenshot(host.page, 'ranking-duplicates-context');
+    // Kept on for the next prompt.
+    await host.send({ type: 'didChangeState', state: ready(first, 1) });
+    await host.page.getByText('Some years ago').waitFor();
+    assert.equal(await host.page.getByTestId('diff-toggle').isChecked(), true);
+    assert.deepEqual(await texts.nth(0).locator('mark').allTextContents(), ['years', 'never mind how long.']);
+    assert.equal(await host.page.getByTestId('context').first().textContent(), 'Call me Ishmael.', 'a short prompt is shown whole');
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('the header counts this panel\'s submissions by verdict: a skip is not a ranking', async () => {
+  const host = await open(ready(first));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    assert.equal(await host.page.getByTestId('tally').count(), 0, 'nothing submitted yet');
+    await host.send({ type: 'didChangeState', state: ready(second, 1, { tally: { ranked: 0, allBad: 0, skipped: 1 } }) });
+    assert.equal(await host.page.getByTestId('tally').textContent(), 'Ranked 0 · skipped 1');
+    await host.send({ type: 'didChangeState', state: ready(second, 2, { tally: { ranked: 7, allBad: 1, skipped: 1 } }) });
+    assert.equal(await host.page.getByTestId('tally').textContent(), 'Ranked 7 · all bad 1 · skipped 1');
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
 test('loading, empty (with Generate) and error states; stray messages are ignored', async () => {
   const host = await open({ status: 'loading', message: 'Generating completions…', progress: { done: 0, total: 0 }, guidelines: '', save: { state: 'idle' } });
   try {

@@ -16,6 +16,7 @@ import { isRankingNotification } from '../../src/protocol/ranking';
 import { readBootstrap, vscodeApi } from '../shared/vscodeApi';
 import type { Draft } from './draft';
 import { assign, isComplete, newDraft, reorder, tie, toggleVerdict, toSubmission, withNote } from './draft';
+import type { Piece } from './diff';
 import { wordDiff } from './diff';
 import { el } from './dom';
 import { renderMarkdown } from './markdown';
@@ -41,9 +42,13 @@ let page: PageState = restorePage(api.getState());
 let state: RankingState = readBootstrap<RankingState>();
 let focus = 0;
 const expanded = new Set<number>();
+/** Highlighted pieces by completion index, for the batch shown (the diffs are worked out once). */
+const differences = new Map<number, Piece[]>();
 /** Collapse completions longer than this (characters or lines). */
 const LONG_CHARS = 400;
 const LONG_LINES = 6;
+/** How much of the prompt's end is shown before each completion, so a continuation reads in context. */
+const CONTEXT_CHARS = 80;
 /** Undo steps kept per batch. */
 const MAX_HISTORY = 50;
 /** Elements that Enter and Space activate themselves: they never submit. */
@@ -167,6 +172,14 @@ function saveLine(): HTMLElement {
   return el('span', { 'data-testid': 'save-state', class: 'save' }, '');
 }
 
+/** This panel's submissions: "Ranked 7 · all bad 1 · skipped 1" (skips never count as ranked); none yet: nothing. */
+function tally(): HTMLElement | string {
+  const t = state.tally;
+  if (!t || t.ranked + t.allBad + t.skipped === 0) return '';
+  const parts = [`Ranked ${t.ranked}`, ...(t.allBad ? [`all bad ${t.allBad}`] : []), ...(t.skipped ? [`skipped ${t.skipped}`] : [])];
+  return el('span', { 'data-testid': 'tally', class: 'tally', title: 'Submitted in this panel since it opened' }, parts.join(' · '));
+}
+
 function header(): HTMLElement {
   const { done, total } = state.progress;
   const n = state.item ? Math.min(done + 1, total) : done;
@@ -174,6 +187,7 @@ function header(): HTMLElement {
     'header',
     {},
     el('span', { 'data-testid': 'progress', class: 'progress' }, `${n} of ${total}`),
+    tally(),
     el('span', { class: 'policy', 'data-testid': 'policy', title: state.policy ?? '' }, state.policy ? `Policy: ${state.policy}` : 'No policy model'),
     saveLine(),
   );
@@ -196,17 +210,45 @@ function selectionNotice(): HTMLElement | string {
   return el('p', { 'data-testid': 'selection-notice', class: 'notice', role: 'status' }, text);
 }
 
+/** The end of the prompt, dimmed before a completion: the last CONTEXT_CHARS, from a word start when one is near. */
+function promptTail(prompt: string): string {
+  if (prompt.length <= CONTEXT_CHARS) return prompt;
+  const tail = prompt.slice(-CONTEXT_CHARS);
+  const space = tail.search(/\s/);
+  return `…${space >= 0 && space < CONTEXT_CHARS / 4 ? tail.slice(space) : tail}`;
+}
+
+/** The words of completion `index` that none of the other, different completions has. */
+function highlighted(item: RankingItem, index: number): Piece[] {
+  const own = item.completions[index]!.text;
+  let pieces = differences.get(index);
+  if (!pieces) {
+    pieces = wordDiff(own, [...new Set(item.completions.map((c) => c.text))].filter((t) => t !== own));
+    differences.set(index, pieces);
+  }
+  return pieces;
+}
+
+/** The display position of another completion with the very same text, if there is one. */
+function sameAs(item: RankingItem, d: Draft, position: number): number | undefined {
+  const own = item.completions[d.order[position] as number]!.text;
+  const other = d.order.findIndex((i, p) => p !== position && item.completions[i]!.text === own);
+  return other >= 0 ? other : undefined;
+}
+
 function completionCard(item: RankingItem, d: Draft, position: number): HTMLElement {
   const index = d.order[position] as number;
   const c = item.completions[index]!;
   const rank = d.verdict === 'ranked' ? d.ranks[index] : null;
-  const reference = item.completions[d.order[position === 0 ? 1 : 0] as number];
   const long = c.text.length > LONG_CHARS || c.text.split('\n').length > LONG_LINES;
-  const text = el('div', { class: `text${long && !expanded.has(index) ? ' collapsed' : ''}`, 'data-testid': 'completion-text' });
-  if (page.highlightDifferences && reference) {
-    for (const p of wordDiff(c.text, reference.text)) text.append(p.changed ? el('mark', {}, p.text) : p.text);
+  const context = el('span', { class: 'context', 'data-testid': 'context', 'aria-hidden': 'true' }, promptTail(item.prompt));
+  const text = el('div', { class: `text${long && !expanded.has(index) ? ' collapsed' : ''}`, 'data-testid': 'completion-text' }, context);
+  if (page.highlightDifferences) {
+    for (const p of highlighted(item, index)) text.append(p.changed ? el('mark', {}, p.text) : p.text);
   } else text.append(c.text);
   if (c.text === '') text.append(el('em', { class: 'muted' }, '(empty completion)'));
+  const same = sameAs(item, d, position);
+  const sameBadge = same === undefined ? '' : el('vscode-badge', { 'data-testid': 'same-as', title: 'Identical text: give both the same rank for a tie' }, `same as #${same + 1}`);
   const handle = el('span', { class: 'handle', draggable: 'true', 'data-testid': 'drag-handle', title: 'Drag to reorder (ranks follow the order)', 'aria-hidden': 'true' }, '⋮⋮');
   const card = el(
     'li',
@@ -220,7 +262,12 @@ function completionCard(item: RankingItem, d: Draft, position: number): HTMLElem
     },
     handle,
     el('span', { class: 'rank', 'data-testid': 'rank' }, rank ? String(rank) : '–'),
-    el('div', { class: 'body' }, text, el('div', { class: 'meta muted' }, c.temperature !== undefined ? `T=${c.temperature}` : '', long ? expandButton(index) : '')),
+    el(
+      'div',
+      { class: 'body' },
+      text,
+      el('div', { class: 'meta muted' }, el('span', { 'data-testid': 'position' }, `#${position + 1}`), sameBadge, c.temperature !== undefined ? `T=${c.temperature}` : '', long ? expandButton(index) : ''),
+    ),
   );
   card.addEventListener('click', () => {
     if (focus !== position) moveFocus(position);
@@ -313,6 +360,7 @@ function onState(next: RankingState): void {
   if (next.item?.batchId !== previous) {
     focus = 0;
     expanded.clear();
+    differences.clear();
     const item = next.item;
     // A submit that was undone comes back with the ranking it had.
     const restored = item ? page.submitted[item.batchId] : undefined;

@@ -6,7 +6,7 @@
  * the item so the page keeps its ranking and can retry. Messages from the page are validated.
  */
 import * as vscode from 'vscode';
-import type { RankingCommand, RankingNotification, RankingState, SubmitCommand } from '../../protocol/ranking';
+import type { RankingCommand, RankingNotification, RankingState, SubmitCommand, Tally } from '../../protocol/ranking';
 import { isRankingCommand } from '../../protocol/ranking';
 import type { FeatureDeps } from '../features';
 import { renderWebviewHtml } from '../webviewHtml';
@@ -23,6 +23,9 @@ export class RankingPanel implements vscode.Disposable {
   private ready = false;
   /** The batch sampled for the last Rank Completions for Selection. */
   private selectionBatchId: string | undefined;
+  /** Submissions since the panel opened, and the verdict of the last one (which an undo takes back). */
+  private tally: Tally = { ranked: 0, allBad: 0, skipped: 0 };
+  private lastVerdict: SubmitCommand['verdict'] | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   /** Show the panel (creating it if needed) and load the next batch, or `batchId`. */
@@ -81,7 +84,7 @@ export class RankingPanel implements vscode.Disposable {
     try {
       const q = await this.deps.engine.request('ranking.next', { workspace: this.workspace, ...(batchId ? { batchId } : {}) });
       const policy = q.policy ? `${q.policy.path} (${q.policy.from})` : undefined;
-      const base = { progress: { done: q.done, total: q.total }, guidelines: q.guidelines, ...(policy ? { policy } : {}), save: this.state.save };
+      const base = { progress: { done: q.done, total: q.total }, guidelines: q.guidelines, ...(policy ? { policy } : {}), save: this.state.save, tally: this.tally };
       if (q.item) {
         const selection = q.item.batchId === this.selectionBatchId ? { selection: 'current' as const } : {};
         this.setState({ ...base, status: 'ready', item: q.item, ...extra, ...selection });
@@ -148,6 +151,8 @@ export class RankingPanel implements vscode.Disposable {
         ...(cmd.ranks ? { ranks: cmd.ranks } : {}),
         ...(cmd.note !== undefined ? { note: cmd.note } : {}),
       });
+      this.count(cmd.verdict, 1);
+      this.lastVerdict = cmd.verdict;
       this.state = { ...this.state, save: { state: 'saved', batchId: cmd.batchId } };
       // After the selection's batch, say that what follows is the project's queue.
       const selection = cmd.batchId === this.selectionBatchId ? { selection: 'ranked' as const } : {};
@@ -163,12 +168,19 @@ export class RankingPanel implements vscode.Disposable {
     if (this.state.lastSubmitted?.eventId !== eventId) return;
     try {
       const r = await this.deps.engine.request('ranking.undo', { workspace: this.workspace, eventId });
+      if (r.undone && this.lastVerdict) this.count(this.lastVerdict, -1);
+      this.lastVerdict = undefined;
       this.state = { ...this.state, save: { state: 'idle' } };
       await this.load(r.batchId);
       this.deps.refreshSidebar();
     } catch (err) {
       void vscode.window.showErrorMessage(`RLHF: could not undo the ranking: ${errorMessage(err)}`);
     }
+  }
+
+  private count(verdict: SubmitCommand['verdict'], step: 1 | -1): void {
+    const key = verdict === 'skip' ? 'skipped' : verdict;
+    this.tally = { ...this.tally, [key]: Math.max(0, this.tally[key] + step) };
   }
 
   /** Sample completions for `promptText` and show them here (Rank Completions for Selection). */

@@ -5,6 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { RankingCommand, RankingItem, RankingNotification, RankingState, SubmitCommand } from '../../src/protocol/ranking';
 import { isRankingCommand } from '../../src/protocol/ranking';
@@ -314,6 +316,40 @@ test('the header counts this panel\'s submissions by verdict: a skip is not a ra
     assert.equal(await host.page.getByTestId('tally').textContent(), 'Ranked 0 · skipped 1');
     await host.send({ type: 'didChangeState', state: ready(second, 2, { tally: { ranked: 7, allBad: 1, skipped: 1 } }) });
     assert.equal(await host.page.getByTestId('tally').textContent(), 'Ranked 7 · all bad 1 · skipped 1');
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('every colour comes from the theme: no literal colours in the stylesheet, and the new pieces follow the theme\'s variables', async () => {
+  const css = fs.readFileSync(path.resolve(__dirname, '../../media/ranking.css'), 'utf8');
+  assert.doesNotMatch(css, /#[0-9a-f]{3,8}\b|rgba?\(|hsla?\(/i, 'a literal colour in media/ranking.css');
+  const host = await open(ready(item('b5', [' d.', ' d.', ' then it rained.'], 'The sea was calm an'), 1, { selection: 'ranked', tally: { ranked: 1, allBad: 0, skipped: 1 } }));
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    // What VS Code puts on <html> for a theme, with a distinct colour per variable.
+    const theme: Record<string, string> = {
+      '--vscode-foreground': 'rgb(1, 1, 1)',
+      '--vscode-editor-background': 'rgb(2, 2, 2)',
+      '--vscode-descriptionForeground': 'rgb(3, 3, 3)',
+      '--vscode-diffEditor-insertedTextBackground': 'rgb(4, 4, 4)',
+      '--vscode-editorInfo-foreground': 'rgb(5, 5, 5)',
+      '--vscode-textBlockQuote-background': 'rgb(6, 6, 6)',
+      '--vscode-badge-background': 'rgb(7, 7, 7)',
+    };
+    await host.page.evaluate(`for (const [k, v] of Object.entries(${JSON.stringify(theme)})) document.documentElement.style.setProperty(k, v)`);
+    await host.page.getByTestId('diff-toggle').check();
+    const style = (selector: string, property: string): Promise<string> =>
+      host.page.evaluate(`(() => { const e = document.querySelector(${JSON.stringify(selector)}); return getComputedStyle(e.shadowRoot?.querySelector('.root') ?? e)[${JSON.stringify(property)}]; })()`);
+    assert.equal(await style('body', 'color'), 'rgb(1, 1, 1)');
+    assert.equal(await style('body', 'backgroundColor'), 'rgb(2, 2, 2)');
+    assert.equal(await style('[data-testid="context"]', 'color'), 'rgb(3, 3, 3)');
+    assert.equal(await style('[data-testid="tally"]', 'color'), 'rgb(3, 3, 3)');
+    assert.equal(await style('mark', 'backgroundColor'), 'rgb(4, 4, 4)');
+    assert.equal(await style('[data-testid="selection-notice"]', 'borderLeftColor'), 'rgb(5, 5, 5)');
+    assert.equal(await style('[data-testid="selection-notice"]', 'backgroundColor'), 'rgb(6, 6, 6)');
+    assert.equal(await style('[data-testid="same-as"]', 'backgroundColor'), 'rgb(7, 7, 7)');
     assert.deepEqual(host.problems, []);
   } finally {
     await host.close();

@@ -1,7 +1,9 @@
 /**
  * The ranking app in Chromium against a protocol-typed host stand-in: the keyboard flow (rank,
  * tie, undo, submit), a failed save that keeps the ranking and retries, undo of a submitted
- * ranking, drag to reorder, skip / all bad, long completions, highlighted differences.
+ * ranking and of the draft it brings back, drag to reorder, skip / all bad, long completions,
+ * Enter on buttons and the guidelines toggle, a ranked selection, duplicates, the prompt's tail,
+ * highlighted differences, the tally, theme colours.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

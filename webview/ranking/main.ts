@@ -52,7 +52,7 @@ const CONTEXT_CHARS = 80;
 /** Undo steps kept per batch. */
 const MAX_HISTORY = 50;
 /** Elements that Enter and Space activate themselves: they never submit. */
-const ACTIVATABLE = 'button, summary, a[href], input, select, vscode-button, [role="button"]';
+const ACTIVATABLE = 'button, summary, vscode-button';
 
 /** The persisted state, from an older version too (fields it lacks take their defaults). */
 function restorePage(saved: Partial<PageState> | undefined): PageState {

@@ -15,6 +15,8 @@ import type { MetricPoint, PresetInfo, RunInfo, RunKind, SamplePoint, TrainingRe
 import type { EngineOptions, HandlersFor } from './handlers';
 import { readLaunch } from './training/launch';
 import { DEMO_PRESETS, STAGE_PRESETS } from './training/presets';
+import type { TrainableStageKind } from './training/presets';
+import { presetEdited } from './training/stageConfigs';
 import { startRun } from './training/startRun';
 
 const MAX_SAMPLES = 5000;
@@ -118,15 +120,17 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
       return { samples };
     },
 
-    async 'training.presets'() {
-      const list = (o: Readonly<Record<string, { readonly description: string }>>): PresetInfo[] => Object.entries(o).map(([name, p]) => ({ name, description: p.description }));
+    async 'training.presets'(params) {
+      const project = params.workspace === undefined ? undefined : await Project.open(workspaceOf(params)).catch(() => undefined);
+      const list = (o: Readonly<Record<string, { readonly description: string }>>, stage?: TrainableStageKind): PresetInfo[] =>
+        Object.entries(o).map(([name, p]) => ({ name, description: p.description, ...(project && stage && presetEdited(project, stage, name) ? { edited: true } : {}) }));
       const presets: Record<RunKind, PresetInfo[]> = {
         demo: list(DEMO_PRESETS),
-        sft: list(STAGE_PRESETS.sft),
-        reward: list(STAGE_PRESETS.reward),
-        ppo: list(STAGE_PRESETS.ppo),
-        rloo: list(STAGE_PRESETS.rloo),
-        dpo: list(STAGE_PRESETS.dpo),
+        sft: list(STAGE_PRESETS.sft, 'sft'),
+        reward: list(STAGE_PRESETS.reward, 'reward'),
+        ppo: list(STAGE_PRESETS.ppo, 'ppo'),
+        rloo: list(STAGE_PRESETS.rloo, 'rloo'),
+        dpo: list(STAGE_PRESETS.dpo, 'dpo'),
       };
       return { presets };
     },

@@ -33,8 +33,10 @@ export interface ProjectOverview {
   };
   readonly prompts: number;
   readonly batches: number;
-  /** Batches this labeler has ranked (any verdict, human source). */
+  /** Batches this labeler has ranked or marked all bad (human source; skips are counted apart). */
   readonly ranked: number;
+  /** Batches this labeler skipped. */
+  readonly skipped: number;
   /** Batches this labeler has not ranked yet. */
   readonly unranked: number;
   /** Training pairs from the project's training sources. */
@@ -44,6 +46,11 @@ export interface ProjectOverview {
   readonly includeImplicit: boolean;
   readonly labeler: string;
   readonly labelers: readonly string[];
+  /**
+   * Where the RLHF loop stands: when the newest reward model and trained policy were finished,
+   * and how many prompts this labeler ranked since that reward model (the next round's data).
+   */
+  readonly loop: { readonly rewardAt?: string; readonly policyAt?: string; readonly rankedSinceReward: number };
   readonly runs: readonly RunView[];
   /** Damaged log tails moved aside when the project was opened. */
   readonly repairs: readonly string[];

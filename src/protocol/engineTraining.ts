@@ -81,6 +81,8 @@ export interface StartRunResult {
 export interface PresetInfo {
   readonly name: string;
   readonly description: string;
+  /** The preset's config file in the workspace's project was edited by the user: it runs as saved. */
+  readonly edited?: boolean;
 }
 
 /** What the engine streams while a run trains; every event names its run. */
@@ -103,8 +105,8 @@ export interface TrainingRequests {
   'training.metrics': { params: { workspace: string; runId: string }; result: { points: MetricPoint[]; warning?: string } };
   /** A run's samples.jsonl, the newest `limit` lines (default 400). */
   'training.samples': { params: { workspace: string; runId: string; limit?: number }; result: { samples: SamplePoint[] } };
-  /** The presets for the demo and for each stage. */
-  'training.presets': { params: Record<string, never>; result: { presets: Record<RunKind, PresetInfo[]> } };
+  /** The presets for the demo and for each stage (with `workspace`: which preset files the user edited there). */
+  'training.presets': { params: { workspace?: string }; result: { presets: Record<RunKind, PresetInfo[]> } };
 }
 
 export interface TrainingNotifications {

@@ -37,11 +37,12 @@ export const SIDEBAR_COMMANDS = [
 ] as const;
 export type SidebarCommandId = (typeof SIDEBAR_COMMANDS)[number];
 
-/** The suggested next step: what to do, why, and the command that does it. */
+/** The suggested next step: what to do, why, and the command that does it (and another way on, if there is one). */
 export interface NextStep {
   readonly label: string;
   readonly reason: string;
   readonly command: SidebarCommandId;
+  readonly alternative?: { readonly label: string; readonly command: SidebarCommandId };
 }
 
 /** The project section of the sidebar. */

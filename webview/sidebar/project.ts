@@ -3,7 +3,7 @@
  * or the project at a glance (models, counts, labelers, runs), the suggested next step and a
  * button per stage. Buttons post `runCommand` with an allowlisted command id.
  */
-import type { ProjectOverview, ProjectSection, SidebarCommand, SidebarCommandId, SidebarState } from '../../src/protocol/sidebar';
+import type { NextStep, ProjectOverview, ProjectSection, SidebarCommand, SidebarCommandId, SidebarState } from '../../src/protocol/sidebar';
 
 type El = (tag: string, attrs?: Record<string, string>, ...children: (Node | string)[]) => HTMLElement;
 
@@ -47,7 +47,7 @@ function body(p: ProjectSection, el: El, button: (label: string, command: Sideba
   }
 }
 
-function openProject(o: ProjectOverview, next: { label: string; reason: string; command: SidebarCommandId }, el: El, button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement): (Node | string)[] {
+function openProject(o: ProjectOverview, next: NextStep, el: El, button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement): (Node | string)[] {
   const dl = el('dl', { 'data-testid': 'project-overview' });
   const item = (k: string, v: string, id: string, title = ''): void => {
     dl.append(el('dt', {}, k), el('dd', { 'data-testid': id, ...(title ? { title } : {}) }, v));
@@ -59,7 +59,7 @@ function openProject(o: ProjectOverview, next: { label: string; reason: string; 
   item('Reward', model(o.models.reward), 'model-reward', o.models.reward?.path);
   item('Policy', model(o.models.policy), 'model-policy', o.models.policy?.path);
   item('Prompts', String(o.prompts), 'count-prompts');
-  item('Ranked', String(o.ranked), 'count-ranked');
+  item('Ranked', o.skipped ? `${o.ranked} (${o.skipped} skipped)` : String(o.ranked), 'count-ranked');
   item('Unranked', String(o.unranked), 'count-unranked');
   item('Pairs', String(o.pairs), 'count-pairs');
   item('Implicit', `${o.implicit}${o.includeImplicit ? ' (used in training)' : ' (not used in training)'}`, 'count-implicit');
@@ -67,7 +67,14 @@ function openProject(o: ProjectOverview, next: { label: string; reason: string; 
   const out: (Node | string)[] = [dl];
   if (o.repairs.length) out.push(el('p', { class: 'warning', role: 'alert', 'data-testid': 'repairs' }, `Damaged log tails were moved aside: ${o.repairs.join('; ')}`));
   out.push(
-    el('div', { class: 'next', 'data-testid': 'next-step' }, el('strong', {}, 'Next: '), `${next.reason} `, button(next.label, next.command, 'next-step-button')),
+    el(
+      'div',
+      { class: 'next', 'data-testid': 'next-step' },
+      el('strong', {}, 'Next: '),
+      `${next.reason} `,
+      button(next.label, next.command, 'next-step-button'),
+      ...(next.alternative ? [' ', button(next.alternative.label, next.alternative.command, 'next-step-alternative', { secondary: true })] : []),
+    ),
     el('h2', {}, 'Stages'),
     el(
       'div',

@@ -122,7 +122,7 @@ export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DE
   const runId = options.runId ?? existingDemoRun(project) ?? newRunId('demo');
   const sftData = demoSftExamples(config.sftExamples, new Set(promptTexts)).map((e) => ({ prompt: e.prompt, completion: e.completion }));
   const metrics: MetricRecord[] = [];
-  const sft = sftJob(config.sft, (tokenize): SftExample[] => sftData.map((e) => ({ prompt: tokenize(e.prompt), response: tokenize(e.completion) })), { model: base, evalFraction: 0.1 });
+  const sft = sftJob(config.sft, (tokenizer): SftExample[] => sftData.map((e) => ({ prompt: tokenizer.encode(e.prompt), response: tokenizer.encode(e.completion) })), { model: base, evalFraction: 0.1 });
   const reward = {
     ...rewardJob(project, config.reward, { evalFraction: config.rewardEvalFraction, includeSimulated: true }),
     prepare: async (sftFinal: string | undefined, signal: AbortSignal | undefined) => {

@@ -23,6 +23,8 @@ import {
   sftFileSchema,
 } from './configs';
 import { dpoJob, ppoJob, pretrainJob, rewardJob, rlooJob, sftJob } from './jobs';
+import { BEST_RANKED, bestRankedExamples } from './datasets';
+import type { Tokenizer } from '../tokenizer/tokenizer';
 import type { StageJob } from './runner';
 import type { StageName } from './stage';
 
@@ -57,7 +59,8 @@ export function jobFromConfigFile(stage: TrainableStage, configFile: string, pro
     case 'sft': {
       const f = readConfigFile(configFile, sftFileSchema);
       const c = sftConfig(f);
-      return { runId: f.runId ?? newRunId(stage), job: sftJob(c, at(f.data), { model: at(f.model), ...optional('evalFraction', f.evalFraction) }), config: { stage, ...f, resolved: c } };
+      const data = f.data === BEST_RANKED ? (tokenizer: Tokenizer) => bestRankedExamples(project, tokenizer) : at(f.data);
+      return { runId: f.runId ?? newRunId(stage), job: sftJob(c, data, { model: at(f.model), ...optional('evalFraction', f.evalFraction) }), config: { stage, ...f, resolved: c } };
     }
     case 'reward': {
       const f = readConfigFile(configFile, rewardFileSchema);

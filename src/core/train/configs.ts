@@ -62,7 +62,7 @@ export const sftFileSchema = z.strictObject({
   ...loopFields,
   /** The base model folder. */
   model: z.string().min(1),
-  /** JSONL of {"prompt": …, "completion": …} (TRL's prompt-completion format). */
+  /** JSONL of {"prompt": …, "completion": …} (TRL's prompt-completion format), or "builtin:best-ranked" (the project's first-ranked completions). */
   data: z.string().min(1),
   maxLen: positiveInt.max(8192).optional(),
   /** Fraction of examples held out for eval loss. */

@@ -39,6 +39,34 @@ export function loadSftJsonl(file: string, tokenizer: Tokenizer): SftExample[] {
   }));
 }
 
+/** SFT data spec: the project's best-ranked completions instead of a file. */
+export const BEST_RANKED = 'builtin:best-ranked';
+
+/**
+ * SFT examples from the project's rankings (training sources, as the reward model's): every
+ * completion ranked first in a ranking that has pairs (ties at the top included), with its
+ * prompt; completions end with EOS. What the labeler liked best is what the model imitates
+ * first (best-of-n fine-tuning), so SFT can run before anyone writes demonstrations.
+ */
+export function bestRankedExamples(project: Project, tokenizer: Tokenizer, options: { includeSimulated?: boolean } = {}): SftExample[] {
+  const simulated = options.includeSimulated ?? project.meta.settings.includeSimulated;
+  const sources: LabelSource[] = ['human', 'imported', ...(simulated ? (['simulated'] as const) : [])];
+  const byEvent = new Map<string, PreferencePair[]>();
+  for (const p of derivePairs(project, { sources })) byEvent.set(p.eventId, [...(byEvent.get(p.eventId) ?? []), p]);
+  const eos = tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId];
+  const examples: SftExample[] = [];
+  for (const pairs of byEvent.values()) {
+    const beaten = new Set(pairs.map((p) => p.rejectedId));
+    const best = new Map(pairs.filter((p) => !beaten.has(p.chosenId)).map((p) => [p.chosenId, p.chosen]));
+    const prompt = tokenizer.encode((pairs[0] as PreferencePair).prompt);
+    for (const text of best.values()) examples.push({ prompt, response: [...tokenizer.encode(text), ...eos] });
+  }
+  if (examples.length === 0) {
+    throw new UserError(`sft: no ranked completions in ${project.paths.dir} to learn from yet (rank some; ties, skips and all-bad give none), or write prompt/completion pairs to a JSONL file and set "data" to it.`);
+  }
+  return examples;
+}
+
 export interface RewardGroups {
   readonly train: RankedGroup[];
   readonly eval: RankedGroup[];

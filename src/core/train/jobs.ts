@@ -11,6 +11,7 @@ import { initParams } from '../model/gpt2';
 import type { Project } from '../store/project';
 import { byteLevelTokenizerJson } from '../tokenizer/byteLevel';
 import { tokenizerFromJson } from '../tokenizer/tokenizer';
+import type { Tokenizer } from '../tokenizer/tokenizer';
 import { UserError } from '../errors';
 import { splitHeldOut } from './data';
 import { corpusText, loadSftJsonl, preferencePairs, rankedGroups } from './datasets';
@@ -53,14 +54,14 @@ export function pretrainJob(project: Project, runId: string, config: PretrainCon
 }
 
 /** SFT from `model` (or the previous stage's result) on examples or a JSONL file. */
-export function sftJob(config: SftConfig, data: string | readonly SftExample[] | ((tokenize: (s: string) => number[]) => SftExample[]), options: { model?: string; evalFraction?: number } = {}): StageJob {
+export function sftJob(config: SftConfig, data: string | readonly SftExample[] | ((tokenizer: Tokenizer) => SftExample[]), options: { model?: string; evalFraction?: number } = {}): StageJob {
   return {
     stage: 'sft',
     kind: 'lm',
     optim: config.optim,
     from: (previous) => required(options.model ?? previous, 'sft'),
     loop: (m, optimizer, signal) => {
-      const examples = typeof data === 'string' ? loadSftJsonl(data, m.tokenizer) : typeof data === 'function' ? data((s) => m.tokenizer.encode(s)) : data;
+      const examples = typeof data === 'string' ? loadSftJsonl(data, m.tokenizer) : typeof data === 'function' ? data(m.tokenizer) : data;
       const split = splitHeldOut(examples, options.evalFraction ?? 0.1, config.seed);
       const pad = m.tokenizer.eosTokenId ?? 0;
       const cut = examples.filter((e) => e.prompt.length + e.response.length > config.maxLen + 1).length;

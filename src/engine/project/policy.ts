@@ -25,9 +25,9 @@ export interface ProjectModels {
   readonly policy?: ModelView;
 }
 
-export function projectModels(project: Project): ProjectModels {
-  // Final checkpoints of every run, newest first.
-  const finals = project.runs
+/** Final checkpoints of every run, newest first. */
+function finalsOf(project: Project): { stage: string; time: string; path: string; from: string }[] {
+  return project.runs
     .list()
     .flatMap((summary) => {
       const record = project.runs.get(summary.id);
@@ -36,6 +36,18 @@ export function projectModels(project: Project): ProjectModels {
         .map((c) => ({ stage: c.stage, time: c.time, path: path.resolve(project.runs.dir(summary.id), c.path), from: `run ${summary.id}` }));
     })
     .sort((a, b) => b.time.localeCompare(a.time));
+}
+
+/** When the newest reward model and the newest trained policy (PPO, RLOO, DPO) were finished, from the runs. */
+export function finishedTimes(project: Project): { reward?: string; policy?: string } {
+  const finals = finalsOf(project);
+  const reward = finals.find((f) => f.stage === 'reward')?.time;
+  const policy = finals.find((f) => POLICY_STAGES.has(f.stage))?.time;
+  return { ...(reward ? { reward } : {}), ...(policy ? { policy } : {}) };
+}
+
+export function projectModels(project: Project): ProjectModels {
+  const finals = finalsOf(project);
   const newest = (pred: (stage: string) => boolean): ModelView | undefined => {
     const f = finals.find((c) => pred(c.stage));
     return f ? { path: f.path, from: f.from } : undefined;

@@ -3,13 +3,19 @@
  * in from the project (the newest finished stage of each kind, else project.json's models, else
  * the shipped tiny default). The file is what runs, so the user can open it, edit it, and run it
  * again as a config file; the editor validates it against the stage's JSON schema.
+ *
+ * A preset picked again refreshes its file (newer models) only while the file is exactly what
+ * the engine last wrote there: `.presets.json` beside the configs keeps a hash of each file it
+ * wrote. A file the user edited (or wrote) is used as it is, never overwritten.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assetRoot } from '../../core/demo/demo';
 import { UserError } from '../../core/errors';
-import { writeJsonAtomic } from '../../core/store/fsx';
+import { writeFileAtomic, writeJsonAtomic } from '../../core/store/fsx';
 import type { Project } from '../../core/store/project';
+import { BEST_RANKED } from '../../core/train/datasets';
 import { STAGE_PRESETS } from './presets';
 import type { TrainableStageKind } from './presets';
 
@@ -25,6 +31,9 @@ export function latestFinal(project: Project, stage: string): string | undefined
   }
   return undefined;
 }
+
+/** An SFT data file the user writes beside the configs (TRL prompt/completion JSONL). */
+const SFT_DATA_FILE = 'sft-data.jsonl';
 
 const fromProject = (project: Project, p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(project.paths.workspace, p));
 
@@ -49,9 +58,12 @@ function rewardModel(project: Project, file: string): string {
 /** The model fields a stage's config needs, from the project. */
 function modelFields(project: Project, stage: TrainableStageKind, file: string): Record<string, unknown> {
   switch (stage) {
-    case 'sft':
-      // SFT data is the user's own: the preset points at a file beside the config.
-      return { model: baseModel(project), data: 'sft-data.jsonl' };
+    case 'sft': {
+      // The user's own prompt/completion file beside the config when there is one; else the
+      // project's best-ranked completions.
+      const own = fs.existsSync(path.join(path.dirname(file), SFT_DATA_FILE));
+      return { model: baseModel(project), data: own ? SFT_DATA_FILE : BEST_RANKED };
+    }
     case 'reward':
     case 'dpo':
       return { model: sftModel(project) };
@@ -61,18 +73,40 @@ function modelFields(project: Project, stage: TrainableStageKind, file: string):
   }
 }
 
-/** Writes `.rlhf/configs/<stage>-<preset>.json` for a preset and returns its path. */
-export function writePresetConfig(project: Project, stage: TrainableStageKind, preset: string): string {
+const WRITTEN = '.presets.json';
+const hash = (text: string): string => createHash('sha256').update(text).digest('hex');
+const presetFile = (project: Project, stage: TrainableStageKind, preset: string): string => path.join(configsDir(project), `${stage}-${preset}.json`);
+
+/** File name → hash of what the engine last wrote there. */
+function written(project: Project): Record<string, string> {
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(path.join(configsDir(project), WRITTEN), 'utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** True when the preset's file exists and is not what the engine last wrote (the user's edit, kept as is). */
+export function presetEdited(project: Project, stage: TrainableStageKind, preset: string): boolean {
+  const file = presetFile(project, stage, preset);
+  if (!fs.existsSync(file)) return false;
+  return written(project)[path.basename(file)] !== hash(fs.readFileSync(file, 'utf8'));
+}
+
+/**
+ * The config file for a preset, `.rlhf/configs/<stage>-<preset>.json`: written (or refreshed) from
+ * the preset and the project's models unless the user edited it, in which case it is used as is
+ * (`edited`).
+ */
+export function writePresetConfig(project: Project, stage: TrainableStageKind, preset: string): { file: string; edited: boolean } {
   const found = STAGE_PRESETS[stage][preset];
   if (!found) throw new UserError(`Unknown ${stage} preset '${preset}': use one of ${Object.keys(STAGE_PRESETS[stage]).join(', ')}.`);
-  const file = path.join(configsDir(project), `${stage}-${preset}.json`);
-  const body = { ...modelFields(project, stage, file), ...found.fields };
+  const file = presetFile(project, stage, preset);
+  if (presetEdited(project, stage, preset)) return { file, edited: true };
+  const text = JSON.stringify({ ...modelFields(project, stage, file), ...found.fields }, null, 2) + '\n';
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeJsonAtomic(file, body);
-  if (stage === 'sft' && !fs.existsSync(path.join(path.dirname(file), 'sft-data.jsonl'))) {
-    throw new UserError(
-      `SFT trains on your prompt/completion pairs: write them to ${path.join(path.dirname(file), 'sft-data.jsonl')} (JSONL lines {"prompt": …, "completion": …}), then run the preset again or run ${file} as a config file.`,
-    );
-  }
-  return file;
+  writeFileAtomic(file, text);
+  writeJsonAtomic(path.join(configsDir(project), WRITTEN), { ...written(project), [path.basename(file)]: hash(text) });
+  return { file, edited: false };
 }

@@ -31,6 +31,8 @@ interface Plan {
   readonly resumed: boolean;
   readonly configFile?: string;
   readonly preset?: string;
+  /** Said in the run's log before it starts (e.g. an edited preset file used as it is). */
+  readonly notes?: readonly string[];
   readonly run: (onEvent: (e: DemoEvent) => void) => Promise<Readonly<Record<string, string>>>;
 }
 
@@ -58,10 +60,12 @@ function plan(params: StartRunParams, project: Project, signal: AbortSignal): Pl
     return { runId, kind, resumed: false, preset: name, run: (onEvent) => demo(project, preset.config, runId, signal, onEvent) };
   }
   if (params.configFile !== undefined && params.preset !== undefined) throw new UserError('training.start: give a config file or a preset, not both.');
-  const configFile = params.configFile ?? (params.preset !== undefined ? writePresetConfig(project, kind, params.preset) : undefined);
+  const fromPreset = params.configFile === undefined && params.preset !== undefined ? writePresetConfig(project, kind, params.preset) : undefined;
+  const configFile = params.configFile ?? fromPreset?.file;
   if (configFile === undefined) throw new UserError(`training.start: a ${kind} run needs a config file or a preset.`);
   if (!path.isAbsolute(configFile)) throw new UserError(`training.start: the config file path must be absolute (got ${configFile}).`);
-  return stagePlan(kind, configFile, project, signal, undefined, params.preset);
+  const planned = stagePlan(kind, configFile, project, signal, undefined, params.preset);
+  return fromPreset?.edited ? { ...planned, notes: [`${configFile}: you edited this preset's file, so it runs as you saved it (delete it to get the preset's settings and the project's newest models again).`] } : planned;
 }
 
 /** The demo's finals reach the caller as stage-end events; its summary goes to the log. */
@@ -94,6 +98,7 @@ export async function startRun(params: StartRunParams, ctx: StartContext): Promi
   let launched = false;
   const finals: Record<string, string> = {};
   emit({ type: 'run-start', kind: p.kind, stage, resumed: p.resumed, ...(p.configFile ? { configFile: p.configFile } : {}) });
+  for (const message of p.notes ?? []) emit({ type: 'log', message });
   const onEvent = (e: DemoEvent): void => {
     if (e.type !== 'demo' && !launched) {
       // The runner has created the run folder by its first event.

@@ -6,9 +6,10 @@
  */
 import * as vscode from 'vscode';
 import type { ProjectOverview } from '../../protocol/engineProject';
-import type { NextStep, ProjectSection } from '../../protocol/sidebar';
+import type { ProjectSection } from '../../protocol/sidebar';
 import type { EngineClient } from '../engineClient';
 import { errorMessage } from './engineProgress';
+import { nextStep } from './nextStep';
 import { hasProjectOnDisk, projectFolder, setContextKeys } from './workspace';
 
 let engine: EngineClient | undefined;
@@ -69,23 +70,6 @@ function setSection(next: ProjectSection): void {
     hasUnranked: next.kind === 'open' && next.overview.unranked > 0,
     hasFolder: next.kind !== 'noFolder',
   });
-}
-
-/** Enough human rankings to train a reward model on (pairs come from them). */
-const MIN_RANKED_FOR_REWARD = 8;
-
-/** The step that moves the pipeline on, from what the project has. */
-export function nextStep(o: ProjectOverview): NextStep {
-  if (o.prompts === 0) return { label: 'Import prompts', reason: 'The project has no prompts yet.', command: 'rlhf.importPrompts' };
-  if (o.unranked > 0) return { label: `Rank ${o.unranked} waiting`, reason: `${o.unranked} prompt${o.unranked === 1 ? ' has' : 's have'} completions to rank.`, command: 'rlhf.startRanking' };
-  if (o.ranked < MIN_RANKED_FOR_REWARD) {
-    return { label: 'Generate completions', reason: `${o.ranked} of at least ${MIN_RANKED_FOR_REWARD} prompts ranked: sample more to rank.`, command: 'rlhf.generateCompletions' };
-  }
-  if (!o.models.sft) return { label: 'Train SFT', reason: 'No supervised fine-tuned model yet.', command: 'rlhf.trainSft' };
-  if (!o.models.reward) return { label: 'Train reward model', reason: `${o.pairs} preference pairs are ready.`, command: 'rlhf.trainReward' };
-  const policyTrained = o.runs.some((r) => ['ppo', 'rloo', 'dpo'].includes(r.stage) && r.state === 'completed');
-  if (!policyTrained) return { label: 'Train policy', reason: 'A reward model is ready: align the policy (PPO, RLOO or DPO).', command: 'rlhf.trainPolicy' };
-  return { label: 'Generate completions', reason: 'Sample from the new policy and rank again (the RLHF loop).', command: 'rlhf.generateCompletions' };
 }
 
 /** Context keys and a loading section from the disk alone (no engine start at activation). */

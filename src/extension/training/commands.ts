@@ -12,13 +12,14 @@ import type { FeatureDeps } from '../features';
 import { CurvesPanel } from './curvesPanel';
 import { formatStats } from '../eventLoop';
 import type { RunController } from './runController';
+import { projectFolder, requireProject, requireTrust } from '../project/workspace';
 
 const STAGE_TITLES: Readonly<Record<StageRunKind, string>> = { sft: 'SFT', reward: 'reward model', ppo: 'PPO', rloo: 'RLOO', dpo: 'DPO' };
 
 /** A preset name, or an absolute/relative path of a .json config file. */
 type Choice = { readonly preset: string } | { readonly configFile: string };
 
-const workspaceFolder = (): string | undefined => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+const workspaceFolder = (): string | undefined => projectFolder();
 
 /**
  * The run-control picks stay open when focus moves: the curves panel's page, (re)loading beside
@@ -27,7 +28,8 @@ const workspaceFolder = (): string | undefined => vscode.workspace.workspaceFold
 const PICK = { ignoreFocusOut: true } as const;
 
 async function presets(deps: FeatureDeps, kind: StageRunKind | 'demo'): Promise<PresetInfo[]> {
-  return (await deps.engine.request('training.presets', {})).presets[kind];
+  const workspace = workspaceFolder();
+  return (await deps.engine.request('training.presets', workspace ? { workspace } : {})).presets[kind];
 }
 
 /** Reads a command argument: a preset name or a config path (.json); anything else is ignored. */
@@ -39,14 +41,19 @@ function choiceFromArg(arg: unknown): Choice | undefined {
 
 async function pickConfig(deps: FeatureDeps, stage: StageRunKind): Promise<Choice | undefined> {
   type Item = vscode.QuickPickItem & { choice?: Choice; browse?: true };
-  const items: Item[] = (await presets(deps, stage)).map((p) => ({ label: `${stage}: ${p.name}`, description: 'preset', detail: p.description, choice: { preset: p.name } }));
+  const items: Item[] = (await presets(deps, stage)).map((p) => ({
+    label: `${stage}: ${p.name}`,
+    description: p.edited ? `preset · your edited .rlhf/configs/${stage}-${p.name}.json, run as saved` : 'preset',
+    detail: p.description,
+    choice: { preset: p.name },
+  }));
   const folder = workspaceFolder();
   if (folder) {
     const files = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, `.rlhf/configs/${stage}*.json`), undefined, 50);
     for (const f of files) items.push({ label: path.basename(f.fsPath), description: 'config file', detail: f.fsPath, choice: { configFile: f.fsPath } });
   }
   items.push({ label: 'Choose a config file…', description: `JSON, validated by the ${stage} schema`, browse: true });
-  const picked = await vscode.window.showQuickPick(items, { ...PICK, title: `RLHF: train ${STAGE_TITLES[stage]}`, placeHolder: 'A preset (written to .rlhf/configs/ so you can edit it) or a config file', matchOnDetail: true });
+  const picked = await vscode.window.showQuickPick(items, { ...PICK, title: `RLHF: train ${STAGE_TITLES[stage]}`, placeHolder: 'A preset (written to .rlhf/configs/ so you can edit it; an edited file is never overwritten) or a config file', matchOnDetail: true });
   if (!picked) return undefined;
   if (picked.choice) return picked.choice;
   const uri = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON config': ['json'] }, ...(folder ? { defaultUri: vscode.Uri.file(path.join(folder, '.rlhf', 'configs')) } : {}) });
@@ -74,6 +81,7 @@ async function pickRun(deps: FeatureDeps, title: string, filter: (r: RunInfo) =>
 export function registerRunCommands(deps: FeatureDeps, runs: RunController): vscode.Disposable[] {
   const { eventLoop } = deps;
   const train = async (stage: StageRunKind, arg: unknown): Promise<void> => {
+    if (!requireProject() || !requireTrust()) return;
     const choice = choiceFromArg(arg) ?? (await pickConfig(deps, stage));
     if (!choice) return;
     const label = 'preset' in choice ? `${STAGE_TITLES[stage]} (${choice.preset})` : `${STAGE_TITLES[stage]} (${path.basename(choice.configFile)})`;
@@ -99,6 +107,7 @@ export function registerRunCommands(deps: FeatureDeps, runs: RunController): vsc
       if (stage) await train(stage, arg);
     }),
     vscode.commands.registerCommand('rlhf.runDemo', async (arg?: unknown) => {
+      if (!requireProject() || !requireTrust()) return;
       let preset = typeof arg === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(arg) ? arg : undefined;
       if (!preset) {
         const items = (await presets(deps, 'demo')).map((p) => ({ label: p.name, detail: p.description }));

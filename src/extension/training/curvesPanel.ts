@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import { projectFolder } from '../project/workspace';
 import type { CurvesBootstrap, CurvesCommand, CurvesNotification, CurvesViewState } from '../../protocol/curves';
 import { DEFAULT_VIEW, isCurvesCommand, MAX_SELECTED_RUNS, toViewState } from '../../protocol/curves';
 import type { MetricPoint, SamplePoint } from '../../protocol/engineTraining';
@@ -95,7 +96,7 @@ export class CurvesPanel implements vscode.Disposable {
   }
 
   private workspace(): string | undefined {
-    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    return projectFolder();
   }
 
   /** Render the page with a full bootstrap (used on open, restore, and reload). */
@@ -282,7 +283,8 @@ export class CurvesPanel implements vscode.Disposable {
   }
 
   private async save(fileName: string, what: 'CSV' | 'PNG', bytes: Buffer): Promise<void> {
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const workspace = projectFolder();
+    const folder = workspace ? vscode.Uri.file(workspace) : undefined;
     const target = await vscode.window.showSaveDialog({
       title: `Export the curves as ${what}`,
       ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, fileName) } : {}),

@@ -6,6 +6,7 @@
  * events are small and the panel batches them.
  */
 import * as vscode from 'vscode';
+import { projectFolder } from '../project/workspace';
 import type { LiveRun } from '../../protocol/curves';
 import type { EngineNotifications } from '../../protocol/engine';
 import type { RunKind, StartRunParams } from '../../protocol/engineTraining';
@@ -72,7 +73,7 @@ export class RunController implements vscode.Disposable {
       void vscode.window.showWarningMessage('RLHF: training is off in an untrusted workspace (it loads models and runs code paths from the folder). Trust the workspace to train.');
       return;
     }
-    const workspace = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const workspace = projectFolder();
     if (!workspace) {
       void vscode.window.showErrorMessage('RLHF: open a folder first; runs live in its .rlhf/ folder.');
       return;

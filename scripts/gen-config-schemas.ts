@@ -1,8 +1,8 @@
-// Writes schemas/<stage>.schema.json from the zod config schemas (see src/engine/training/jsonSchemas.ts).
+// Writes schemas/<stage>.schema.json and schemas/project.schema.json from the zod schemas (see src/engine/training/jsonSchemas.ts).
 // Usage: npm run schemas
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SCHEMA_STAGES, schemaPath, schemaText } from '../src/engine/training/jsonSchemas';
+import { PROJECT_SCHEMA_PATH, SCHEMA_STAGES, projectSchemaText, schemaPath, schemaText } from '../src/engine/training/jsonSchemas';
 
 const root = path.resolve(__dirname, '..');
 for (const stage of SCHEMA_STAGES) {
@@ -11,3 +11,5 @@ for (const stage of SCHEMA_STAGES) {
   fs.writeFileSync(file, schemaText(stage));
   console.log(`wrote ${path.relative(root, file)}`);
 }
+fs.writeFileSync(path.join(root, PROJECT_SCHEMA_PATH), projectSchemaText());
+console.log(`wrote ${PROJECT_SCHEMA_PATH}`);

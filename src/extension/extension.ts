@@ -4,8 +4,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isBackendPreference } from '../protocol/backend';
+import { BACKEND_PREFERENCES, isBackendPreference } from '../protocol/backend';
 import type { BackendReport } from '../protocol/backend';
+import type { LiveRun } from '../protocol/curves';
 import type { EngineView, SidebarState } from '../protocol/sidebar';
 import { EngineClient, EngineRequestError } from './engineClient';
 import type { EngineState } from './engineClient';
@@ -50,11 +51,13 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
         return { state: 'crashed', reason: s.reason };
     }
   };
-  const state = (): SidebarState => ({
-    engine: engineView(engine.state),
-    activationMs,
-    ...(lastError ? { lastError } : {}),
-  });
+  // The live run (set once the training features are up): its step in the run rows is the
+  // metrics stream's, as in the status bar and the curves, not run.json's (moved at checkpoints).
+  let liveRun: () => LiveRun | undefined = () => undefined;
+  const state = (): SidebarState => {
+    const live = liveRun();
+    return { engine: engineView(engine.state), activationMs, ...(lastError ? { lastError } : {}), ...(live ? { live } : {}) };
+  };
 
   const showEngineStatus = async (): Promise<void> => {
     await vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`);
@@ -123,16 +126,27 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
 
   const deps = { context, engine, log, eventLoop, refreshSidebar: () => sidebar.refresh() };
   registerProjectFeatures(deps);
-  registerTrainingFeatures(deps);
+  const runs = registerTrainingFeatures(deps);
+  liveRun = () => runs.live;
+  context.subscriptions.push(runs.onDidChangeLive(() => sidebar.postSoon()));
 
   activationMs = performance.now() - activateStarted;
   log.info(`Activated in ${activationMs.toFixed(1)} ms.`);
   return { activationMs, enginePid: () => engine.pid };
 }
 
+/** rlhf.engine.backend; a value it does not know runs as auto, and the user is told so (once per value). */
+let warnedBackend: unknown;
 function backendSetting(): string {
-  const value = vscode.workspace.getConfiguration('rlhf').get<string>('engine.backend', 'auto');
-  return isBackendPreference(value) ? value : 'auto';
+  const value = vscode.workspace.getConfiguration('rlhf').get<unknown>('engine.backend', 'auto');
+  if (isBackendPreference(value)) return value;
+  if (warnedBackend !== value) {
+    warnedBackend = value;
+    void vscode.window
+      .showWarningMessage(`RLHF: the setting rlhf.engine.backend is ${JSON.stringify(value)}, which is not one of ${BACKEND_PREFERENCES.join(', ')}; the engine uses auto.`, 'Open Settings')
+      .then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'rlhf.engine.backend'));
+  }
+  return 'auto';
 }
 
 export function deactivate(): void {

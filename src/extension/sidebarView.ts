@@ -20,6 +20,7 @@ export interface SidebarActions {
 export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
   private ready = false;
+  private postTimer: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -62,6 +63,15 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   refresh(): void {
     this.post();
     void this.eventLoop.track('sidebar reload', () => reloadProjectSection()).then(() => this.post());
+  }
+
+  /** Send the state again within a quarter second (a live step moving: at most four a second, no reload). */
+  postSoon(): void {
+    if (this.postTimer) return;
+    this.postTimer = setTimeout(() => {
+      this.postTimer = undefined;
+      this.post();
+    }, 250);
   }
 
   private post(): void {
@@ -110,6 +120,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   }
 
   dispose(): void {
+    if (this.postTimer) clearTimeout(this.postTimer);
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

@@ -9,7 +9,7 @@ import { CURVES_VIEW_TYPE, CurvesPanel } from './training/curvesPanel';
 import { RunController } from './training/runController';
 import { TrainingStatusBar } from './training/statusBar';
 
-export function registerTrainingFeatures(deps: FeatureDeps): void {
+export function registerTrainingFeatures(deps: FeatureDeps): RunController {
   const runs = new RunController(deps);
   deps.context.subscriptions.push(
     runs,
@@ -19,4 +19,5 @@ export function registerTrainingFeatures(deps: FeatureDeps): void {
       deserializeWebviewPanel: (panel, state: unknown) => CurvesPanel.revive(panel, deps, runs, state),
     }),
   );
+  return runs;
 }

@@ -4,6 +4,7 @@
  * the webview are untrusted: the host accepts them only through `isSidebarCommand`.
  */
 import type { BackendReport } from './backend';
+import type { LiveRun } from './curves';
 import type { ProjectOverview } from './engineProject';
 
 export type { ProjectOverview };
@@ -34,6 +35,7 @@ export const SIDEBAR_COMMANDS = [
   'rlhf.showCurves',
   'rlhf.exportPreferences',
   'rlhf.exportModel',
+  'rlhf.openProjectFile',
 ] as const;
 export type SidebarCommandId = (typeof SIDEBAR_COMMANDS)[number];
 
@@ -52,7 +54,8 @@ export type ProjectSection =
   /** A folder without `.rlhf/`. */
   | { readonly kind: 'none'; readonly workspace: string }
   | { readonly kind: 'loading'; readonly workspace: string }
-  | { readonly kind: 'error'; readonly workspace: string; readonly message: string }
+  /** The project could not be read; `projectFile` when project.json is what is wrong (offered to open). */
+  | { readonly kind: 'error'; readonly workspace: string; readonly message: string; readonly projectFile?: boolean }
   | { readonly kind: 'open'; readonly overview: ProjectOverview; readonly next: NextStep };
 
 /** Full state, bootstrapped into the page and resent whole on every change (no bare deltas). */
@@ -66,6 +69,8 @@ export interface SidebarState {
   readonly lastError?: string;
   /** Extension activation time, measured in activate(). */
   readonly activationMs: number;
+  /** The run training now, with its live stage and step (the run rows show this step). */
+  readonly live?: LiveRun;
 }
 
 export interface ReadyCommand {

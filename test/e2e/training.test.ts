@@ -3,7 +3,9 @@
  * demo-quick) from the command palette, open the curves from the status bar item, watch PPO
  * points appear while it trains, stop it mid-PPO, resume it, and see the curves continue from
  * the step after the last checkpoint with no gap or repeat (redone steps replace their points). The extension host's event-loop delay during the run is
- * read through RLHF: Show Extension Host Event-Loop Delay and reported.
+ * read through RLHF: Show Extension Host Event-Loop Delay and reported. Then a reward model from
+ * a preset, the same preset again after its file was edited (it runs as saved), and the
+ * sidebar's next step (Train policy) run to the loop's next step.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -105,6 +107,26 @@ async function clickUntilCurves(s: Session, status: Locator): Promise<Frame> {
   }
 }
 
+/** Polls `check` until it holds; fails naming `what`. */
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
+}
+
+/** Completed runs of one stage in the workspace's project, with their steps (from run.json). */
+function completedRuns(workspace: string, stage: string): { id: string; step: number }[] {
+  const dir = path.join(workspace, '.rlhf', 'runs');
+  return fs
+    .readdirSync(dir)
+    .filter((id) => fs.existsSync(path.join(dir, id, 'run.json')))
+    .map((id) => ({ id, run: JSON.parse(fs.readFileSync(path.join(dir, id, 'run.json'), 'utf8')) as { stage: string; state: string; step: number } }))
+    .filter(({ run }) => run.stage === stage && run.state === 'completed')
+    .map(({ id, run }) => ({ id, step: run.step }));
+}
+
 async function eventLoopDelay(s: Session, since: RegExp): Promise<{ max: number; p99: number; ownWork: number; text: string }> {
   await s.runCommand('RLHF: Show Extension Host Event-Loop Delay');
   const n = await s.waitForNotification(since);
@@ -140,7 +162,7 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     const stopped = await s.waitForNotification(/stopped at ppo step (\d+)/, 60_000);
     const runId = /run (\S+) stopped/.exec(stopped.message)?.[1];
     assert.ok(runId, `no run id in '${stopped.message}'`);
-    await curves.locator(`[data-testid="state-${runId}"]`, { hasText: 'cancelled' }).waitFor({ timeout: 30_000 });
+    await curves.locator(`[data-testid="state-${runId}"]`, { hasText: 'stopped' }).waitFor({ timeout: 30_000 });
     const atStop = await chartState(curves);
     const run = JSON.parse(fs.readFileSync(path.join(s.workspace, '.rlhf', 'runs', runId, 'run.json'), 'utf8')) as { state: string; checkpoints: { stage: string; step: number }[] };
     assert.equal(run.state, 'cancelled');
@@ -181,7 +203,7 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     assert.doesNotMatch(stoppedAgain.message, /completed/, 'the run finished all its PPO iterations before the panel\'s Stop was clicked');
     const finalStep = Number(/stopped at ppo step (\d+)/.exec(stoppedAgain.message)?.[1]);
     assert.ok(finalStep > resumed.lastX && finalStep < 200, `the second stop came at step ${finalStep} (resumed curve at ${resumed.lastX}; the run has 200 iterations)`);
-    await shown.locator(`[data-testid="state-${runId}"]`, { hasText: 'cancelled' }).waitFor({ timeout: 30_000 });
+    await shown.locator(`[data-testid="state-${runId}"]`, { hasText: 'stopped' }).waitFor({ timeout: 30_000 });
     await s.screenshot('stopped-again');
 
     // After a reload, VS Code restores the panel through its serializer with the page's view.
@@ -209,6 +231,30 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
       throw err;
     });
     await s.screenshot('reward-run');
+
+    // An edited preset file survives its preset being picked again: it runs as saved.
+    const rewardFile = path.join(s.workspace, '.rlhf', 'configs', 'reward-quick.json');
+    const edited = JSON.stringify({ ...rewardConfig, steps: 4, evalEvery: 2, checkpointEvery: 2 }, null, 4);
+    fs.writeFileSync(rewardFile, edited);
+    await s.runCommand('RLHF: Train Reward Model');
+    await pick(s, 'reward: quick');
+    await waitFor(() => completedRuns(s.workspace, 'reward').length >= 2, 'a second reward run to complete', 240_000);
+    assert.equal(fs.readFileSync(rewardFile, 'utf8'), edited, 'picking the preset again overwrote the edited reward-quick.json');
+    const second = completedRuns(s.workspace, 'reward').find((r) => r.step === 4);
+    assert.ok(second, `no reward run trained the edited 4 steps: ${JSON.stringify(completedRuns(s.workspace, 'reward'))}`);
+
+    // The sidebar's next step runs from here: a reward model and no finished policy → Train
+    // policy (PPO, quick); after it, the loop goes on (sample from the new policy, rank again).
+    await s.runCommand('RLHF: Show Engine Status');
+    const sidebar = await s.webviewFrame('[data-testid="next-step"]', 60_000);
+    await waitFor(async () => ((await sidebar.locator('[data-testid="next-step-button"]').textContent()) ?? '').trim() === 'Train policy', "the next step 'Train policy'", 60_000);
+    await sidebar.locator('[data-testid="next-step-button"]').click();
+    await pick(s, 'PPO');
+    await pick(s, 'ppo: quick');
+    await waitFor(() => completedRuns(s.workspace, 'ppo').length >= 1, 'the PPO run started from the next step to complete', 240_000);
+    await waitFor(async () => ((await sidebar.locator('[data-testid="next-step-button"]').textContent()) ?? '').trim() === 'Generate completions', "the next step 'Generate completions' after the policy run", 60_000);
+    assert.match((await sidebar.locator('[data-testid="next-step"]').textContent()) ?? '', /Sample from the new policy and rank again/);
+    await s.screenshot('next-step-after-policy');
 
     // The editor validates .rlhf/configs/<stage>*.json against the stage's schema.
     fs.writeFileSync(path.join(s.workspace, '.rlhf', 'configs', 'ppo-broken.json'), JSON.stringify({ model: 'm', rewardModel: 'r', iterations: 0, klEstimator: 'k9', bogus: true }, null, 2));

@@ -79,6 +79,8 @@ test('appends grow the curves; a repeated (stage, step) replaces the old value',
     await host.page.locator(`${chart('objective/scores')}[data-points="5"]`).waitFor();
     // The live line moves with the curves, not only with the (slower) run list.
     assert.match((await host.page.getByTestId('live').textContent()) ?? '', /ppo step 5 · reward 0\.500/);
+    // So does the live run's row in the run list: one step everywhere, not run.json's (checkpoints only).
+    assert.equal(await host.page.getByTestId(`step-${RUN_A}`).textContent(), 'ppo · step 5 ');
     assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-last-x'), '5');
     // A resumed run redoes step 5 (and 4) from its checkpoint: same steps, new values.
     await host.send({ type: 'didAppendMetrics', runId: RUN_A, points: [ppoPoint(4, 0.44), ppoPoint(5, 0.55), ppoPoint(6, 0.66)] });

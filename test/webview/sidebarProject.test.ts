@@ -67,7 +67,10 @@ test('the project at a glance: models, counts, next step, stage buttons and run 
     await host.waitFor((m) => m.type === 'ready');
     assert.equal(await host.page.getByTestId('count-unranked').textContent(), '3');
     assert.equal(await host.page.getByTestId('count-implicit').textContent(), '2 (not used in training)');
-    assert.equal(await host.page.getByTestId('model-policy').textContent(), '…/sft/final (run sft-1)');
+    assert.equal(await host.page.getByTestId('model-policy').textContent(), 'sft (run sft-1)');
+    assert.equal(await host.page.getByTestId('model-policy').getAttribute('title'), overview.models.policy?.path);
+    assert.equal(await host.page.getByTestId('model-base').textContent(), 'tiny-default (project.json)');
+    assert.equal(await host.page.getByTestId('count-ranked').textContent(), '9 (1 skipped)');
     assert.equal(await host.page.getByTestId('model-reward').textContent(), '—');
     await screenshot(host.page, 'sidebar-project');
     await host.page.getByTestId('next-step-button').click();
@@ -84,6 +87,27 @@ test('the project at a glance: models, counts, next step, stage buttons and run 
     assert.equal(await rows.nth(2).getByTestId('run-resume').count(), 0);
     for (const m of host.received) assert.ok(isSidebarCommand(m), `invalid command posted: ${JSON.stringify(m)}`);
     assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
+test('a project.json that cannot be read is named, with a button that opens it; a next step with an alternative shows both; the live run shows its live step', async () => {
+  const message = "/home/me/aligned/.rlhf/project.json: unknown field 'schemaVersion2' at the top level: remove or rename it. Fix the file (or restore it from version control).";
+  const host = await open({ ...base, project: { kind: 'error', workspace: '/home/me/aligned', message, projectFile: true } });
+  try {
+    await host.waitFor((m) => m.type === 'ready');
+    assert.equal(await host.page.getByTestId('project-error').textContent(), message);
+    await host.page.getByTestId('open-project-file').click();
+    await host.waitFor((m) => m.type === 'runCommand' && m.command === 'rlhf.openProjectFile');
+    const next = { label: 'Train SFT', reason: 'Fine-tune first, or go straight to the reward model.', command: 'rlhf.trainSft' as const, alternative: { label: 'Train reward model', command: 'rlhf.trainReward' as const } };
+    await host.send({ type: 'didChangeState', state: { ...base, live: { runId: 'ppo-3', stage: 'ppo', step: 19 }, project: { kind: 'open', overview, next } } });
+    // The live run's row shows the live step (run.json says 7: it moves only at checkpoints).
+    assert.equal(await host.page.locator('[data-run-id="ppo-3"]').getByTestId('run-step').textContent(), 'ppo · step 19');
+    assert.equal(await host.page.locator('[data-run-id="sft-1"]').getByTestId('run-step').textContent(), 'sft · step 120');
+    await host.page.getByTestId('next-step-alternative').click();
+    await host.waitFor((m) => m.type === 'runCommand' && m.command === 'rlhf.trainReward');
+    for (const m of host.received) assert.ok(isSidebarCommand(m), `invalid command posted: ${JSON.stringify(m)}`);
   } finally {
     await host.close();
   }

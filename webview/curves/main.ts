@@ -103,8 +103,14 @@ function buildHeader(): void {
   header.replaceChildren(liveLine, el('label', {}, 'Smoothing ', smoothing, smoothingValue), el('label', {}, 'X axis ', axis), csv, png);
 }
 
+/** A run row's stage and step: the live run's from the metrics stream (one source with the header and status bar), others' from run.json. */
+const runStep = (r: { id: string; stage: string; step: number }): string => (live?.runId === r.id ? `${live.stage} · step ${live.step} ` : `${r.stage} · step ${r.step} `);
+
 function renderHeader(): void {
   liveLine.textContent = live ? `Training ${runLabel(live.runId)} · ${live.stage} step ${live.step}${live.reward === undefined ? '' : ` · reward ${live.reward.toFixed(3)}`}` : 'No run is training.';
+  const row = live && runs.find((r) => r.id === live?.runId);
+  const step = row && document.querySelector(`[data-testid="step-${CSS.escape(row.id)}"]`);
+  if (row && step) step.textContent = runStep(row);
 }
 
 function renderRuns(): void {
@@ -113,9 +119,10 @@ function renderRuns(): void {
     box.checked = view.runs.includes(r.id);
     box.addEventListener('change', () => selectRuns(box.checked ? [...view.runs, r.id] : view.runs.filter((id) => id !== r.id)));
     // 'running' on disk but not training here: the engine or the editor went away mid-run.
-    const label = r.active ? 'training' : r.state === 'running' ? 'interrupted' : r.state;
+    // A cancelled run is shown as the user did it: stopped (the toast says so too).
+    const label = r.active ? 'training' : r.state === 'running' ? 'interrupted' : r.state === 'cancelled' ? 'stopped' : r.state;
     const state = el('span', { class: `state state-${r.active ? 'active' : r.state}`, 'data-testid': `state-${r.id}` }, label);
-    const row = el('li', { 'data-run': r.id }, el('label', {}, box, ` ${runLabel(r.id)} `), el('span', { class: 'muted' }, `${r.stage} · step ${r.step} `), state);
+    const row = el('li', { 'data-run': r.id }, el('label', {}, box, ` ${runLabel(r.id)} `), el('span', { class: 'muted', 'data-testid': `step-${r.id}` }, runStep(r)), state);
     if (r.active) {
       const stop = el('vscode-button', { secondary: '', 'data-testid': `stop-${r.id}` }, 'Stop');
       stop.addEventListener('click', () => api.postMessage({ type: 'stopRun', runId: r.id }));

@@ -167,7 +167,8 @@ function saveLine(): HTMLElement {
   if (s.state === 'failed' && item && s.batchId === item.batchId) {
     const retry = el('vscode-button', { 'data-testid': 'retry', secondary: '' }, 'Retry');
     retry.addEventListener('click', submit);
-    return el('span', { 'data-testid': 'save-state', class: 'save failed', role: 'alert' }, `Not saved: ${s.error} `, retry);
+    // The message and the button side by side: a long message wraps in its own box, never around the button.
+    return el('span', { 'data-testid': 'save-state', class: 'save failed', role: 'alert' }, el('span', { class: 'save-message' }, `Not saved: ${s.error}`), retry);
   }
   return el('span', { 'data-testid': 'save-state', class: 'save' }, '');
 }

@@ -40,7 +40,8 @@ function engineSection(state: SidebarState): HTMLElement {
   } else if (e.state === 'stopped') {
     section.append(el('p', { class: 'muted' }, 'The engine starts on first use.'));
   }
-  const status = el('vscode-button', { 'data-testid': 'show-status' }, 'Show Engine Status');
+  // Secondary: the project's buttons (Create Project, the next step) are the primary actions.
+  const status = el('vscode-button', { secondary: '', 'data-testid': 'show-status' }, 'Show Engine Status');
   status.addEventListener('click', () => api.postMessage({ type: 'showEngineStatus' }));
   const restart = el('vscode-button', { secondary: '', 'data-testid': 'restart' }, 'Restart Engine');
   restart.addEventListener('click', () => api.postMessage({ type: 'restartEngine' }));
@@ -58,7 +59,8 @@ function render(state: SidebarState): void {
   if (state.lastError && state.engine.state !== 'crashed') {
     children.push(el('p', { class: 'error', role: 'alert', 'data-testid': 'last-error' }, state.lastError));
   }
-  children.push(el('vscode-divider'), el('p', { class: 'muted', 'data-testid': 'activation' }, `Activated in ${state.activationMs.toFixed(1)} ms`));
+  // For tests and support, not for users: kept in the page, not shown.
+  children.push(el('p', { hidden: '', 'data-testid': 'activation' }, `Activated in ${state.activationMs.toFixed(1)} ms`));
   app.replaceChildren(...children);
   api.setState(state);
 }

@@ -3,6 +3,7 @@
  * or the project at a glance (models, counts, labelers, runs), the suggested next step and a
  * button per stage. Buttons post `runCommand` with an allowlisted command id.
  */
+import type { LiveRun } from '../../src/protocol/curves';
 import type { NextStep, ProjectOverview, ProjectSection, SidebarCommand, SidebarCommandId, SidebarState } from '../../src/protocol/sidebar';
 
 type El = (tag: string, attrs?: Record<string, string>, ...children: (Node | string)[]) => HTMLElement;
@@ -26,11 +27,11 @@ export function projectSectionView(state: SidebarState, el: El, post: (c: Sideba
   if (!trusted) {
     section.append(el('p', { class: 'warning', role: 'note', 'data-testid': 'untrusted' }, 'Restricted mode: this workspace is not trusted, so no training, sampling or model loading. Rankings can still be viewed and made.'));
   }
-  section.append(...body(p, el, button));
+  section.append(...body(p, el, button, state.live));
   return section;
 }
 
-function body(p: ProjectSection, el: El, button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement): (Node | string)[] {
+function body(p: ProjectSection, el: El, button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement, live: LiveRun | undefined): (Node | string)[] {
   switch (p.kind) {
     case 'noFolder':
     case 'none':
@@ -41,18 +42,22 @@ function body(p: ProjectSection, el: El, button: (label: string, command: Sideba
     case 'loading':
       return [el('p', { class: 'muted', 'data-testid': 'project-loading' }, `Loading the project in ${p.workspace}…`)];
     case 'error':
-      return [el('p', { class: 'error', role: 'alert', 'data-testid': 'project-error' }, p.message)];
+      return [
+        el('p', { class: 'error', role: 'alert', 'data-testid': 'project-error' }, p.message),
+        ...(p.projectFile ? [el('div', { class: 'buttons' }, button('Open project.json', 'rlhf.openProjectFile', 'open-project-file'))] : []),
+      ];
     case 'open':
-      return openProject(p.overview, p.next, el, button);
+      return openProject(p.overview, p.next, el, button, live);
   }
 }
 
-function openProject(o: ProjectOverview, next: NextStep, el: El, button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement): (Node | string)[] {
+function openProject(o: ProjectOverview, next: NextStep, el: El, button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement, live: LiveRun | undefined): (Node | string)[] {
   const dl = el('dl', { 'data-testid': 'project-overview' });
   const item = (k: string, v: string, id: string, title = ''): void => {
     dl.append(el('dt', {}, k), el('dd', { 'data-testid': id, ...(title ? { title } : {}) }, v));
   };
-  const model = (m: { path: string; from: string } | undefined): string => (m ? `${shortPath(m.path)} (${m.from})` : '—');
+  // Names, with the full path on hover.
+  const model = (m: { path: string; from: string } | undefined): string => (m ? `${modelName(m.path)} (${m.from})` : '—');
   item('Project', o.name ?? shortPath(o.workspace), 'project-name', o.workspace);
   item('Base', model(o.models.base), 'model-base', o.models.base?.path);
   item('SFT', model(o.models.sft), 'model-sft', o.models.sft?.path);
@@ -97,11 +102,20 @@ function openProject(o: ProjectOverview, next: NextStep, el: El, button: (label:
       const actions = el('span', { class: 'run-actions' }, button('Curves', 'rlhf.showCurves', 'run-curves', { secondary: true, runId: r.id }));
       if (r.state === 'running') actions.append(button('Stop', 'rlhf.stopRun', 'run-stop', { secondary: true, runId: r.id }));
       if (r.state === 'failed' || r.state === 'cancelled') actions.append(button('Resume', 'rlhf.resumeRun', 'run-resume', { secondary: true, runId: r.id }));
-      list.append(el('li', { 'data-testid': 'run', 'data-run-id': r.id, 'data-state': r.state }, el('span', { class: `run-state ${r.state}` }, r.state), ` ${r.stage} · step ${r.step} `, el('span', { class: 'muted', title: r.id }, r.id), actions));
+      const step = live?.runId === r.id ? `${live.stage} · step ${live.step}` : `${r.stage} · step ${r.step}`;
+      list.append(el('li', { 'data-testid': 'run', 'data-run-id': r.id, 'data-state': r.state }, el('span', { class: `run-state ${r.state}` }, r.state === 'cancelled' ? 'stopped' : r.state), ' ', el('span', { 'data-testid': 'run-step' }, step), ' ', el('span', { class: 'muted', title: r.id }, r.id), actions));
     }
     out.push(list);
   }
   return out;
+}
+
+/** A model folder's name: the stage of a run's checkpoint (…/checkpoints/<stage>/final), else the folder's name. */
+function modelName(p: string): string {
+  const parts = p.split(/[\\/]/).filter((s) => s !== '');
+  const at = parts.lastIndexOf('checkpoints');
+  if (at >= 0 && parts.length === at + 3) return parts[at + 2] === 'final' ? (parts[at + 1] as string) : `${parts[at + 1]} ${parts[at + 2]}`;
+  return parts[parts.length - 1] ?? p;
 }
 
 function shortPath(p: string): string {

@@ -75,6 +75,10 @@ export function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid record';
   const field = issue.path.length ? issue.path.map(String).join('.') : '(record)';
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => `'${k}'`).join(', ');
+    return `unknown field${issue.keys.length === 1 ? '' : 's'} ${keys} ${issue.path.length ? `in '${field}'` : 'at the top level'}: remove or rename it`;
+  }
   return `field '${field}': ${issue.message}`;
 }
 

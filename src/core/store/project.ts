@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
 import { writeFileAtomic, writeJsonAtomic } from './fsx';
-import { readJsonFile } from './jsonl';
+import { describeIssue, readJsonFile } from './jsonl';
 import { resolveLabeler } from './labeler';
 import type { Repair } from './log';
 import { PROJECT_SCHEMA_VERSION, projectRecord } from './schemas';
@@ -249,8 +249,7 @@ function readProjectRecord(paths: ProjectPaths, options: ProjectOptions): { reco
   const schema = options.schemaVersion === undefined ? projectRecord : projectRecord.extend({ schemaVersion: z.literal(current) });
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UserError(`${paths.projectJson}: field '${issue?.path.join('.') || '(record)'}': ${issue?.message}. Fix the file (or restore it from version control).`);
+    throw new UserError(`${paths.projectJson}: ${describeIssue(parsed.error)}. Fix the file (or restore it from version control).`);
   }
   return from === current ? { record: parsed.data as ProjectRecord } : { record: parsed.data as ProjectRecord, migratedFrom: from };
 }

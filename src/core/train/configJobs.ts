@@ -47,29 +47,43 @@ function promptFile(file: string | undefined): string[] | undefined {
   return fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
 }
 
-export function jobFromConfigFile(stage: TrainableStage, configFile: string, project: Project): ConfiguredJob {
+/**
+ * A run's seed when its config sets none: from the run id, so two runs of the same preset differ
+ * while a resumed run (same id) sees the batches it would have seen.
+ */
+export function seedOfRun(runId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < runId.length; i++) h = Math.imul(h ^ runId.charCodeAt(i), 0x01000193) >>> 0;
+  return h % 2_147_483_647;
+}
+
+/** Reads a stage's config file into its job; `resumeId` is the run being resumed (its id wins over the file's). */
+export function jobFromConfigFile(stage: TrainableStage, configFile: string, project: Project, resumeId?: string): ConfiguredJob {
   const at = (p: string): string => configPath(configFile, p);
+  const identify = <F extends { readonly runId?: string | undefined; readonly seed?: number | undefined }>(f: F): { runId: string; f: F } => {
+    const runId = resumeId ?? f.runId ?? newRunId(stage);
+    return { runId, f: f.seed === undefined ? { ...f, seed: seedOfRun(runId) } : f };
+  };
   switch (stage) {
     case 'pretrain': {
-      const f = readConfigFile(configFile, pretrainFileSchema);
-      const runId = f.runId ?? newRunId(stage);
+      const { runId, f } = identify(readConfigFile(configFile, pretrainFileSchema));
       const c = pretrainConfig(f);
       return { runId, job: pretrainJob(project, runId, c, at(f.corpus), f.model && at(f.model)), config: { stage, ...f, resolved: c } };
     }
     case 'sft': {
-      const f = readConfigFile(configFile, sftFileSchema);
+      const { runId, f } = identify(readConfigFile(configFile, sftFileSchema));
       const c = sftConfig(f);
       const data = f.data === BEST_RANKED ? (tokenizer: Tokenizer) => bestRankedExamples(project, tokenizer) : at(f.data);
-      return { runId: f.runId ?? newRunId(stage), job: sftJob(c, data, { model: at(f.model), ...optional('evalFraction', f.evalFraction) }), config: { stage, ...f, resolved: c } };
+      return { runId, job: sftJob(c, data, { model: at(f.model), ...optional('evalFraction', f.evalFraction) }), config: { stage, ...f, resolved: c } };
     }
     case 'reward': {
-      const f = readConfigFile(configFile, rewardFileSchema);
+      const { runId, f } = identify(readConfigFile(configFile, rewardFileSchema));
       const c = rewardConfig(f);
       const job = rewardJob(project, c, { model: at(f.model), ...optional('evalFraction', f.evalFraction), ...optional('includeSimulated', f.includeSimulated) });
-      return { runId: f.runId ?? newRunId(stage), job, config: { stage, ...f, resolved: c } };
+      return { runId, job, config: { stage, ...f, resolved: c } };
     }
     case 'dpo': {
-      const f = readConfigFile(configFile, dpoFileSchema);
+      const { runId, f } = identify(readConfigFile(configFile, dpoFileSchema));
       const c = dpoConfig(f);
       const job = dpoJob(project, c, {
         model: at(f.model),
@@ -77,11 +91,11 @@ export function jobFromConfigFile(stage: TrainableStage, configFile: string, pro
         ...optional('evalFraction', f.evalFraction),
         ...optional('includeSimulated', f.includeSimulated),
       });
-      return { runId: f.runId ?? newRunId(stage), job, config: { stage, ...f, resolved: c } };
+      return { runId, job, config: { stage, ...f, resolved: c } };
     }
     case 'ppo':
     case 'rloo': {
-      const f = stage === 'ppo' ? readConfigFile(configFile, ppoFileSchema) : readConfigFile(configFile, rlooFileSchema);
+      const { runId, f } = identify(stage === 'ppo' ? readConfigFile(configFile, ppoFileSchema) : readConfigFile(configFile, rlooFileSchema));
       const options = {
         model: at(f.model),
         scorer: at(f.rewardModel),
@@ -91,7 +105,7 @@ export function jobFromConfigFile(stage: TrainableStage, configFile: string, pro
       };
       const c = stage === 'ppo' ? ppoConfig(f) : rlooConfig(f);
       const job = stage === 'ppo' ? ppoJob(project, c as ReturnType<typeof ppoConfig>, options) : rlooJob(project, c as ReturnType<typeof rlooConfig>, options);
-      return { runId: f.runId ?? newRunId(stage), job, config: { stage, ...f, resolved: c } };
+      return { runId, job, config: { stage, ...f, resolved: c } };
     }
   }
 }

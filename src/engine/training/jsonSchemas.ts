@@ -5,6 +5,7 @@
  * this by a unit test; regenerate them with `npm run schemas`.
  */
 import { z } from 'zod';
+import { projectRecord } from '../../core/store/schemas';
 import { dpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema, pretrainFileSchema } from '../../core/train/configs';
 
 const FILE_SCHEMAS = { pretrain: pretrainFileSchema, sft: sftFileSchema, reward: rewardFileSchema, dpo: dpoFileSchema, ppo: ppoFileSchema, rloo: rlooFileSchema } as const;
@@ -25,3 +26,12 @@ export function configJsonSchema(stage: SchemaStage): Record<string, unknown> {
 
 /** The file's text as committed: pretty JSON with a final newline. */
 export const schemaText = (stage: SchemaStage): string => JSON.stringify(configJsonSchema(stage), null, 2) + '\n';
+
+/** `.rlhf/project.json`'s schema, from the zod schema the store reads it with. */
+export const PROJECT_SCHEMA_PATH = 'schemas/project.schema.json';
+
+export function projectSchemaText(): string {
+  const schema = z.toJSONSchema(projectRecord, { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
+  const described = { ...schema, title: 'RLHF Workbench project', description: "An RLHF Workbench project's settings (.rlhf/project.json): its models, labeling guidelines and training sources." };
+  return JSON.stringify(described, null, 2) + '\n';
+}

@@ -76,8 +76,8 @@ async function demo(project: Project, config: DemoConfig, runId: string, signal:
 }
 
 function stagePlan(kind: Exclude<RunKind, 'demo'>, configFile: string, project: Project, signal: AbortSignal, resumeId: string | undefined, preset: string | undefined): Plan {
-  const configured = jobFromConfigFile(kind, configFile, project);
-  const runId = resumeId ?? configured.runId;
+  const configured = jobFromConfigFile(kind, configFile, project, resumeId);
+  const runId = configured.runId;
   const resumed = resumeId !== undefined || project.runs.list().some((r) => r.id === runId);
   return {
     runId,

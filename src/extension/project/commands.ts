@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { FeatureDeps } from '../features';
 import { withEngineProgress } from './engineProgress';
 import { RankingPanel } from './rankingPanel';
-import { hasProjectOnDisk, projectFolder, requireProject, requireTrust } from './workspace';
+import { hasProjectOnDisk, projectFolder, projectJsonOf, requireProject, requireTrust } from './workspace';
 
 const DEMO_GUIDELINES = [
   'Demo project: continuations of sentences from Moby-Dick, written by a tiny model.',
@@ -191,5 +191,10 @@ export function registerProjectCommands(deps: FeatureDeps): vscode.Disposable[] 
     vscode.commands.registerCommand('rlhf.rankSelection', rankSelection),
     vscode.commands.registerCommand('rlhf.exportPreferences', exportPreferences),
     vscode.commands.registerCommand('rlhf.exportModel', exportModel),
+    vscode.commands.registerCommand('rlhf.openProjectFile', async () => {
+      const folder = projectFolder();
+      if (!folder || !hasProjectOnDisk(folder)) return requireProject();
+      await vscode.window.showTextDocument(vscode.Uri.file(projectJsonOf(folder)));
+    }),
   ];
 }

@@ -10,7 +10,7 @@ import type { ProjectSection } from '../../protocol/sidebar';
 import type { EngineClient } from '../engineClient';
 import { errorMessage } from './engineProgress';
 import { nextStep } from './nextStep';
-import { hasProjectOnDisk, projectFolder, setContextKeys } from './workspace';
+import { hasProjectOnDisk, projectFolder, projectJsonOf, setContextKeys } from './workspace';
 
 let engine: EngineClient | undefined;
 let section: ProjectSection | undefined;
@@ -59,7 +59,8 @@ async function loadOnce(): Promise<void> {
     const r = await engine.request('project.overview', { workspace: folder });
     setSection(r.exists ? { kind: 'open', overview: r.overview, next: nextStep(r.overview) } : { kind: 'none', workspace: folder });
   } catch (err) {
-    setSection({ kind: 'error', workspace: folder, message: errorMessage(err) });
+    const message = errorMessage(err);
+    setSection({ kind: 'error', workspace: folder, message, ...(message.includes(projectJsonOf(folder)) ? { projectFile: true } : {}) });
   }
 }
 

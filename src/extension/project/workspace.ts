@@ -11,9 +11,12 @@ export function projectFolder(): string | undefined {
   return folders.find(hasProjectOnDisk) ?? folders[0];
 }
 
+/** The project's settings file in a workspace folder. */
+export const projectJsonOf = (folder: string): string => path.join(folder, '.rlhf', 'project.json');
+
 /** A cheap check on the host (a stat), so the engine is not started for a folder without a project. */
 export function hasProjectOnDisk(folder: string): boolean {
-  return fs.existsSync(path.join(folder, '.rlhf', 'project.json'));
+  return fs.existsSync(projectJsonOf(folder));
 }
 
 export const UNTRUSTED_MESSAGE =

@@ -27,6 +27,9 @@ test('init, import prompts, import preferences, stats --json, export preferences
     assert.equal(await runCli(['init', 'ws'], c.io), 0, c.err.join('\n'));
     assert.match(c.out.join('\n'), /Created .*ws\/\.rlhf/);
     assert.equal(await runCli(['init', '--project', ws], capture(dir).io), 1, 'a second init is refused');
+    // A folder that does not exist yet is created, as `git init DIR` does.
+    assert.equal(await runCli(['init', 'new/nested'], capture(dir).io), 0);
+    assert.ok(fs.existsSync(path.join(dir, 'new', 'nested', '.rlhf', 'project.json')));
 
     fs.writeFileSync(path.join(dir, 'prompts.txt'), 'Greet me\nSay bye\nGreet me\n');
     c = capture(ws);
@@ -86,8 +89,9 @@ test('store commands: usage errors exit 2, user errors exit 1 with the reason, t
       [['export', 'preferences', '--format', 'trl'], 2, /--out FILE is required/],
       [['export', 'preferences', '--format', 'hh', '--out', 'o', '--conversational'], 2, /--conversational applies to --format trl only/],
       [['init', 'a', 'b'], 2, /at most one folder/],
-      [['init', 'missing-folder'], 1, /is not a folder/],
+      [['init', 'a-file'], 1, /is not a folder/],
     ];
+    fs.writeFileSync(path.join(dir, 'a-file'), 'not a folder');
     for (const [argv, code, message] of cases) {
       const c = capture(dir);
       assert.equal(await runCli(argv, c.io), code, argv.join(' '));

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SCHEMA_STAGES, schemaPath, schemaText } from '../../../src/engine/training/jsonSchemas';
+import { PROJECT_SCHEMA_PATH, SCHEMA_STAGES, projectSchemaText, schemaPath, schemaText } from '../../../src/engine/training/jsonSchemas';
 import { STAGE_PRESETS } from '../../../src/engine/training/presets';
 import { dpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema } from '../../../src/core/train/configs';
 
@@ -24,9 +24,12 @@ test('schemas/ is in sync with the zod config schemas (regenerate with npm run s
   assert.equal(ppo.additionalProperties, false);
   assert.deepEqual(ppo.required?.sort(), ['model', 'rewardModel']);
   assert.deepEqual(ppo.properties.klEstimator?.enum, ['k1', 'k3']);
+  const project = path.join(ROOT, PROJECT_SCHEMA_PATH);
+  assert.equal(fs.readFileSync(project, 'utf8'), projectSchemaText(), `${project} is stale: run npm run schemas`);
+  assert.equal((JSON.parse(projectSchemaText()) as { additionalProperties?: unknown }).additionalProperties, false);
 });
 
-test('package.json contributes each schema for .rlhf/configs/<stage>*.json', () => {
+test('package.json contributes each schema for .rlhf/configs/<stage>*.json, and one for .rlhf/project.json', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes: { jsonValidation?: { fileMatch: string | string[]; url: string }[] } };
   const entries = pkg.contributes.jsonValidation ?? [];
   for (const stage of SCHEMA_STAGES) {
@@ -34,6 +37,7 @@ test('package.json contributes each schema for .rlhf/configs/<stage>*.json', () 
     assert.ok(entry, `no jsonValidation entry for ${stage}`);
     assert.deepEqual([entry.fileMatch].flat(), [`**/.rlhf/configs/${stage}*.json`]);
   }
+  assert.deepEqual([entries.find((e) => e.url === `./${PROJECT_SCHEMA_PATH}`)?.fileMatch].flat(), ['**/.rlhf/project.json']);
 });
 
 test('every stage preset is a valid config once the models are filled in', () => {

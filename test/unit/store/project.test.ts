@@ -73,6 +73,10 @@ test('an invalid project.json names the file and the field', async () => {
     const bad = { ...JSON.parse(fs.readFileSync(file, 'utf8')), settings: { includeImplicit: 'yes', includeSimulated: true } };
     fs.writeFileSync(file, JSON.stringify(bad));
     await assert.rejects(Project.open(dir), (err: Error) => err.message.includes(file) && err.message.includes("'settings.includeImplicit'"));
+    // An unknown key is named as one, with where it is.
+    const good = JSON.parse(fs.readFileSync(file, 'utf8').replace('"yes"', 'false')) as Record<string, unknown>;
+    fs.writeFileSync(file, JSON.stringify({ ...good, schemaVersion2: 1 }));
+    await assert.rejects(Project.open(dir), (err: Error) => err.message === `${file}: unknown field 'schemaVersion2' at the top level: remove or rename it. Fix the file (or restore it from version control).`);
   } finally {
     cleanup();
   }

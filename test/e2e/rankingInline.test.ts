@@ -34,8 +34,10 @@ test('inline completions: ghost text from the policy; accepting it records an im
     // A settings file and the project's own files get no ghost text and store nothing.
     mkdirSync(join(s.workspace, '.vscode'), { recursive: true });
     writeFileSync(join(s.workspace, '.vscode', 'settings.json'), '{\n  "editor.fontSize": 14,\n  ');
-    writeFileSync(join(s.workspace, '.rlhf', 'configs-notes.txt'), 'Call me Ishmael. Some years ago');
-    for (const name of ['.vscode/settings.json', '.rlhf/configs-notes.txt']) {
+    writeFileSync(join(s.workspace, '.rlhf', 'scratch.md'), 'Call me Ishmael. Some years ago');
+    // Written before the first Quick Open, whose file list is read once and then kept.
+    writeFileSync(join(s.workspace, 'notes.txt'), 'Call me Ishmael. Some years ago');
+    for (const name of ['.vscode/settings.json', '.rlhf/scratch.md']) {
       await openFile(name);
       await s.page.keyboard.type(name.endsWith('.json') ? '"editor.tabSize": ' : ', never mind how');
       await ghost.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
@@ -44,7 +46,6 @@ test('inline completions: ghost text from the policy; accepting it records an im
     }
     assert.equal(readFileSync(promptsFile, 'utf8'), promptsBefore, 'text from a settings file or .rlhf/ was stored');
 
-    writeFileSync(join(s.workspace, 'notes.txt'), 'Call me Ishmael. Some years ago');
     await openFile('notes.txt');
     // Typing triggers the provider; retry a few words in case a sample came back empty.
     for (let attempt = 0; attempt < 5 && !(await ghost.isVisible()); attempt++) {

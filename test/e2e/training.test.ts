@@ -252,8 +252,9 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     await pick(s, 'PPO');
     await pick(s, 'ppo: quick');
     await waitFor(() => completedRuns(s.workspace, 'ppo').length >= 1, 'the PPO run started from the next step to complete', 240_000);
-    await waitFor(async () => ((await sidebar.locator('[data-testid="next-step-button"]').textContent()) ?? '').trim() === 'Generate completions', "the next step 'Generate completions' after the policy run", 60_000);
-    assert.match((await sidebar.locator('[data-testid="next-step"]').textContent()) ?? '', /Sample from the new policy and rank again/);
+    // The demo's batches wait for a human ranking: rank them, or sample afresh from the new policy.
+    await waitFor(async () => /Next round/.test((await sidebar.locator('[data-testid="next-step"]').textContent()) ?? ''), 'the next round after the policy run', 60_000);
+    assert.match(((await sidebar.locator('[data-testid="next-step-button"]').textContent()) ?? '').trim(), /^(Rank \d+ waiting|Generate completions)$/);
     await s.screenshot('next-step-after-policy');
 
     // The editor validates .rlhf/configs/<stage>*.json against the stage's schema.

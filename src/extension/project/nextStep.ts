@@ -14,9 +14,9 @@ const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' 
 
 export function nextStep(o: ProjectOverview): NextStep {
   if (o.prompts === 0) return { label: 'Import prompts', reason: 'The project has no prompts yet.', command: 'rlhf.importPrompts' };
-  if (o.unranked > 0) return { label: `Rank ${o.unranked} waiting`, reason: `${plural(o.unranked, 'prompt')} ${o.unranked === 1 ? 'has' : 'have'} completions to rank.`, command: 'rlhf.startRanking' };
   const { rewardAt, policyAt, rankedSinceReward } = o.loop;
   if (!o.models.reward) {
+    if (o.unranked > 0) return { label: `Rank ${o.unranked} waiting`, reason: `${plural(o.unranked, 'prompt')} ${o.unranked === 1 ? 'has' : 'have'} completions to rank.`, command: 'rlhf.startRanking' };
     if (o.ranked < MIN_RANKED_FOR_REWARD || o.pairs === 0) {
       return { label: 'Generate completions', reason: `${o.ranked} of at least ${MIN_RANKED_FOR_REWARD} prompts ranked: sample more to rank.`, command: 'rlhf.generateCompletions' };
     }
@@ -31,9 +31,11 @@ export function nextStep(o: ProjectOverview): NextStep {
     return { label: 'Train reward model', reason: `${plural(o.pairs, 'preference pair')} ${o.pairs === 1 ? 'is' : 'are'} ready.`, command: 'rlhf.trainReward' };
   }
   // A reward model exists: align the policy against it once per reward model.
+  const waiting = o.unranked > 0 ? { label: `Rank ${o.unranked} waiting`, command: 'rlhf.startRanking' as const } : undefined;
   if (policyAt === undefined || (rewardAt !== undefined && policyAt < rewardAt)) {
-    return { label: 'Train policy', reason: 'A reward model is ready: align the policy (PPO, RLOO or DPO).', command: 'rlhf.trainPolicy' };
+    return { label: 'Train policy', reason: 'A reward model is ready: align the policy (PPO, RLOO or DPO).', command: 'rlhf.trainPolicy', ...(waiting ? { alternative: waiting } : {}) };
   }
+  // Then the next round: rank (what is waiting, or fresh samples from the new policy), retrain.
   if (rankedSinceReward >= MIN_RANKED_FOR_REWARD) {
     return {
       label: 'Retrain reward model',
@@ -41,9 +43,9 @@ export function nextStep(o: ProjectOverview): NextStep {
       command: 'rlhf.trainReward',
     };
   }
-  return {
-    label: 'Generate completions',
-    reason: `Sample from the new policy and rank again (${rankedSinceReward} of ${MIN_RANKED_FOR_REWARD} ranked for the next round).`,
-    command: 'rlhf.generateCompletions',
-  };
+  const progress = `${rankedSinceReward} of ${MIN_RANKED_FOR_REWARD} ranked for the next round`;
+  if (waiting) {
+    return { ...waiting, reason: `Next round: rank what is waiting, or sample from the new policy (${progress}).`, alternative: { label: 'Generate completions', command: 'rlhf.generateCompletions' } };
+  }
+  return { label: 'Generate completions', reason: `Next round: sample from the new policy and rank again (${progress}).`, command: 'rlhf.generateCompletions' };
 }

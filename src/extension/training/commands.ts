@@ -107,7 +107,8 @@ export function registerRunCommands(deps: FeatureDeps, runs: RunController): vsc
       if (stage) await train(stage, arg);
     }),
     vscode.commands.registerCommand('rlhf.runDemo', async (arg?: unknown) => {
-      if (!requireProject() || !requireTrust()) return;
+      // The demo sets up its own project in the folder: only trust is needed.
+      if (!requireTrust()) return;
       let preset = typeof arg === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(arg) ? arg : undefined;
       if (!preset) {
         const items = (await presets(deps, 'demo')).map((p) => ({ label: p.name, detail: p.description }));

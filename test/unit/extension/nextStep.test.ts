@@ -46,8 +46,11 @@ test('after the reward model and PPO (the demo), SFT is never suggested again: t
   assert.deepEqual(step({ models, loop: { rewardAt: '2026-01-01T01:00:00Z', rankedSinceReward: 0 } }), ['Train policy', 'rlhf.trainPolicy', undefined]);
   const afterPolicy = { models, loop: { rewardAt: '2026-01-01T01:00:00Z', policyAt: '2026-01-01T02:00:00Z', rankedSinceReward: 0 } };
   assert.deepEqual(step(afterPolicy), ['Generate completions', 'rlhf.generateCompletions', undefined]);
-  assert.match(nextStep(project(afterPolicy)).reason, /Sample from the new policy and rank again/);
-  assert.deepEqual(step({ ...afterPolicy, unranked: 4 }), ['Rank 4 waiting', 'rlhf.startRanking', undefined]);
+  assert.match(nextStep(project(afterPolicy)).reason, /Next round: sample from the new policy and rank again \(0 of 8 ranked/);
+  // Batches waiting (e.g. the demo's, ranked only by its simulated labeler) can be ranked, or fresh ones sampled.
+  assert.deepEqual(step({ ...afterPolicy, unranked: 4 }), ['Rank 4 waiting', 'rlhf.startRanking', 'rlhf.generateCompletions']);
+  // A reward model waiting for its policy comes first, ranking second.
+  assert.deepEqual(step({ models, unranked: 4, loop: { rewardAt: '2026-01-01T01:00:00Z', rankedSinceReward: 0 } }), ['Train policy', 'rlhf.trainPolicy', 'rlhf.startRanking']);
   const ranked = { models, loop: { ...afterPolicy.loop, rankedSinceReward: MIN_RANKED_FOR_REWARD } };
   assert.deepEqual(step(ranked), ['Retrain reward model', 'rlhf.trainReward', undefined]);
   // A newer reward model than the policy: train the policy against it.

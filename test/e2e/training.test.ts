@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Frame, Locator } from 'playwright-core';
+import { Project } from '../../src/core/store/project';
 import { withSession } from './harness';
 import type { Session } from './harness';
 
@@ -248,10 +249,14 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     await s.runCommand('RLHF: Show Engine Status');
     const sidebar = await s.webviewFrame('[data-testid="next-step"]', 60_000);
     await waitFor(async () => ((await sidebar.locator('[data-testid="next-step-button"]').textContent()) ?? '').trim() === 'Train policy', "the next step 'Train policy'", 60_000);
+    // A prompt longer than the tiny model's context (128 bytes) is in the project: PPO fits it.
+    const long = `${'A prompt far longer than the context of the tiny model, '.repeat(5)}and its end.`;
+    await (await Project.open(s.workspace)).prompts.add([long], 'e2e');
     await sidebar.locator('[data-testid="next-step-button"]').click();
     await pick(s, 'PPO');
     await pick(s, 'ppo: quick');
     await waitFor(() => completedRuns(s.workspace, 'ppo').length >= 1, 'the PPO run started from the next step to complete', 240_000);
+    assert.ok(extensionLog(s.userDataDir).some((l) => /ppo: 1 of \d+ prompts is longer than the \d+ tokens the context leaves/.test(l)), 'the PPO run did not report the long prompt it cut');
     // The demo's batches wait for a human ranking: rank them, or sample afresh from the new policy.
     await waitFor(async () => /Next round/.test((await sidebar.locator('[data-testid="next-step"]').textContent()) ?? ''), 'the next round after the policy run', 60_000);
     assert.match(((await sidebar.locator('[data-testid="next-step-button"]').textContent()) ?? '').trim(), /^(Rank \d+ waiting|Generate completions)$/);

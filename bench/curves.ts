@@ -25,14 +25,42 @@ const T0 = Date.parse('2026-11-21T07:11:46Z');
 const VIEWPORT = { width: 1200, height: 900 };
 const FLUSH_MS = 100;
 
-const PPO_METRICS = ['objective/kl', 'objective/kl_coef', 'objective/entropy', 'objective/non_score_reward', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl', 'policy/clipfrac', 'loss/policy', 'loss/value', 'val/vpred', 'val/explained_variance', 'val/ratio', 'lr', 'grad_norm', 'tokens_per_second', 'time/rollout', 'time/scoring', 'time/update'];
+const PPO_METRICS = [
+  'objective/kl',
+  'objective/kl_coef',
+  'objective/entropy',
+  'objective/non_score_reward',
+  'objective/rlhf_reward',
+  'objective/scores',
+  'policy/approxkl',
+  'policy/clipfrac',
+  'loss/policy',
+  'loss/value',
+  'val/vpred',
+  'val/explained_variance',
+  'val/ratio',
+  'lr',
+  'grad_norm',
+  'tokens_per_second',
+  'time/rollout',
+  'time/scoring',
+  'time/update',
+];
 const SFT_METRICS = ['sft/loss', 'sft/eval_loss', 'lr', 'grad_norm', 'tokens_per_second'];
 const REWARD_METRICS = ['reward/loss', 'reward/accuracy', 'reward/margin', 'reward/chosen', 'reward/rejected', 'lr', 'grad_norm'];
 
 /** A deterministic wobbly curve per metric. */
 const value = (metric: string, step: number): number => Math.sin(step / 7 + metric.length) * 0.5 + metric.length / 10 + step / 100;
 const point = (stage: string, metrics: readonly string[], step: number, at: number): MetricPoint => ({ stage, step, time: at, values: Object.fromEntries(metrics.map((m) => [m, value(m, step)])) });
-const sample = (iteration: number, i: number): SamplePoint => ({ stage: 'ppo', iteration, time: T0 + iteration * 1000, prompt: `prompt ${i} of iteration ${iteration}`, completion: ` a completion of thirty-two bytes ${i}`, score: value('score', iteration + i), kl: iteration / 50 });
+const sample = (iteration: number, i: number): SamplePoint => ({
+  stage: 'ppo',
+  iteration,
+  time: T0 + iteration * 1000,
+  prompt: `prompt ${i} of iteration ${iteration}`,
+  completion: ` a completion of thirty-two bytes ${i}`,
+  score: value('score', iteration + i),
+  kl: iteration / 50,
+});
 
 interface Busy {
   readonly script: number;
@@ -74,7 +102,12 @@ async function measure(page: Page, iterations: number, feed: (iteration: number)
   await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
   const after = await busy(cdp);
   const seconds = (performance.now() - started) / 1000;
-  return { script: (after.script - before.script) / seconds, layout: (after.layout - before.layout) / seconds, style: (after.style - before.style) / seconds, task: (after.task - before.task) / seconds };
+  return {
+    script: (after.script - before.script) / seconds,
+    layout: (after.layout - before.layout) / seconds,
+    style: (after.style - before.style) / seconds,
+    task: (after.task - before.task) / seconds,
+  };
 }
 
 const sftPoints = (): MetricPoint[] => Array.from({ length: 100 }, (_, i) => point('sft', SFT_METRICS, i + 1, T0 + i * 300));
@@ -105,8 +138,23 @@ async function benchPage(iterations: number): Promise<{ busy: Busy; charts: numb
   try {
     const sft = sftPoints();
     const reward = rewardPoints();
-    const runInfo = (step: number): RunInfo => ({ id: RUN, stage: 'ppo', state: 'running', step, createdAt: new Date(T0).toISOString(), updatedAt: new Date(T0 + step * 100).toISOString(), active: true, resumable: true });
-    const boot: CurvesBootstrap = { view: { ...DEFAULT_VIEW, runs: [RUN] }, runs: [runInfo(0)], live: { runId: RUN, stage: 'ppo', step: 0 }, series: { [RUN]: [...sft, ...reward] }, samples: { [RUN]: [] } };
+    const runInfo = (step: number): RunInfo => ({
+      id: RUN,
+      stage: 'ppo',
+      state: 'running',
+      step,
+      createdAt: new Date(T0).toISOString(),
+      updatedAt: new Date(T0 + step * 100).toISOString(),
+      active: true,
+      resumable: true,
+    });
+    const boot: CurvesBootstrap = {
+      view: { ...DEFAULT_VIEW, runs: [RUN] },
+      runs: [runInfo(0)],
+      live: { runId: RUN, stage: 'ppo', step: 0 },
+      series: { [RUN]: [...sft, ...reward] },
+      samples: { [RUN]: [] },
+    };
     const host = await openWebview<CurvesCommand, CurvesNotification>(browser, 'curves', boot);
     await host.page.setViewportSize(VIEWPORT);
     await host.waitFor((m) => m.type === 'ready');
@@ -168,7 +216,8 @@ async function main(): Promise<void> {
   const ours = await benchPage(iterations);
   const snapshot = await benchSnapshot();
   const ref = await benchReference(iterations, ours.charts, 200);
-  const row = (name: string, b: Busy): string => `${name.padEnd(38)} ${b.task.toFixed(0).padStart(6)} ${b.script.toFixed(0).padStart(7)} ${b.layout.toFixed(0).padStart(7)} ${b.style.toFixed(0).padStart(6)}`;
+  const row = (name: string, b: Busy): string =>
+    `${name.padEnd(38)} ${b.task.toFixed(0).padStart(6)} ${b.script.toFixed(0).padStart(7)} ${b.layout.toFixed(0).padStart(7)} ${b.style.toFixed(0).padStart(6)}`;
   console.log(`\nwhile PPO trains, main-thread ms per second  busy  script  layout  style`);
   console.log(row(`curves page (${ours.charts} charts)`, ours.busy));
   console.log(row(`reference: bare uPlot × ${ours.charts}`, ref.live));

@@ -100,10 +100,13 @@ export function makeTrainStep(c: BenchConfig): { step: () => void; dispose: () =
   const targets = tf.reshape(tf.slice(ids, [0, 1], [c.batch, c.ctx]), [c.batch * c.ctx]) as tf.Tensor1D;
   const step = (): void => {
     const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const { logits } = forward(params, config, { ids: inputs });
-        return crossEntropy(tf.reshape(logits!, [c.batch * c.ctx, c.vocab]) as tf.Tensor2D, targets);
-      }, names.map((n) => params[n]!));
+      const { value, grads } = tf.variableGrads(
+        () => {
+          const { logits } = forward(params, config, { ids: inputs });
+          return crossEntropy(tf.reshape(logits!, [c.batch * c.ctx, c.vocab]) as tf.Tensor2D, targets);
+        },
+        names.map((n) => params[n]!),
+      );
       optimizer.apply(params, Object.fromEntries(names.map((n) => [n, grads[params[n]!.name]!])));
       return value;
     });
@@ -240,8 +243,7 @@ async function main(): Promise<void> {
     rows.push(row);
     console.log(`\n${row.config}`);
     console.log(
-      `  train step  tfjs-wasm ${fmt(trainMs.median)} ms median, ${fmt(trainMs.min)} min (${fmt(row.wasmTrainTokS, 0)} tok/s)` +
-        (cpuTrainMs ? `   tfjs-cpu ${fmt(cpuTrainMs.median)} ms` : ''),
+      `  train step  tfjs-wasm ${fmt(trainMs.median)} ms median, ${fmt(trainMs.min)} min (${fmt(row.wasmTrainTokS, 0)} tok/s)` + (cpuTrainMs ? `   tfjs-cpu ${fmt(cpuTrainMs.median)} ms` : ''),
     );
     console.log(`              pytorch   ${fmt(row.torchTrainMs)} ms median, ${fmt(row.torchTrainMinMs)} min`);
     console.log(`              ratio tfjs-wasm / pytorch: ${fmt(row.trainRatio, 2)}× median, ${fmt(row.trainRatioMin, 2)}× min (target ≤ 3×)`);

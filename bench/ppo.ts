@@ -88,7 +88,19 @@ function benchTorch(reps: number): (Phases & { torch: string; threads: number })
   const py = findTorchPython();
   if (!py) return 'PyTorch not present (apt-get install python3-torch libopenblas0-pthread)';
   const c = TINY_CONFIG;
-  const base = { vocab: c.vocab_size, ctx: c.n_positions, d: c.n_embd, heads: c.n_head, layers: c.n_layer, rollout: SHAPE.rollout, prompt_len: SHAPE.promptLen, new_tokens: SHAPE.newTokens, epochs: SHAPE.epochs, minibatches: SHAPE.minibatches, reps };
+  const base = {
+    vocab: c.vocab_size,
+    ctx: c.n_positions,
+    d: c.n_embd,
+    heads: c.n_head,
+    layers: c.n_layer,
+    rollout: SHAPE.rollout,
+    prompt_len: SHAPE.promptLen,
+    new_tokens: SHAPE.newTokens,
+    epochs: SHAPE.epochs,
+    minibatches: SHAPE.minibatches,
+    reps,
+  };
   const results: (Phases & { torch: string; threads: number })[] = [];
   for (const threads of [0, 1]) {
     const r = spawnSync(py, [path.join(__dirname, 'torch_ppo.py'), JSON.stringify({ ...base, threads })], { encoding: 'utf8' });
@@ -104,7 +116,9 @@ async function main(): Promise<void> {
   const iterations = Number(values.iterations ?? 6);
   const backend = values.backend === 'cpu' ? 'cpu' : 'wasm';
   const c = TINY_CONFIG;
-  console.log(`PPO iteration: ${SHAPE.rollout} rollouts × ${SHAPE.newTokens} new tokens, ${SHAPE.epochs} epochs × ${SHAPE.minibatches} minibatches; model d=${c.n_embd}, layers=${c.n_layer}, heads=${c.n_head}, vocab=${c.vocab_size}`);
+  console.log(
+    `PPO iteration: ${SHAPE.rollout} rollouts × ${SHAPE.newTokens} new tokens, ${SHAPE.epochs} epochs × ${SHAPE.minibatches} minibatches; model d=${c.n_embd}, layers=${c.n_layer}, heads=${c.n_head}, vocab=${c.vocab_size}`,
+  );
   const ts = await benchTs(iterations, backend);
   const torch = benchTorch(Math.max(3, iterations - 1));
   const total = (p: Phases): number => p.rollout + p.scoring + p.update;

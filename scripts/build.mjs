@@ -77,7 +77,7 @@ async function buildKernels() {
     throw new Error(`${out}: expected env.memory as its only import, got ${JSON.stringify(imports)}`);
   }
   const FORBIDDEN = { 6: 'global', 8: 'start', 11: 'data', 12: 'data count' };
-  for (let at = 8; at < bytes.length; ) {
+  for (let at = 8; at < bytes.length;) {
     const id = bytes[at++];
     let size = 0;
     for (let shift = 0; ; shift += 7) {

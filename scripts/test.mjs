@@ -1,6 +1,7 @@
-// `npm test`: the type check and build, then the three test layers, each with its own
-// node:test run, and a summary of pass/fail counts per layer. Exits non-zero on any failure
-// or on a layer that ran no test. Usage: node scripts/test.mjs [check] [unit] [webview] [e2e]
+// `npm test`: the type check, the linter (ESLint with the layer rules, knip, Prettier) and the
+// build, then the three test layers, each with its own node:test run, and a summary of pass/fail
+// counts per layer. Exits non-zero on any failure or on a layer that ran no test.
+// Usage: node scripts/test.mjs [check] [lint] [unit] [webview] [e2e]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,10 +12,11 @@ const LAYERS = {
   e2e: { dir: 'test/e2e', concurrency: 1, timeoutMs: 20 * 60_000 },
 };
 const asked = process.argv.slice(2);
-const steps = asked.length ? asked : ['check', ...Object.keys(LAYERS)];
+const CHECKS = ['check', 'lint'];
+const steps = asked.length ? asked : [...CHECKS, ...Object.keys(LAYERS)];
 for (const s of steps) {
-  if (s !== 'check' && !(s in LAYERS)) {
-    console.error(`test: unknown layer '${s}' (check, ${Object.keys(LAYERS).join(', ')})`);
+  if (!CHECKS.includes(s) && !(s in LAYERS)) {
+    console.error(`test: unknown layer '${s}' (${[...CHECKS, ...Object.keys(LAYERS)].join(', ')})`);
     process.exit(2);
   }
 }
@@ -43,26 +45,34 @@ if (steps.includes('check')) {
   summary.push({ layer: 'check', pass: ok ? 1 : 0, fail: ok ? 0 : 1, note: 'tsc --noEmit (host, webview)' });
   failed ||= !ok;
 }
+if (steps.includes('lint')) {
+  const ok = run('npm', ['run', '--silent', 'lint']) === 0;
+  summary.push({ layer: 'lint', pass: ok ? 1 : 0, fail: ok ? 0 : 1, note: 'eslint (layers), knip, prettier --check' });
+  failed ||= !ok;
+}
 // Every layer runs against fresh bundles.
-if (steps.some((s) => s !== 'check')) {
+if (steps.some((s) => !CHECKS.includes(s))) {
   if (run('node', ['scripts/build.mjs']) !== 0) {
     console.error('test: the build failed');
     process.exit(1);
   }
 }
 
-for (const layer of steps.filter((s) => s !== 'check')) {
+for (const layer of steps.filter((s) => !CHECKS.includes(s))) {
   const { dir, concurrency, timeoutMs } = LAYERS[layer];
   const files = findTests(dir);
   const tap = join('.artifacts', `${layer}.tap`);
   console.log(`\n=== ${layer}: ${files.length} file(s) ===`);
   const code = run(process.execPath, [
-    '--import', 'tsx',
+    '--import',
+    'tsx',
     '--test',
     `--test-concurrency=${concurrency}`,
     `--test-timeout=${timeoutMs}`,
-    '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
     ...files,
   ]);
   const text = readFileSync(tap, 'utf8');

@@ -36,7 +36,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const found = findCommand(argv);
   if (!found) {
-    io.err(`rlhf: unknown command '${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}'.\n\n${mainUsage()}`);
+    io.err(
+      `rlhf: unknown command '${argv
+        .filter((a) => !a.startsWith('-'))
+        .slice(0, 2)
+        .join(' ')}'.\n\n${mainUsage()}`,
+    );
     return 2;
   }
   const { command, rest } = found;

@@ -54,9 +54,7 @@ function handle(msg: ClientMessage, handlers: Handlers, running: Map<number, Abo
 }
 
 async function run(msg: RequestMessage, handlers: Handlers, running: Map<number, AbortController>): Promise<void> {
-  const handler = (handlers as Record<string, unknown>)[msg.method] as
-    | ((params: unknown, ctx: HandlerContext) => Promise<unknown>)
-    | undefined;
+  const handler = (handlers as Record<string, unknown>)[msg.method] as ((params: unknown, ctx: HandlerContext) => Promise<unknown>) | undefined;
   if (typeof handler !== 'function' || !Object.hasOwn(handlers, msg.method)) {
     send({ kind: 'response', id: msg.id, ok: false, error: { message: `Unknown engine method '${msg.method}'.`, code: 'unknown-method' } });
     return;

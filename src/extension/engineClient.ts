@@ -187,7 +187,10 @@ export class EngineClient {
   private onExit(child: ChildProcess, how: string): void {
     if (this.child !== child) return; // an engine we stopped on purpose
     this.child = undefined;
-    const lastErr = this.stderrTail.filter((l) => !/^\s*at /.test(l)).slice(-3).join(' | ');
+    const lastErr = this.stderrTail
+      .filter((l) => !/^\s*at /.test(l))
+      .slice(-3)
+      .join(' | ');
     const reason = `The RLHF engine stopped unexpectedly (${how})${lastErr ? `: ${lastErr}` : ''}. It will restart on the next request.`;
     this.failAll(reason);
     this.setState({ kind: 'crashed', reason });

@@ -169,7 +169,18 @@ export class EventLoopMonitor {
 
   stats(): EventLoopStats {
     const h = this.histogram;
-    return { maxMs: lateMs(h.max), p99Ms: lateMs(h.percentile(99)), meanMs: lateMs(h.mean), samples: h.count, since: this.since, sinceMs: Date.now() - this.sinceAt, ownWorkMaxMs: this.workMax, ownWorkMaxWhat: this.workMaxWhat, ownWorkCount: this.workCount, gcMaxMs: this.gcMax };
+    return {
+      maxMs: lateMs(h.max),
+      p99Ms: lateMs(h.percentile(99)),
+      meanMs: lateMs(h.mean),
+      samples: h.count,
+      since: this.since,
+      sinceMs: Date.now() - this.sinceAt,
+      ownWorkMaxMs: this.workMax,
+      ownWorkMaxWhat: this.workMaxWhat,
+      ownWorkCount: this.workCount,
+      gcMaxMs: this.gcMax,
+    };
   }
 
   /** Nothing is training: stop naming stalls (the figures so far stay readable). */

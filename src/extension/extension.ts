@@ -61,27 +61,22 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
 
   const showEngineStatus = async (): Promise<void> => {
     await vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`);
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'RLHF: starting the engine', cancellable: true },
-      async (_progress, token) => {
-        const controller = new AbortController();
-        token.onCancellationRequested(() => controller.abort());
-        try {
-          report = await engine.request('status', {}, { signal: controller.signal });
-          lastError = undefined;
-          log.info(`Engine ready: ${report.backend} (${report.backendPackage}), ORT providers ${report.ortProviders.join(', ')}`);
-          sidebar.refresh();
-          void vscode.window.showInformationMessage(
-            `RLHF engine: ${report.backend} backend, tfjs ${report.tfjsVersion}, ONNX Runtime ${report.ortVersion} (${report.ortProviders.join(', ')}).`,
-          );
-        } catch (err) {
-          if (err instanceof EngineRequestError && err.cancelled) return;
-          lastError = err instanceof Error ? err.message : String(err);
-          sidebar.refresh();
-          void vscode.window.showErrorMessage(`RLHF: ${lastError}`);
-        }
-      },
-    );
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'RLHF: starting the engine', cancellable: true }, async (_progress, token) => {
+      const controller = new AbortController();
+      token.onCancellationRequested(() => controller.abort());
+      try {
+        report = await engine.request('status', {}, { signal: controller.signal });
+        lastError = undefined;
+        log.info(`Engine ready: ${report.backend} (${report.backendPackage}), ORT providers ${report.ortProviders.join(', ')}`);
+        sidebar.refresh();
+        void vscode.window.showInformationMessage(`RLHF engine: ${report.backend} backend, tfjs ${report.tfjsVersion}, ONNX Runtime ${report.ortVersion} (${report.ortProviders.join(', ')}).`);
+      } catch (err) {
+        if (err instanceof EngineRequestError && err.cancelled) return;
+        lastError = err instanceof Error ? err.message : String(err);
+        sidebar.refresh();
+        void vscode.window.showErrorMessage(`RLHF: ${lastError}`);
+      }
+    });
   };
 
   const restartEngine = async (): Promise<void> => {

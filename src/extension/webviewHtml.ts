@@ -18,17 +18,10 @@ export function makeNonce(): string {
   return randomBytes(18).toString('base64url');
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 export function renderWebviewHtml(page: WebviewPage, nonce: string = makeNonce()): string {
-  const csp = [
-    "default-src 'none'",
-    `img-src ${page.cspSource} data:`,
-    `font-src ${page.cspSource}`,
-    `style-src ${page.cspSource} 'nonce-${nonce}'`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ');
+  const csp = ["default-src 'none'", `img-src ${page.cspSource} data:`, `font-src ${page.cspSource}`, `style-src ${page.cspSource} 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`].join('; ');
   // JSON inside a <script type="application/json"> block: escape '<' so no string can close it.
   const state = JSON.stringify(page.bootstrap).replace(/</g, '\\u003c');
   return `<!DOCTYPE html>

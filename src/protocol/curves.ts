@@ -85,7 +85,14 @@ export function isCurvesCommand(msg: unknown): msg is CurvesCommand {
     case 'selectRuns':
       return hasOnly(msg, ['type', 'runIds']) && Array.isArray(msg.runIds) && msg.runIds.length <= MAX_SELECTED_RUNS && msg.runIds.every(isRunId);
     case 'exportCsv':
-      return hasOnly(msg, ['type', 'fileName', 'csv']) && typeof msg.fileName === 'string' && FILE_NAME.test(msg.fileName) && msg.fileName.endsWith('.csv') && typeof msg.csv === 'string' && msg.csv.length <= MAX_EXPORT_CHARS;
+      return (
+        hasOnly(msg, ['type', 'fileName', 'csv']) &&
+        typeof msg.fileName === 'string' &&
+        FILE_NAME.test(msg.fileName) &&
+        msg.fileName.endsWith('.csv') &&
+        typeof msg.csv === 'string' &&
+        msg.csv.length <= MAX_EXPORT_CHARS
+      );
     case 'exportPng':
       return (
         hasOnly(msg, ['type', 'fileName', 'dataUrl']) &&

@@ -50,9 +50,6 @@ export const METRIC_NAMES = [
 
 export type MetricName = (typeof METRIC_NAMES)[number];
 
-const NAME_SET: ReadonlySet<string> = new Set(METRIC_NAMES);
-export const isMetricName = (s: unknown): s is MetricName => typeof s === 'string' && NAME_SET.has(s);
-
 /** One point: the values a stage reports at one optimisation step. */
 export interface MetricRecord {
   /** The stage that produced it (pretrain, sft, reward, ppo, rloo, dpo). */

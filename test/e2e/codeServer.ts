@@ -54,11 +54,7 @@ export function ensureVsix(): string {
 }
 
 export function installExtension(entry: string, vsix: string, userDataDir: string, extensionsDir: string, env: NodeJS.ProcessEnv): void {
-  const r = spawnSync(
-    process.execPath,
-    [entry, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix],
-    { env, encoding: 'utf8', timeout: 120_000 },
-  );
+  const r = spawnSync(process.execPath, [entry, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
   const installed = existsSync(extensionsDir) && readdirSync(extensionsDir).some((d) => d.startsWith('rlhf-workbench.rlhf-workbench-'));
   if (r.status !== 0 || !installed) {
     throw new Error(`code-server could not install ${vsix} (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);

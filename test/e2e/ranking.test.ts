@@ -18,7 +18,11 @@ async function waitForText(frame: Frame, id: string, pred: (text: string) => boo
   const until = Date.now() + timeoutMs;
   let seen = '';
   while (Date.now() < until) {
-    seen = (await byId(frame, id).first().textContent().catch(() => null)) ?? '';
+    seen =
+      (await byId(frame, id)
+        .first()
+        .textContent()
+        .catch(() => null)) ?? '';
     if (pred(seen.trim())) return seen.trim();
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -85,7 +89,10 @@ test('demo project → generate → rank three prompts by keyboard → sidebar c
     await s.page.keyboard.press('Control+z');
     await waitForText(panel, 'progress', (t) => t === `3 of ${unranked}`, 'the undone prompt', 30_000);
     assert.deepEqual(await byId(panel, 'completion').evaluateAll((els) => els.map((e) => e.getAttribute('data-rank'))), ['2', '1', '1', '3']);
-    assert.deepEqual(readEvents(dir).map((e) => e.type), ['rank', 'rank', 'rank', 'undo']);
+    assert.deepEqual(
+      readEvents(dir).map((e) => e.type),
+      ['rank', 'rank', 'rank', 'undo'],
+    );
     await waitForText(sidebar, 'count-ranked', (t) => t === '2', 'the ranked count after undo', 30_000);
     await s.page.keyboard.press('Enter');
     await waitForText(panel, 'progress', (t) => t === `4 of ${unranked}`, 'the fourth prompt again', 30_000);

@@ -85,8 +85,14 @@ async function explainCurves(s: Session, frame: Frame): Promise<void> {
     .locator('.chart')
     .evaluateAll((els) => els.map((e) => `${e.getAttribute('data-metric')}: ${e.getAttribute('data-points')} points, last x ${e.getAttribute('data-last-x')}`))
     .catch((err: unknown) => [`(could not read the charts: ${String(err)})`]);
-  const runs = await frame.locator('.runs li').allTextContents().catch(() => []);
-  const selected = await frame.locator('.runs input:checked').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid'))).catch(() => []);
+  const runs = await frame
+    .locator('.runs li')
+    .allTextContents()
+    .catch(() => []);
+  const selected = await frame
+    .locator('.runs input:checked')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')))
+    .catch(() => []);
   console.log(`e2e curves: charts ${JSON.stringify(charts)}\ne2e curves: runs ${JSON.stringify(runs)}, selected ${JSON.stringify(selected)}`);
   for (const line of extensionLog(s.userDataDir).filter((l) => /Curves|Run |run-start/.test(l))) console.log(`e2e log: ${line}`);
 }
@@ -181,7 +187,11 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     const resumed = await waitForContiguousPpo(curves, atStop.lastX + 25, 180_000);
     assert.equal(resumed.points, resumed.lastX, `the PPO curve has ${resumed.points} points up to step ${resumed.lastX}: a gap or a repeat`);
     assert.match((await curves.locator('[data-testid="live"]').textContent()) ?? '', /ppo step \d+/);
-    const metrics = fs.readFileSync(path.join(s.workspace, '.rlhf', 'runs', runId, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage?: string; step: number });
+    const metrics = fs
+      .readFileSync(path.join(s.workspace, '.rlhf', 'runs', runId, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { stage?: string; step: number });
     const ppoSteps = metrics.filter((m) => m.stage === 'ppo').map((m) => m.step);
     const resumeAt = ppoSteps.findIndex((step, i) => i > 0 && step <= (ppoSteps[i - 1] as number));
     if (resumeAt > 0) assert.equal(ppoSteps[resumeAt], checkpointStep + 1, 'the resumed run did not continue from the step after its checkpoint');
@@ -201,7 +211,7 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     await shown.locator(`[data-testid="stop-${runId}"]`).click();
     const firstStop = /stopped at ppo step (\d+)/.exec(stopped.message)?.[1] ?? '';
     const stoppedAgain = await s.waitForNotification(new RegExp(`stopped at ppo step (?!${firstStop}\\b)\\d+|run ${runId} completed`), 60_000);
-    assert.doesNotMatch(stoppedAgain.message, /completed/, 'the run finished all its PPO iterations before the panel\'s Stop was clicked');
+    assert.doesNotMatch(stoppedAgain.message, /completed/, "the run finished all its PPO iterations before the panel's Stop was clicked");
     const finalStep = Number(/stopped at ppo step (\d+)/.exec(stoppedAgain.message)?.[1]);
     assert.ok(finalStep > resumed.lastX && finalStep < 200, `the second stop came at step ${finalStep} (resumed curve at ${resumed.lastX}; the run has 200 iterations)`);
     await shown.locator(`[data-testid="state-${runId}"]`, { hasText: 'stopped' }).waitFor({ timeout: 30_000 });
@@ -227,7 +237,14 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     // Found afresh (not through `restored`): VS Code may have re-created the page meanwhile.
     const rewardChart = `.chart[data-metric="reward/accuracy"][data-last-x="${rewardConfig.steps}"]`;
     await s.webviewFrame(rewardChart, 30_000).catch(async (err: unknown) => {
-      for (const f of s.page.frames().filter((x) => !x.isDetached())) if ((await f.locator('.charts').count().catch(() => 0)) > 0) await explainCurves(s, f);
+      for (const f of s.page.frames().filter((x) => !x.isDetached()))
+        if (
+          (await f
+            .locator('.charts')
+            .count()
+            .catch(() => 0)) > 0
+        )
+          await explainCurves(s, f);
       if (restored.isDetached()) console.log('e2e curves: the restored page was re-created');
       throw err;
     });
@@ -256,7 +273,10 @@ test('the demo pipeline from the palette: PPO curves live, stop mid-PPO, resume,
     await pick(s, 'PPO');
     await pick(s, 'ppo: quick');
     await waitFor(() => completedRuns(s.workspace, 'ppo').length >= 1, 'the PPO run started from the next step to complete', 240_000);
-    assert.ok(extensionLog(s.userDataDir).some((l) => /ppo: 1 of \d+ prompts is longer than the \d+ tokens the context leaves/.test(l)), 'the PPO run did not report the long prompt it cut');
+    assert.ok(
+      extensionLog(s.userDataDir).some((l) => /ppo: 1 of \d+ prompts is longer than the \d+ tokens the context leaves/.test(l)),
+      'the PPO run did not report the long prompt it cut',
+    );
     // The demo's batches wait for a human ranking: rank them, or sample afresh from the new policy.
     await waitFor(async () => /Next round/.test((await sidebar.locator('[data-testid="next-step"]').textContent()) ?? ''), 'the next round after the policy run', 60_000);
     assert.match(((await sidebar.locator('[data-testid="next-step-button"]').textContent()) ?? '').trim(), /^(Rank \d+ waiting|Generate completions)$/);

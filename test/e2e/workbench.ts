@@ -44,7 +44,7 @@ export class PageHelpers {
         return;
       } catch (err) {
         await this.page.keyboard.press('Escape');
-        if (Date.now() > until) throw new Error(`The command palette never offered '${title}' (${err instanceof Error ? err.message : String(err)}).`);
+        if (Date.now() > until) throw new Error(`The command palette never offered '${title}' (${err instanceof Error ? err.message : String(err)}).`, { cause: err });
         await sleep(1_000);
       }
     }
@@ -125,8 +125,15 @@ async function readNotifications(page: Page, itemSelector: string): Promise<Noti
   const items = page.locator(itemSelector);
   const out: Notification[] = [];
   for (const item of await items.all()) {
-    const message = (await item.locator('.notification-list-item-message').textContent().catch(() => null)) ?? '';
-    const buttons = await item.locator('.notification-list-item-buttons-container .monaco-button').allTextContents().catch(() => []);
+    const message =
+      (await item
+        .locator('.notification-list-item-message')
+        .textContent()
+        .catch(() => null)) ?? '';
+    const buttons = await item
+      .locator('.notification-list-item-buttons-container .monaco-button')
+      .allTextContents()
+      .catch(() => []);
     out.push({ message: message.trim(), buttons: buttons.map((b) => b.trim()).filter((b) => b !== '') });
   }
   return out;

@@ -18,9 +18,32 @@ const RUN_A = '20261121-063654-demo-9a20cd';
 const RUN_B = '20261121-071000-ppo-1b2c3d';
 const t0 = Date.parse('2026-11-21T06:36:54Z');
 
-const run = (id: string, over: Partial<RunInfo> = {}): RunInfo => ({ id, stage: 'ppo', state: 'completed', step: 10, createdAt: new Date(t0).toISOString(), updatedAt: new Date(t0).toISOString(), active: false, resumable: false, ...over });
-const ppoPoint = (step: number, score: number, kl = 0.01 * step): MetricPoint => ({ stage: 'ppo', step, time: t0 + step * 1000, values: { 'objective/scores': score, 'objective/kl': kl, 'loss/policy': -0.01 * step } });
-const sample = (iteration: number, score: number, kl: number): SamplePoint => ({ stage: 'ppo', iteration, time: t0 + iteration * 1000, prompt: `prompt ${iteration}`, completion: `completion with score ${score}`, score, kl });
+const run = (id: string, over: Partial<RunInfo> = {}): RunInfo => ({
+  id,
+  stage: 'ppo',
+  state: 'completed',
+  step: 10,
+  createdAt: new Date(t0).toISOString(),
+  updatedAt: new Date(t0).toISOString(),
+  active: false,
+  resumable: false,
+  ...over,
+});
+const ppoPoint = (step: number, score: number, kl = 0.01 * step): MetricPoint => ({
+  stage: 'ppo',
+  step,
+  time: t0 + step * 1000,
+  values: { 'objective/scores': score, 'objective/kl': kl, 'loss/policy': -0.01 * step },
+});
+const sample = (iteration: number, score: number, kl: number): SamplePoint => ({
+  stage: 'ppo',
+  iteration,
+  time: t0 + iteration * 1000,
+  prompt: `prompt ${iteration}`,
+  completion: `completion with score ${score}`,
+  score,
+  kl,
+});
 
 let browser: Browser;
 before(async () => {
@@ -91,8 +114,21 @@ test('appends grow the curves; a repeated (stage, step) replaces the old value',
     assert.equal(await host.page.locator(chart('objective/scores')).getAttribute('data-last-x'), '6');
     await host.page.getByTestId('export-csv').click();
     const csv = await host.waitFor((m): m is Extract<CurvesCommand, { type: 'exportCsv' }> => m.type === 'exportCsv');
-    const scores = csv.csv.trim().split('\n').filter((l) => l.includes(',objective/scores,'));
-    assert.deepEqual(scores.map((l) => l.split(',').slice(2, 3).concat(l.split(',').slice(5))), [['1', '0.1'], ['2', '0.2'], ['3', '0.3'], ['4', '0.44'], ['5', '0.55'], ['6', '0.66']]);
+    const scores = csv.csv
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes(',objective/scores,'));
+    assert.deepEqual(
+      scores.map((l) => l.split(',').slice(2, 3).concat(l.split(',').slice(5))),
+      [
+        ['1', '0.1'],
+        ['2', '0.2'],
+        ['3', '0.3'],
+        ['4', '0.44'],
+        ['5', '0.55'],
+        ['6', '0.66'],
+      ],
+    );
     assert.equal(csv.csv.split('\n')[0], 'run,stage,step,time,metric,value');
     assert.match(csv.fileName, /^rlhf-curves-.*\.csv$/);
     assert.ok(isCurvesCommand(csv));
@@ -102,7 +138,20 @@ test('appends grow the curves; a repeated (stage, step) replaces the old value',
 });
 
 test('a chart out of view is made only when scrolled to, is not redrawn on appends while away, and catches up; the DOM is not rebuilt per append', async () => {
-  const metrics = ['objective/scores', 'objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/non_score_reward', 'policy/approxkl', 'policy/clipfrac', 'loss/policy', 'loss/value', 'val/vpred', 'val/explained_variance', 'val/ratio'];
+  const metrics = [
+    'objective/scores',
+    'objective/kl',
+    'objective/entropy',
+    'objective/rlhf_reward',
+    'objective/non_score_reward',
+    'policy/approxkl',
+    'policy/clipfrac',
+    'loss/policy',
+    'loss/value',
+    'val/vpred',
+    'val/explained_variance',
+    'val/ratio',
+  ];
   const wide = (step: number): MetricPoint => ({ stage: 'ppo', step, time: t0 + step * 1000, values: Object.fromEntries(metrics.map((m, i) => [m, Math.sin(step + i)])) });
   const host = await open(boot({ series: { [RUN_A]: [1, 2, 3].map(wide) }, samples: {} }));
   try {
@@ -221,7 +270,11 @@ test('run control: stop on the live run, resume on a resumable one; a new live r
     await host.waitFor((m) => m.type === 'stopRun' && m.runId === RUN_A);
     await host.page.getByTestId(`resume-${RUN_B}`).click();
     await host.waitFor((m) => m.type === 'resumeRun' && m.runId === RUN_B);
-    await host.send({ type: 'didChangeRuns', runs: [run(RUN_A, { state: 'cancelled', resumable: true }), run(RUN_B, { state: 'running', active: true })], live: { runId: RUN_B, stage: 'ppo', step: 4 } });
+    await host.send({
+      type: 'didChangeRuns',
+      runs: [run(RUN_A, { state: 'cancelled', resumable: true }), run(RUN_B, { state: 'running', active: true })],
+      live: { runId: RUN_B, stage: 'ppo', step: 4 },
+    });
     await host.waitFor((m) => m.type === 'selectRuns' && m.runIds[0] === RUN_B);
     assert.equal(await host.page.getByTestId(`state-${RUN_B}`).textContent(), 'training');
     assert.match((await host.page.getByTestId('live').textContent()) ?? '', /ppo step 4/);
@@ -243,10 +296,21 @@ interface Theme {
 }
 type Rgba = [number, number, number, number];
 
-const DARK: Theme = { classes: 'vscode-dark', vars: { '--vscode-foreground': '#d4d4d4', '--vscode-charts-blue': '#4daafc', '--vscode-editor-background': '#1f1f1f' }, foreground: [212, 212, 212, 1], blue: [77, 170, 252, 1] };
+const DARK: Theme = {
+  classes: 'vscode-dark',
+  vars: { '--vscode-foreground': '#d4d4d4', '--vscode-charts-blue': '#4daafc', '--vscode-editor-background': '#1f1f1f' },
+  foreground: [212, 212, 212, 1],
+  blue: [77, 170, 252, 1],
+};
 const HC_DARK: Theme = {
   classes: 'vscode-high-contrast',
-  vars: { '--vscode-foreground': 'rgb(255, 255, 255)', '--vscode-charts-blue': '#3794ffee', '--vscode-contrastBorder': '#6fc3df', '--vscode-editorWidget-border': '#ffffff', '--vscode-editor-background': '#000000' },
+  vars: {
+    '--vscode-foreground': 'rgb(255, 255, 255)',
+    '--vscode-charts-blue': '#3794ffee',
+    '--vscode-contrastBorder': '#6fc3df',
+    '--vscode-editorWidget-border': '#ffffff',
+    '--vscode-editor-background': '#000000',
+  },
   foreground: [255, 255, 255, 1],
   blue: [55, 148, 255, 0xee / 255],
   border: [111, 195, 223, 1],
@@ -258,7 +322,12 @@ const HC_LIGHT: Theme = {
   blue: [15, 74, 133, 1],
   border: [0, 110, 200, 1],
 };
-const LIGHT: Theme = { classes: 'vscode-light', vars: { '--vscode-foreground': 'rgba(97, 97, 97, 1)', '--vscode-charts-blue': '#0066bf', '--vscode-editor-background': '#ffffff' }, foreground: [97, 97, 97, 1], blue: [0, 102, 191, 1] };
+const LIGHT: Theme = {
+  classes: 'vscode-light',
+  vars: { '--vscode-foreground': 'rgba(97, 97, 97, 1)', '--vscode-charts-blue': '#0066bf', '--vscode-editor-background': '#ffffff' },
+  foreground: [97, 97, 97, 1],
+  blue: [0, 102, 191, 1],
+};
 
 /** A canvas style as the canvas reports it (#rrggbb, or rgba() with an alpha). */
 function canvasColor(style: string): Rgba {
@@ -300,7 +369,10 @@ async function applyTheme(host: Awaited<ReturnType<typeof open>>, theme: Theme):
     document.body.className = ${JSON.stringify(theme.classes)};
   })()`);
   await host.page.waitForFunction((e) => !e?.isConnected, old);
-  await host.page.locator(`${chart('objective/scores')} canvas`).first().waitFor();
+  await host.page
+    .locator(`${chart('objective/scores')} canvas`)
+    .first()
+    .waitFor();
   await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
   const drawn = (await host.page.evaluate('window.__drawn')) as { op: Drawn['op']; style: string; width: number }[];
   return drawn.map((d) => ({ op: d.op, color: canvasColor(d.style), width: d.width }));
@@ -324,7 +396,11 @@ function assertStyled(drawn: readonly Drawn[], theme: Theme, name: string): numb
   }
   assert.ok(Math.min(...line.map((l) => l.width)) > Math.max(...raw.map((r) => r.width)), `${name}: the smoothed line is not above the raw one`);
   const border = theme.border;
-  if (border) assert.ok(strokes.some((d) => sameRgb(d.color, border)), `${name}: no contrast border drawn`);
+  if (border)
+    assert.ok(
+      strokes.some((d) => sameRgb(d.color, border)),
+      `${name}: no contrast border drawn`,
+    );
   const unknown = strokes.filter((d) => !sameRgb(d.color, theme.blue) && !sameRgb(d.color, theme.foreground) && !(border && sameRgb(d.color, border)));
   assert.deepEqual(unknown, [], `${name}: strokes in colours not from the theme`);
   return rawAlpha;
@@ -334,7 +410,10 @@ test('charts take the theme colours (dark, high contrast, light) and are restyle
   const host = await open();
   try {
     await host.waitFor((m) => m.type === 'ready');
-    await host.page.locator(`${chart('objective/scores')} canvas`).first().waitFor();
+    await host.page
+      .locator(`${chart('objective/scores')} canvas`)
+      .first()
+      .waitFor();
     await host.page.evaluate(RECORD_DRAWING);
     const dark = assertStyled(await applyTheme(host, DARK), DARK, 'dark');
     await screenshot(host.page, 'curves-theme-dark');
@@ -346,7 +425,9 @@ test('charts take the theme colours (dark, high contrast, light) and are restyle
     assert.ok(hcDark > dark && hcLight > light, `raw alpha: high contrast ${hcDark}, ${hcLight}; dark ${dark}, light ${light}`);
     // The same theme set again (VS Code re-sends its styles) does not remake the charts.
     const root = await host.page.locator(chart('objective/scores')).elementHandle();
-    await host.page.evaluate(`document.body.className = ${JSON.stringify(LIGHT.classes)}; document.documentElement.style.setProperty('--vscode-foreground', ${JSON.stringify(LIGHT.vars['--vscode-foreground'])})`);
+    await host.page.evaluate(
+      `document.body.className = ${JSON.stringify(LIGHT.classes)}; document.documentElement.style.setProperty('--vscode-foreground', ${JSON.stringify(LIGHT.vars['--vscode-foreground'])})`,
+    );
     await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
     assert.ok(await root?.evaluate((e) => e.isConnected), 'an unchanged theme remade the charts');
     assert.deepEqual(host.problems, []);
@@ -383,7 +464,10 @@ test('by wall time a line breaks where the run was stopped and resumed later; by
     assert.equal(await root.getAttribute('data-breaks'), '0');
     assert.ok(await lineAtMiddle(host), 'by step, the line is not drawn between steps 30 and 31');
     await host.page.getByTestId('x-axis').selectOption('time');
-    await host.page.locator(`${chart('objective/scores')}[data-breaks="1"] canvas`).first().waitFor();
+    await host.page
+      .locator(`${chart('objective/scores')}[data-breaks="1"] canvas`)
+      .first()
+      .waitFor();
     await host.page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
     assert.equal(await root.getAttribute('data-points'), '60');
     assert.equal(await root.getAttribute('data-last-x'), String((t0 + 1_200_000) / 1000));

@@ -43,8 +43,7 @@ after(async () => {
 
 const open = (state: RankingState) => openWebview<RankingCommand, RankingNotification>(browser, 'ranking', state);
 const isSubmit = (m: RankingCommand): m is SubmitCommand => m.type === 'submit';
-const ranksShown = async (host: Awaited<ReturnType<typeof open>>): Promise<string[]> =>
-  host.page.getByTestId('completion').evaluateAll((els) => els.map((e) => e.getAttribute('data-rank') ?? ''));
+const ranksShown = async (host: Awaited<ReturnType<typeof open>>): Promise<string[]> => host.page.getByTestId('completion').evaluateAll((els) => els.map((e) => e.getAttribute('data-rank') ?? ''));
 
 test('keyboard flow: rank, tie, undo, submit; a failed save keeps the ranking and retries; undo of a submit', async () => {
   const host = await open(ready(first));
@@ -258,7 +257,10 @@ test('Rank Completions for Selection: the selection is named, and once ranked th
     await host.page.getByText('It is a way I have.').waitFor();
     assert.equal(await host.page.getByTestId('selection-notice').count(), 0);
     // Nothing queued after the selection: the panel stops and says so.
-    await host.send({ type: 'didChangeState', state: { status: 'empty', message: 'All 3 batches are ranked.', progress: { done: 3, total: 3 }, guidelines: '', save: { state: 'idle' }, selection: 'ranked' } });
+    await host.send({
+      type: 'didChangeState',
+      state: { status: 'empty', message: 'All 3 batches are ranked.', progress: { done: 3, total: 3 }, guidelines: '', save: { state: 'idle' }, selection: 'ranked' },
+    });
     assert.equal(await host.page.getByTestId('selection-notice').textContent(), 'Selection ranked.');
     assert.equal(await host.page.getByTestId('empty').textContent(), 'All 3 batches are ranked.');
     assert.deepEqual(host.problems, []);
@@ -267,7 +269,7 @@ test('Rank Completions for Selection: the selection is named, and once ranked th
   }
 });
 
-test('identical completions are marked and can tie; each completion follows the prompt\'s tail; differences mark only what no other completion has, once asked for, and stay on', async () => {
+test("identical completions are marked and can tie; each completion follows the prompt's tail; differences mark only what no other completion has, once asked for, and stay on", async () => {
   const prompt = 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness, and the sea was calm an';
   const host = await open(ready(item('b4', [' the white whale swims', ' d.', ' the grey whale swims', ' d.', ' the white whale dives'], prompt)));
   try {
@@ -309,7 +311,7 @@ test('identical completions are marked and can tie; each completion follows the 
   }
 });
 
-test('the header counts this panel\'s submissions by verdict: a skip is not a ranking', async () => {
+test("the header counts this panel's submissions by verdict: a skip is not a ranking", async () => {
   const host = await open(ready(first));
   try {
     await host.waitFor((m) => m.type === 'ready');
@@ -324,7 +326,7 @@ test('the header counts this panel\'s submissions by verdict: a skip is not a ra
   }
 });
 
-test('every colour comes from the theme: no literal colours in the stylesheet, and the new pieces follow the theme\'s variables', async () => {
+test("every colour comes from the theme: no literal colours in the stylesheet, and the new pieces follow the theme's variables", async () => {
   const css = fs.readFileSync(path.resolve(__dirname, '../../media/ranking.css'), 'utf8');
   assert.doesNotMatch(css, /#[0-9a-f]{3,8}\b|rgba?\(|hsla?\(/i, 'a literal colour in media/ranking.css');
   const host = await open(ready(item('b5', [' d.', ' d.', ' then it rained.'], 'The sea was calm an'), 1, { selection: 'ranked', tally: { ranked: 1, allBad: 0, skipped: 1 } }));
@@ -343,7 +345,9 @@ test('every colour comes from the theme: no literal colours in the stylesheet, a
     await host.page.evaluate(`for (const [k, v] of Object.entries(${JSON.stringify(theme)})) document.documentElement.style.setProperty(k, v)`);
     await host.page.getByTestId('diff-toggle').check();
     const style = (selector: string, property: string): Promise<string> =>
-      host.page.evaluate(`(() => { const e = document.querySelector(${JSON.stringify(selector)}); return getComputedStyle(e.shadowRoot?.querySelector('.root') ?? e)[${JSON.stringify(property)}]; })()`);
+      host.page.evaluate(
+        `(() => { const e = document.querySelector(${JSON.stringify(selector)}); return getComputedStyle(e.shadowRoot?.querySelector('.root') ?? e)[${JSON.stringify(property)}]; })()`,
+      );
     assert.equal(await style('body', 'color'), 'rgb(1, 1, 1)');
     assert.equal(await style('body', 'backgroundColor'), 'rgb(2, 2, 2)');
     assert.equal(await style('[data-testid="context"]', 'color'), 'rgb(3, 3, 3)');
@@ -367,7 +371,16 @@ test('loading, empty (with Generate) and error states; stray messages are ignore
     await host.send({ type: 'didChangeState', state: { status: 'empty', progress: { done: 3, total: 3 }, guidelines: '', save: { state: 'idle' } } });
     await host.page.getByTestId('generate').click();
     await host.waitFor((m) => m.type === 'generate');
-    await host.send({ type: 'didChangeState', state: { status: 'untrusted', message: 'This workspace is not trusted: RLHF Workbench does not load or sample models here.', progress: { done: 0, total: 0 }, guidelines: '', save: { state: 'idle' } } });
+    await host.send({
+      type: 'didChangeState',
+      state: {
+        status: 'untrusted',
+        message: 'This workspace is not trusted: RLHF Workbench does not load or sample models here.',
+        progress: { done: 0, total: 0 },
+        guidelines: '',
+        save: { state: 'idle' },
+      },
+    });
     assert.match((await host.page.getByTestId('error').textContent()) ?? '', /not trusted/);
     assert.deepEqual(host.problems, []);
   } finally {

@@ -13,7 +13,11 @@ import { launchBrowser, openWebview, screenshot } from './harness';
 const overview: ProjectOverview = {
   workspace: '/home/me/aligned',
   name: 'aligned',
-  models: { base: { path: '/ext/models/tiny-default', from: 'project.json' }, sft: { path: '/home/me/aligned/.rlhf/runs/sft-1/checkpoints/sft/final', from: 'run sft-1' }, policy: { path: '/home/me/aligned/.rlhf/runs/sft-1/checkpoints/sft/final', from: 'run sft-1' } },
+  models: {
+    base: { path: '/ext/models/tiny-default', from: 'project.json' },
+    sft: { path: '/home/me/aligned/.rlhf/runs/sft-1/checkpoints/sft/final', from: 'run sft-1' },
+    policy: { path: '/home/me/aligned/.rlhf/runs/sft-1/checkpoints/sft/final', from: 'run sft-1' },
+  },
   prompts: 64,
   batches: 12,
   ranked: 9,
@@ -100,7 +104,12 @@ test('a project.json that cannot be read is named, with a button that opens it; 
     assert.equal(await host.page.getByTestId('project-error').textContent(), message);
     await host.page.getByTestId('open-project-file').click();
     await host.waitFor((m) => m.type === 'runCommand' && m.command === 'rlhf.openProjectFile');
-    const next = { label: 'Train SFT', reason: 'Fine-tune first, or go straight to the reward model.', command: 'rlhf.trainSft' as const, alternative: { label: 'Train reward model', command: 'rlhf.trainReward' as const } };
+    const next = {
+      label: 'Train SFT',
+      reason: 'Fine-tune first, or go straight to the reward model.',
+      command: 'rlhf.trainSft' as const,
+      alternative: { label: 'Train reward model', command: 'rlhf.trainReward' as const },
+    };
     await host.send({ type: 'didChangeState', state: { ...base, live: { runId: 'ppo-3', stage: 'ppo', step: 19 }, project: { kind: 'open', overview, next } } });
     // The live run's row shows the live step (run.json says 7: it moves only at checkpoints).
     assert.equal(await host.page.locator('[data-run-id="ppo-3"]').getByTestId('run-step').textContent(), 'ppo · step 19');

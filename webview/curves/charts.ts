@@ -251,33 +251,33 @@ export class ChartBoard {
     });
     const make = (d: uPlot.AlignedData): uPlot =>
       new uPlot(
-      {
-        width: Math.max(200, this.chartWidth()),
-        height: 170,
-        scales: { x: { time: input.view.xAxis === 'time' } },
-        axes: [axis(), axis(56)],
-        series,
-        legend: { live: true },
-        cursor: { drag: { x: true, y: false } },
-        hooks: {
-          // A legend click on either line of a run toggles both, and is remembered.
-          setSeries: [
-            (u, idx) => {
-              if (idx === null || idx === 0) return;
-              const lineIdx = Math.floor((idx - 1) / 2);
-              const line = lines[lineIdx];
-              if (!line) return;
-              const shown = u.series[idx]?.show !== false;
-              const partner = idx % 2 === 1 ? idx + 1 : idx - 1;
-              if (u.series[partner]?.show !== shown) u.setSeries(partner, { show: shown });
-              this.onToggle(seriesKey(line), shown);
-            },
-          ],
+        {
+          width: Math.max(200, this.chartWidth()),
+          height: 170,
+          scales: { x: { time: input.view.xAxis === 'time' } },
+          axes: [axis(), axis(56)],
+          series,
+          legend: { live: true },
+          cursor: { drag: { x: true, y: false } },
+          hooks: {
+            // A legend click on either line of a run toggles both, and is remembered.
+            setSeries: [
+              (u, idx) => {
+                if (idx === null || idx === 0) return;
+                const lineIdx = Math.floor((idx - 1) / 2);
+                const line = lines[lineIdx];
+                if (!line) return;
+                const shown = u.series[idx]?.show !== false;
+                const partner = idx % 2 === 1 ? idx + 1 : idx - 1;
+                if (u.series[partner]?.show !== shown) u.setSeries(partner, { show: shown });
+                this.onToggle(seriesKey(line), shown);
+              },
+            ],
+          },
         },
-      },
-      d,
-      root,
-    );
+        d,
+        root,
+      );
     root.style.minHeight = `${PLACEHOLDER_PX}px`;
     const made: Chart = { root, signature, lines, plot: undefined, make };
     this.charts.set(metric, made);

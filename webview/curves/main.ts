@@ -99,7 +99,10 @@ function buildHeader(): void {
   const csv = el('vscode-button', { secondary: '', 'data-testid': 'export-csv' }, 'Export CSV');
   csv.addEventListener('click', () => api.postMessage({ type: 'exportCsv', fileName: `${exportName()}.csv`, csv: toCsv(selectedSeries()) }));
   const png = el('vscode-button', { secondary: '', 'data-testid': 'export-png' }, 'Export PNG');
-  png.addEventListener('click', () => void board.canvases().then((canvases) => api.postMessage({ type: 'exportPng', fileName: `${exportName()}.png`, dataUrl: exportPng(canvases, view.runs.map(runLabel).join(', ')) })));
+  png.addEventListener(
+    'click',
+    () => void board.canvases().then((canvases) => api.postMessage({ type: 'exportPng', fileName: `${exportName()}.png`, dataUrl: exportPng(canvases, view.runs.map(runLabel).join(', ')) })),
+  );
   header.replaceChildren(liveLine, el('label', {}, 'Smoothing ', smoothing, smoothingValue), el('label', {}, 'X axis ', axis), csv, png);
 }
 

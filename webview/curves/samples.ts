@@ -33,8 +33,14 @@ export function renderSamples(container: HTMLElement, runLabel: string | undefin
     return;
   }
   const rows = [...samples].sort((a, b) => b.iteration - a.iteration || b.time - a.time).slice(0, SAMPLE_ROWS);
-  const scoreHigh = quantile(rows.flatMap((r) => (r.score === null ? [] : [r.score])), 0.75);
-  const klHigh = quantile(rows.flatMap((r) => (r.kl === null ? [] : [r.kl])), 0.75);
+  const scoreHigh = quantile(
+    rows.flatMap((r) => (r.score === null ? [] : [r.score])),
+    0.75,
+  );
+  const klHigh = quantile(
+    rows.flatMap((r) => (r.kl === null ? [] : [r.kl])),
+    0.75,
+  );
   const table = document.createElement('table');
   table.className = 'samples';
   table.dataset.testid = 'samples-table';

@@ -58,7 +58,10 @@ export function parseColor(color: string): Rgba | undefined {
     const [r = 0, g = 0, b = 0, a = 255] = (full.match(/../g) ?? []).map((h) => parseInt(h, 16));
     return [r, g, b, a / 255];
   }
-  const args = /^rgba?\(([^)]*)\)$/i.exec(c)?.[1]?.trim().split(/\s*[,/]\s*|\s+/);
+  const args = /^rgba?\(([^)]*)\)$/i
+    .exec(c)?.[1]
+    ?.trim()
+    .split(/\s*[,/]\s*|\s+/);
   if (!args || args.length < 3 || args.length > 4) return undefined;
   const nums = args.map((p, i) => (p.endsWith('%') ? (parseFloat(p) / 100) * (i < 3 ? 255 : 1) : parseFloat(p)));
   if (!nums.every(Number.isFinite)) return undefined;

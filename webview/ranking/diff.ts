@@ -47,7 +47,7 @@ function commonWords(words: readonly string[], b: readonly string[]): Set<number
     }
   }
   const common = new Set<number>();
-  for (let i = 0, j = 0; i < words.length && j < b.length; ) {
+  for (let i = 0, j = 0; i < words.length && j < b.length;) {
     if (words[i] === b[j]) {
       common.add(i);
       i++;

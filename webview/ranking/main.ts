@@ -95,7 +95,14 @@ function submit(): void {
   const d = currentDraft();
   if (!item || !d || state.save.state === 'saving' || !isComplete(d)) return;
   persist({ submitted: { ...page.submitted, [item.batchId]: d } });
-  api.postMessage({ type: 'submit', batchId: item.batchId, ...toSubmission(d, item.completions.map((c) => c.id)) });
+  api.postMessage({
+    type: 'submit',
+    batchId: item.batchId,
+    ...toSubmission(
+      d,
+      item.completions.map((c) => c.id),
+    ),
+  });
 }
 
 function undo(): void {
@@ -197,7 +204,12 @@ function header(): HTMLElement {
 function guidelines(): HTMLElement | string {
   if (state.guidelines.trim() === '') return '';
   const open: Record<string, string> = page.guidelinesOpen ? { open: '' } : {};
-  const details = el('details', { 'data-testid': 'guidelines', class: 'guidelines', ...open }, el('summary', {}, 'Guidelines'), el('div', { class: 'guidelines-text' }, renderMarkdown(state.guidelines))) as HTMLDetailsElement;
+  const details = el(
+    'details',
+    { 'data-testid': 'guidelines', class: 'guidelines', ...open },
+    el('summary', {}, 'Guidelines'),
+    el('div', { class: 'guidelines-text' }, renderMarkdown(state.guidelines)),
+  ) as HTMLDetailsElement;
   details.addEventListener('toggle', () => {
     if (details.open !== page.guidelinesOpen) persist({ guidelinesOpen: details.open });
   });
@@ -224,7 +236,10 @@ function highlighted(item: RankingItem, index: number): Piece[] {
   const own = item.completions[index]!.text;
   let pieces = differences.get(index);
   if (!pieces) {
-    pieces = wordDiff(own, [...new Set(item.completions.map((c) => c.text))].filter((t) => t !== own));
+    pieces = wordDiff(
+      own,
+      [...new Set(item.completions.map((c) => c.text))].filter((t) => t !== own),
+    );
     differences.set(index, pieces);
   }
   return pieces;
@@ -267,7 +282,14 @@ function completionCard(item: RankingItem, d: Draft, position: number): HTMLElem
       'div',
       { class: 'body' },
       text,
-      el('div', { class: 'meta muted' }, el('span', { 'data-testid': 'position' }, `#${position + 1}`), sameBadge, c.temperature !== undefined ? `T=${c.temperature}` : '', long ? expandButton(index) : ''),
+      el(
+        'div',
+        { class: 'meta muted' },
+        el('span', { 'data-testid': 'position' }, `#${position + 1}`),
+        sameBadge,
+        c.temperature !== undefined ? `T=${c.temperature}` : '',
+        long ? expandButton(index) : '',
+      ),
     ),
   );
   card.addEventListener('click', () => {
@@ -306,7 +328,12 @@ function rankingView(item: RankingItem, d: Draft): HTMLElement[] {
   const note = el('textarea', { 'data-testid': 'note', rows: '2', placeholder: 'Note (optional)', maxlength: '10000' }) as HTMLTextAreaElement;
   note.value = d.note;
   note.addEventListener('change', () => change(withNote(currentDraft() ?? d, note.value)));
-  const diffToggle = el('label', { class: 'diff-toggle' }, el('input', { type: 'checkbox', 'data-testid': 'diff-toggle', ...(page.highlightDifferences ? { checked: '' } : {}) }), ' Highlight differences');
+  const diffToggle = el(
+    'label',
+    { class: 'diff-toggle' },
+    el('input', { type: 'checkbox', 'data-testid': 'diff-toggle', ...(page.highlightDifferences ? { checked: '' } : {}) }),
+    ' Highlight differences',
+  );
   diffToggle.querySelector('input')?.addEventListener('change', (e) => {
     persist({ highlightDifferences: (e.target as HTMLInputElement).checked });
     render();

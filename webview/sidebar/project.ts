@@ -25,18 +25,35 @@ export function projectSectionView(state: SidebarState, el: El, post: (c: Sideba
   };
   const section = el('section', { class: 'project', 'aria-label': 'Project', 'data-testid': 'project' }, el('h2', {}, 'Project'));
   if (!trusted) {
-    section.append(el('p', { class: 'warning', role: 'note', 'data-testid': 'untrusted' }, 'Restricted mode: this workspace is not trusted, so no training, sampling or model loading. Rankings can still be viewed and made.'));
+    section.append(
+      el(
+        'p',
+        { class: 'warning', role: 'note', 'data-testid': 'untrusted' },
+        'Restricted mode: this workspace is not trusted, so no training, sampling or model loading. Rankings can still be viewed and made.',
+      ),
+    );
   }
   section.append(...body(p, el, button, state.live));
   return section;
 }
 
-function body(p: ProjectSection, el: El, button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement, live: LiveRun | undefined): (Node | string)[] {
+function body(
+  p: ProjectSection,
+  el: El,
+  button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement,
+  live: LiveRun | undefined,
+): (Node | string)[] {
   switch (p.kind) {
     case 'noFolder':
     case 'none':
       return [
-        el('p', { 'data-testid': 'welcome' }, p.kind === 'noFolder' ? 'No folder is open. Create an RLHF project in a folder, or start with the demo project (a tiny model and Moby-Dick prompts).' : `No RLHF project in ${p.workspace}. Create one here, or set up the demo project.`),
+        el(
+          'p',
+          { 'data-testid': 'welcome' },
+          p.kind === 'noFolder'
+            ? 'No folder is open. Create an RLHF project in a folder, or start with the demo project (a tiny model and Moby-Dick prompts).'
+            : `No RLHF project in ${p.workspace}. Create one here, or set up the demo project.`,
+        ),
         el('div', { class: 'buttons' }, button('Create Project', 'rlhf.createProject', 'create-project'), button('Open Demo Project', 'rlhf.openDemoProject', 'open-demo', { secondary: true })),
       ];
     case 'loading':
@@ -51,7 +68,13 @@ function body(p: ProjectSection, el: El, button: (label: string, command: Sideba
   }
 }
 
-function openProject(o: ProjectOverview, next: NextStep, el: El, button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement, live: LiveRun | undefined): (Node | string)[] {
+function openProject(
+  o: ProjectOverview,
+  next: NextStep,
+  el: El,
+  button: (label: string, command: SidebarCommandId, testid: string, opts?: { secondary?: boolean; runId?: string }) => HTMLElement,
+  live: LiveRun | undefined,
+): (Node | string)[] {
   const dl = el('dl', { 'data-testid': 'project-overview' });
   const item = (k: string, v: string, id: string, title = ''): void => {
     dl.append(el('dt', {}, k), el('dd', { 'data-testid': id, ...(title ? { title } : {}) }, v));
@@ -103,7 +126,18 @@ function openProject(o: ProjectOverview, next: NextStep, el: El, button: (label:
       if (r.state === 'running') actions.append(button('Stop', 'rlhf.stopRun', 'run-stop', { secondary: true, runId: r.id }));
       if (r.state === 'failed' || r.state === 'cancelled') actions.append(button('Resume', 'rlhf.resumeRun', 'run-resume', { secondary: true, runId: r.id }));
       const step = live?.runId === r.id ? `${live.stage} · step ${live.step}` : `${r.stage} · step ${r.step}`;
-      list.append(el('li', { 'data-testid': 'run', 'data-run-id': r.id, 'data-state': r.state }, el('span', { class: `run-state ${r.state}` }, r.state === 'cancelled' ? 'stopped' : r.state), ' ', el('span', { 'data-testid': 'run-step' }, step), ' ', el('span', { class: 'muted', title: r.id }, r.id), actions));
+      list.append(
+        el(
+          'li',
+          { 'data-testid': 'run', 'data-run-id': r.id, 'data-state': r.state },
+          el('span', { class: `run-state ${r.state}` }, r.state === 'cancelled' ? 'stopped' : r.state),
+          ' ',
+          el('span', { 'data-testid': 'run-step' }, step),
+          ' ',
+          el('span', { class: 'muted', title: r.id }, r.id),
+          actions,
+        ),
+      );
     }
     out.push(list);
   }

@@ -31,9 +31,7 @@ export const importPreferencesCommand: CliCommand = {
     const project = await openProject(flags, io);
     const file = path.resolve(io.cwd, positionals[0] as string);
     const r = await importPreferences(project, file, { format, ...(labeler !== undefined ? { labeler } : {}) });
-    io.out(
-      `Read ${r.rows} rows: ${r.pairs} pairs as '${r.labeler}' (${r.added.prompts} new prompts, ${r.added.batches} new batches, ${r.added.rankings} new rankings), ${r.skipped.length} skipped.`,
-    );
+    io.out(`Read ${r.rows} rows: ${r.pairs} pairs as '${r.labeler}' (${r.added.prompts} new prompts, ${r.added.batches} new batches, ${r.added.rankings} new rankings), ${r.skipped.length} skipped.`);
     for (const s of r.skipped.slice(0, 20)) io.err(`skipped ${file}:${s.line}: ${s.reason}`);
     if (r.skipped.length > 20) io.err(`… and ${r.skipped.length - 20} more skipped rows.`);
     for (const n of r.notHeld) io.err(`not kept: ${n.count} × ${n.message}`);

@@ -13,4 +13,17 @@ import { importPreferencesCommand } from './importPreferences';
 import { exportPreferencesCommand } from './exportPreferences';
 import { statsCommand } from './stats';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, modelInfoCommand, sampleCommand, exportOnnxCommand, initCommand, importPromptsCommand, importPreferencesCommand, exportPreferencesCommand, statsCommand, ...trainCommands, runsCommand, demoCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  statusCommand,
+  modelInfoCommand,
+  sampleCommand,
+  exportOnnxCommand,
+  initCommand,
+  importPromptsCommand,
+  importPreferencesCommand,
+  exportPreferencesCommand,
+  statsCommand,
+  ...trainCommands,
+  runsCommand,
+  demoCommand,
+];

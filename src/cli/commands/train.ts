@@ -13,12 +13,19 @@ import type { TrainableStage } from '../../core/train/configJobs';
 import { runPipeline } from '../../core/train/runner';
 import { progressPrinter } from '../progress';
 
-const POLICY = '"model": SFT_DIR, "rewardModel": RM_DIR | "builtin:afinn", "reference"?: DIR, "prompts"?: FILE (default: the project\'s prompts), "iterations"?, "temperature"?, "maxNewTokens"?, "klCoef"?, "optim"?, "runId"?';
+const POLICY =
+  '"model": SFT_DIR, "rewardModel": RM_DIR | "builtin:afinn", "reference"?: DIR, "prompts"?: FILE (default: the project\'s prompts), "iterations"?, "temperature"?, "maxNewTokens"?, "klCoef"?, "optim"?, "runId"?';
 const HELP: Record<TrainableStage, { what: string; config: string }> = {
   pretrain: { what: 'base model (pretraining)', config: '{"corpus": "builtin:moby-dick" | "FILE.txt", "model"?: DIR, "steps"?, "batchSize"?, "blockSize"?, "optim"?: {"lr"?, …}, "runId"?}' },
   sft: { what: 'SFT model', config: '{"model": DIR, "data": "FILE.jsonl" (lines {"prompt", "completion"}), "steps"?, "batchSize"?, "maxLen"?, "evalFraction"?, "optim"?, "runId"?}' },
-  reward: { what: 'reward model', config: '{"model": SFT_DIR, "steps"?, "batchSize"?, "maxLen"?, "margin"?, "evalFraction"?, "includeSimulated"?, "optim"?, "runId"?} — pairs come from the project\'s rankings' },
-  dpo: { what: 'policy by DPO on the rankings', config: '{"model": SFT_DIR, "reference"?: DIR, "steps"?, "batchSize"? (pairs), "maxLen"?, "beta"?, "labelSmoothing"?, "evalFraction"?, "includeSimulated"?, "optim"?, "runId"?}' },
+  reward: {
+    what: 'reward model',
+    config: '{"model": SFT_DIR, "steps"?, "batchSize"?, "maxLen"?, "margin"?, "evalFraction"?, "includeSimulated"?, "optim"?, "runId"?} — pairs come from the project\'s rankings',
+  },
+  dpo: {
+    what: 'policy by DPO on the rankings',
+    config: '{"model": SFT_DIR, "reference"?: DIR, "steps"?, "batchSize"? (pairs), "maxLen"?, "beta"?, "labelSmoothing"?, "evalFraction"?, "includeSimulated"?, "optim"?, "runId"?}',
+  },
   ppo: { what: 'policy by PPO against a reward model', config: `{${POLICY}, "rolloutBatch"?, "miniBatches"?, "ppoEpochs"?, "adaptiveKl"?: {"target", "horizon"}, "ptxCoef"?, "ptxCorpus"?, …}` },
   rloo: { what: 'policy by RLOO against a reward model', config: `{${POLICY}, "promptsPerIteration"?, "k"?, "epochs"?, …}` },
 };

@@ -18,6 +18,8 @@ interface Candidate {
   readonly load: (tf: Tf) => Promise<void>;
 }
 
+// Optional packages load at run time, by name: require, not a static import.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const requireOptional = (pkg: string): unknown => require(pkg);
 
 const CANDIDATES: readonly Candidate[] = [
@@ -102,7 +104,7 @@ async function selectBackend(preference: BackendPreference): Promise<Compute> {
 
 function packageVersion(pkg: string): string {
   try {
-    const json = require(`${pkg}/package.json`) as { version?: unknown };
+    const json = requireOptional(`${pkg}/package.json`) as { version?: unknown };
     return typeof json.version === 'string' ? json.version : 'unknown';
   } catch {
     return 'unknown';

@@ -139,7 +139,7 @@ function findKernelFile(): string | undefined {
  */
 function writingSection(bytes: Uint8Array): string | undefined {
   const names: Record<number, string> = { 6: 'global', 8: 'start', 11: 'data', 12: 'data count' };
-  for (let at = 8; at < bytes.length; ) {
+  for (let at = 8; at < bytes.length;) {
     const id = bytes[at++]!;
     let size = 0;
     for (let shift = 0; ; shift += 7) {
@@ -378,7 +378,10 @@ export function planBatchMatMul(aShape: readonly number[], bShape: readonly numb
   for (let g = 0; g < batch; g++) {
     // Walk the output batch index from the last dim, accumulating each operand's flat index.
     let rest = g;
-    let ia = 0, sa = 1, ib = 0, sb = 1;
+    let ia = 0,
+      sa = 1,
+      ib = 0,
+      sb = 1;
     for (let d = rank - 1; d >= 0; d--) {
       const size = outOuter[d]!;
       const coord = rest % size;

@@ -43,7 +43,10 @@ const splitV: Ours = (kernels, backend, args) => {
   const src = offset(backend, x);
   let at = 0;
   return parts.map((s) => {
-    const out = backend.makeOutput(x.shape.map((d, i) => (i === ax ? s : d)), 'float32');
+    const out = backend.makeOutput(
+      x.shape.map((d, i) => (i === ax ? s : d)),
+      'float32',
+    );
     if (s * inner * outer > 0) kernels.copyRows(src + at * inner * 4, n * inner, offset(backend, out), s * inner, outer, s * inner);
     at += s;
     return out;
@@ -106,7 +109,10 @@ const transpose: Ours = (kernels, backend, args) => {
   else if (c.perm.join() === '0,2,1,3') dims = c.shape as [number, number, number, number];
   else return null;
   if (dims[3] < 4) return null;
-  const out = backend.makeOutput(perm.map((p) => x.shape[p]!), 'float32');
+  const out = backend.makeOutput(
+    perm.map((p) => x.shape[p]!),
+    'float32',
+  );
   kernels.swapMiddle(offset(backend, x), offset(backend, out), ...dims);
   return out;
 };

@@ -42,7 +42,10 @@ function expect(kernel: string, checks: [tfTypes.TensorInfo, 'float32' | 'int32'
 const tokenLogProbs: Ours = (kernels, backend, args) => {
   const { logits, targets } = args.inputs as Inputs<'logits' | 'targets'>;
   const [N, V] = logits.shape as [number, number];
-  expect(TOKEN_LOGPROBS_KERNEL, [[logits, 'float32', [N, V]], [targets, 'int32', [N]]]);
+  expect(TOKEN_LOGPROBS_KERNEL, [
+    [logits, 'float32', [N, V]],
+    [targets, 'int32', [N]],
+  ]);
   const logp = backend.makeOutput([N], 'float32');
   const lse = backend.makeOutput([N], 'float32');
   kernels.tokenLogProbs(offset(backend, logits), offset(backend, targets), offset(backend, logp), offset(backend, lse), N, V);
@@ -52,7 +55,12 @@ const tokenLogProbs: Ours = (kernels, backend, args) => {
 const tokenLogProbsGrad: Ours = (kernels, backend, args) => {
   const { logits, targets, lse, dy } = args.inputs as Inputs<'logits' | 'targets' | 'lse' | 'dy'>;
   const [N, V] = logits.shape as [number, number];
-  expect(TOKEN_LOGPROBS_GRAD_KERNEL, [[logits, 'float32', [N, V]], [targets, 'int32', [N]], [lse, 'float32', [N]], [dy, 'float32', [N]]]);
+  expect(TOKEN_LOGPROBS_GRAD_KERNEL, [
+    [logits, 'float32', [N, V]],
+    [targets, 'int32', [N]],
+    [lse, 'float32', [N]],
+    [dy, 'float32', [N]],
+  ]);
   const dlogits = backend.makeOutput([N, V], 'float32');
   kernels.tokenLogProbsGrad(offset(backend, logits), offset(backend, targets), offset(backend, lse), offset(backend, dy), offset(backend, dlogits), N, V);
   return dlogits;
@@ -62,7 +70,11 @@ const layerNorm: Ours = (kernels, backend, args) => {
   const { x, weight, bias } = args.inputs as Inputs<'x' | 'weight' | 'bias'>;
   const { eps } = args.attrs as unknown as { eps: number };
   const [N, C] = x.shape as [number, number];
-  expect(LAYER_NORM_KERNEL, [[x, 'float32', [N, C]], [weight, 'float32', [C]], [bias, 'float32', [C]]]);
+  expect(LAYER_NORM_KERNEL, [
+    [x, 'float32', [N, C]],
+    [weight, 'float32', [C]],
+    [bias, 'float32', [C]],
+  ]);
   const y = backend.makeOutput([N, C], 'float32');
   const mean = backend.makeOutput([N], 'float32');
   const rstd = backend.makeOutput([N], 'float32');
@@ -73,9 +85,26 @@ const layerNorm: Ours = (kernels, backend, args) => {
 const layerNormGrad: Ours = (kernels, backend, args) => {
   const { x, mean, rstd, weight, dy } = args.inputs as Inputs<'x' | 'mean' | 'rstd' | 'weight' | 'dy'>;
   const [N, C] = x.shape as [number, number];
-  expect(LAYER_NORM_GRAD_KERNEL, [[x, 'float32', [N, C]], [mean, 'float32', [N]], [rstd, 'float32', [N]], [weight, 'float32', [C]], [dy, 'float32', [N, C]]]);
+  expect(LAYER_NORM_GRAD_KERNEL, [
+    [x, 'float32', [N, C]],
+    [mean, 'float32', [N]],
+    [rstd, 'float32', [N]],
+    [weight, 'float32', [C]],
+    [dy, 'float32', [N, C]],
+  ]);
   const [dx, dw, db] = [[N, C], [C], [C]].map((shape) => backend.makeOutput(shape, 'float32')) as [tfTypes.TensorInfo, tfTypes.TensorInfo, tfTypes.TensorInfo];
-  kernels.layerNormGrad(offset(backend, x), offset(backend, mean), offset(backend, rstd), offset(backend, weight), offset(backend, dy), offset(backend, dx), offset(backend, dw), offset(backend, db), N, C);
+  kernels.layerNormGrad(
+    offset(backend, x),
+    offset(backend, mean),
+    offset(backend, rstd),
+    offset(backend, weight),
+    offset(backend, dy),
+    offset(backend, dx),
+    offset(backend, dw),
+    offset(backend, db),
+    N,
+    C,
+  );
   return [dx, dw, db];
 };
 
@@ -89,7 +118,10 @@ const gelu: Ours = (kernels, backend, args) => {
 
 const geluGrad: Ours = (kernels, backend, args) => {
   const { x, dy } = args.inputs as Inputs<'x' | 'dy'>;
-  expect(GELU_GRAD_KERNEL, [[x, 'float32', x.shape], [dy, 'float32', x.shape]]);
+  expect(GELU_GRAD_KERNEL, [
+    [x, 'float32', x.shape],
+    [dy, 'float32', x.shape],
+  ]);
   const dx = backend.makeOutput([...x.shape], 'float32');
   kernels.geluGrad(offset(backend, x), offset(backend, dy), offset(backend, dx), size(x.shape));
   return dx;
@@ -97,7 +129,10 @@ const geluGrad: Ours = (kernels, backend, args) => {
 
 const softmaxGrad: Ours = (kernels, backend, args) => {
   const { probs, dprobs } = args.inputs as Inputs<'probs' | 'dprobs'>;
-  expect(SOFTMAX_GRAD_KERNEL, [[probs, 'float32', probs.shape], [dprobs, 'float32', probs.shape]]);
+  expect(SOFTMAX_GRAD_KERNEL, [
+    [probs, 'float32', probs.shape],
+    [dprobs, 'float32', probs.shape],
+  ]);
   const C = probs.shape[probs.shape.length - 1] ?? 1;
   const ds = backend.makeOutput([...probs.shape], 'float32');
   kernels.softmaxGrad(offset(backend, probs), offset(backend, dprobs), offset(backend, ds), size(probs.shape) / C, C);

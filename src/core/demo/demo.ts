@@ -62,7 +62,18 @@ export const DEFAULT_DEMO: DemoConfig = {
   labeler: DEFAULT_SIMULATED_LABELER,
   reward: { ...DEFAULT_REWARD, steps: 200, batchSize: 8, maxLen: 72, evalEvery: 50, checkpointEvery: 100, optim: { ...DEFAULT_REWARD.optim, lr: 1e-4, totalSteps: 200, weightDecay: 0.01 } },
   rewardEvalFraction: 0.2,
-  ppo: { ...DEFAULT_PPO, iterations: 30, rolloutBatch: 32, miniBatches: 4, ppoEpochs: 2, maxNewTokens: 32, klCoef: 0.05, sampleEvery: 5, checkpointEvery: 10, optim: { ...DEFAULT_PPO.optim, lr: 5e-5, totalSteps: 30 * 2 * 4 } },
+  ppo: {
+    ...DEFAULT_PPO,
+    iterations: 30,
+    rolloutBatch: 32,
+    miniBatches: 4,
+    ppoEpochs: 2,
+    maxNewTokens: 32,
+    klCoef: 0.05,
+    sampleEvery: 5,
+    checkpointEvery: 10,
+    optim: { ...DEFAULT_PPO.optim, lr: 5e-5, totalSteps: 30 * 2 * 4 },
+  },
   evaluation: { temperature: 0.7, maxNewTokens: 32, seed: 12345, n: 2 },
   evaluationPrompts: 128,
 };
@@ -115,26 +126,43 @@ export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DE
     : await Project.create(workspace, { name: 'RLHF Workbench demo', guidelines: 'Prefer continuations that are positive in tone (the demo ranks by AFINN sentiment).' });
   // The demo's labels are simulated: let training use them.
   if (!project.meta.settings.includeSimulated) await project.updateMeta((m) => ({ ...m, settings: { ...m.settings, includeSimulated: true } }));
-  const promptTexts = fs.readFileSync(path.join(root, 'assets', 'demo', 'prompts.txt'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  const promptTexts = fs
+    .readFileSync(path.join(root, 'assets', 'demo', 'prompts.txt'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const { ids: promptIds, added } = await project.prompts.add(promptTexts, 'demo');
   emit({ type: 'demo', message: `project ${project.paths.dir}: ${promptIds.length} prompts (${added} new)` });
 
   const runId = options.runId ?? existingDemoRun(project) ?? newRunId('demo');
   const sftData = demoSftExamples(config.sftExamples, new Set(promptTexts)).map((e) => ({ prompt: e.prompt, completion: e.completion }));
   const metrics: MetricRecord[] = [];
-  const sft = sftJob(config.sft, (tokenizer): SftExample[] => sftData.map((e) => ({ prompt: tokenizer.encode(e.prompt), response: tokenizer.encode(e.completion) })), { model: base, evalFraction: 0.1 });
+  const sft = sftJob(config.sft, (tokenizer): SftExample[] => sftData.map((e) => ({ prompt: tokenizer.encode(e.prompt), response: tokenizer.encode(e.completion) })), {
+    model: base,
+    evalFraction: 0.1,
+  });
   const reward = {
     ...rewardJob(project, config.reward, { evalFraction: config.rewardEvalFraction, includeSimulated: true }),
     prepare: async (sftFinal: string | undefined, signal: AbortSignal | undefined) => {
       if (!sftFinal) throw new Error('demo: the reward stage needs the SFT model');
       const checkpoint = `${runId}/sft/final`;
-      const have = new Set(project.completions.list().filter((b) => b.model.checkpoint === checkpoint).map((b) => b.promptId));
+      const have = new Set(
+        project.completions
+          .list()
+          .filter((b) => b.model.checkpoint === checkpoint)
+          .map((b) => b.promptId),
+      );
       const todo = project.prompts.list().filter((p) => promptIds.includes(p.id) && !have.has(p.id));
       if (todo.length) {
         const g = await generateCompletions(project, sftFinal, todo, config.generate, { checkpoint, ...(signal ? { signal } : {}) });
         emit({ type: 'demo', message: `sampled ${g.batches.length}×${config.generate.k} completions (${g.tokens} tokens, ${(g.tokens / g.seconds).toFixed(0)} tok/s on ORT ${g.provider})` });
       }
-      const batchIds = new Set(project.completions.list().filter((b) => b.model.checkpoint === checkpoint).map((b) => b.id));
+      const batchIds = new Set(
+        project.completions
+          .list()
+          .filter((b) => b.model.checkpoint === checkpoint)
+          .map((b) => b.id),
+      );
       const labeled = await labelUnranked(project, afinnScore, config.labeler, batchIds);
       emit({ type: 'demo', message: `simulated labeler (${config.labeler.labeler}) ranked ${labeled.ranked} batches (${labeled.allTied} all tied)` });
     },
@@ -143,13 +171,19 @@ export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DE
   const sftFinal = path.join(checkpoints, 'sft', 'final');
   const rmFinal = path.join(checkpoints, 'reward', 'final');
   const ppo = ppoJob(project, config.ppo, { model: sftFinal, scorer: rmFinal, prompts: promptTexts });
-  const result = await runPipeline(project, runId, [sft, reward, ppo], { demo: config, base }, {
-    ...(options.signal ? { signal: options.signal } : {}),
-    onEvent: (e) => {
-      if (e.type === 'metrics') metrics.push(e.record);
-      emit(e);
+  const result = await runPipeline(
+    project,
+    runId,
+    [sft, reward, ppo],
+    { demo: config, base },
+    {
+      ...(options.signal ? { signal: options.signal } : {}),
+      onEvent: (e) => {
+        if (e.type === 'metrics') metrics.push(e.record);
+        emit(e);
+      },
     },
-  });
+  );
   emit({ type: 'demo', message: 'measuring the SFT model and the PPO policy by the AFINN scorer…' });
   const measured = promptTexts.slice(0, config.evaluationPrompts);
   const before = await evaluatePolicy(sftFinal, sftFinal, measured, afinnScore, config.evaluation);
@@ -163,14 +197,7 @@ function existingDemoRun(project: Project): string | undefined {
   return open[open.length - 1]?.id;
 }
 
-function summarise(
-  project: Project,
-  runId: string,
-  finals: { sft: string; reward: string; policy: string },
-  streamed: MetricRecord[],
-  before: PolicyEvaluation,
-  after: PolicyEvaluation,
-): DemoSummary {
+function summarise(project: Project, runId: string, finals: { sft: string; reward: string; policy: string }, streamed: MetricRecord[], before: PolicyEvaluation, after: PolicyEvaluation): DemoSummary {
   // Metrics from this process, or from metrics.jsonl when the stages were done earlier.
   const lines = streamed.length ? streamed.map((m) => ({ values: m.values as Record<string, number | null> })) : project.runs.readMetrics(runId).records;
   const last = (name: string): number | undefined => {
@@ -201,10 +228,13 @@ function summarise(
     before: { score: before.meanScore, kl: before.meanKl },
     after: { score: after.meanScore, kl: after.meanKl },
     // The same prompt and seed before and after, so the change is the policy's.
-    beforeAfter: before.samples.slice(0, 8).filter((_, i) => i % 2 === 0).map((b, i) => {
-      const a = after.samples[i * 2]!;
-      return { prompt: b.prompt, before: b.completion, beforeScore: b.score, after: a.completion, afterScore: a.score };
-    }),
+    beforeAfter: before.samples
+      .slice(0, 8)
+      .filter((_, i) => i % 2 === 0)
+      .map((b, i) => {
+        const a = after.samples[i * 2]!;
+        return { prompt: b.prompt, before: b.completion, beforeScore: b.score, after: a.completion, afterScore: a.score };
+      }),
     ...(sftEval === undefined ? {} : { finalSftEvalLoss: sftEval }),
     ...(evalAcc === undefined ? {} : { rewardEvalAccuracy: evalAcc }),
     examples,

@@ -45,11 +45,7 @@ const attendOp = tf.customGrad((...args: Array<tf.Tensor | GradSave>) => {
       const dp = batchMatMul(dy3, sv, false, true); // [G, T, Tk]
       const dv = batchMatMul(p3, dy3, true, false); // [G, Tk, D]
       // Softmax backward, row-wise: dS = P ⊙ (dP − Σ dP⊙P); one kernel where ours is registered.
-      const ds = (
-        hasKernel(SOFTMAX_GRAD_KERNEL)
-          ? tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { probs: p3, dprobs: dp })
-          : tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true)))
-      ) as tf.Tensor3D; // [G, T, Tk]
+      const ds = (hasKernel(SOFTMAX_GRAD_KERNEL) ? tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { probs: p3, dprobs: dp }) : tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true)))) as tf.Tensor3D; // [G, T, Tk]
       const dq = batchMatMul(ds, sk, false, false); // [G, T, D]
       const dk = batchMatMul(ds, sq, true, false); // [G, Tk, D]
       return [tf.reshape(dq, [B, H, T, D]), tf.reshape(dk, [B, H, Tk, D]), tf.reshape(dv, [B, H, Tk, D]), tf.zerosLike(sbias)];

@@ -46,7 +46,11 @@ export interface SaveOptions {
 /** Head tensors per kind, with their shapes given the width C. */
 export function headShapes(kind: HeadKind, C: number): Map<string, readonly number[]> {
   if (kind === 'reward') return new Map([['score.weight', [1, C]]]);
-  if (kind === 'value') return new Map<string, readonly number[]>([['v_head.summary.weight', [1, C]], ['v_head.summary.bias', [1]]]);
+  if (kind === 'value')
+    return new Map<string, readonly number[]>([
+      ['v_head.summary.weight', [1, C]],
+      ['v_head.summary.bias', [1]],
+    ]);
   return new Map();
 }
 
@@ -77,7 +81,8 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const weights: Weights = new Map();
   for (const [name, shape] of expected) {
     const t = tensors.get(name);
-    if (!t) throw new UserError(`${file}: tensor '${name}' is missing (config.json describes ${config.n_layer} layers of width ${config.n_embd}). Is this a GPT-2 checkpoint that matches its config.json?`);
+    if (!t)
+      throw new UserError(`${file}: tensor '${name}' is missing (config.json describes ${config.n_layer} layers of width ${config.n_embd}). Is this a GPT-2 checkpoint that matches its config.json?`);
     if (!sameShape(t.shape, shape)) throw new UserError(`${file}: tensor '${name}' has shape [${t.shape.join(', ')}] but config.json implies [${shape.join(', ')}].`);
     weights.set(name, t);
   }
@@ -134,7 +139,7 @@ export function writeFolderAtomically(dir: string, files: readonly [string, stri
       const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
       const fd = fs.openSync(path.join(tmp, name), 'w');
       try {
-        for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
+        for (let done = 0; done < bytes.byteLength;) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);

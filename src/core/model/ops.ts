@@ -18,14 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; every op here is trained through.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { wasmKernelsActive } from '../compute/wasmKernels';
-import {
-  GELU_GRAD_KERNEL,
-  GELU_KERNEL,
-  LAYER_NORM_GRAD_KERNEL,
-  LAYER_NORM_KERNEL,
-  TOKEN_LOGPROBS_GRAD_KERNEL,
-  TOKEN_LOGPROBS_KERNEL,
-} from '../compute/wasmModelKernels';
+import { GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, TOKEN_LOGPROBS_GRAD_KERNEL, TOKEN_LOGPROBS_KERNEL } from '../compute/wasmModelKernels';
 
 type GradSave = (tensors: tf.Tensor[]) => void;
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
@@ -145,9 +138,7 @@ const embeddingImpl = withGrad(([table, ids], save) => {
     gradFunc: (dy, saved) => {
       const [sids] = saved as [tf.Tensor1D];
       // Row sums per id; tfjs-wasm has no UnsortedSegmentSum (ours adds one), else oneHotᵀ·dy.
-      const dTable = hasKernel(tf.UnsortedSegmentSum)
-        ? tf.unsortedSegmentSum(dy, sids, vocab)
-        : matMulT(tf.oneHot(sids, vocab) as tf.Tensor2D, dy as tf.Tensor2D, true, false); // [V, C]
+      const dTable = hasKernel(tf.UnsortedSegmentSum) ? tf.unsortedSegmentSum(dy, sids, vocab) : matMulT(tf.oneHot(sids, vocab) as tf.Tensor2D, dy as tf.Tensor2D, true, false); // [V, C]
       return [dTable, tf.zerosLike(sids)];
     },
   };
@@ -170,7 +161,13 @@ export function addPositionEmbedding(x: tf.Tensor2D, wpe: tf.Tensor2D, start: nu
     value: tf.reshape(tf.add(tf.reshape(xs!, [B, T, C]), tf.slice(table!, [start, 0], [T, C])), [B * T, C]), // [B·T, C]
     gradFunc: (dy) => {
       const summed = columnSum(tf.reshape(dy, [B, T * C]) as tf.Tensor2D); // [T·C]
-      return [dy, tf.pad(tf.reshape(summed, [T, C]), [[start, P - start - T], [0, 0]])]; // [B·T, C], [P, C]
+      return [
+        dy,
+        tf.pad(tf.reshape(summed, [T, C]), [
+          [start, P - start - T],
+          [0, 0],
+        ]),
+      ]; // [B·T, C], [P, C]
     },
   }));
   return op(x, wpe) as tf.Tensor2D;

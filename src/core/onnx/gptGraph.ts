@@ -109,7 +109,12 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
       if (i > 0) [normed, , , residual] = skipNorm(mlpOut, residual, `${l}.ln_1`, `h.${i - 1}.mlp.c_proj`, 4) as [string, string, string, string];
       const [q, k, v] = g.opN('Split', [matMul(normed, `${l}.attn.c_attn`, C, 3 * C)], { axis: 2 }, { outputs: 3 }) as [string, string, string]; // 3 × [B, T, C]
       const { k: pastK, v: pastV } = past[i] as { k: string; v: string };
-      const [attended] = g.opN('MultiHeadAttention', [q, k, v, w(`${l}.attn.c_attn.bias`, [3 * C]), (padMask ??= g.op('Cast', [mask], { to: 6 })), '', pastK, pastV], { num_heads: H, unidirectional: 1 }, { ...MS, outputs: 3, names: [undefined, presentKeyName(i), presentValueName(i)] });
+      const [attended] = g.opN(
+        'MultiHeadAttention',
+        [q, k, v, w(`${l}.attn.c_attn.bias`, [3 * C]), (padMask ??= g.op('Cast', [mask], { to: 6 })), '', pastK, pastV],
+        { num_heads: H, unidirectional: 1 },
+        { ...MS, outputs: 3, names: [undefined, presentKeyName(i), presentValueName(i)] },
+      );
       [normed, , , residual] = skipNorm(matMul(attended as string, `${l}.attn.c_proj`, C, C), residual, `${l}.ln_2`, `${l}.attn.c_proj`, 4) as [string, string, string, string];
       const up = g.op('FastGelu', [matMul(normed, `${l}.mlp.c_fc`, C, F), w(`${l}.mlp.c_fc.bias`, [F])], {}, MS); // gelu_new
       mlpOut = matMul(up, `${l}.mlp.c_proj`, F, C);

@@ -59,7 +59,12 @@ export class GraphBuilder {
   }
 
   /** Several outputs; `names` gives some of them fixed names (graph outputs, no Identity copy). */
-  opN(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue>, opts: { outputs: number; floats?: readonly string[]; domain?: string; names?: readonly (string | undefined)[] }): string[] {
+  opN(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Record<string, AttrValue>,
+    opts: { outputs: number; floats?: readonly string[]; domain?: string; names?: readonly (string | undefined)[] },
+  ): string[] {
     const id = this.counter++;
     const outputs = Array.from({ length: opts.outputs }, (_, i) => opts.names?.[i] ?? `${opType.toLowerCase()}_${id}${opts.outputs > 1 ? `_${i}` : ''}`);
     if (opts.domain) this.domains.add(opts.domain);

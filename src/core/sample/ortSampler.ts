@@ -129,7 +129,8 @@ export class OrtSampler {
     // context leaves room for keeps its end (promptRoom).
     const room = promptRoom(config.n_positions, options.maxNewTokens);
     const rows = prompts.map((p) => (p.length > 0 ? [...fitPrompt(p, room)] : [config.bos_token_id]));
-    for (const row of rows) for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) throw new UserError(`Prompt token id ${id} is outside the vocabulary (0..${config.vocab_size - 1}).`);
+    for (const row of rows)
+      for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) throw new UserError(`Prompt token id ${id} is outside the vocabulary (0..${config.vocab_size - 1}).`);
     const B = rows.length;
     const P = Math.max(...rows.map((r) => r.length));
     const steps = Math.min(options.maxNewTokens, config.n_positions - P);
@@ -190,7 +191,14 @@ export class OrtSampler {
   }
 
   /** EOS, then stop strings (text cut before the first one found). */
-  private stopReason(b: number, token: number, toks: readonly number[], texts: (string | undefined)[], options: SamplingOptions, decode: (ids: readonly number[]) => string): Completion['finishReason'] | undefined {
+  private stopReason(
+    b: number,
+    token: number,
+    toks: readonly number[],
+    texts: (string | undefined)[],
+    options: SamplingOptions,
+    decode: (ids: readonly number[]) => string,
+  ): Completion['finishReason'] | undefined {
     if (options.eosTokenId !== null && token === options.eosTokenId) return 'eos';
     if (options.stopStrings.length === 0) return undefined;
     const text = decode(toks);
@@ -215,8 +223,7 @@ export class OrtSampler {
   private async fullLogits(inputIds: readonly (readonly number[])[], attentionMask: readonly (readonly number[])[], splitAt?: number): Promise<Float32Array> {
     const B = inputIds.length;
     const T = inputIds[0]?.length ?? 0;
-    const flat = (rows: readonly (readonly number[])[], from: number, to: number): BigInt64Array =>
-      BigInt64Array.from(rows.flatMap((r) => r.slice(from, to).map((v) => BigInt(v))));
+    const flat = (rows: readonly (readonly number[])[], from: number, to: number): BigInt64Array => BigInt64Array.from(rows.flatMap((r) => r.slice(from, to).map((v) => BigInt(v))));
     // Positions as HF generate: real tokens counted from 0, padding at 0.
     const positions = attentionMask.map((m) => {
       let seen = 0;

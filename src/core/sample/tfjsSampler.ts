@@ -91,7 +91,11 @@ export async function sampleTfjs(
       const shorter = mask;
       mask = tf.tidy(() => tf.concat([shorter, tf.ones([B, 1], 'int32')], 1) as tf.Tensor2D); // [B, L + t + 1]
       shorter.dispose();
-      const positions = tf.tensor2d(rows.map((r) => r.promptLength + t), [B, 1], 'int32'); // [B, 1]
+      const positions = tf.tensor2d(
+        rows.map((r) => r.promptLength + t),
+        [B, 1],
+        'int32',
+      ); // [B, 1]
       const previous = cache;
       ({ logits, cache } = step(model, wteT, tf.tensor2d(next, [B, 1], 'int32'), mask, positions, previous));
       disposeCache(previous);

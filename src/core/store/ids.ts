@@ -40,7 +40,12 @@ export function newEventId(): string {
 }
 
 export function newRunId(stage: string, date = new Date()): string {
-  const safeStage = stage.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24) || 'run';
+  const safeStage =
+    stage
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 24) || 'run';
   return `${stamp(date)}-${safeStage}-${randomBytes(3).toString('hex')}`;
 }
 

@@ -34,11 +34,7 @@ export function promptFormatOf(file: string, format?: string): PromptFormat {
   throw new UserError(`Cannot tell the prompt format of ${file}: use a .txt, .jsonl or .csv file, or pass the format (txt, jsonl, csv).`);
 }
 
-const jsonlPrompt = z.union([
-  z.string(),
-  z.looseObject({ prompt: z.string() }).transform((o) => o.prompt),
-  z.looseObject({ text: z.string() }).transform((o) => o.text),
-]);
+const jsonlPrompt = z.union([z.string(), z.looseObject({ prompt: z.string() }).transform((o) => o.prompt), z.looseObject({ text: z.string() }).transform((o) => o.text)]);
 
 export function readPromptFile(file: string, format?: string): { format: PromptFormat; prompts: FilePrompt[] } {
   const f = promptFormatOf(file, format);

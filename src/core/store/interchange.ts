@@ -66,7 +66,11 @@ export async function importPreferences(project: Project, file: string, options:
   const notHeld = [...extra].map(([key, count]) => ({ count, message: `field '${key}' is not kept (the project has no place for it)` }));
   const labeler = options.labeler ?? `imported:${name}`.slice(0, 200);
   const where = (i: number) => `${file}:${lines[i]}`;
-  const { ids, added: promptsAdded } = await project.prompts.add(pairs.map((p) => p.prompt), `${options.format}:${name}`, where);
+  const { ids, added: promptsAdded } = await project.prompts.add(
+    pairs.map((p) => p.prompt),
+    `${options.format}:${name}`,
+    where,
+  );
   const batches = await project.completions.addBatches(
     pairs.map((p, i) => ({
       id: importedBatchId(ids[i] as string, p),
@@ -77,7 +81,10 @@ export async function importPreferences(project: Project, file: string, options:
   );
   const ranked = project.rankings.currentFor(labeler, 'imported');
   const toRank = [...new Set(pairs.map((p, i) => importedBatchId(ids[i] as string, p)))].filter((id) => !ranked.has(id));
-  const events = await project.rankings.submitMany(toRank.map((batchId) => ({ batchId, ranks: [1, 2] })), { labeler, source: 'imported' });
+  const events = await project.rankings.submitMany(
+    toRank.map((batchId) => ({ batchId, ranks: [1, 2] })),
+    { labeler, source: 'imported' },
+  );
   return { format: options.format, rows: rows.length, pairs: pairs.length, skipped, notHeld, added: { prompts: promptsAdded, batches: batches.length, rankings: events.length }, labeler };
 }
 
@@ -136,7 +143,13 @@ export function preferenceRows(project: Project, options: ExportOptions): { rows
     ...count(current.filter((c) => c.event.note !== undefined).length, 'ranking notes (not kept)'),
     ...count(new Set(pairs.map((p) => p.labeler)).size > 1 ? new Set(pairs.map((p) => p.labeler)).size : 0, 'labelers, merged (rows do not say who labeled)'),
     ...count(project.rankings.current().length - current.length, 'rankings left out by source or labeler (implicit ones are exported only when enabled)'),
-    ...count(sampledBatches(project, pairs.map((p) => p.batchId)), 'batches whose model, sampling parameters, seed, tokens and log-probs are not kept'),
+    ...count(
+      sampledBatches(
+        project,
+        pairs.map((p) => p.batchId),
+      ),
+      'batches whose model, sampling parameters, seed, tokens and log-probs are not kept',
+    ),
   ];
   if (options.format === 'trl') return { rows: pairs.map((p) => trlFromPair(p, options.conversational ?? false)), notHeld };
   let wrapped = 0;

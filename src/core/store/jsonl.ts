@@ -54,7 +54,8 @@ function checkDepth(text: string, maxDepth: number): void {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped char
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped char
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -90,7 +91,7 @@ export function parseChecked<T>(text: string, schema: z.ZodType<T>, limits: Json
     raw = JSON.parse(text, rejectProtoKeys);
   } catch (err) {
     if (err instanceof ForbiddenKey) throw err;
-    throw new Error(`not valid JSON (${(err as Error).message})`);
+    throw new Error(`not valid JSON (${(err as Error).message})`, { cause: err });
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new Error(describeIssue(parsed.error));
@@ -138,13 +139,7 @@ export interface JsonlChunk<T> extends JsonlRead<T> {
  * Parses the bytes of a JSONL file from `from` on (`buf` holds exactly those bytes). A bad line
  * before the last is a UserError naming `file:line`; a bad last line becomes `tail`.
  */
-export function parseJsonl<T>(
-  buf: Uint8Array,
-  file: string,
-  schema: z.ZodType<T>,
-  limits: JsonlLimits = DEFAULT_LIMITS,
-  from: JsonlPosition = { offset: 0, lines: 0 },
-): JsonlChunk<T> {
+export function parseJsonl<T>(buf: Uint8Array, file: string, schema: z.ZodType<T>, limits: JsonlLimits = DEFAULT_LIMITS, from: JsonlPosition = { offset: 0, lines: 0 }): JsonlChunk<T> {
   const spans = [...lineSpans(buf, from.offset === 0)];
   // The last non-blank line is the one a crash can tear.
   let lastIdx = spans.length - 1;

@@ -175,11 +175,15 @@ export class Project implements StoreContext {
       throw new UserError(`${paths.projectJson} already exists: this folder already holds a project. Open it instead.`);
     }
     for (const d of [paths.dir, paths.rankings, paths.runs]) fs.mkdirSync(d, { recursive: true });
-    await withLock(paths.dir, () => {
-      if (fs.existsSync(paths.projectJson)) throw new UserError(`${paths.projectJson} was just created by another writer. Open it instead.`);
-      writeFileAtomic(path.join(paths.dir, '.gitignore'), GITIGNORE);
-      writeJsonAtomic(paths.projectJson, defaultProjectRecord(options.name, options.guidelines));
-    }, options.lock ?? DEFAULT_LOCK);
+    await withLock(
+      paths.dir,
+      () => {
+        if (fs.existsSync(paths.projectJson)) throw new UserError(`${paths.projectJson} was just created by another writer. Open it instead.`);
+        writeFileAtomic(path.join(paths.dir, '.gitignore'), GITIGNORE);
+        writeJsonAtomic(paths.projectJson, defaultProjectRecord(options.name, options.guidelines));
+      },
+      options.lock ?? DEFAULT_LOCK,
+    );
     return Project.open(workspace, options);
   }
 
@@ -192,23 +196,27 @@ export class Project implements StoreContext {
     if (!fs.existsSync(paths.projectJson)) {
       throw new UserError(`No RLHF project in ${paths.workspace} (${paths.projectJson} is missing). Run \`rlhf init\` there, or pass --project DIR.`);
     }
-    return withLock(paths.dir, () => {
-      const { record, migratedFrom } = readProjectRecord(paths, options);
-      if (migratedFrom !== undefined) {
-        // Keep the old file: a migration is a one-way change to the user's data.
-        writeFileAtomic(freshName(`${paths.projectJson}.v${migratedFrom}`, '.bak'), fs.readFileSync(paths.projectJson));
-        writeJsonAtomic(paths.projectJson, record);
-      }
-      fs.mkdirSync(paths.rankings, { recursive: true });
-      fs.mkdirSync(paths.runs, { recursive: true });
-      const repairs: Repair[] = [];
-      const project = new Project(paths, record, repairs, migratedFrom, options);
-      for (const log of project.logs()) {
-        const repair = log.repair();
-        if (repair) repairs.push(repair);
-      }
-      return project;
-    }, options.lock ?? DEFAULT_LOCK);
+    return withLock(
+      paths.dir,
+      () => {
+        const { record, migratedFrom } = readProjectRecord(paths, options);
+        if (migratedFrom !== undefined) {
+          // Keep the old file: a migration is a one-way change to the user's data.
+          writeFileAtomic(freshName(`${paths.projectJson}.v${migratedFrom}`, '.bak'), fs.readFileSync(paths.projectJson));
+          writeJsonAtomic(paths.projectJson, record);
+        }
+        fs.mkdirSync(paths.rankings, { recursive: true });
+        fs.mkdirSync(paths.runs, { recursive: true });
+        const repairs: Repair[] = [];
+        const project = new Project(paths, record, repairs, migratedFrom, options);
+        for (const log of project.logs()) {
+          const repair = log.repair();
+          if (repair) repairs.push(repair);
+        }
+        return project;
+      },
+      options.lock ?? DEFAULT_LOCK,
+    );
   }
 
   /** Every append-only log of labels and data (not run metrics). */
@@ -237,9 +245,7 @@ function readProjectRecord(paths: ProjectPaths, options: ProjectOptions): { reco
   let raw = readJsonFile(paths.projectJson, versionOnly) as Record<string, unknown> & { schemaVersion: number };
   const from = raw.schemaVersion;
   if (from > current) {
-    throw new UserError(
-      `${paths.projectJson} has schema version ${from}, but this version of RLHF Workbench knows only up to ${current}. Update the extension/CLI; the project was not changed.`,
-    );
+    throw new UserError(`${paths.projectJson} has schema version ${from}, but this version of RLHF Workbench knows only up to ${current}. Update the extension/CLI; the project was not changed.`);
   }
   for (let v = from; v < current; v++) {
     const step = (options.migrations ?? PROJECT_MIGRATIONS).find((m) => m.from === v);

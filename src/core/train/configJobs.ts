@@ -44,7 +44,11 @@ const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]
 function promptFile(file: string | undefined): string[] | undefined {
   if (file === undefined) return undefined;
   if (!fs.existsSync(file)) throw new UserError(`${file}: prompts file not found.`);
-  return fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /**

@@ -39,7 +39,10 @@ const optimSchema = z.strictObject({
 
 const loopFields = {
   /** Run id to create (or resume, when it exists). Default: a fresh `<stage>-<time>` id. */
-  runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'letters, digits, _ . - only').optional(),
+  runId: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'letters, digits, _ . - only')
+    .optional(),
   steps: positiveInt.max(10_000_000).optional(),
   batchSize: positiveInt.max(4096).optional(),
   evalEvery: z.int().min(0).optional(),
@@ -191,7 +194,10 @@ export const ppoFileSchema = z.strictObject({
   clipRangeValue: z.number().gt(0).max(100).optional(),
   vfCoef: z.number().min(0).max(100).optional(),
   entCoef: z.number().min(0).max(10).optional(),
-  adaptiveKl: z.strictObject({ target: z.number().gt(0), horizon: z.number().gt(0) }).nullable().optional(),
+  adaptiveKl: z
+    .strictObject({ target: z.number().gt(0), horizon: z.number().gt(0) })
+    .nullable()
+    .optional(),
   scoreNorm: z.enum(['running', 'none']).optional(),
   scoreClip: z.number().gt(0).optional(),
   missingEosPenalty: z.number().optional(),

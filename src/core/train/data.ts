@@ -148,7 +148,10 @@ export function shuffle<T>(a: T[], random: () => number): T[] {
 /** Deterministic train/eval split by index hash: `evalFraction` of the items (at least 1 when possible) held out. */
 export function splitHeldOut<T>(items: readonly T[], evalFraction: number, seed: number): { train: T[]; eval: T[] } {
   if (evalFraction <= 0 || items.length < 2) return { train: [...items], eval: [] };
-  const order = shuffle(Array.from({ length: items.length }, (_, i) => i), seededRandom(seed ^ 0x5bd1e995));
+  const order = shuffle(
+    Array.from({ length: items.length }, (_, i) => i),
+    seededRandom(seed ^ 0x5bd1e995),
+  );
   const nEval = Math.min(items.length - 1, Math.max(1, Math.round(items.length * evalFraction)));
   const evalSet = new Set(order.slice(0, nEval));
   return { train: items.filter((_, i) => !evalSet.has(i)), eval: items.filter((_, i) => evalSet.has(i)) };

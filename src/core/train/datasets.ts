@@ -62,7 +62,9 @@ export function bestRankedExamples(project: Project, tokenizer: Tokenizer, optio
     for (const text of best.values()) examples.push({ prompt, response: [...tokenizer.encode(text), ...eos] });
   }
   if (examples.length === 0) {
-    throw new UserError(`sft: no ranked completions in ${project.paths.dir} to learn from yet (rank some; ties, skips and all-bad give none), or write prompt/completion pairs to a JSONL file and set "data" to it.`);
+    throw new UserError(
+      `sft: no ranked completions in ${project.paths.dir} to learn from yet (rank some; ties, skips and all-bad give none), or write prompt/completion pairs to a JSONL file and set "data" to it.`,
+    );
   }
   return examples;
 }
@@ -88,7 +90,7 @@ export function withEos(ids: readonly number[], eos: number | null): number[] {
  * tokenizer; held-out groups are chosen by prompt, so a prompt is never on both sides.
  */
 export function rankedGroups(project: Project, tokenizer: Tokenizer, options: { includeSimulated?: boolean; evalFraction: number; seed: number }): RewardGroups {
-  const sources: LabelSource[] = ['human', 'imported', ...(options.includeSimulated ?? project.meta.settings.includeSimulated ? (['simulated'] as const) : [])];
+  const sources: LabelSource[] = ['human', 'imported', ...((options.includeSimulated ?? project.meta.settings.includeSimulated) ? (['simulated'] as const) : [])];
   const pairs = derivePairs(project, { sources });
   const byEvent = new Map<string, PreferencePair[]>();
   for (const p of pairs) byEvent.set(p.eventId, [...(byEvent.get(p.eventId) ?? []), p]);

@@ -153,7 +153,19 @@ export function evaluateDpo(policy: TrainModel, pairs: readonly ScoredPair[], co
   let correct = 0;
   for (const part of chunk(pairs, config.batchSize)) {
     const [l, a] = tf.tidy(() => {
-      const t = dpoTerms(completionLogProbs(policy, dpoBatch(part.map((s) => s.pair), config.maxLen, pad)), referenceOf(part), part.length, config);
+      const t = dpoTerms(
+        completionLogProbs(
+          policy,
+          dpoBatch(
+            part.map((s) => s.pair),
+            config.maxLen,
+            pad,
+          ),
+        ),
+        referenceOf(part),
+        part.length,
+        config,
+      );
       return [t.loss.dataSync()[0] as number, t.accuracy.dataSync()[0] as number];
     });
     loss += (l as number) * part.length;
@@ -179,7 +191,11 @@ export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer:
     }
     const step = optimizer.step + 1;
     const part = sampleBatch(train, config.batchSize, batchRandom(config.seed, step));
-    const batch = dpoBatch(part.map((s) => s.pair), config.maxLen, data.pad);
+    const batch = dpoBatch(
+      part.map((s) => s.pair),
+      config.maxLen,
+      data.pad,
+    );
     const ref = referenceOf(part);
     const t0 = performance.now();
     const r = optimStep('dpo', policy, optimizer, () => {

@@ -31,9 +31,17 @@ export async function evaluatePolicy(policyDir: string, referenceDir: string, pr
   const sampler = await ortRolloutSampler(policy, decode);
   try {
     const rows = prompts.flatMap((text) => Array.from({ length: options.n }, () => ({ text, ids: policy.tokenizer.encode(text) })));
-    const completions = await sampler.sample(rows.map((r) => r.ids), { ...DEFAULT_SAMPLING, temperature: options.temperature, maxNewTokens: options.maxNewTokens, eosTokenId: policy.tokenizer.eosTokenId, seed: options.seed });
+    const completions = await sampler.sample(
+      rows.map((r) => r.ids),
+      { ...DEFAULT_SAMPLING, temperature: options.temperature, maxNewTokens: options.maxNewTokens, eosTokenId: policy.tokenizer.eosTokenId, seed: options.seed },
+    );
     const eos = policy.tokenizer.eosTokenId;
-    const rollout = buildRollout(rows.map((r) => r.ids), completions, eos ?? 0, eos);
+    const rollout = buildRollout(
+      rows.map((r) => r.ids),
+      completions,
+      eos ?? 0,
+      eos,
+    );
     const kl = tf.tidy(() => {
       const all = allRows(rollout.B);
       const p = responseStats(policy.params, policy.config, rollout, all, options.temperature, false).logprobs;

@@ -99,7 +99,8 @@ export function rewardJob(project: Project, config: RewardConfig, options: { mod
  * keep their completion (as much as fits) and the end of their prompt (data.ts, dpo.ts).
  */
 async function* withCutNote(stage: StageName, cut: number, total: number, what: string, maxLen: number, loop: AsyncGenerator<StageEvent>): AsyncGenerator<StageEvent> {
-  if (cut > 0) yield { type: 'log', message: `${stage}: ${cut} of ${total} ${what} are longer than maxLen ${maxLen} tokens; their prompts are cut from the left, keeping the end next to the completion.` };
+  if (cut > 0)
+    yield { type: 'log', message: `${stage}: ${cut} of ${total} ${what} are longer than maxLen ${maxLen} tokens; their prompts are cut from the left, keeping the end next to the completion.` };
   yield* loop;
 }
 
@@ -146,7 +147,14 @@ export function dpoJob(project: Project, config: DpoConfig, options: { model: st
       }
       const all = [...pairs.train, ...pairs.eval];
       const cut = all.filter((p) => p.prompt.length + Math.max(p.chosen.length, p.rejected.length) > config.maxLen).length;
-      return withCutNote('dpo', cut, all.length, 'pairs', config.maxLen, withReference(referenceDir, (reference) => dpo(m, reference, optimizer, { train: pairs.train, eval: pairs.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal)));
+      return withCutNote(
+        'dpo',
+        cut,
+        all.length,
+        'pairs',
+        config.maxLen,
+        withReference(referenceDir, (reference) => dpo(m, reference, optimizer, { train: pairs.train, eval: pairs.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal)),
+      );
     },
   };
 }
@@ -187,7 +195,17 @@ export function ppoJob(project: Project, config: PpoConfig, options: PolicyJobOp
     from: () => required(options.model, 'ppo'),
     loop: (m, optimizer, signal, resume) =>
       withPolicyContext(project, m, options, { stage: 'ppo', maxNewTokens: config.maxNewTokens }, (ctx) =>
-        ppo(m, ctx.reference, optimizer, ctx.sampler, ctx.scorer, { ...ctx.data, ...(options.ptxCorpus ? { ptxCorpus: Int32Array.from(m.tokenizer.encode(corpusText(options.ptxCorpus))) } : {}) }, config, signal, resume),
+        ppo(
+          m,
+          ctx.reference,
+          optimizer,
+          ctx.sampler,
+          ctx.scorer,
+          { ...ctx.data, ...(options.ptxCorpus ? { ptxCorpus: Int32Array.from(m.tokenizer.encode(corpusText(options.ptxCorpus))) } : {}) },
+          config,
+          signal,
+          resume,
+        ),
       ),
   };
 }
@@ -199,7 +217,10 @@ export function rlooJob(project: Project, config: RlooConfig, options: PolicyJob
     optim: config.optim,
     seed: config.seed,
     from: () => required(options.model, 'rloo'),
-    loop: (m, optimizer, signal, resume) => withPolicyContext(project, m, options, { stage: 'rloo', maxNewTokens: config.maxNewTokens }, (ctx) => rloo(m, ctx.reference, optimizer, ctx.sampler, ctx.scorer, ctx.data, config, signal, resume)),
+    loop: (m, optimizer, signal, resume) =>
+      withPolicyContext(project, m, options, { stage: 'rloo', maxNewTokens: config.maxNewTokens }, (ctx) =>
+        rloo(m, ctx.reference, optimizer, ctx.sampler, ctx.scorer, ctx.data, config, signal, resume),
+      ),
   };
 }
 

@@ -77,4 +77,3 @@ export function restoreOptimizer(dir: string, optimizer: AdamW): boolean {
   optimizer.restore(step, new Map([...st.tensors].map(([k, v]) => [k, { shape: v.shape, data: v.data }])));
   return true;
 }
-

@@ -72,7 +72,9 @@ export class AdamW {
    */
   apply(params: Readonly<Record<string, tf.Variable>>, grads: Readonly<Record<string, tf.Tensor>>): StepReport {
     const tf = this.tf;
-    const names = Object.keys(grads).filter((n) => params[n] !== undefined).sort();
+    const names = Object.keys(grads)
+      .filter((n) => params[n] !== undefined)
+      .sort();
     // One fused kernel per step and per parameter where our wasm kernels are loaded
     // (compute/wasmKernels.ts), else the same arithmetic in tfjs ops.
     const fused = (kernel: string): boolean => tf.getKernel(kernel, tf.getBackend()) !== undefined;
@@ -125,7 +127,10 @@ export class AdamW {
   /** Optimizer state as plain arrays (for checkpoints): step, and m/v per parameter name. */
   async state(): Promise<{ step: number; slots: Map<string, { shape: number[]; data: Float32Array }> }> {
     const slots = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [prefix, map] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [prefix, map] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, t] of map) slots.set(`${prefix}.${name}`, { shape: t.shape, data: (await t.data()) as Float32Array });
     }
     return { step: this.step, slots };

@@ -111,7 +111,6 @@ export interface PpoState {
   scoreCount: number;
 }
 
-
 /** GAE over one row, the plain reverse loop: δ_t = r_t + γV_{t+1} − V_t; A_t = δ_t + γλA_{t+1}. */
 export function gae(rewards: readonly number[], values: readonly number[], gamma: number, lam: number): { advantages: number[]; returns: number[] } {
   const n = rewards.length;
@@ -181,14 +180,24 @@ export async function* ppo(
 
     // 1–2. Rollout from the current policy; old log-probs, values and entropy; reference log-probs; scores.
     const chosen = pickPrompts(data.prompts, config.rolloutBatch, random);
-    const c = await collectRollout(policy, reference, sampler, scorer, data, chosen, {
-      ...DEFAULT_SAMPLING,
-      temperature: config.temperature,
-      topP: config.topP,
-      maxNewTokens: config.maxNewTokens,
-      eosTokenId: data.eos,
-      seed: config.seed * 100_003 + iteration,
-    }, true, signal);
+    const c = await collectRollout(
+      policy,
+      reference,
+      sampler,
+      scorer,
+      data,
+      chosen,
+      {
+        ...DEFAULT_SAMPLING,
+        temperature: config.temperature,
+        topP: config.topP,
+        maxNewTokens: config.maxNewTokens,
+        eosTokenId: data.eos,
+        seed: config.seed * 100_003 + iteration,
+      },
+      true,
+      signal,
+    );
     const { rollout, oldLogp, entropy, refLogp, texts, rawScores } = c;
     const oldValues = c.values as Float32Array;
     const { B, R } = rollout;

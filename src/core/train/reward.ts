@@ -84,11 +84,19 @@ export function pairLoss(model: TrainModel, batch: RewardBatch, margin: number):
 }
 
 /** Held-out loss and pairwise accuracy, pair-weighted, without gradients. */
-export function evaluateReward(model: TrainModel, groups: readonly RankedGroup[], config: Pick<RewardConfig, 'maxLen' | 'margin' | 'batchSize'>, pad: number): { loss: number; accuracy: number; pairs: number } {
+export function evaluateReward(
+  model: TrainModel,
+  groups: readonly RankedGroup[],
+  config: Pick<RewardConfig, 'maxLen' | 'margin' | 'batchSize'>,
+  pad: number,
+): { loss: number; accuracy: number; pairs: number } {
   let loss = 0;
   let correct = 0;
   let pairs = 0;
-  for (const part of chunk(groups.filter((g) => g.pairs.length > 0), config.batchSize)) {
+  for (const part of chunk(
+    groups.filter((g) => g.pairs.length > 0),
+    config.batchSize,
+  )) {
     const batch = rewardBatch(part, config.maxLen, pad);
     const n = batch.winners.length;
     const [l, a] = tf.tidy(() => {

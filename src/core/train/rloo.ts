@@ -91,13 +91,23 @@ export async function* rloo(
     const random = batchRandom(config.seed, iteration);
     // k consecutive rows per prompt, so groups are contiguous.
     const prompts = pickPrompts(data.prompts, config.promptsPerIteration, random).flatMap((p) => Array.from({ length: config.k }, () => p));
-    const c = await collectRollout(policy, reference, sampler, scorer, data, prompts, {
-      ...DEFAULT_SAMPLING,
-      temperature: config.temperature,
-      maxNewTokens: config.maxNewTokens,
-      eosTokenId: data.eos,
-      seed: config.seed * 100_003 + iteration,
-    }, false, signal);
+    const c = await collectRollout(
+      policy,
+      reference,
+      sampler,
+      scorer,
+      data,
+      prompts,
+      {
+        ...DEFAULT_SAMPLING,
+        temperature: config.temperature,
+        maxNewTokens: config.maxNewTokens,
+        eosTokenId: data.eos,
+        seed: config.seed * 100_003 + iteration,
+      },
+      false,
+      signal,
+    );
     const { rollout, oldLogp, refLogp, entropy, rawScores, texts } = c;
     const { B, R } = rollout;
     const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);

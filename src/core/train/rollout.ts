@@ -170,8 +170,17 @@ export async function collectRollout(
   signal?: AbortSignal,
 ): Promise<Collected> {
   const started = performance.now();
-  const completions = await sampler.sample(chosen.map((p) => p.ids), sampling, signal);
-  const rollout = buildRollout(chosen.map((p) => p.ids), completions, data.pad, data.eos);
+  const completions = await sampler.sample(
+    chosen.map((p) => p.ids),
+    sampling,
+    signal,
+  );
+  const rollout = buildRollout(
+    chosen.map((p) => p.ids),
+    completions,
+    data.pad,
+    data.eos,
+  );
   const rolloutSeconds = (performance.now() - started) / 1000;
   const scoreStart = performance.now();
   const rows = allRows(rollout.B);
@@ -182,6 +191,10 @@ export async function collectRollout(
     return [pol.logprobs.dataSync(), pol.entropy.dataSync(), ref.logprobs.dataSync(), pol.values?.dataSync()] as (Float32Array | undefined)[];
   }) as unknown as [Float32Array, Float32Array, Float32Array, Float32Array | undefined];
   const texts = rollout.responses.map((r) => data.decode(r));
-  const rawScores = await scorer(chosen.map((p) => p.text), texts, rollout);
+  const rawScores = await scorer(
+    chosen.map((p) => p.text),
+    texts,
+    rollout,
+  );
   return { rollout, oldLogp, entropy, refLogp, ...(values ? { values } : {}), texts, rawScores, rolloutSeconds, scoreSeconds: (performance.now() - scoreStart) / 1000 };
 }

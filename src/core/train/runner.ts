@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type * as Tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '../store/fsx';
 import type { MetricRecord } from '../../protocol/metrics';
 import type { HeadKind } from '../model/checkpoint';
@@ -136,7 +137,10 @@ async function runStage(
       } else if (event.type === 'log') {
         emit(event);
       } else if (event.type === 'samples') {
-        await project.runs.appendSamples(runId, event.samples.map((x) => ({ stage: job.stage, ...x })));
+        await project.runs.appendSamples(
+          runId,
+          event.samples.map((x) => ({ stage: job.stage, ...x })),
+        );
         emit(event);
       } else {
         const final = event.reason === 'final';
@@ -162,6 +166,6 @@ async function runStage(
   }
 }
 
-async function tfModule(): Promise<typeof import('@tensorflow/tfjs-core')> {
+async function tfModule(): Promise<typeof Tf> {
   return import('@tensorflow/tfjs-core');
 }

@@ -80,12 +80,7 @@ export interface StepResult {
  * `lossFn` returns the scalar loss and may return extra scalars (accuracies, margins) that are
  * computed in the same pass; they are read back as numbers.
  */
-export function optimStep(
-  stage: StageName,
-  model: TrainModel,
-  optimizer: AdamW,
-  lossFn: () => { loss: tf.Scalar; extras?: Record<string, tf.Scalar> },
-): StepResult {
+export function optimStep(stage: StageName, model: TrainModel, optimizer: AdamW, lossFn: () => { loss: tf.Scalar; extras?: Record<string, tf.Scalar> }): StepResult {
   const vars = Object.values(model.params).filter((v) => v.trainable);
   const byVarName = new Map(Object.entries(model.params).map(([name, v]) => [v.name, name]));
   const extras: Record<string, tf.Scalar> = {};
@@ -120,8 +115,3 @@ export function metrics(stage: StageName, step: number, values: Partial<Record<M
 
 /** True when `step` is a multiple of a positive `every`. */
 export const due = (step: number, every: number): boolean => every > 0 && step % every === 0;
-
-/** Throw the standard AbortError if cancelled (checked once per step). */
-export function checkAborted(signal: AbortSignal | undefined): void {
-  signal?.throwIfAborted();
-}

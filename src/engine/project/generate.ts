@@ -25,12 +25,7 @@ type GenerateResult = ProjectRequests['project.generate']['result'];
 /** Prompts generated for by default: the oldest with no batch left to rank. */
 export const DEFAULT_PROMPT_LIMIT = 8;
 
-export async function generateForRanking(
-  project: Project,
-  params: GenerateParams,
-  signal: AbortSignal,
-  progress: (message: string, fraction?: number) => void,
-): Promise<GenerateResult> {
+export async function generateForRanking(project: Project, params: GenerateParams, signal: AbortSignal, progress: (message: string, fraction?: number) => void): Promise<GenerateResult> {
   const k = params.k ?? DEFAULT_GENERATE.k;
   if (!Number.isInteger(k) || k < 2 || k > 16) throw new UserError(`Completions per prompt must be a whole number from 2 to 16, got ${k}.`);
   const maxNewTokens = params.maxNewTokens ?? DEFAULT_GENERATE.maxNewTokens;

@@ -9,7 +9,7 @@
  */
 import { UserError } from '../../core/errors';
 import { newEventId } from '../../core/store/ids';
-import { inlineRefusal } from '../../core/store/inlineScope';
+import { inlineRefusal } from '../../protocol/inlineScope';
 import type { Project } from '../../core/store/project';
 import { MAX_PROMPT_CHARS } from '../../core/store/schemas';
 import { DEFAULT_SAMPLING } from '../../core/sample/types';
@@ -80,9 +80,7 @@ export async function recordInline(project: Project, id: string, accepted: numbe
     completions: s.completions.map((text, i) => ({ text, sampling: { temperature: s.temperatures[i] as number } })),
   });
   const event = await project.rankings.submit(
-    accepted === null
-      ? { batchId: batch.id, verdict: 'allBad' }
-      : { batchId: batch.id, verdict: 'ranked', ranks: s.completions.map((_, i) => (i === accepted ? 1 : 2)) },
+    accepted === null ? { batchId: batch.id, verdict: 'allBad' } : { batchId: batch.id, verdict: 'ranked', ranks: s.completions.map((_, i) => (i === accepted ? 1 : 2)) },
     { source: 'implicit' },
   );
   return { eventId: event.id };

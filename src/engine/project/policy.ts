@@ -52,8 +52,7 @@ export function projectModels(project: Project): ProjectModels {
     const f = finals.find((c) => pred(c.stage));
     return f ? { path: f.path, from: f.from } : undefined;
   };
-  const configured = (p: string | undefined): ModelView | undefined =>
-    p === undefined ? undefined : { path: path.resolve(project.paths.workspace, p), from: 'project.json' };
+  const configured = (p: string | undefined): ModelView | undefined => (p === undefined ? undefined : { path: path.resolve(project.paths.workspace, p), from: 'project.json' });
   const models = project.meta.models;
   const sft = newest((s) => s === 'sft') ?? configured(models.sft);
   const base = configured(models.base);

@@ -51,7 +51,10 @@ export const STAGE_PRESETS: Readonly<Record<TrainableStageKind, Readonly<Record<
     default: { description: 'The reward stage defaults.', fields: {} },
   },
   ppo: {
-    quick: { description: 'PPO, 20 small iterations (rollouts of 8).', fields: { iterations: 20, rolloutBatch: 8, miniBatches: 2, ppoEpochs: 1, maxNewTokens: 16, sampleEvery: 1, checkpointEvery: 5 } },
+    quick: {
+      description: 'PPO, 20 small iterations (rollouts of 8).',
+      fields: { iterations: 20, rolloutBatch: 8, miniBatches: 2, ppoEpochs: 1, maxNewTokens: 16, sampleEvery: 1, checkpointEvery: 5 },
+    },
     default: { description: 'The PPO stage defaults.', fields: {} },
   },
   rloo: {

@@ -65,7 +65,9 @@ function plan(params: StartRunParams, project: Project, signal: AbortSignal): Pl
   if (configFile === undefined) throw new UserError(`training.start: a ${kind} run needs a config file or a preset.`);
   if (!path.isAbsolute(configFile)) throw new UserError(`training.start: the config file path must be absolute (got ${configFile}).`);
   const planned = stagePlan(kind, configFile, project, signal, undefined, params.preset);
-  return fromPreset?.edited ? { ...planned, notes: [`${configFile}: you edited this preset's file, so it runs as you saved it (delete it to get the preset's settings and the project's newest models again).`] } : planned;
+  return fromPreset?.edited
+    ? { ...planned, notes: [`${configFile}: you edited this preset's file, so it runs as you saved it (delete it to get the preset's settings and the project's newest models again).`] }
+    : planned;
 }
 
 /** The demo's finals reach the caller as stage-end events; its summary goes to the log. */
@@ -128,7 +130,10 @@ export async function startRun(params: StartRunParams, ctx: StartContext): Promi
       }
       case 'samples': {
         const time = Date.now();
-        return emit({ type: 'samples', samples: e.samples.map((s) => ({ stage, iteration: s.iteration, time, prompt: s.prompt, completion: s.completion, score: finite(s.score), kl: finite(s.kl) })) });
+        return emit({
+          type: 'samples',
+          samples: e.samples.map((s) => ({ stage, iteration: s.iteration, time, prompt: s.prompt, completion: s.completion, score: finite(s.score), kl: finite(s.kl) })),
+        });
       }
     }
   };

@@ -45,7 +45,13 @@ export function registerProjectCommands(deps: FeatureDeps): vscode.Disposable[] 
 
   /** Ask for a folder when none is open; create the project there and open it. */
   const createInNewFolder = async (demo: boolean): Promise<void> => {
-    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: demo ? 'Create Demo Project Here' : 'Create Project Here', title: 'RLHF: choose a folder for the project' });
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: demo ? 'Create Demo Project Here' : 'Create Project Here',
+      title: 'RLHF: choose a folder for the project',
+    });
     const folder = picked?.[0]?.fsPath;
     if (!folder) return;
     if (!hasProjectOnDisk(folder)) {
@@ -72,10 +78,14 @@ export function registerProjectCommands(deps: FeatureDeps): vscode.Disposable[] 
     log.info(`Created the RLHF project in ${r.workspace} (${r.prompts} prompts).`);
     refresh();
     void focusSidebar();
-    void vscode.window.showInformationMessage(
-      demo ? `RLHF: demo project created in ${folder} with ${r.prompts} prompts and the tiny default model. Next: generate completions and rank them.` : `RLHF: project created in ${folder}. Next: import prompts.`,
-      demo ? 'Generate Completions' : 'Import Prompts',
-    ).then((c) => c && vscode.commands.executeCommand(demo ? 'rlhf.generateCompletions' : 'rlhf.importPrompts'));
+    void vscode.window
+      .showInformationMessage(
+        demo
+          ? `RLHF: demo project created in ${folder} with ${r.prompts} prompts and the tiny default model. Next: generate completions and rank them.`
+          : `RLHF: project created in ${folder}. Next: import prompts.`,
+        demo ? 'Generate Completions' : 'Import Prompts',
+      )
+      .then((c) => c && vscode.commands.executeCommand(demo ? 'rlhf.generateCompletions' : 'rlhf.importPrompts'));
     return true;
   };
 
@@ -102,14 +112,22 @@ export function registerProjectCommands(deps: FeatureDeps): vscode.Disposable[] 
     if (cut) log.warn(cut.trim());
     const open = RankingPanel.open;
     if (open) return open.load();
-    const choice = await vscode.window.showInformationMessage(`RLHF: ${plural(r.batchIds.length, 'prompt')} ${r.batchIds.length === 1 ? 'has' : 'have'} new completions to rank.${cut}`, 'Start Ranking');
+    const choice = await vscode.window.showInformationMessage(
+      `RLHF: ${plural(r.batchIds.length, 'prompt')} ${r.batchIds.length === 1 ? 'has' : 'have'} new completions to rank.${cut}`,
+      'Start Ranking',
+    );
     if (choice) await vscode.commands.executeCommand('rlhf.startRanking');
   };
 
   const importPrompts = async (): Promise<void> => {
     const workspace = requireProject();
     if (!workspace) return;
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Prompts: ['txt', 'jsonl', 'csv'], 'All files': ['*'] }, title: 'RLHF: import prompts (one per line, JSONL with "prompt", or CSV with a prompt column)', defaultUri: vscode.Uri.file(workspace) });
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      filters: { Prompts: ['txt', 'jsonl', 'csv'], 'All files': ['*'] },
+      title: 'RLHF: import prompts (one per line, JSONL with "prompt", or CSV with a prompt column)',
+      defaultUri: vscode.Uri.file(workspace),
+    });
     const file = picked?.[0]?.fsPath;
     if (!file) return;
     const format = await promptFormat(file);
@@ -171,7 +189,11 @@ export function registerProjectCommands(deps: FeatureDeps): vscode.Disposable[] 
       { title: 'RLHF: export the current policy as' },
     );
     if (!format) return;
-    const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(workspace, format.value === 'hf' ? 'policy-hf' : 'policy-onnx')), title: 'RLHF: folder to create for the export', saveLabel: 'Export Here' });
+    const out = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(path.join(workspace, format.value === 'hf' ? 'policy-hf' : 'policy-onnx')),
+      title: 'RLHF: folder to create for the export',
+      saveLabel: 'Export Here',
+    });
     if (!out) return;
     const r = await withEngineProgress('exporting the model', log, (signal) => engine.request('project.exportModel', { workspace, format: format.value, out: out.fsPath }, { signal }));
     if (r) void vscode.window.showInformationMessage(`RLHF: exported ${r.model} to ${r.out} (${r.files.join(', ')}).`);

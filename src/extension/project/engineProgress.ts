@@ -4,17 +4,12 @@
  * with the engine's message. Returns undefined when cancelled or failed.
  */
 import * as vscode from 'vscode';
-import type { EngineClient } from '../engineClient';
 import { EngineRequestError } from '../engineClient';
 import type { EngineNotifications } from '../../protocol/engine';
 
 export type ProgressFn = (p: EngineNotifications['progress']) => void;
 
-export async function withEngineProgress<T>(
-  title: string,
-  log: vscode.LogOutputChannel,
-  work: (signal: AbortSignal, onProgress: ProgressFn) => Promise<T>,
-): Promise<T | undefined> {
+export async function withEngineProgress<T>(title: string, log: vscode.LogOutputChannel, work: (signal: AbortSignal, onProgress: ProgressFn) => Promise<T>): Promise<T | undefined> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `RLHF: ${title}`, cancellable: true }, async (progress, token) => {
     const controller = new AbortController();
     const sub = token.onCancellationRequested(() => controller.abort());
@@ -44,5 +39,3 @@ export async function withEngineProgress<T>(
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-export type { EngineClient };

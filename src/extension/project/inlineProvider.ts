@@ -12,7 +12,7 @@
  */
 import * as vscode from 'vscode';
 import type { FeatureDeps } from '../features';
-import { inlineRefusal } from '../../core/store/inlineScope';
+import { inlineRefusal } from '../../protocol/inlineScope';
 import { errorMessage } from './engineProgress';
 import { hasProjectOnDisk, projectFolder } from './workspace';
 

@@ -16,7 +16,8 @@ export function nextStep(o: ProjectOverview): NextStep {
   if (o.prompts === 0) return { label: 'Import prompts', reason: 'The project has no prompts yet.', command: 'rlhf.importPrompts' };
   const { rewardAt, policyAt, rankedSinceReward } = o.loop;
   if (!o.models.reward) {
-    if (o.unranked > 0) return { label: `Rank ${o.unranked} waiting`, reason: `${plural(o.unranked, 'prompt')} ${o.unranked === 1 ? 'has' : 'have'} completions to rank.`, command: 'rlhf.startRanking' };
+    if (o.unranked > 0)
+      return { label: `Rank ${o.unranked} waiting`, reason: `${plural(o.unranked, 'prompt')} ${o.unranked === 1 ? 'has' : 'have'} completions to rank.`, command: 'rlhf.startRanking' };
     if (o.ranked < MIN_RANKED_FOR_REWARD || o.pairs === 0) {
       return { label: 'Generate completions', reason: `${o.ranked} of at least ${MIN_RANKED_FOR_REWARD} prompts ranked: sample more to rank.`, command: 'rlhf.generateCompletions' };
     }
@@ -45,7 +46,11 @@ export function nextStep(o: ProjectOverview): NextStep {
   }
   const progress = `${rankedSinceReward} of ${MIN_RANKED_FOR_REWARD} ranked for the next round`;
   if (waiting) {
-    return { ...waiting, reason: `Next round: rank what is waiting, or sample from the new policy (${progress}).`, alternative: { label: 'Generate completions', command: 'rlhf.generateCompletions' } };
+    return {
+      ...waiting,
+      reason: `Next round: rank what is waiting, or sample from the new policy (${progress}).`,
+      alternative: { label: 'Generate completions', command: 'rlhf.generateCompletions' },
+    };
   }
   return { label: 'Generate completions', reason: `Next round: sample from the new policy and rank again (${progress}).`, command: 'rlhf.generateCompletions' };
 }

@@ -5,7 +5,6 @@
  * activation (`installProjectSource`). Reloads are coalesced: one in flight, at most one queued.
  */
 import * as vscode from 'vscode';
-import type { ProjectOverview } from '../../protocol/engineProject';
 import type { ProjectSection } from '../../protocol/sidebar';
 import type { EngineClient } from '../engineClient';
 import { errorMessage } from './engineProgress';
@@ -24,11 +23,6 @@ export function installProjectSource(client: EngineClient): void {
 /** What the sidebar shows now (undefined before the project features are installed). */
 export function projectSection(): ProjectSection | undefined {
   return section;
-}
-
-/** The overview last loaded, if a project is open. */
-export function currentOverview(): ProjectOverview | undefined {
-  return section?.kind === 'open' ? section.overview : undefined;
 }
 
 /** Reload the section (coalesced); resolves when the newest state is loaded. */

@@ -53,10 +53,19 @@ async function pickConfig(deps: FeatureDeps, stage: StageRunKind): Promise<Choic
     for (const f of files) items.push({ label: path.basename(f.fsPath), description: 'config file', detail: f.fsPath, choice: { configFile: f.fsPath } });
   }
   items.push({ label: 'Choose a config file…', description: `JSON, validated by the ${stage} schema`, browse: true });
-  const picked = await vscode.window.showQuickPick(items, { ...PICK, title: `RLHF: train ${STAGE_TITLES[stage]}`, placeHolder: 'A preset (written to .rlhf/configs/ so you can edit it; an edited file is never overwritten) or a config file', matchOnDetail: true });
+  const picked = await vscode.window.showQuickPick(items, {
+    ...PICK,
+    title: `RLHF: train ${STAGE_TITLES[stage]}`,
+    placeHolder: 'A preset (written to .rlhf/configs/ so you can edit it; an edited file is never overwritten) or a config file',
+    matchOnDetail: true,
+  });
   if (!picked) return undefined;
   if (picked.choice) return picked.choice;
-  const uri = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON config': ['json'] }, ...(folder ? { defaultUri: vscode.Uri.file(path.join(folder, '.rlhf', 'configs')) } : {}) });
+  const uri = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    filters: { 'JSON config': ['json'] },
+    ...(folder ? { defaultUri: vscode.Uri.file(path.join(folder, '.rlhf', 'configs')) } : {}),
+  });
   return uri?.[0] ? { configFile: uri[0].fsPath } : undefined;
 }
 

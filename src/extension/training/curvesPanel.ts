@@ -81,16 +81,18 @@ export class CurvesPanel implements vscode.Disposable {
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((m: unknown) => deps.eventLoop.track('curves page message', () => this.onMessage(m))),
-      panel.onDidChangeViewState(() => deps.eventLoop.track('curves shown/hidden', () => {
-        // Hidden, the page is gone (no retainContextWhenHidden): it reloads and says ready again.
-        // Shown, ask the page to say ready anyway: a page that was not re-created (a hide and
-        // show VS Code coalesced) would otherwise never hear from the host again.
-        deps.log.info(`Curves: panel ${panel.visible ? 'shown' : 'hidden'}`);
-        clearTimeout(this.askTimer);
-        if (!panel.visible) this.ready = false;
-        // A re-created page says ready within moments; only a page that stayed alive needs asking.
-        else this.askTimer = setTimeout(() => this.ready || void panel.webview.postMessage({ type: 'didAskReady' } satisfies CurvesNotification), ASK_READY_MS);
-      })),
+      panel.onDidChangeViewState(() =>
+        deps.eventLoop.track('curves shown/hidden', () => {
+          // Hidden, the page is gone (no retainContextWhenHidden): it reloads and says ready again.
+          // Shown, ask the page to say ready anyway: a page that was not re-created (a hide and
+          // show VS Code coalesced) would otherwise never hear from the host again.
+          deps.log.info(`Curves: panel ${panel.visible ? 'shown' : 'hidden'}`);
+          clearTimeout(this.askTimer);
+          if (!panel.visible) this.ready = false;
+          // A re-created page says ready within moments; only a page that stayed alive needs asking.
+          else this.askTimer = setTimeout(() => this.ready || void panel.webview.postMessage({ type: 'didAskReady' } satisfies CurvesNotification), ASK_READY_MS);
+        }),
+      ),
       runs.onEvent((m) => this.onRunEvent(m)),
     );
   }
@@ -253,10 +255,14 @@ export class CurvesPanel implements vscode.Disposable {
       if (e.type === 'run-start') this.startedRun = m.runId;
       // Run list and live line: debounced, they change with state, stage and checkpoints.
       if (!this.runsTimer) {
-        this.runsTimer = setTimeout(() => this.deps.eventLoop.track('curves run list', () => {
-          this.runsTimer = undefined;
-          if (this.ready) void this.sendRuns().catch((err: unknown) => this.deps.log.warn(`Curves: could not list runs: ${String(err)}`));
-        }), 300);
+        this.runsTimer = setTimeout(
+          () =>
+            this.deps.eventLoop.track('curves run list', () => {
+              this.runsTimer = undefined;
+              if (this.ready) void this.sendRuns().catch((err: unknown) => this.deps.log.warn(`Curves: could not list runs: ${String(err)}`));
+            }),
+          300,
+        );
       }
     }
   }

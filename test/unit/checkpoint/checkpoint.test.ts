@@ -67,10 +67,28 @@ test('loads a folder laid out as transformers writes GPT2LMHeadModel (lm_head, a
     fs.writeFileSync(
       path.join(dir, 'config.json'),
       JSON.stringify({
-        activation_function: 'gelu_new', architectures: ['GPT2LMHeadModel'], attn_pdrop: 0.1, bos_token_id: 256, embd_pdrop: 0.1,
-        eos_token_id: 256, initializer_range: 0.02, layer_norm_epsilon: 1e-5, model_type: 'gpt2', n_ctx: 32, n_embd: 16, n_head: 2,
-        n_inner: null, n_layer: 2, n_positions: 32, resid_pdrop: 0.1, summary_type: 'cls_index', task_specific_params: { 'text-generation': { do_sample: true } },
-        torch_dtype: 'float32', transformers_version: '4.46.0', use_cache: true, vocab_size: 257,
+        activation_function: 'gelu_new',
+        architectures: ['GPT2LMHeadModel'],
+        attn_pdrop: 0.1,
+        bos_token_id: 256,
+        embd_pdrop: 0.1,
+        eos_token_id: 256,
+        initializer_range: 0.02,
+        layer_norm_epsilon: 1e-5,
+        model_type: 'gpt2',
+        n_ctx: 32,
+        n_embd: 16,
+        n_head: 2,
+        n_inner: null,
+        n_layer: 2,
+        n_positions: 32,
+        resid_pdrop: 0.1,
+        summary_type: 'cls_index',
+        task_specific_params: { 'text-generation': { do_sample: true } },
+        torch_dtype: 'float32',
+        transformers_version: '4.46.0',
+        use_cache: true,
+        vocab_size: 257,
       }),
     );
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(byteLevelTokenizerJson()));
@@ -117,8 +135,7 @@ test('malformed or mismatched checkpoints give errors naming the file and tensor
     edit(dir);
     return dir;
   };
-  const cfg = (dir: string, patch: Record<string, unknown>): void =>
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...readJson(path.join(dir, 'config.json')), ...patch }));
+  const cfg = (dir: string, patch: Record<string, unknown>): void => fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...readJson(path.join(dir, 'config.json')), ...patch }));
 
   assertUserError(() => loadCheckpoint('/nonexistent/model'), /\/nonexistent\/model: no such model folder/);
   assertUserError(() => loadCheckpoint(variant((d) => fs.rmSync(path.join(d, 'config.json')))), /config\.json: missing/);
@@ -129,10 +146,7 @@ test('malformed or mismatched checkpoints give errors naming the file and tensor
   assertUserError(() => loadCheckpoint(variant((d) => cfg(d, { n_embd: 18 }))), /tensor 'wte\.weight' has shape \[257, 16\] but config\.json implies \[257, 18\]/);
   assertUserError(() => loadCheckpoint(variant((d) => cfg(d, { vocab_size: 100 }))), /tokenizer has 257 tokens but config\.json's vocab_size is 100|wte\.weight' has shape/);
   assertUserError(() => loadCheckpoint(variant((d) => fs.rmSync(path.join(d, 'model.safetensors')))), /model\.safetensors: missing/);
-  assertUserError(
-    () => loadCheckpoint(variant((d) => fs.truncateSync(path.join(d, 'model.safetensors'), 1000))),
-    /model\.safetensors: not a valid safetensors file: .*(truncated|outside)/,
-  );
+  assertUserError(() => loadCheckpoint(variant((d) => fs.truncateSync(path.join(d, 'model.safetensors'), 1000))), /model\.safetensors: not a valid safetensors file: .*(truncated|outside)/);
   assertUserError(() => loadCheckpoint(variant((d) => fs.rmSync(path.join(d, 'tokenizer.json')))), /tokenizer\.json: no tokenizer\.json there/);
 });
 

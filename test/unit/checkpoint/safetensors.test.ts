@@ -46,10 +46,7 @@ test('F16 and BF16 read into float32 exactly', () => {
   const data = new Uint8Array(f16.length + bf16.length);
   data.set(f16, 0);
   data.set(bf16, f16.length);
-  const file = parseSafetensors(
-    build({ h: { dtype: 'F16', shape: [5], data_offsets: [0, 10] }, b: { dtype: 'BF16', shape: [3], data_offsets: [10, 16] } }, data),
-    'mem',
-  );
+  const file = parseSafetensors(build({ h: { dtype: 'F16', shape: [5], data_offsets: [0, 10] }, b: { dtype: 'BF16', shape: [3], data_offsets: [10, 16] } }, data), 'mem');
   assert.deepEqual([...(file.tensors.get('h')?.data ?? [])], [1, -2, 65504, 2 ** -24, Infinity]);
   assert.deepEqual([...(file.tensors.get('b')?.data ?? [])], [1, -3, 0.15625]);
   assert.ok(Number.isNaN(halfToFloat(0x7e00)));
@@ -72,10 +69,7 @@ test('malformed files are rejected with the file name and the problem', () => {
   rejects(build({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)), /not a safetensors dtype/);
   rejects(build({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)), /bad shape/);
   rejects(build({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, new Uint8Array(4)), /outside/);
-  rejects(
-    build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)),
-    /overlaps/,
-  );
+  rejects(build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)), /overlaps/);
   rejects(build({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), /gap of 4 bytes/);
   rejects(build({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(8)), /4 bytes after the last tensor/);
   rejects(build({ __metadata__: { format: 1 } }, new Uint8Array(0)), /__metadata__ value for 'format' is not a string/);

@@ -40,7 +40,14 @@ test('init, import prompts, import preferences, stats --json, export preferences
     const rows = [
       { prompt: 'Greet me', chosen: 'hello', rejected: 'hi', score: 1 },
       { prompt: 'Greet me', chosen: 'hello', rejected: 'yo' },
-      { prompt: [{ role: 'system', content: 's' }, { role: 'user', content: 'u' }], chosen: [{ role: 'assistant', content: 'a' }], rejected: [{ role: 'assistant', content: 'b' }] },
+      {
+        prompt: [
+          { role: 'system', content: 's' },
+          { role: 'user', content: 'u' },
+        ],
+        chosen: [{ role: 'assistant', content: 'a' }],
+        rejected: [{ role: 'assistant', content: 'b' }],
+      },
     ];
     fs.writeFileSync(trl, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     c = capture(dir);
@@ -56,7 +63,10 @@ test('init, import prompts, import preferences, stats --json, export preferences
     const stats = JSON.parse(c.out.join('\n')) as Record<string, unknown> & { agreement: Record<string, unknown>; labelers: { labeler: string }[] };
     for (const key of ['prompts', 'completions', 'rankings', 'pairs', 'labelers', 'agreement']) assert.ok(key in stats, key);
     assert.deepEqual([stats.prompts, stats.completions, stats.rankings, stats.pairs], [2, 4, 4, 4]);
-    assert.deepEqual(stats.labelers.map((l) => l.labeler), ['alice', 'bob']);
+    assert.deepEqual(
+      stats.labelers.map((l) => l.labeler),
+      ['alice', 'bob'],
+    );
     assert.equal(stats.agreement.pairwiseAgreement, 1);
     c = capture(ws);
     assert.equal(await runCli(['stats'], c.io), 0);

@@ -5,8 +5,7 @@ import { EngineClient, EngineExitedError, EngineRequestError } from '../../../sr
 import type { EngineState } from '../../../src/extension/engineClient';
 
 const enginePath = path.resolve(__dirname, '../../../src/engine/main.ts');
-const newClient = (backend = 'cpu'): EngineClient =>
-  new EngineClient({ enginePath, execArgv: ['--import', 'tsx'], engineArgs: () => [`--backend=${backend}`] });
+const newClient = (backend = 'cpu'): EngineClient => new EngineClient({ enginePath, execArgv: ['--import', 'tsx'], engineArgs: () => [`--backend=${backend}`] });
 
 test('status reports the real backend, versions and ORT providers of the engine process', async () => {
   const client = newClient('cpu');

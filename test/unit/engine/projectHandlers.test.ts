@@ -50,12 +50,18 @@ test('generate, rank by submit, undo, and the queue with progress', async () => 
   const item = first.item!;
   assert.equal(item.batchId, gen.batchIds[0]);
   assert.equal(item.completions.length, 3);
-  assert.deepEqual(item.completions.map((c) => c.temperature), [0.7, 0.9, 1.1]);
+  assert.deepEqual(
+    item.completions.map((c) => c.temperature),
+    [0.7, 0.9, 1.1],
+  );
 
   const { eventId } = await h['ranking.submit']({ workspace: ws, batchId: item.batchId, verdict: 'ranked', completionIds: item.completions.map((c) => c.id), ranks: [2, 1, 2], note: 'ok' }, ctx);
   // Durable before the answer: the event is in the labeler's log on disk.
   const dir = path.join(ws, '.rlhf', 'rankings');
-  const log = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('');
+  const log = fs
+    .readdirSync(dir)
+    .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
+    .join('');
   assert.match(log, new RegExp(eventId));
   const second = await h['ranking.next']({ workspace: ws }, ctx);
   assert.equal(second.done, 1);
@@ -134,7 +140,11 @@ test('inline completions are refused outside the workspace, in .rlhf/, .vscode/ 
       path.join(ws, 'sub', 'settings.json'),
       path.join(ws, '..', 'outside.md'),
     ]) {
-      await assert.rejects(h['inline.complete']({ workspace: ws, file, text: '"editor.fontSize": 14,', maxNewTokens: 4 }, ctx), (e) => isUserError(e) && /inline completions run only in the workspace's own files/.test(e.message), file);
+      await assert.rejects(
+        h['inline.complete']({ workspace: ws, file, text: '"editor.fontSize": 14,', maxNewTokens: 4 }, ctx),
+        (e) => isUserError(e) && /inline completions run only in the workspace's own files/.test(e.message),
+        file,
+      );
     }
   } finally {
     fs.rmSync(elsewhere, { recursive: true, force: true });
@@ -167,7 +177,10 @@ test('the labeler setting (engine option) names who rankings are recorded as; a 
     assert.ok(overview.exists);
     assert.equal(overview.overview.labeler, 'alice@example.com');
     const ranked = (await Project.open(other)).rankings.current();
-    assert.deepEqual(ranked.map((c) => c.event.labeler), ['alice@example.com']);
+    assert.deepEqual(
+      ranked.map((c) => c.event.labeler),
+      ['alice@example.com'],
+    );
 
     const third = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-handlers-labeler-'));
     try {

@@ -12,7 +12,10 @@ test('policy: newest PPO/RLOO/DPO final, else newest SFT final, else project.jso
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-policy-'));
   try {
     const project = await Project.create(ws);
-    assert.throws(() => currentPolicy(project), (e) => isUserError(e) && /models\.base/.test(e.message));
+    assert.throws(
+      () => currentPolicy(project),
+      (e) => isUserError(e) && /models\.base/.test(e.message),
+    );
     await project.updateMeta((m) => ({ ...m, models: { base: 'models/base' } }));
     assert.deepEqual(projectModels(project).policy, { path: path.join(ws, 'models', 'base'), from: 'project.json' });
 

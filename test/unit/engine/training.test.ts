@@ -54,7 +54,14 @@ test('a PPO run streams tagged metrics and samples, then lists as completed with
     assert.ok(events.every((e) => e.runId === result.runId));
     assert.deepEqual(events[0]?.event, { type: 'run-start', kind: 'ppo', stage: 'ppo', resumed: false, configFile });
     const steps = events.flatMap((e) => (e.event.type === 'metrics' ? [e.event.point] : []));
-    assert.deepEqual(steps.map((p) => [p.stage, p.step]), [['ppo', 1], ['ppo', 2], ['ppo', 3]]);
+    assert.deepEqual(
+      steps.map((p) => [p.stage, p.step]),
+      [
+        ['ppo', 1],
+        ['ppo', 2],
+        ['ppo', 3],
+      ],
+    );
     assert.ok(steps.every((p) => typeof p.values['objective/scores'] === 'number' && typeof p.values['objective/kl'] === 'number'));
     assert.ok(events.some((e) => e.event.type === 'samples' && e.event.samples.length > 0 && e.event.samples[0]!.stage === 'ppo'));
     assert.deepEqual(events[events.length - 1]?.event, { type: 'run-end', state: 'completed' });
@@ -64,7 +71,10 @@ test('a PPO run streams tagged metrics and samples, then lists as completed with
     assert.equal(runs[0]?.state, 'completed');
     assert.equal(runs[0]?.resumable, false);
     const { points } = await client.request('training.metrics', { workspace, runId: result.runId });
-    assert.deepEqual(points.map((p) => p.step), [1, 2, 3]);
+    assert.deepEqual(
+      points.map((p) => p.step),
+      [1, 2, 3],
+    );
     assert.deepEqual(points[2]?.values, steps[2]?.values);
     const { samples } = await client.request('training.samples', { workspace, runId: result.runId, limit: 2 });
     assert.equal(samples.length, 2);
@@ -92,7 +102,10 @@ test('stopping a run leaves it cancelled and resumable; resuming continues from 
         }
       });
     });
-    await assert.rejects(client.request('training.start', { workspace, kind: 'ppo', configFile }), (err: unknown) => err instanceof EngineRequestError && err.payload.code === 'user' && /is training: stop it first/.test(err.message));
+    await assert.rejects(
+      client.request('training.start', { workspace, kind: 'ppo', configFile }),
+      (err: unknown) => err instanceof EngineRequestError && err.payload.code === 'user' && /is training: stop it first/.test(err.message),
+    );
     controller.abort();
     await assert.rejects(stopped, (err: unknown) => err instanceof EngineRequestError && err.cancelled);
     const runId = events[0]!.runId;

@@ -38,7 +38,10 @@ test('a blocked loop shows in max, in the named stalls and in tracked work; a re
       const { cpuMs = 0, waitMs = 0 } = stalls[0] ?? {};
       assert.ok(cpuMs + waitMs >= 180 && cpuMs > 0, `tick split: ${cpuMs} ms on CPU, ${waitMs} ms waiting`);
     }
-    assert.match(formatStats(stats, stalls), /since the test started .* max \d+\.\d ms, p99 .*longest 2\d\d\.\d ms \(a 200 ms block\); longest GC pause \d+\.\d ms\. Stalls over 50 ms: \d\d:\d\d:\d\d\.\d{3} \d+ ms( \(\d+ ms on CPU, \d+ ms waiting for a core\))?\./);
+    assert.match(
+      formatStats(stats, stalls),
+      /since the test started .* max \d+\.\d ms, p99 .*longest 2\d\d\.\d ms \(a 200 ms block\); longest GC pause \d+\.\d ms\. Stalls over 50 ms: \d\d:\d\d:\d\d\.\d{3} \d+ ms( \(\d+ ms on CPU, \d+ ms waiting for a core\))?\./,
+    );
 
     const resetAt = new Date().toISOString();
     monitor.reset('after the reset');
@@ -68,7 +71,10 @@ test('a garbage-collection pause is timed, and a long one is named as gc', async
     const stats = monitor.stats();
     assert.ok(stats.gcMaxMs > 0, `no GC pause seen (${stats.gcMaxMs} ms)`);
     const gcStalls = monitor.stalls().filter((x) => x.what === 'gc');
-    assert.ok(gcStalls.every((x) => x.ms > 50), JSON.stringify(gcStalls));
+    assert.ok(
+      gcStalls.every((x) => x.ms > 50),
+      JSON.stringify(gcStalls),
+    );
     if (stats.gcMaxMs > 50) assert.ok(gcStalls.length > 0 && /\(gc\)/.test(formatStats(stats, monitor.stalls())), 'a GC pause over 50 ms was not named');
     assert.ok(live.length > 0);
   } finally {

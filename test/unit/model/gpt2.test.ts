@@ -15,7 +15,14 @@ test('params have exactly the HF names and shapes; forward gives [B,T,C] and [B,
   const shapes = parameterShapes(cfg);
   assert.deepEqual(Object.keys(params).sort(), [...shapes.keys()].sort());
   for (const [name, shape] of shapes) assert.deepEqual(params[name]!.shape, shape, name);
-  const ids = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]], [2, 5], 'int32');
+  const ids = tf.tensor2d(
+    [
+      [1, 2, 3, 4, 5],
+      [6, 7, 8, 9, 10],
+    ],
+    [2, 5],
+    'int32',
+  );
   const out = forward(params, cfg, { ids });
   assert.deepEqual(out.hidden.shape, [2, 5, cfg.n_embd]);
   assert.deepEqual(out.logits!.shape, [2, 5, cfg.vocab_size]);
@@ -70,7 +77,14 @@ test('a left-padded prompt in a batch gives the same logits as alone (mask + pos
   const alone = tf.tidy(() => forward(params, cfg, { ids: tf.tensor2d([short], [1, 3], 'int32') }).logits!.arraySync()[0]!);
   const batched = tf.tidy(() => {
     const ids = tf.tensor2d([[0, 0, ...short], long], [2, 5], 'int32');
-    const attentionMask = tf.tensor2d([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], [2, 5], 'int32');
+    const attentionMask = tf.tensor2d(
+      [
+        [0, 0, 1, 1, 1],
+        [1, 1, 1, 1, 1],
+      ],
+      [2, 5],
+      'int32',
+    );
     return forward(params, cfg, { ids, attentionMask }).logits!.arraySync()[0]!;
   });
   assert.ok(maxAbsDiff(batched.slice(2).flat(), alone.flat()) < 1e-5);

@@ -36,7 +36,13 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'matMul', ours: (a, b) => matMul(a as tf.Tensor2D, b as tf.Tensor2D), plain: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), inputs: () => [rand([5, 7], 1), rand([7, 3], 2)], differentiable: [0, 1] },
+  {
+    name: 'matMul',
+    ours: (a, b) => matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    plain: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    inputs: () => [rand([5, 7], 1), rand([7, 3], 2)],
+    differentiable: [0, 1],
+  },
   {
     name: 'linear',
     ours: (x, w, b) => linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D),
@@ -82,7 +88,10 @@ const CASES: Case[] = [
     plain: (q, k, v, bias) => tf.matMul(tf.softmax(tf.add(tf.matMul(q!, k!, false, true), bias!)), v!),
     inputs: () => {
       // 2 queries after 3 cached positions; row 1's first key is padding.
-      const causal = [[0, 0, 0, 0, -1e9], [0, 0, 0, 0, 0]];
+      const causal = [
+        [0, 0, 0, 0, -1e9],
+        [0, 0, 0, 0, 0],
+      ];
       const bias = tf.add(tf.tensor4d(causal.flat(), [1, 1, 2, 5]), tf.tensor4d([0, 0, 0, 0, 0, -1e9, 0, 0, 0, 0], [2, 1, 1, 5]));
       return [rand([2, 3, 2, 4], 15), rand([2, 3, 5, 4], 16), rand([2, 3, 5, 4], 17), bias];
     },
@@ -106,7 +115,10 @@ test('custom ops: values and gradients equal the plain tfjs ops on cpu, and wasm
     const ours = valueAndGrads(c.ours, c.inputs, c.differentiable);
     const plain = valueAndGrads(c.plain, c.inputs, c.differentiable);
     ours.forEach((v, i) => assert.ok(maxAbsDiff(v, plain[i]!) < 1e-4, `${c.name} output ${i}: ${maxAbsDiff(v, plain[i]!)}`));
-    assert.ok(ours.slice(1).some((g) => g.some((x) => Math.abs(x) > 1e-3)), `${c.name}: gradients are not all ~0`);
+    assert.ok(
+      ours.slice(1).some((g) => g.some((x) => Math.abs(x) > 1e-3)),
+      `${c.name}: gradients are not all ~0`,
+    );
     return ours;
   });
   await useBackend('wasm');

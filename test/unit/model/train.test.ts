@@ -20,10 +20,13 @@ function trainStep(params: Record<string, tf.Variable>, optimizer: tf.Optimizer,
     const [B, T] = ids.shape;
     const inputs = tf.slice(ids, [0, 0], [B, T - 1]) as tf.Tensor2D;
     const targets = tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D;
-    const { value, grads } = tf.variableGrads(() => {
-      const { logits } = forward(params, cfg, { ids: inputs });
-      return crossEntropy(tf.reshape(logits!, [B * (T - 1), cfg.vocab_size]) as tf.Tensor2D, targets);
-    }, names.map((n) => params[n]!));
+    const { value, grads } = tf.variableGrads(
+      () => {
+        const { logits } = forward(params, cfg, { ids: inputs });
+        return crossEntropy(tf.reshape(logits!, [B * (T - 1), cfg.vocab_size]) as tf.Tensor2D, targets);
+      },
+      names.map((n) => params[n]!),
+    );
     optimizer.applyGradients(names.map((n) => ({ name: params[n]!.name, tensor: grads[params[n]!.name]! })));
     return value;
   });
@@ -78,10 +81,30 @@ test('reward head reads the last non-padding token (left and right padding)', ()
 });
 
 test('head shapes follow TRL / HF, value head gives one value per position', () => {
-  assert.deepEqual([...headShapes(cfg, 'value')], [['v_head.summary.weight', [1, cfg.n_embd]], ['v_head.summary.bias', [1]]]);
+  assert.deepEqual(
+    [...headShapes(cfg, 'value')],
+    [
+      ['v_head.summary.weight', [1, cfg.n_embd]],
+      ['v_head.summary.bias', [1]],
+    ],
+  );
   assert.deepEqual([...headShapes(cfg, 'reward')], [['score.weight', [1, cfg.n_embd]]]);
   const params: Params = { ...initParams(cfg, 13), ...initHead(cfg, 'value', 13) };
-  const values = tf.tidy(() => valueHead(params, forward(params, cfg, { ids: tf.tensor2d([[1, 2, 3], [4, 5, 6]], [2, 3], 'int32') }).hidden));
+  const values = tf.tidy(() =>
+    valueHead(
+      params,
+      forward(params, cfg, {
+        ids: tf.tensor2d(
+          [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+          [2, 3],
+          'int32',
+        ),
+      }).hidden,
+    ),
+  );
   assert.deepEqual(values.shape, [2, 3]);
   tf.dispose([values, ...Object.values(params)]);
 });

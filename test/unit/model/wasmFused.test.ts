@@ -48,7 +48,14 @@ test('wasm Identity, SplitV, Concat and Transpose (our layout kernels) equal the
     out.push(tf.concat([x, rand([3, 10, 5], 4)], -1));
     out.push(tf.concat([rand([2, 10, 7], 5), x], 0));
     const h = rand([2, 5, 3, 8], 6);
-    for (const perm of [[0, 2, 1, 3], [1, 0, 2, 3], [0, 1, 2, 3], [2, 1, 0, 3], [0, 3, 1, 2]]) out.push(tf.transpose(h, perm));
+    for (const perm of [
+      [0, 2, 1, 3],
+      [1, 0, 2, 3],
+      [0, 1, 2, 3],
+      [2, 1, 0, 3],
+      [0, 3, 1, 2],
+    ])
+      out.push(tf.transpose(h, perm));
     out.push(tf.transpose(rand([6, 9], 7)), tf.transpose(rand([1, 6, 5, 1], 8), [0, 2, 1, 3]), tf.transpose(rand([4, 1, 6, 5], 9), [2, 1, 0, 3]));
     return data(out);
   };
@@ -56,7 +63,7 @@ test('wasm Identity, SplitV, Concat and Transpose (our layout kernels) equal the
   cpu.forEach((c, i) => assert.deepEqual(Array.from(wasm[i]!), Array.from(c), `output ${i}`));
 });
 
-test('wasm Add and Multiply (ours for one shape, tfjs-wasm\'s for broadcasts) equal the cpu backend', async () => {
+test("wasm Add and Multiply (ours for one shape, tfjs-wasm's for broadcasts) equal the cpu backend", async () => {
   const run = (): Float32Array[] => {
     const [a, b] = [rand([5, 7, 3], 1), rand([5, 7, 3], 2)];
     return data([tf.add(a, b), tf.mul(a, b), tf.add(a, rand([7, 3], 3)), tf.mul(a, 2.5), tf.add(rand([6], 4), rand([6], 5))]);
@@ -67,7 +74,11 @@ test('wasm Add and Multiply (ours for one shape, tfjs-wasm\'s for broadcasts) eq
 
 test('wasm softmax backward (our kernel, in attend) equals the cpu backend', async () => {
   const run = (): Float32Array[] =>
-    valueAndGrads((q, k, v, bias) => attend(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, bias as tf.Tensor4D), [rand([2, 3, 7, 5], 1), rand([2, 3, 7, 5], 2), rand([2, 3, 7, 5], 3), tf.zeros([1, 1, 7, 7])], [0, 1, 2]);
+    valueAndGrads(
+      (q, k, v, bias) => attend(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, bias as tf.Tensor4D),
+      [rand([2, 3, 7, 5], 1), rand([2, 3, 7, 5], 2), rand([2, 3, 7, 5], 3), tf.zeros([1, 1, 7, 7])],
+      [0, 1, 2],
+    );
   const { cpu, wasm } = await onBoth(run);
   assertClose(wasm, cpu, 2e-5, 'attend');
 });
@@ -91,8 +102,17 @@ test('collapsePermutation drops unit axes and merges axes that stay together', (
 test('wasm biased and plain 2-D products (our gemm) equal the cpu backend, transposes included', async () => {
   const run = (): Float32Array[] => {
     const out: tf.Tensor[] = [];
-    for (const [M, K, N] of [[9, 13, 11], [16, 8, 24], [1, 5, 3]] as const) {
-      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [M, K, N] of [
+      [9, 13, 11],
+      [16, 8, 24],
+      [1, 5, 3],
+    ] as const) {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
         const a = rand(ta ? [K, M] : [M, K], M + K);
         const b = rand(tb ? [N, K] : [K, N], K + N);
         out.push(tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeA: ta, transposeB: tb, bias: rand([N], N) }));
@@ -126,14 +146,26 @@ test('wasm fused LayerNorm, gelu_new and token log-probs (our kernels): values a
     // Targets off the end (−1, V) give 0 and no gradient, as a one-hot pick of nothing.
     ...valueAndGrads((l) => tokenLogProbs(l as tf.Tensor2D, tf.tensor1d([0, 22, 5, -1, 23, 7], 'int32')), [rand([6, 23], 8, 6)], [0]),
     ...valueAndGrads((l) => crossEntropy(l as tf.Tensor2D, tf.tensor1d([3, 1, 4, 1, 5], 'int32'), tf.tensor1d([1, 1, 0, 1, 1])), [rand([5, 8], 9, 3)], [0]),
-    ...valueAndGrads((l) => crossEntropy(l as tf.Tensor2D, tf.tensor1d([3, 1], 'int32')), [tf.tensor2d([[1e4, -1e4, 0, 3], [-50, 80, 80, 0]])], [0]),
+    ...valueAndGrads(
+      (l) => crossEntropy(l as tf.Tensor2D, tf.tensor1d([3, 1], 'int32')),
+      [
+        tf.tensor2d([
+          [1e4, -1e4, 0, 3],
+          [-50, 80, 80, 0],
+        ]),
+      ],
+      [0],
+    ),
     // linear = the biased product forward, our gemm products backward.
     ...valueAndGrads((x, w, b) => linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), [rand([9, 6], 10), rand([6, 11], 11), rand([11], 12)], [0, 1, 2]),
   ];
   const { cpu, wasm } = await onBoth(run);
   assert.ok(tf.getKernel(LAYER_NORM_KERNEL, 'wasm'), 'our LayerNorm kernel is registered on wasm');
   assert.equal(tf.getKernel(LAYER_NORM_KERNEL, 'cpu'), undefined, 'cpu ran the tfjs-op fallback');
-  assert.ok(cpu.every((a) => a.every(Number.isFinite)), 'the reference is finite');
+  assert.ok(
+    cpu.every((a) => a.every(Number.isFinite)),
+    'the reference is finite',
+  );
   wasm.forEach((w, i) => {
     const c = cpu[i]!;
     const scale = Math.max(1, ...Array.from(c, Math.abs));

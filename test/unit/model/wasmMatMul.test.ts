@@ -48,8 +48,20 @@ const PRODUCTS: Product[] = FLAGS.flatMap(([ta, tb]) => [
 
 function run(p: Product, seed: number): { shape: number[]; data: Float32Array } {
   return tf.tidy(() => {
-    const a = tf.tensor(values(p.a.reduce((x, y) => x * y, 1), seed), p.a);
-    const b = tf.tensor(values(p.b.reduce((x, y) => x * y, 1), seed + 1), p.b);
+    const a = tf.tensor(
+      values(
+        p.a.reduce((x, y) => x * y, 1),
+        seed,
+      ),
+      p.a,
+    );
+    const b = tf.tensor(
+      values(
+        p.b.reduce((x, y) => x * y, 1),
+        seed + 1,
+      ),
+      p.b,
+    );
     const c = tf.matMul(a, b, p.ta, p.tb);
     return { shape: c.shape, data: c.dataSync() as Float32Array };
   });
@@ -58,8 +70,20 @@ function run(p: Product, seed: number): { shape: number[]; data: Float32Array } 
 /** The same product with numpy broadcasting done by hand: tile both to the output's batch dims. */
 function runTiled(p: Product, seed: number): { shape: number[]; data: Float32Array } {
   return tf.tidy(() => {
-    const a = tf.tensor(values(p.a.reduce((x, y) => x * y, 1), seed), p.a);
-    const b = tf.tensor(values(p.b.reduce((x, y) => x * y, 1), seed + 1), p.b);
+    const a = tf.tensor(
+      values(
+        p.a.reduce((x, y) => x * y, 1),
+        seed,
+      ),
+      p.a,
+    );
+    const b = tf.tensor(
+      values(
+        p.b.reduce((x, y) => x * y, 1),
+        seed + 1,
+      ),
+      p.b,
+    );
     const rank = Math.max(p.a.length, p.b.length);
     const pad = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [...Array(rank - t.rank).fill(1), ...t.shape]);
     const [a4, b4] = [pad(a), pad(b)];
@@ -81,7 +105,10 @@ test('wasm BatchMatMul (our kernel) equals the cpu backend: transposes, batch 1 
     assert.deepEqual(got.shape, expected[i]!.shape, name);
     const diff = maxAbsDiff(got.data, expected[i]!.data);
     assert.ok(diff < 1e-5, `${name}: max |wasm − cpu| = ${diff}`);
-    assert.ok(expected[i]!.data.some((x) => Math.abs(x) > 0.1), `${name}: the reference is not ~0`);
+    assert.ok(
+      expected[i]!.data.some((x) => Math.abs(x) > 0.1),
+      `${name}: the reference is not ~0`,
+    );
   });
   assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaked');
 });

@@ -42,7 +42,15 @@ test('rlhf sample --json: one object per completion; ort and tfjs agree on greed
   assert.equal(r.code, 0, r.err);
   const lines = r.out.split('\n').map((l) => JSON.parse(l) as Line);
   assert.equal(lines.length, 4);
-  assert.deepEqual(lines.map((l) => [l.prompt, l.prompt_index, l.sample]), [['Hi', 0, 0], ['Hi', 0, 1], ['Longer prompt', 1, 0], ['Longer prompt', 1, 1]]);
+  assert.deepEqual(
+    lines.map((l) => [l.prompt, l.prompt_index, l.sample]),
+    [
+      ['Hi', 0, 0],
+      ['Hi', 0, 1],
+      ['Longer prompt', 1, 0],
+      ['Longer prompt', 1, 1],
+    ],
+  );
   for (const l of lines) {
     assert.ok(l.tokens.length >= 1 && l.tokens.length <= 6);
     assert.equal(l.logprobs.length, l.tokens.length);

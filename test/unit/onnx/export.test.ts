@@ -51,11 +51,17 @@ test('the exported model.onnx runs in a fresh InferenceSession and gives the tfj
   // Exporting again replaces the earlier export; a folder that is not one is refused.
   exportOnnx(loadCheckpoint(path.join(root, 'policy')), out);
   fs.writeFileSync(path.join(root, 'notes.txt'), 'x');
-  assert.throws(() => exportOnnx(loadCheckpoint(path.join(root, 'policy')), root), (e: unknown) => isUserError(e) && /is not an earlier ONNX export/.test((e as Error).message));
+  assert.throws(
+    () => exportOnnx(loadCheckpoint(path.join(root, 'policy')), root),
+    (e: unknown) => isUserError(e) && /is not an earlier ONNX export/.test((e as Error).message),
+  );
 });
 
 test('a reward model is refused with a clear reason', () => {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), 'rm');
   saveCheckpoint(dir, { config: TINY, kind: 'reward', weights: randomWeights(TINY, 1, 'reward'), tokenizer: byteLevelTokenizerJson() });
-  assert.throws(() => exportOnnx(loadCheckpoint(dir), `${dir}-onnx`), (e: unknown) => isUserError(e) && /is a reward model/.test((e as Error).message));
+  assert.throws(
+    () => exportOnnx(loadCheckpoint(dir), `${dir}-onnx`),
+    (e: unknown) => isUserError(e) && /is a reward model/.test((e as Error).message),
+  );
 });

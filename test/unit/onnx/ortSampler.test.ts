@@ -126,7 +126,10 @@ test('ORT and the tfjs KV-cache sampler give the same samples for the same seed 
     for (const options of settings) {
       const ort = await sampler.sample(prompts, options, decode);
       const ref = await sampleTfjs({ params, config: TINY }, prompts, options, decode);
-      assert.deepEqual(ort.map((c) => [c.tokens, c.text, c.finishReason]), ref.map((c) => [c.tokens, c.text, c.finishReason]));
+      assert.deepEqual(
+        ort.map((c) => [c.tokens, c.text, c.finishReason]),
+        ref.map((c) => [c.tokens, c.text, c.finishReason]),
+      );
       for (const [i, c] of ort.entries()) assert.ok(maxAbsDiff(c.logprobs, ref[i]?.logprobs ?? []) < 1e-4);
     }
   } finally {
@@ -146,7 +149,10 @@ test('seeded sampling is reproducible, batch-independent, and honours EOS, stop 
     const b = await sampler.sample(prompts, options, decode);
     assert.deepEqual(a, b);
     const c = await sampler.sample(prompts, { ...options, seed: 8 }, decode);
-    assert.notDeepEqual(a.map((x) => x.tokens), c.map((x) => x.tokens));
+    assert.notDeepEqual(
+      a.map((x) => x.tokens),
+      c.map((x) => x.tokens),
+    );
 
     // EOS: make the first sampled token of prompt 0 the EOS and check the stop.
     const eos = a[0]?.tokens[2] as number;
@@ -170,7 +176,10 @@ test('seeded sampling is reproducible, batch-independent, and honours EOS, stop 
     // top-k 1 is greedy whatever the temperature.
     const k1 = await sampler.sample(prompts, { ...options, topK: 1 }, decode);
     const greedy = await sampler.sample(prompts, { ...options, temperature: 0 }, decode);
-    assert.deepEqual(k1.map((x) => x.tokens), greedy.map((x) => x.tokens));
+    assert.deepEqual(
+      k1.map((x) => x.tokens),
+      greedy.map((x) => x.tokens),
+    );
   } finally {
     await sampler.dispose();
   }

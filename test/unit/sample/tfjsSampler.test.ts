@@ -47,8 +47,14 @@ test('seeded sampling is reproducible; another seed differs; logprobs match the 
   const a = await sampleTfjs(model, [PROMPT, PROMPT], opts, decode);
   const b = await sampleTfjs(model, [PROMPT, PROMPT], opts, decode);
   const c = await sampleTfjs(model, [PROMPT, PROMPT], { ...opts, seed: 6 }, decode);
-  assert.deepEqual(a.map((x) => x.tokens), b.map((x) => x.tokens));
-  assert.notDeepEqual(a.map((x) => x.tokens), c.map((x) => x.tokens));
+  assert.deepEqual(
+    a.map((x) => x.tokens),
+    b.map((x) => x.tokens),
+  );
+  assert.notDeepEqual(
+    a.map((x) => x.tokens),
+    c.map((x) => x.tokens),
+  );
   assert.notDeepEqual(a[0]!.tokens, a[1]!.tokens, 'repeated prompts get their own streams');
   const lsm = fullLogSoftmax([...PROMPT, ...a[1]!.tokens]);
   const expected = a[1]!.tokens.map((tok, j) => lsm[PROMPT.length - 1 + j]![tok]!);
@@ -68,7 +74,10 @@ test('a prompt continues the same alone and left-padded beside a longer one', as
   assert.deepEqual(both[0]!.tokens, alone!.tokens);
   assert.deepEqual(both[1]!.tokens, longAlone!.tokens);
   assert.ok(maxAbsDiff(both[0]!.logprobs, alone!.logprobs) < 1e-4);
-  assert.deepEqual(both.map((c) => c.promptIndex), [0, 1]);
+  assert.deepEqual(
+    both.map((c) => c.promptIndex),
+    [0, 1],
+  );
 });
 
 test('EOS and stop strings end a sequence; EOS is kept in tokens, not in text', async () => {

@@ -39,7 +39,10 @@ test('two processes appending to the same labeler log at once: every event exact
     // Each process's events are in its own order.
     for (const tag of ['A', 'B']) {
       const mine = notes.filter((n) => n?.startsWith(`${tag}-`));
-      assert.deepEqual(mine, Array.from({ length: N }, (_, i) => `${tag}-${i}`));
+      assert.deepEqual(
+        mine,
+        Array.from({ length: N }, (_, i) => `${tag}-${i}`),
+      );
     }
     // Prompts added by both are deduplicated across processes.
     const texts = reopened.prompts.list().map((p) => p.text);

@@ -47,7 +47,13 @@ test('a complete but invalid last line (NUL bytes after a power cut) is moved as
     fs.appendFileSync(file, Buffer.concat([Buffer.alloc(40), Buffer.from('\n')]));
     const project = await Project.open(dir);
     assert.equal(project.repairs.length, 1);
-    assert.equal(fs.readFileSync(`${file}.corrupt`).subarray(0, 40).every((b) => b === 0), true);
+    assert.equal(
+      fs
+        .readFileSync(`${file}.corrupt`)
+        .subarray(0, 40)
+        .every((b) => b === 0),
+      true,
+    );
     assert.equal(project.rankings.events().length, 2);
   } finally {
     cleanup();

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { promptWithBatch, tempProject } from './helpers';
 

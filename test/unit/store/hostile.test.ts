@@ -56,7 +56,10 @@ test('hostile last lines are moved aside on open; the events before them stay', 
       assert.deepEqual(fs.readFileSync(file), good, what);
       corruptBytes += line.length + 1;
       assert.equal(fs.statSync(`${file}.corrupt`).size, corruptBytes, `${what}: .corrupt only grows`);
-      assert.deepEqual(project.rankings.current().map((c) => c.event.id), [event.id]);
+      assert.deepEqual(
+        project.rankings.current().map((c) => c.event.id),
+        [event.id],
+      );
     }
   } finally {
     cleanup();
@@ -88,10 +91,7 @@ test('ids that could leave .rlhf/ are refused before touching the disk', async (
     }
     assert.deepEqual(fs.readdirSync(project.paths.runs), []);
     assert.equal(fs.existsSync(`${dir}/escape`), false);
-    await assert.rejects(
-      project.completions.addBatch({ id: '../b', promptId: project.prompts.list()[0]?.id as string, model: { path: 'm' }, completions: [{ text: 'a' }] }),
-      /field 'id'/,
-    );
+    await assert.rejects(project.completions.addBatch({ id: '../b', promptId: project.prompts.list()[0]?.id as string, model: { path: 'm' }, completions: [{ text: 'a' }] }), /field 'id'/);
   } finally {
     cleanup();
   }

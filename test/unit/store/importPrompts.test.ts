@@ -12,7 +12,10 @@ test('prompts from .txt: one per line, BOM and CRLF handled, blank lines and dup
     fs.writeFileSync(file, '\ufeffWrite a haiku\r\n\r\nExplain TCP\r\nWrite a haiku\r\nSay “hi” in Ελληνικά');
     const r = await importPrompts(project, file);
     assert.deepEqual([r.format, r.read, r.added, r.duplicates], ['txt', 4, 3, 1]);
-    assert.deepEqual(project.prompts.list().map((p) => p.text), ['Write a haiku', 'Explain TCP', 'Say “hi” in Ελληνικά']);
+    assert.deepEqual(
+      project.prompts.list().map((p) => p.text),
+      ['Write a haiku', 'Explain TCP', 'Say “hi” in Ελληνικά'],
+    );
     assert.equal(project.prompts.list()[0]?.source, 'prompts.txt');
     const again = await importPrompts(project, file);
     assert.deepEqual([again.added, again.duplicates], [0, 4]);
@@ -31,7 +34,10 @@ test('prompts from .jsonl (strings or {prompt} / {text} objects) and .csv (quote
     const csv = path.join(dir, 'p.csv');
     fs.writeFileSync(csv, '\ufeffid,Prompt\r\n1,"multi\nline, with comma"\r\n2,"say ""hi"""\r\n3,plain\r\n');
     assert.equal((await importPrompts(project, csv)).added, 2, '"plain" was already there');
-    assert.deepEqual(project.prompts.list().map((p) => p.text), ['plain', 'with\nnewline', 'from text', 'multi\nline, with comma', 'say "hi"']);
+    assert.deepEqual(
+      project.prompts.list().map((p) => p.text),
+      ['plain', 'with\nnewline', 'from text', 'multi\nline, with comma', 'say "hi"'],
+    );
   } finally {
     cleanup();
   }

@@ -46,7 +46,11 @@ for (const conversational of [false, true]) {
         '2 labelers, merged',
         '3 batches whose model, sampling parameters, seed, tokens and log-probs are not kept',
       ]);
-      const lines = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = fs
+        .readFileSync(out, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.deepEqual(
         lines[0],
         conversational
@@ -127,7 +131,10 @@ test('rows the project cannot hold are skipped and listed; unknown fields are re
     );
     const r = await importPreferences(project, file, { format: 'trl' });
     assert.equal(r.pairs, 1);
-    assert.deepEqual(r.skipped.map((s) => s.line), [2, 3, 4, 5]);
+    assert.deepEqual(
+      r.skipped.map((s) => s.line),
+      [2, 3, 4, 5],
+    );
     assert.match(r.skipped[0]?.reason as string, /no 'prompt' field/);
     assert.match(r.skipped[1]?.reason as string, /exactly one user message/);
     assert.deepEqual(messages(r.notHeld), ["1 field 'score_chosen' is not kept"]);

@@ -76,7 +76,10 @@ test('an invalid project.json names the file and the field', async () => {
     // An unknown key is named as one, with where it is.
     const good = JSON.parse(fs.readFileSync(file, 'utf8').replace('"yes"', 'false')) as Record<string, unknown>;
     fs.writeFileSync(file, JSON.stringify({ ...good, schemaVersion2: 1 }));
-    await assert.rejects(Project.open(dir), (err: Error) => err.message === `${file}: unknown field 'schemaVersion2' at the top level: remove or rename it. Fix the file (or restore it from version control).`);
+    await assert.rejects(
+      Project.open(dir),
+      (err: Error) => err.message === `${file}: unknown field 'schemaVersion2' at the top level: remove or rename it. Fix the file (or restore it from version control).`,
+    );
   } finally {
     cleanup();
   }
@@ -89,7 +92,10 @@ test('updateMeta changes settings atomically and they survive reopening', async 
     const again = await Project.open(dir);
     assert.equal(again.meta.guidelines, 'Prefer short answers.');
     assert.equal(again.meta.models.base, 'models/tiny');
-    assert.deepEqual(fs.readdirSync(path.join(dir, '.rlhf')).filter((f) => f.includes('.tmp-')), []);
+    assert.deepEqual(
+      fs.readdirSync(path.join(dir, '.rlhf')).filter((f) => f.includes('.tmp-')),
+      [],
+    );
     await assert.rejects(project.updateMeta((m) => ({ ...m, settings: { ...m.settings, labeler: '../../etc\n' } })));
   } finally {
     cleanup();

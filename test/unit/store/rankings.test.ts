@@ -14,11 +14,17 @@ test('submit, edit and undo are appended events; the current state is derived', 
     assert.equal(first.source, 'human');
     const edit = await project.rankings.submit({ batchId: batch.id, ranks: [3, 1, 1], note: 'hello and yo tie' });
     assert.equal(edit.replaces, first.id);
-    assert.deepEqual(project.rankings.current().map((c) => c.event.id), [edit.id]);
+    assert.deepEqual(
+      project.rankings.current().map((c) => c.event.id),
+      [edit.id],
+    );
 
     const undo = await project.rankings.undo();
     assert.equal(undo?.target, edit.id);
-    assert.deepEqual(project.rankings.current().map((c) => c.event.id), [first.id]);
+    assert.deepEqual(
+      project.rankings.current().map((c) => c.event.id),
+      [first.id],
+    );
     await project.rankings.undo();
     assert.deepEqual(project.rankings.current(), []);
     assert.equal(await project.rankings.undo(), undefined);
@@ -29,8 +35,14 @@ test('submit, edit and undo are appended events; the current state is derived', 
     assert.equal(fs.readFileSync(log.file, 'utf8').trimEnd().split('\n').length, 4);
     const reopened = await Project.open(dir, { labeler: 'alice@example.com' });
     assert.equal(reopened.rankings.events().length, 4);
-    assert.deepEqual(reopened.rankings.unranked().map((b) => b.id), [batch.id]);
-    assert.deepEqual(reopened.rankings.pending().map((q) => [q.prompt.text, q.batch.completions.map((c) => c.text)]), [['Say hi', ['hi', 'hello', 'yo']]]);
+    assert.deepEqual(
+      reopened.rankings.unranked().map((b) => b.id),
+      [batch.id],
+    );
+    assert.deepEqual(
+      reopened.rankings.pending().map((q) => [q.prompt.text, q.batch.completions.map((c) => c.text)]),
+      [['Say hi', ['hi', 'hello', 'yo']]],
+    );
     assert.deepEqual(reopened.rankings.pending('someone-else').length, 1);
   } finally {
     cleanup();
@@ -44,7 +56,10 @@ test('undoing an older, superseded event leaves the newer one in force; undo twi
     const first = await project.rankings.submit({ batchId: batch.id, ranks: [1, 2] });
     const second = await project.rankings.submit({ batchId: batch.id, ranks: [2, 1] });
     await project.rankings.undo(first.id);
-    assert.deepEqual(project.rankings.current().map((c) => c.event.id), [second.id]);
+    assert.deepEqual(
+      project.rankings.current().map((c) => c.event.id),
+      [second.id],
+    );
     await assert.rejects(project.rankings.undo(first.id), /already undone/);
     await assert.rejects(project.rankings.undo('e-nope'), /No human ranking event/);
   } finally {
@@ -89,7 +104,10 @@ test('labelers write to separate files; the raw labeler is kept in events; sourc
     await project.rankings.submit({ batchId: batch.id, ranks: [1, 2] }, { labeler: 'alice@example.com', source: 'implicit' });
     assert.equal(project.rankings.logs().length, 3);
     assert.deepEqual(project.rankings.labelers(), ['Bob <bob@x.org>', 'alice@example.com', 'sim:sentiment']);
-    assert.deepEqual(project.rankings.current({ sources: ['simulated'] }).map((c) => c.event.labeler), ['sim:sentiment']);
+    assert.deepEqual(
+      project.rankings.current({ sources: ['simulated'] }).map((c) => c.event.labeler),
+      ['sim:sentiment'],
+    );
     await assert.rejects(project.rankings.submit({ batchId: batch.id, ranks: [1, 2] }, { labeler: 'evil\nname' }), /not usable/);
     await project.rankings.submit({ batchId: batch.id, ranks: [1, 2] }, { labeler: '../../../escape' });
     for (const log of project.rankings.logs()) assert.equal(path.dirname(log.file), project.paths.rankings);
@@ -100,18 +118,30 @@ test('labelers write to separate files; the raw labeler is kept in events; sourc
   }
 });
 
-test('an implicit preference never edits or undoes the same person\'s human ranking', async () => {
+test("an implicit preference never edits or undoes the same person's human ranking", async () => {
   const { project, cleanup } = await tempProject('alice');
   try {
     const batch = await promptWithBatch(project, 'p', ['a', 'b']);
     const human = await project.rankings.submit({ batchId: batch.id, ranks: [1, 2] });
     const implicit = await project.rankings.submit({ batchId: batch.id, ranks: [2, 1] }, { source: 'implicit' });
     assert.equal(implicit.replaces, undefined);
-    assert.deepEqual(project.rankings.current().map((c) => c.event.id).sort(), [human.id, implicit.id].sort());
+    assert.deepEqual(
+      project.rankings
+        .current()
+        .map((c) => c.event.id)
+        .sort(),
+      [human.id, implicit.id].sort(),
+    );
     const undo = await project.rankings.undo();
     assert.equal(undo?.target, human.id, 'a human undo takes back the human ranking, not the later implicit one');
-    assert.deepEqual(project.rankings.current().map((c) => c.event.id), [implicit.id]);
-    assert.deepEqual(project.rankings.unranked().map((b) => b.id), [batch.id]);
+    assert.deepEqual(
+      project.rankings.current().map((c) => c.event.id),
+      [implicit.id],
+    );
+    assert.deepEqual(
+      project.rankings.unranked().map((b) => b.id),
+      [batch.id],
+    );
     assert.deepEqual(project.rankings.unranked('alice', 'implicit'), []);
   } finally {
     cleanup();

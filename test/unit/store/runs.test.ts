@@ -24,7 +24,13 @@ test('a run: config written once, state and checkpoints updated atomically, list
     const other = await project.runs.create('ppo', {});
     await project.runs.update(other.id, { state: 'failed', message: 'NaN loss at step 3', step: 3 });
     const list = project.runs.list();
-    assert.deepEqual(list.map((r) => [r.stage, r.state, r.step]), [['reward', 'completed', 100], ['ppo', 'failed', 3]]);
+    assert.deepEqual(
+      list.map((r) => [r.stage, r.state, r.step]),
+      [
+        ['reward', 'completed', 100],
+        ['ppo', 'failed', 3],
+      ],
+    );
     assert.equal(list[0]?.latestCheckpoint, path.join(dir, 'checkpoints', 'step-100'));
     assert.equal(list[1]?.latestCheckpoint, undefined);
     await assert.rejects(project.runs.create('ppo', {}, other.id), /already exists/);
@@ -72,7 +78,13 @@ test('samples append and read back validated', async () => {
       { iteration: 10, prompt: 'Bye', completion: ' now' },
     ]);
     const { records } = project.runs.readSamples(run.id);
-    assert.deepEqual(records.map((r) => [r.prompt, r.score, r.kl]), [['Hi', 0.5, 0.1], ['Bye', undefined, undefined]]);
+    assert.deepEqual(
+      records.map((r) => [r.prompt, r.score, r.kl]),
+      [
+        ['Hi', 0.5, 0.1],
+        ['Bye', undefined, undefined],
+      ],
+    );
     await assert.rejects(project.runs.appendSamples(run.id, [{ iteration: -1, prompt: 'x', completion: 'y' }]), /invalid record/);
   } finally {
     cleanup();

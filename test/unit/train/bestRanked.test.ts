@@ -50,7 +50,14 @@ test('the first-ranked completions (ties at the top included) become SFT example
   await project.rankings.submit({ batchId: dog.id, ranks: [1, 2, 1] });
   const examples = bestRankedExamples(project, tokenizer).map((e) => [tokenizer.decode(e.prompt), tokenizer.decode(e.response.slice(0, -1)), e.response.at(-1)]);
   const eos = tokenizer.eosTokenId;
-  assert.deepEqual(examples.sort(), [['Cat: ', 'meow', eos], ['Dog: ', 'arf', eos], ['Dog: ', 'woof', eos]].sort());
+  assert.deepEqual(
+    examples.sort(),
+    [
+      ['Cat: ', 'meow', eos],
+      ['Dog: ', 'arf', eos],
+      ['Dog: ', 'woof', eos],
+    ].sort(),
+  );
 
   const config = writeConfig(dir, 'sft-best.json', { runId: 'best', model: 'base', data: 'builtin:best-ranked', steps: 2, batchSize: 2, maxLen: 32, evalEvery: 0, evalFraction: 0 });
   const c = capture(dir);

@@ -62,7 +62,10 @@ test('noise changes rankings reproducibly (same seed, same ranks)', async () => 
     const flipped = a.events.filter((e) => e.ranks![0]! > e.ranks![1]!).length;
     assert.ok(flipped > 0 && flipped < 10, `noise 5 should flip some of 10 rankings, flipped ${flipped}`);
     const again = await labelUnranked(project, afinnScore, { ...noisy, labeler: 'noisy-2' });
-    assert.deepEqual(again.events.map((e) => e.ranks), a.events.map((e) => e.ranks));
+    assert.deepEqual(
+      again.events.map((e) => e.ranks),
+      a.events.map((e) => e.ranks),
+    );
   } finally {
     fs.rmSync(ws, { recursive: true, force: true });
   }

@@ -60,15 +60,24 @@ const final = (runId: string, stage: string): string => path.join(dir, '.rlhf', 
 
 test('SFT, reward and DPO keep the end of prompts longer than maxLen and say how many', async () => {
   const sftOut = await train('sft', { runId: 'long-sft', model: 'base', data: 'sft.jsonl', steps: 2, batchSize: 2, maxLen: 48, evalEvery: 0 });
-  assert.ok(sftOut.some((l) => /sft: 4 of 4 examples are longer than maxLen 48 tokens; their prompts are cut from the left/.test(l)), sftOut.join('\n'));
+  assert.ok(
+    sftOut.some((l) => /sft: 4 of 4 examples are longer than maxLen 48 tokens; their prompts are cut from the left/.test(l)),
+    sftOut.join('\n'),
+  );
   assert.equal(loadCheckpoint(final('long-sft', 'sft')).kind, 'lm');
 
   const rewardOut = await train('reward', { runId: 'long-rm', model: 'base', steps: 2, batchSize: 2, maxLen: 48, evalFraction: 0 });
-  assert.ok(rewardOut.some((l) => /reward: 6 of 6 rankings are longer than maxLen 48/.test(l)), rewardOut.join('\n'));
+  assert.ok(
+    rewardOut.some((l) => /reward: 6 of 6 rankings are longer than maxLen 48/.test(l)),
+    rewardOut.join('\n'),
+  );
   assert.equal(loadCheckpoint(final('long-rm', 'reward')).kind, 'reward');
 
   const dpoOut = await train('dpo', { runId: 'long-dpo', model: 'base', steps: 2, batchSize: 2, maxLen: 48, evalFraction: 0 });
-  assert.ok(dpoOut.some((l) => /dpo: \d+ of \d+ pairs are longer than maxLen 48/.test(l)), dpoOut.join('\n'));
+  assert.ok(
+    dpoOut.some((l) => /dpo: \d+ of \d+ pairs are longer than maxLen 48/.test(l)),
+    dpoOut.join('\n'),
+  );
 });
 
 test('a maxLen beyond the model context is a config error naming the field', async () => {
@@ -84,16 +93,28 @@ test('PPO (reward model) and RLOO train on prompts longer than the context, and 
   const ppoConfig = { runId: 'long-ppo', model: 'base', rewardModel, rolloutBatch: 4, miniBatches: 2, ppoEpochs: 1, maxNewTokens: 8, checkpointEvery: 1, sampleEvery: 1 };
   const first = await train('ppo', { ...ppoConfig, iterations: 3 }, /\[ppo\] checkpoint at step 1$/);
   // The reward model reads prompt + response + EOS: 48 − 1 − 8 = 39 prompt tokens.
-  assert.ok(first.some((l) => /ppo: 6 of 6 prompts are longer than the 39 tokens the context leaves \(47 − maxNewTokens 8\); they are cut from the left/.test(l)), first.join('\n'));
+  assert.ok(
+    first.some((l) => /ppo: 6 of 6 prompts are longer than the 39 tokens the context leaves \(47 − maxNewTokens 8\); they are cut from the left/.test(l)),
+    first.join('\n'),
+  );
   const resumed = await train('ppo', { ...ppoConfig, iterations: 3 });
-  assert.ok(resumed.some((l) => /resuming at step [12]\)/.test(l)), resumed.join('\n'));
+  assert.ok(
+    resumed.some((l) => /resuming at step [12]\)/.test(l)),
+    resumed.join('\n'),
+  );
   assert.equal(loadCheckpoint(final('long-ppo', 'ppo')).kind, 'lm');
-  const samples = fs.readFileSync(path.join(dir, '.rlhf', 'runs', 'long-ppo', 'samples.jsonl'), 'utf8').trim().split('\n');
+  const samples = fs
+    .readFileSync(path.join(dir, '.rlhf', 'runs', 'long-ppo', 'samples.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
   // samples.jsonl keeps the prompt as the user wrote it.
   assert.ok(samples.some((l) => (JSON.parse(l) as { prompt: string }).prompt.startsWith('Prompt ')));
 
   const rloo = await train('rloo', { runId: 'long-rloo', model: 'base', rewardModel: 'builtin:afinn', iterations: 1, promptsPerIteration: 2, k: 2, maxNewTokens: 8 });
-  assert.ok(rloo.some((l) => /rloo: 6 of 6 prompts are longer than the 40 tokens the context leaves \(48 − maxNewTokens 8\)/.test(l)), rloo.join('\n'));
+  assert.ok(
+    rloo.some((l) => /rloo: 6 of 6 prompts are longer than the 40 tokens the context leaves \(48 − maxNewTokens 8\)/.test(l)),
+    rloo.join('\n'),
+  );
   assert.equal(loadCheckpoint(final('long-rloo', 'rloo')).kind, 'lm');
 });
 

@@ -24,8 +24,14 @@ test('one AdamW step matches the hand-computed update (with decay on matrices on
   const opt = new AdamW(tf, c);
   const report = opt.apply(params, { w: tf.tensor2d([[0.5, -4]]), b: tf.tensor1d([2]) });
   // First step: m̂ = g, v̂ = g², so the Adam update is sign(g); decoupled decay only on w.
-  assert.deepEqual(Array.from(await params.w.data()).map((x) => +x.toFixed(6)), [+(1 * (1 - 0.05) - 0.1).toFixed(6), +(-2 * (1 - 0.05) + 0.1).toFixed(6)]);
-  assert.deepEqual(Array.from(await params.b.data()).map((x) => +x.toFixed(6)), [2.9]);
+  assert.deepEqual(
+    Array.from(await params.w.data()).map((x) => +x.toFixed(6)),
+    [+(1 * (1 - 0.05) - 0.1).toFixed(6), +(-2 * (1 - 0.05) + 0.1).toFixed(6)],
+  );
+  assert.deepEqual(
+    Array.from(await params.b.data()).map((x) => +x.toFixed(6)),
+    [2.9],
+  );
   assert.ok(Math.abs(report.gradNorm - Math.sqrt(0.25 + 16 + 4)) < 1e-5);
   opt.dispose();
 });
@@ -96,5 +102,8 @@ test('AdamW on wasm (fused kernels) equals AdamW on cpu over steps with clipping
   const wasm = run();
   cpu.norms.forEach((n, i) => assert.ok(Math.abs(n - wasm.norms[i]!) < 1e-4 * n, `grad norm ${i}: cpu ${n}, wasm ${wasm.norms[i]}`));
   cpu.params.forEach((p, i) => assert.ok(maxAbsDiff(p, wasm.params[i]!) < 1e-5, `param ${i}: ${maxAbsDiff(p, wasm.params[i]!)}`));
-  assert.ok(cpu.norms.some((n) => n > c.maxGradNorm), 'clipping was exercised');
+  assert.ok(
+    cpu.norms.some((n) => n > c.maxGradNorm),
+    'clipping was exercised',
+  );
 });

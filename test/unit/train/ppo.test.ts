@@ -92,7 +92,19 @@ test('PPO raises a toy reward (share of lowercase letters) while KL stays bounde
   // The max KL of this toy run spreads over 22–33 across seeds 1–5 (measured with tfjs-wasm's
   // kernels and with ours, which round differently): 40 catches a runaway, not rounding.
   assert.ok(Math.max(...kl) < 40, `KL reached ${Math.max(...kl)}`);
-  for (const name of ['policy/approxkl', 'policy/clipfrac', 'loss/policy', 'loss/value', 'val/vpred', 'val/explained_variance', 'val/ratio', 'objective/entropy', 'objective/rlhf_reward', 'objective/non_score_reward', 'lr']) {
+  for (const name of [
+    'policy/approxkl',
+    'policy/clipfrac',
+    'loss/policy',
+    'loss/value',
+    'val/vpred',
+    'val/explained_variance',
+    'val/ratio',
+    'objective/entropy',
+    'objective/rlhf_reward',
+    'objective/non_score_reward',
+    'lr',
+  ]) {
     assert.equal(series(events, name).length, 30, `${name} missing`);
   }
   assert.ok(events.some((e) => e.type === 'samples' && e.samples.every((s) => typeof s.kl === 'number' && typeof s.score === 'number')));

@@ -21,7 +21,20 @@ test('leave-one-out advantages: each reward minus the mean of the others in its 
 test('RLOO raises the toy reward while KL stays bounded, without leaking tensors', async () => {
   const { policy, reference, dispose } = toyModels(3, false);
   const sampler = await ortRolloutSampler(policy, toyData.decode);
-  const config = { ...DEFAULT_RLOO, iterations: 30, promptsPerIteration: 4, k: 4, miniBatches: 2, epochs: 4, temperature: 1, maxNewTokens: 12, klCoef: 0.02, sampleEvery: 10, checkpointEvery: 0, optim: { ...DEFAULT_RLOO.optim, lr: 3e-3, totalSteps: 30 * 2 * 4 } };
+  const config = {
+    ...DEFAULT_RLOO,
+    iterations: 30,
+    promptsPerIteration: 4,
+    k: 4,
+    miniBatches: 2,
+    epochs: 4,
+    temperature: 1,
+    maxNewTokens: 12,
+    klCoef: 0.02,
+    sampleEvery: 10,
+    checkpointEvery: 0,
+    optim: { ...DEFAULT_RLOO.optim, lr: 3e-3, totalSteps: 30 * 2 * 4 },
+  };
   const optimizer = new AdamW(tf, config.optim);
   const events: StageEvent[] = [];
   const counts = new Map<number, number>();

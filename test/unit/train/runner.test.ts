@@ -83,11 +83,18 @@ test('a SIGKILLed run resumes from its last checkpoint at the right step', async
   const c = capture();
   assert.equal(await runCli(['train', 'sft', '--config', config, '--backend', 'wasm'], c.io), 0, c.err.join('\n'));
   const lastRecorded = runJson('kill-test');
-  assert.ok(c.out.some((l) => l.includes(`resuming at step ${lastStep})`)), c.out.join('\n'));
+  assert.ok(
+    c.out.some((l) => l.includes(`resuming at step ${lastStep})`)),
+    c.out.join('\n'),
+  );
   assert.equal(lastRecorded.state, 'completed');
   assert.equal(lastRecorded.step, 60);
   // The resumed run's first metric line is the step after its checkpoint.
-  const metrics = fs.readFileSync(path.join(dir, '.rlhf', 'runs', 'kill-test', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; stage: string; values: Record<string, number> });
+  const metrics = fs
+    .readFileSync(path.join(dir, '.rlhf', 'runs', 'kill-test', 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number; stage: string; values: Record<string, number> });
   const trainLines = metrics.filter((m) => 'sft/loss' in m.values);
   const resumeAt = trainLines.findIndex((m, i) => i > 0 && m.step <= trainLines[i - 1]!.step);
   // Steps after the checkpoint that the killed process logged are redone, from lastStep + 1.
@@ -145,11 +152,18 @@ test('cancelling a run stops within a step, leaves a cancel checkpoint and state
   // Resume with the same config: it picks up at the cancel checkpoint (cancelled again to keep the test short).
   const resumed = capture();
   const controller2 = new AbortController();
-  const io2: CliIo = { ...resumed.io, signal: controller2.signal, out: (t) => {
-    resumed.out.push(t);
-    if (/\[sft\] step 20 /.test(t)) controller2.abort();
-  } };
+  const io2: CliIo = {
+    ...resumed.io,
+    signal: controller2.signal,
+    out: (t) => {
+      resumed.out.push(t);
+      if (/\[sft\] step 20 /.test(t)) controller2.abort();
+    },
+  };
   assert.equal(await runCli(['train', 'sft', '--config', config, '--backend', 'wasm'], io2), 130);
-  assert.ok(resumed.out.some((l) => l.includes(`resuming at step ${last.step})`)), resumed.out.join('\n'));
+  assert.ok(
+    resumed.out.some((l) => l.includes(`resuming at step ${last.step})`)),
+    resumed.out.join('\n'),
+  );
   assert.ok(!resumed.out.some((l) => /\[sft\] step 10 /.test(l)), 'steps before the checkpoint were redone');
 });

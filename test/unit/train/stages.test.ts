@@ -45,7 +45,14 @@ const lastValue = (events: StageEvent[], name: string): number => {
 
 test('the SFT loss equals the hand-computed masked cross-entropy', () => {
   const m = model(3);
-  const rows = sftBatch([{ prompt: enc('ab'), response: enc('cde') }, { prompt: enc('x'), response: enc('yz') }], 16, 256);
+  const rows = sftBatch(
+    [
+      { prompt: enc('ab'), response: enc('cde') },
+      { prompt: enc('x'), response: enc('yz') },
+    ],
+    16,
+    256,
+  );
   const got = tf.tidy(() => lmLoss(m, rows).dataSync()[0] as number);
   const logits = tf.tidy(() => forward(m.params, small, { ids: tf.tensor2d(rows.ids, [rows.B, rows.T], 'int32') }).logits!.arraySync() as number[][][]);
   let sum = 0;
@@ -66,7 +73,15 @@ test('the SFT loss equals the hand-computed masked cross-entropy', () => {
 test('the reward loss equals −log σ(r_w − r_l) averaged per group, from the model scores', () => {
   const m = model(4, true);
   const groups: RankedGroup[] = [
-    { prompt: enc('p'), completions: [enc('aa'), enc('bbb'), enc('c')], pairs: [[0, 1], [0, 2], [1, 2]] },
+    {
+      prompt: enc('p'),
+      completions: [enc('aa'), enc('bbb'), enc('c')],
+      pairs: [
+        [0, 1],
+        [0, 2],
+        [1, 2],
+      ],
+    },
     { prompt: enc('q'), completions: [enc('dd'), enc('e')], pairs: [[1, 0]] },
   ];
   const batch = rewardBatch(groups, 16, 256);
@@ -79,7 +94,12 @@ test('the reward loss equals −log σ(r_w − r_l) averaged per group, from the
     return [s.loss.dataSync()[0]!, s.accuracy.dataSync()[0]!];
   });
   assert.ok(Math.abs(loss! - expected) < 1e-5, `${loss} vs ${expected}`);
-  const correct = [[0, 1], [0, 2], [1, 2], [4, 3]].filter(([w, l]) => scores[w!]! > scores[l!]!).length;
+  const correct = [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+    [4, 3],
+  ].filter(([w, l]) => scores[w!]! > scores[l!]!).length;
   assert.ok(Math.abs(acc! - correct / 4) < 1e-6);
   tf.dispose(Object.values(m.params));
 });

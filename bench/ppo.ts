@@ -17,8 +17,8 @@ import { initHead } from '../src/core/model/heads';
 import { byteLevelTokenizerJson } from '../src/core/tokenizer/byteLevel';
 import { tokenizerFromJson } from '../src/core/tokenizer/tokenizer';
 import { AdamW } from '../src/core/train/optim';
-import { DEFAULT_PPO, ppo } from '../src/core/train/ppo';
-import { ortRolloutSampler, rewardModelScorer } from '../src/core/train/policySamplers';
+import { DEFAULT_PPO, ppo } from '../src/core/train/stages/ppo';
+import { ortRolloutSampler, rewardModelScorer } from '../src/core/train/rollout/samplers';
 
 const SHAPE = { rollout: 32, promptLen: 8, newTokens: 32, epochs: 2, minibatches: 4 };
 

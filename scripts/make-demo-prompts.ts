@@ -7,7 +7,7 @@
 import { mobyDickText, sentences } from '../src/core/demo/corpus';
 import { afinnScore } from '../src/core/train/labeler';
 import { seededRandom } from '../src/core/sample/pick';
-import { shuffle } from '../src/core/train/data';
+import { shuffle } from '../src/core/train/data/batches';
 
 const n = Number(process.argv[2] ?? 1024);
 const candidates = sentences(mobyDickText()).filter((s) => {

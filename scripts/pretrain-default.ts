@@ -14,7 +14,7 @@ import { byteLevelTokenizerJson } from '../src/core/tokenizer/byteLevel';
 import { tokenizerFromJson } from '../src/core/tokenizer/tokenizer';
 import { mobyDickText } from '../src/core/demo/corpus';
 import { AdamW } from '../src/core/train/optim';
-import { DEFAULT_PRETRAIN, pretrain } from '../src/core/train/pretrain';
+import { DEFAULT_PRETRAIN, pretrain } from '../src/core/train/stages/pretrain';
 import { saveTrainingCheckpoint } from '../src/core/train/model';
 
 async function main(): Promise<void> {

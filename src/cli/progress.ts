@@ -2,7 +2,7 @@
  * Turns the runner's events into terminal lines: one line per stage start/end and checkpoint,
  * and a metrics line every `every` steps (plus every evaluation).
  */
-import type { RunnerEvent } from '../core/train/runner';
+import type { RunnerEvent } from '../core/train/run/runner';
 
 export function progressPrinter(out: (line: string) => void, every = 10): (e: RunnerEvent) => void {
   const started = Date.now();

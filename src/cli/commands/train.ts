@@ -8,9 +8,9 @@ import type { CliCommand, CliIo, FlagValues } from '../command';
 import { UsageError, backendFlag, stringFlag } from '../command';
 import { initCompute } from '../../core/compute/backend';
 import { Project } from '../../core/store/project';
-import { jobFromConfigFile, TRAINABLE_STAGES } from '../../core/train/configJobs';
-import type { TrainableStage } from '../../core/train/configJobs';
-import { runPipeline } from '../../core/train/runner';
+import { jobFromConfigFile, TRAINABLE_STAGES } from '../../core/train/run/configJobs';
+import type { TrainableStage } from '../../core/train/run/configJobs';
+import { runPipeline } from '../../core/train/run/runner';
 import { progressPrinter } from '../progress';
 
 const POLICY =

@@ -14,18 +14,18 @@ import { generateCompletions, DEFAULT_GENERATE } from '../sample/generate';
 import type { GenerateConfig } from '../sample/generate';
 import { afinnScore, DEFAULT_SIMULATED_LABELER, labelUnranked } from '../train/labeler';
 import type { SimulatedLabelerConfig } from '../train/labeler';
-import { ppoJob, rewardJob, sftJob } from '../train/jobs';
-import { DEFAULT_PPO } from '../train/ppo';
-import type { PpoConfig } from '../train/ppo';
+import { ppoJob, rewardJob, sftJob } from '../train/run/jobs';
+import { DEFAULT_PPO } from '../train/stages/ppo';
+import type { PpoConfig } from '../train/stages/ppo';
 import { evaluatePolicy } from '../train/evaluate';
 import type { EvaluateOptions, PolicyEvaluation } from '../train/evaluate';
-import { runPipeline } from '../train/runner';
-import type { RunnerEvent } from '../train/runner';
-import { DEFAULT_SFT } from '../train/sft';
-import type { SftConfig } from '../train/sft';
-import { DEFAULT_REWARD } from '../train/reward';
-import type { RewardConfig } from '../train/reward';
-import type { SftExample } from '../train/data';
+import { runPipeline } from '../train/run/runner';
+import type { RunnerEvent } from '../train/run/runner';
+import { DEFAULT_SFT } from '../train/stages/sft';
+import type { SftConfig } from '../train/stages/sft';
+import { DEFAULT_REWARD } from '../train/stages/reward';
+import type { RewardConfig } from '../train/stages/reward';
+import type { SftExample } from '../train/data/batches';
 import { mobyDickText, sentences } from './corpus';
 
 /** Where the shipped assets live (models/, assets/), found from this file or the bundle. */

@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_SAMPLING } from '../sample/types';
 import { disposeModel, loadModel } from './model';
-import { ortRolloutSampler } from './policySamplers';
-import { allRows, buildRollout, responseStats } from './rollout';
+import { ortRolloutSampler } from './rollout/samplers';
+import { allRows, buildRollout, responseStats } from './rollout/rollout';
 
 export interface PolicyEvaluation {
   readonly meanScore: number;

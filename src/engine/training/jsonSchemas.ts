@@ -1,12 +1,12 @@
 /**
  * JSON schemas of the stage config files, generated from the zod schemas that validate them
- * (src/core/train/configs.ts), so the editor validates and completes `.rlhf/configs/<stage>*.json`
+ * (src/core/train/run/configs.ts), so the editor validates and completes `.rlhf/configs/<stage>*.json`
  * with the same rules the trainer applies. The committed files in schemas/ are checked against
  * this by a unit test; regenerate them with `npm run schemas`.
  */
 import { z } from 'zod';
 import { projectRecord } from '../../core/store/schemas';
-import { dpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema, pretrainFileSchema } from '../../core/train/configs';
+import { dpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema, pretrainFileSchema } from '../../core/train/run/configs';
 
 const FILE_SCHEMAS = { pretrain: pretrainFileSchema, sft: sftFileSchema, reward: rewardFileSchema, dpo: dpoFileSchema, ppo: ppoFileSchema, rloo: rlooFileSchema } as const;
 export type SchemaStage = keyof typeof FILE_SCHEMAS;

@@ -1,12 +1,12 @@
 /**
  * Named training presets. The demo presets are DemoConfig objects (the whole pipeline on the
  * shipped tiny model); stage presets are config-file bodies (the fields of the stage's JSON
- * config, see src/core/train/configs.ts) that the engine writes to `.rlhf/configs/` so the user
+ * config, see src/core/train/run/configs.ts) that the engine writes to `.rlhf/configs/` so the user
  * can see, edit and re-run them. Model paths in stage presets are filled in from the project.
  */
 import { DEFAULT_DEMO } from '../../core/demo/demo';
 import type { DemoConfig } from '../../core/demo/demo';
-import type { TrainableStage } from '../../core/train/configJobs';
+import type { TrainableStage } from '../../core/train/run/configJobs';
 
 /**
  * `demo-quick`: the demo pipeline cut to a minute or two on two cores (for trying the UI and

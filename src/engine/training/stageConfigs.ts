@@ -15,7 +15,7 @@ import { assetRoot } from '../../core/demo/demo';
 import { UserError } from '../../core/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/store/fsx';
 import type { Project } from '../../core/store/project';
-import { BEST_RANKED } from '../../core/train/datasets';
+import { BEST_RANKED } from '../../core/train/data/datasets';
 import { STAGE_PRESETS } from './presets';
 import type { TrainableStageKind } from './presets';
 

@@ -1,0 +1,200 @@
+/**
+ * Rollouts for PPO and RLOO: sampled responses laid out for recomputation by the training
+ * model, their per-token log-probs, entropies and values, the reference log-probs, the KL
+ * estimators, and scoring. Layout: each row is [left-padded prompt | response right-padded],
+ * so response token i sits at column P + i and is predicted from column P + i − 1.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GPT2Config } from '../../model/config';
+import { forward } from '../../model/gpt2';
+import type { Params } from '../../model/gpt2';
+import { valueHead } from '../../model/heads';
+import { matMul } from '../../model/ops';
+import type { Completion, SamplingOptions } from '../../sample/types';
+import { shuffle } from '../data/batches';
+import type { TrainModel } from '../stage';
+
+export interface Rollout {
+  readonly B: number;
+  /** Padded prompt length and response length. */
+  readonly P: number;
+  readonly R: number;
+  /** [B, P + R] token ids and attention mask (1 = real). */
+  readonly ids: Int32Array;
+  readonly mask: Float32Array;
+  /** [B, R] 1 for response tokens (through EOS), 0 for padding. */
+  readonly responseMask: Float32Array;
+  /** [B, R] the response tokens (pad where masked). */
+  readonly responseIds: Int32Array;
+  readonly containsEos: readonly boolean[];
+  readonly responses: readonly (readonly number[])[];
+}
+
+export function buildRollout(prompts: readonly (readonly number[])[], completions: readonly Completion[], pad: number, eos: number | null): Rollout {
+  const B = prompts.length;
+  const responses = completions.map((c) => c.tokens);
+  const P = Math.max(1, ...prompts.map((p) => p.length));
+  const R = Math.max(1, ...responses.map((r) => r.length));
+  const T = P + R;
+  const ids = new Int32Array(B * T).fill(pad);
+  const mask = new Float32Array(B * T);
+  const responseMask = new Float32Array(B * R);
+  const responseIds = new Int32Array(B * R).fill(pad);
+  for (let b = 0; b < B; b++) {
+    const p = prompts[b] as readonly number[];
+    const r = responses[b] as readonly number[];
+    for (let i = 0; i < p.length; i++) {
+      ids[b * T + P - p.length + i] = p[i] as number;
+      mask[b * T + P - p.length + i] = 1;
+    }
+    for (let i = 0; i < r.length; i++) {
+      ids[b * T + P + i] = r[i] as number;
+      mask[b * T + P + i] = 1;
+      responseIds[b * R + i] = r[i] as number;
+      responseMask[b * R + i] = 1;
+    }
+  }
+  return { B, P, R, ids, mask, responseMask, responseIds, responses, containsEos: responses.map((r) => eos !== null && r.includes(eos)) };
+}
+
+export interface TokenStats {
+  /** [B, R] log π(token) at the rollout temperature. */
+  readonly logprobs: tf.Tensor2D;
+  /** [B, R] entropy of the (temperature-scaled) next-token distribution. */
+  readonly entropy: tf.Tensor2D;
+  /** [B, R] value estimates (only when the model has a value head and values are asked for). */
+  readonly values?: tf.Tensor2D;
+}
+
+/**
+ * Per-response-token log-probs (and entropy, values) under `params`, differentiable. Logits are
+ * divided by `temperature` as at sampling time, so π_old and π_new are the same distribution.
+ */
+export function responseStats(params: Params, config: GPT2Config, r: Rollout, rows: readonly number[], temperature: number, withValues: boolean): TokenStats {
+  const n = rows.length;
+  const T = r.P + r.R;
+  const take = <A extends Int32Array | Float32Array>(src: A, width: number): A => {
+    const out = new (src.constructor as new (len: number) => A)(n * width);
+    rows.forEach((row, i) => out.set(src.subarray(row * width, (row + 1) * width), i * width));
+    return out;
+  };
+  const ids = tf.tensor2d(take(r.ids, T), [n, T], 'int32');
+  const mask = tf.tensor2d(take(r.mask, T), [n, T]);
+  const out = forward(params, config, { ids, attentionMask: mask, logits: false });
+  // Columns P−1 … P+R−2 predict the R response tokens.
+  const h = tf.slice(out.hidden, [0, r.P - 1, 0], [n, r.R, config.n_embd]) as tf.Tensor3D; // [n, R, C]
+  const flat = tf.reshape(h, [n * r.R, config.n_embd]) as tf.Tensor2D; // [nR, C]
+  const wteT = tf.transpose(params['wte.weight'] as tf.Tensor2D) as tf.Tensor2D; // [C, V]
+  const logits = tf.div(matMul(flat, wteT), Math.max(temperature, 1e-7)) as tf.Tensor2D; // [nR, V]
+  const logp = tf.logSoftmax(logits); // [nR, V]
+  const targets = tf.tensor1d(take(r.responseIds, r.R), 'int32');
+  const picked = tf.sum(tf.mul(logp, tf.oneHot(targets, config.vocab_size)), -1); // [nR]
+  const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)); // [nR]
+  const stats: { logprobs: tf.Tensor2D; entropy: tf.Tensor2D; values?: tf.Tensor2D } = {
+    logprobs: tf.reshape(picked, [n, r.R]) as tf.Tensor2D,
+    entropy: tf.reshape(entropy, [n, r.R]) as tf.Tensor2D,
+  };
+  if (withValues) stats.values = valueHead(params, h);
+  return stats;
+}
+
+/** Per-token KL estimators of π against the reference from log-probs (Schulman's k1 and k3). */
+export function klEstimate(logp: tf.Tensor, refLogp: tf.Tensor, estimator: 'k1' | 'k3'): tf.Tensor {
+  const logRatio = tf.sub(logp, refLogp); // log π/π_ref
+  if (estimator === 'k1') return logRatio;
+  // k3 = (r − 1) − log r with r = π_ref/π: unbiased, always ≥ 0, lower variance.
+  const neg = tf.neg(logRatio);
+  return tf.sub(tf.sub(tf.exp(neg), 1), neg);
+}
+
+/** The same estimators on plain numbers (for tests and reports). */
+export function klEstimateNumber(logp: number, refLogp: number, estimator: 'k1' | 'k3'): number {
+  const lr = logp - refLogp;
+  return estimator === 'k1' ? lr : Math.exp(-lr) - 1 + lr;
+}
+
+/** Rows [0, n). */
+export const allRows = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** Scores for a batch of responses (reward model or a function of the text), one per row. */
+export type Scorer = (prompts: readonly string[], responses: readonly string[], rollout: Rollout) => Promise<number[]>;
+
+/** Produces rollouts from the current policy; `refresh` is called after every policy update. */
+export interface RolloutSampler {
+  sample(prompts: readonly (readonly number[])[], options: SamplingOptions, signal?: AbortSignal): Promise<Completion[]>;
+  refresh(policy: TrainModel): Promise<void>;
+}
+
+export interface PromptItem {
+  readonly text: string;
+  readonly ids: readonly number[];
+}
+
+export interface RolloutData {
+  readonly prompts: readonly PromptItem[];
+  readonly decode: (ids: readonly number[]) => string;
+  readonly eos: number | null;
+  readonly pad: number;
+}
+
+/** `n` prompts for one iteration: a shuffled pass, topped up at random when there are fewer. */
+export function pickPrompts(prompts: readonly PromptItem[], n: number, random: () => number): PromptItem[] {
+  const chosen = shuffle([...prompts], random).slice(0, n);
+  while (chosen.length < n) chosen.push(prompts[Math.floor(random() * prompts.length)] as PromptItem);
+  return chosen;
+}
+
+export interface Collected {
+  readonly rollout: Rollout;
+  /** [B·R] old log-probs, entropies, reference log-probs; values when asked for. */
+  readonly oldLogp: Float32Array;
+  readonly entropy: Float32Array;
+  readonly refLogp: Float32Array;
+  readonly values?: Float32Array;
+  readonly texts: string[];
+  readonly rawScores: number[];
+  readonly rolloutSeconds: number;
+  readonly scoreSeconds: number;
+}
+
+/** Sample from the policy, recompute its statistics and the reference's, and score (no gradients). */
+export async function collectRollout(
+  policy: TrainModel,
+  reference: TrainModel,
+  sampler: RolloutSampler,
+  scorer: Scorer,
+  data: RolloutData,
+  chosen: readonly PromptItem[],
+  sampling: SamplingOptions,
+  withValues: boolean,
+  signal?: AbortSignal,
+): Promise<Collected> {
+  const started = performance.now();
+  const completions = await sampler.sample(
+    chosen.map((p) => p.ids),
+    sampling,
+    signal,
+  );
+  const rollout = buildRollout(
+    chosen.map((p) => p.ids),
+    completions,
+    data.pad,
+    data.eos,
+  );
+  const rolloutSeconds = (performance.now() - started) / 1000;
+  const scoreStart = performance.now();
+  const rows = allRows(rollout.B);
+  const temperature = sampling.temperature;
+  const [oldLogp, entropy, refLogp, values] = tf.tidy(() => {
+    const pol = responseStats(policy.params, policy.config, rollout, rows, temperature, withValues);
+    const ref = responseStats(reference.params, reference.config, rollout, rows, temperature, false);
+    return [pol.logprobs.dataSync(), pol.entropy.dataSync(), ref.logprobs.dataSync(), pol.values?.dataSync()] as (Float32Array | undefined)[];
+  }) as unknown as [Float32Array, Float32Array, Float32Array, Float32Array | undefined];
+  const texts = rollout.responses.map((r) => data.decode(r));
+  const rawScores = await scorer(
+    chosen.map((p) => p.text),
+    texts,
+    rollout,
+  );
+  return { rollout, oldLogp, entropy, refLogp, ...(values ? { values } : {}), texts, rawScores, rolloutSeconds, scoreSeconds: (performance.now() - scoreStart) / 1000 };
+}

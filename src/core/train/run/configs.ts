@@ -1,0 +1,236 @@
+/**
+ * Training configs as users write them (JSON files for `rlhf train <stage> --config FILE`),
+ * validated with zod so every error names the file and the field. Each stage's defaults come
+ * from its DEFAULT_* object; a file only states what it changes. Relative paths resolve
+ * against the config file's folder.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../../errors';
+import { describeIssue } from '../../store/jsonl';
+import { DEFAULT_OPTIM } from '../optim';
+import type { OptimConfig } from '../optim';
+import { DEFAULT_PRETRAIN } from '../stages/pretrain';
+import type { PretrainConfig } from '../stages/pretrain';
+import { DEFAULT_SFT } from '../stages/sft';
+import type { SftConfig } from '../stages/sft';
+import { DEFAULT_REWARD } from '../stages/reward';
+import type { RewardConfig } from '../stages/reward';
+import { DEFAULT_DPO } from '../stages/dpo';
+import { DEFAULT_PPO } from '../stages/ppo';
+import type { PpoConfig } from '../stages/ppo';
+import { DEFAULT_RLOO } from '../stages/rloo';
+import type { RlooConfig } from '../stages/rloo';
+import type { DpoConfig } from '../stages/dpo';
+
+const positiveInt = z.int().min(1);
+const optimSchema = z.strictObject({
+  lr: z.number().gt(0).max(1).optional(),
+  minLrRatio: z.number().min(0).max(1).optional(),
+  warmupSteps: z.int().min(0).optional(),
+  totalSteps: positiveInt.optional(),
+  beta1: z.number().min(0).lt(1).optional(),
+  beta2: z.number().min(0).lt(1).optional(),
+  eps: z.number().gt(0).optional(),
+  weightDecay: z.number().min(0).max(1).optional(),
+  maxGradNorm: z.number().min(0).optional(),
+});
+
+const loopFields = {
+  /** Run id to create (or resume, when it exists). Default: a fresh `<stage>-<time>` id. */
+  runId: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'letters, digits, _ . - only')
+    .optional(),
+  steps: positiveInt.max(10_000_000).optional(),
+  batchSize: positiveInt.max(4096).optional(),
+  evalEvery: z.int().min(0).optional(),
+  checkpointEvery: z.int().min(0).optional(),
+  seed: z.int().optional(),
+  optim: optimSchema.optional(),
+};
+
+export const pretrainFileSchema = z.strictObject({
+  ...loopFields,
+  /** The model to continue pretraining (an HF folder). Default: the shipped tiny default's architecture, fresh weights. */
+  model: z.string().min(1).optional(),
+  /** A UTF-8 text file, or "builtin:moby-dick". */
+  corpus: z.string().min(1),
+  blockSize: positiveInt.max(8192).optional(),
+  evalBatches: z.int().min(0).max(1000).optional(),
+});
+
+export const sftFileSchema = z.strictObject({
+  ...loopFields,
+  /** The base model folder. */
+  model: z.string().min(1),
+  /** JSONL of {"prompt": …, "completion": …} (TRL's prompt-completion format), or "builtin:best-ranked" (the project's first-ranked completions). */
+  data: z.string().min(1),
+  maxLen: positiveInt.max(8192).optional(),
+  /** Fraction of examples held out for eval loss. */
+  evalFraction: z.number().min(0).max(0.5).optional(),
+});
+
+export const rewardFileSchema = z.strictObject({
+  ...loopFields,
+  /** The SFT model the reward model starts from (its LM head is replaced by a scalar head). */
+  model: z.string().min(1),
+  maxLen: positiveInt.max(8192).optional(),
+  margin: z.number().min(0).max(100).optional(),
+  /** Fraction of ranked prompts held out for accuracy. */
+  evalFraction: z.number().min(0).max(0.5).optional(),
+  /** Also train on simulated rankings (default: the project's setting). */
+  includeSimulated: z.boolean().optional(),
+});
+
+export type PretrainFile = z.infer<typeof pretrainFileSchema>;
+export type SftFile = z.infer<typeof sftFileSchema>;
+export type RewardFile = z.infer<typeof rewardFileSchema>;
+
+/** Read and validate a JSON config file; errors name the file and the field. */
+export function readConfigFile<T>(file: string, schema: z.ZodType<T>): T {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${file}: cannot read the config (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new UserError(`${file}: not valid JSON (${(err as Error).message}).`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new UserError(`${file}: ${describeIssue(parsed.error)}`);
+  return parsed.data;
+}
+
+/** A path from a config file, resolved against the file's folder (builtin: names kept). */
+export function configPath(configFile: string, p: string): string {
+  return p.startsWith('builtin:') ? p : path.resolve(path.dirname(configFile), p);
+}
+
+function optim(base: OptimConfig, over: z.infer<typeof optimSchema> | undefined, steps: number): OptimConfig {
+  return { ...DEFAULT_OPTIM, ...base, totalSteps: steps, ...stripUndefined(over ?? {}) };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function pretrainConfig(f: Partial<PretrainFile>): PretrainConfig {
+  const steps = f.steps ?? DEFAULT_PRETRAIN.steps;
+  const { runId: _r, model: _m, corpus: _c, optim: o, ...rest } = f;
+  return { ...DEFAULT_PRETRAIN, ...stripUndefined(rest), steps, optim: optim(DEFAULT_PRETRAIN.optim, o, steps) };
+}
+
+export function sftConfig(f: Partial<SftFile>): SftConfig {
+  const steps = f.steps ?? DEFAULT_SFT.steps;
+  const { runId: _r, model: _m, data: _d, evalFraction: _e, optim: o, ...rest } = f;
+  return { ...DEFAULT_SFT, ...stripUndefined(rest), steps, optim: optim(DEFAULT_SFT.optim, o, steps) };
+}
+
+export function rewardConfig(f: Partial<RewardFile>): RewardConfig {
+  const steps = f.steps ?? DEFAULT_REWARD.steps;
+  const { runId: _r, model: _m, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
+  return { ...DEFAULT_REWARD, ...stripUndefined(rest), steps, optim: optim(DEFAULT_REWARD.optim, o, steps) };
+}
+
+export const dpoFileSchema = z.strictObject({
+  ...loopFields,
+  /** The SFT model the policy starts from. */
+  model: z.string().min(1),
+  /** The frozen reference model. Default: the same folder as "model". */
+  reference: z.string().min(1).optional(),
+  maxLen: positiveInt.max(8192).optional(),
+  beta: z.number().gt(0).max(100).optional(),
+  /** Conservative DPO: the assumed chance a label is flipped. */
+  labelSmoothing: z.number().min(0).lt(0.5).optional(),
+  /** Fraction of ranked prompts held out for accuracy. */
+  evalFraction: z.number().min(0).max(0.5).optional(),
+  /** Also train on simulated rankings (default: the project's setting). */
+  includeSimulated: z.boolean().optional(),
+});
+
+export type DpoFile = z.infer<typeof dpoFileSchema>;
+
+export function dpoConfig(f: Partial<DpoFile>): DpoConfig {
+  const steps = f.steps ?? DEFAULT_DPO.steps;
+  const { runId: _r, model: _m, reference: _ref, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
+  return { ...DEFAULT_DPO, ...stripUndefined(rest), steps, optim: optim(DEFAULT_DPO.optim, o, steps) };
+}
+
+const policyFields = {
+  runId: loopFields.runId,
+  /** The SFT model the policy starts from; also the frozen reference unless "reference" is set. */
+  model: z.string().min(1),
+  reference: z.string().min(1).optional(),
+  /** A reward-model folder, or "builtin:afinn" (sentiment of the text, as the demo's labeler). */
+  rewardModel: z.string().min(1),
+  /** A prompts file (one per line); default: the project's prompts. */
+  prompts: z.string().min(1).optional(),
+  iterations: positiveInt.max(1_000_000).optional(),
+  temperature: z.number().gt(0).max(10).optional(),
+  maxNewTokens: positiveInt.max(4096).optional(),
+  klCoef: z.number().min(0).max(100).optional(),
+  klEstimator: z.enum(['k1', 'k3']).optional(),
+  clipRange: z.number().gt(0).max(10).optional(),
+  sampleEvery: z.int().min(0).optional(),
+  checkpointEvery: z.int().min(0).optional(),
+  seed: z.int().optional(),
+  optim: optimSchema.optional(),
+};
+
+export const ppoFileSchema = z.strictObject({
+  ...policyFields,
+  rolloutBatch: positiveInt.max(4096).optional(),
+  miniBatches: positiveInt.max(4096).optional(),
+  ppoEpochs: positiveInt.max(100).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  gamma: z.number().min(0).max(1).optional(),
+  lam: z.number().min(0).max(1).optional(),
+  clipRangeValue: z.number().gt(0).max(100).optional(),
+  vfCoef: z.number().min(0).max(100).optional(),
+  entCoef: z.number().min(0).max(10).optional(),
+  adaptiveKl: z
+    .strictObject({ target: z.number().gt(0), horizon: z.number().gt(0) })
+    .nullable()
+    .optional(),
+  scoreNorm: z.enum(['running', 'none']).optional(),
+  scoreClip: z.number().gt(0).optional(),
+  missingEosPenalty: z.number().optional(),
+  whitenAdvantages: z.boolean().optional(),
+  targetApproxKl: z.number().min(0).optional(),
+  ptxCoef: z.number().min(0).max(100).optional(),
+  ptxBatch: positiveInt.max(1024).optional(),
+  ptxBlockSize: positiveInt.max(8192).optional(),
+  /** PPO-ptx corpus: a text file or "builtin:moby-dick" (required when ptxCoef > 0). */
+  ptxCorpus: z.string().min(1).optional(),
+});
+
+export const rlooFileSchema = z.strictObject({
+  ...policyFields,
+  promptsPerIteration: positiveInt.max(4096).optional(),
+  k: z.int().min(2).max(64).optional(),
+  miniBatches: positiveInt.max(4096).optional(),
+  epochs: positiveInt.max(100).optional(),
+  normalizeAdvantages: z.boolean().optional(),
+});
+
+export type PpoFile = z.infer<typeof ppoFileSchema>;
+export type RlooFile = z.infer<typeof rlooFileSchema>;
+
+export function ppoConfig(f: Partial<PpoFile>): PpoConfig {
+  const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, ptxCorpus: _c, optim: o, ...rest } = f;
+  const c = { ...DEFAULT_PPO, ...stripUndefined(rest) } as PpoConfig;
+  if (c.ptxCoef > 0 && !f.ptxCorpus) throw new UserError('ptxCoef > 0 needs "ptxCorpus" (a text file or "builtin:moby-dick").');
+  return { ...c, optim: optim(DEFAULT_PPO.optim, o, c.iterations * c.ppoEpochs * c.miniBatches) };
+}
+
+export function rlooConfig(f: Partial<RlooFile>): RlooConfig {
+  const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, optim: o, ...rest } = f;
+  const c = { ...DEFAULT_RLOO, ...stripUndefined(rest) } as RlooConfig;
+  return { ...c, optim: optim(DEFAULT_RLOO.optim, o, c.iterations * c.epochs * c.miniBatches) };
+}

@@ -1,0 +1,346 @@
+/**
+ * PPO for language models (Ziegler et al. 2019; InstructGPT; TRL's PPOTrainer), one iteration:
+ *   1. rollout: sample responses with the ORT sampler from the current policy;
+ *   2. recompute log-probs and values with the training model, reference log-probs with the
+ *      frozen SFT model, and score each response (reward model at the last token, or a function);
+ *   3. rewards: −β·KL per token, plus the normalised, clipped score at the last response token;
+ *   4. GAE(γ, λ) as the plain reverse loop; whiten advantages;
+ *   5. epochs × shuffled minibatches of the clipped surrogate + clipped value loss − entropy
+ *      bonus (+ PPO-ptx), approx-KL early stop; then adapt β and refresh the sampler.
+ * Every hyperparameter is in PpoConfig with TRL-like defaults.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { DEFAULT_SAMPLING } from '../../sample/types';
+import { DEFAULT_OPTIM } from '../optim';
+import type { AdamW, OptimConfig } from '../optim';
+import { batchRandom, corpusBatch, shuffle } from '../data/batches';
+import { lmLoss } from '../lm';
+import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from '../rollout/rollout';
+import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
+import { due, metrics, optimStep } from '../stage';
+import type { ResumePoint, StageEvent, TrainModel } from '../stage';
+
+export interface PpoConfig {
+  /** PPO iterations (rollout + update); the stage's step counter. */
+  readonly iterations: number;
+  /** Prompts (= responses) per rollout. */
+  readonly rolloutBatch: number;
+  /** Minibatches per epoch over the rollout. */
+  readonly miniBatches: number;
+  /** Passes over each rollout. */
+  readonly ppoEpochs: number;
+  /** Sampling of rollouts: temperature (also applied to log-probs), top-p, max new tokens. */
+  readonly temperature: number;
+  readonly topP: number;
+  readonly maxNewTokens: number;
+  /** Discount and GAE λ (TRL: γ = 1, λ = 0.95). */
+  readonly gamma: number;
+  readonly lam: number;
+  /** Surrogate clip ε and value clip. */
+  readonly clipRange: number;
+  readonly clipRangeValue: number;
+  /** Value-loss coefficient and entropy bonus. */
+  readonly vfCoef: number;
+  readonly entCoef: number;
+  /** Initial KL coefficient β; adaptive control toward `klTarget` over `klHorizon` samples when set. */
+  readonly klCoef: number;
+  readonly adaptiveKl: { readonly target: number; readonly horizon: number } | null;
+  readonly klEstimator: 'k1' | 'k3';
+  /** Score normalisation: running mean/std of scores (Ziegler et al.), or none; then clip to ±scoreClip. */
+  readonly scoreNorm: 'running' | 'none';
+  readonly scoreClip: number;
+  /** Added to the score of responses that never emitted EOS (negative = penalty); 0 disables. */
+  readonly missingEosPenalty: number;
+  /** Whiten advantages per rollout. */
+  readonly whitenAdvantages: boolean;
+  /** Stop the epochs of an iteration once approx-KL exceeds this (0 disables). */
+  readonly targetApproxKl: number;
+  /** PPO-ptx: γ_ptx × pretraining NLL on corpus windows, added to the loss (0 disables). */
+  readonly ptxCoef: number;
+  readonly ptxBatch: number;
+  readonly ptxBlockSize: number;
+  /** Write sampled completions to samples.jsonl every N iterations (0: never). */
+  readonly sampleEvery: number;
+  readonly checkpointEvery: number;
+  readonly seed: number;
+  /** AdamW per minibatch update; totalSteps is set from iterations × epochs × minibatches. */
+  readonly optim: OptimConfig;
+}
+
+export const DEFAULT_PPO: PpoConfig = {
+  iterations: 40,
+  rolloutBatch: 32,
+  miniBatches: 4,
+  ppoEpochs: 4,
+  temperature: 0.7,
+  topP: 1,
+  maxNewTokens: 24,
+  gamma: 1,
+  lam: 0.95,
+  clipRange: 0.2,
+  clipRangeValue: 0.2,
+  vfCoef: 0.1,
+  entCoef: 0,
+  klCoef: 0.05,
+  adaptiveKl: null,
+  klEstimator: 'k1',
+  scoreNorm: 'running',
+  scoreClip: 5,
+  missingEosPenalty: 0,
+  whitenAdvantages: true,
+  targetApproxKl: 0,
+  ptxCoef: 0,
+  ptxBatch: 4,
+  ptxBlockSize: 64,
+  sampleEvery: 5,
+  checkpointEvery: 10,
+  seed: 4,
+  optim: { ...DEFAULT_OPTIM, lr: 3e-5, warmupSteps: 0, totalSteps: 40 * 4 * 4, weightDecay: 0, minLrRatio: 1 },
+};
+
+export interface PpoData extends RolloutData {
+  /** Corpus tokens for PPO-ptx (required when ptxCoef > 0). */
+  readonly ptxCorpus?: Int32Array;
+}
+
+/** What PPO keeps across iterations and checkpoints. */
+export interface PpoState {
+  klCoef: number;
+  scoreMean: number;
+  scoreVar: number;
+  scoreCount: number;
+}
+
+/** GAE over one row, the plain reverse loop: δ_t = r_t + γV_{t+1} − V_t; A_t = δ_t + γλA_{t+1}. */
+export function gae(rewards: readonly number[], values: readonly number[], gamma: number, lam: number): { advantages: number[]; returns: number[] } {
+  const n = rewards.length;
+  const advantages = new Array<number>(n).fill(0);
+  let last = 0;
+  for (let t = n - 1; t >= 0; t--) {
+    const nextValue = t + 1 < n ? (values[t + 1] as number) : 0;
+    const delta = (rewards[t] as number) + gamma * nextValue - (values[t] as number);
+    last = delta + gamma * lam * last;
+    advantages[t] = last;
+  }
+  return { advantages, returns: advantages.map((a, t) => a + (values[t] as number)) };
+}
+
+/** Clipped surrogate per token: max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε)). */
+export function clippedSurrogate(logp: tf.Tensor, oldLogp: tf.Tensor, adv: tf.Tensor, clip: number): { loss: tf.Tensor; ratio: tf.Tensor } {
+  const ratio = tf.exp(tf.sub(logp, oldLogp));
+  const unclipped = tf.mul(tf.neg(adv), ratio);
+  const clipped = tf.mul(tf.neg(adv), tf.clipByValue(ratio, 1 - clip, 1 + clip));
+  return { loss: tf.maximum(unclipped, clipped), ratio };
+}
+
+/** Clipped value loss per token: ½·max((V − R)², (V_old + clip(V − V_old, ±c) − R)²). */
+export function clippedValueLoss(vpred: tf.Tensor, oldValues: tf.Tensor, returns: tf.Tensor, clip: number): tf.Tensor {
+  const vclipped = tf.add(oldValues, tf.clipByValue(tf.sub(vpred, oldValues), -clip, clip));
+  return tf.mul(0.5, tf.maximum(tf.square(tf.sub(vpred, returns)), tf.square(tf.sub(vclipped, returns))));
+}
+
+/** Ziegler et al.'s adaptive KL controller: β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon). */
+export function adaptKl(coef: number, kl: number, n: number, target: number, horizon: number): number {
+  const error = Math.min(0.2, Math.max(-0.2, kl / target - 1));
+  return coef * (1 + (error * n) / horizon);
+}
+
+const masked = (xs: Float32Array | number[], mask: Float32Array): number[] => Array.from(xs).filter((_, i) => (mask[i] as number) > 0);
+const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((s, v) => s + v, 0) / xs.length : 0);
+const variance = (xs: readonly number[]): number => {
+  const m = mean(xs);
+  return mean(xs.map((x) => (x - m) * (x - m)));
+};
+
+export async function* ppo(
+  policy: TrainModel,
+  reference: TrainModel,
+  optimizer: AdamW,
+  sampler: RolloutSampler,
+  scorer: Scorer,
+  data: PpoData,
+  config: PpoConfig,
+  signal?: AbortSignal,
+  resume?: ResumePoint,
+): AsyncGenerator<StageEvent> {
+  if (data.prompts.length === 0) throw new Error('ppo: no prompts');
+  if (config.ptxCoef > 0 && !data.ptxCorpus) throw new Error('ppo: ptxCoef > 0 needs a pretraining corpus');
+  if (policy.params['v_head.summary.weight'] === undefined) throw new Error('ppo: the policy has no value head');
+  const state: PpoState = { klCoef: config.klCoef, scoreMean: 0, scoreVar: 1, scoreCount: 0, ...(resume?.state as Partial<PpoState> | undefined) };
+  let iteration = resume?.step ?? 0;
+  await sampler.refresh(policy);
+  while (iteration < config.iterations) {
+    if (signal?.aborted) {
+      yield { type: 'checkpoint', step: iteration, reason: 'cancel', state: { ...state } };
+      signal.throwIfAborted();
+    }
+    iteration += 1;
+    const started = performance.now();
+    const random = batchRandom(config.seed, iteration);
+
+    // 1–2. Rollout from the current policy; old log-probs, values and entropy; reference log-probs; scores.
+    const chosen = pickPrompts(data.prompts, config.rolloutBatch, random);
+    const c = await collectRollout(
+      policy,
+      reference,
+      sampler,
+      scorer,
+      data,
+      chosen,
+      {
+        ...DEFAULT_SAMPLING,
+        temperature: config.temperature,
+        topP: config.topP,
+        maxNewTokens: config.maxNewTokens,
+        eosTokenId: data.eos,
+        seed: config.seed * 100_003 + iteration,
+      },
+      true,
+      signal,
+    );
+    const { rollout, oldLogp, entropy, refLogp, texts, rawScores } = c;
+    const oldValues = c.values as Float32Array;
+    const { B, R } = rollout;
+
+    // 3. Rewards: normalised, clipped score at the last response token; −β·KL on every token.
+    const scores = rawScores.map((s, b) => s + (config.missingEosPenalty !== 0 && !rollout.containsEos[b] ? config.missingEosPenalty : 0));
+    if (config.scoreNorm === 'running') updateRunning(state, scores);
+    const normalised = scores.map((s) => {
+      const z = config.scoreNorm === 'running' ? (s - state.scoreMean) / Math.sqrt(state.scoreVar + 1e-8) : s;
+      return Math.max(-config.scoreClip, Math.min(config.scoreClip, z));
+    });
+    const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
+    const advantages = new Float32Array(B * R);
+    const returns = new Float32Array(B * R);
+    const seqKl: number[] = [];
+    const nonScore: number[] = [];
+    for (let b = 0; b < B; b++) {
+      const len = rollout.responses[b]?.length ?? 0;
+      const rewards: number[] = [];
+      const values: number[] = [];
+      let klSum = 0;
+      for (let t = 0; t < len; t++) {
+        const k = kl[b * R + t] as number;
+        klSum += k;
+        rewards.push(-state.klCoef * k + (t === len - 1 ? (normalised[b] as number) : 0));
+        values.push(oldValues[b * R + t] as number);
+      }
+      seqKl.push(klSum);
+      nonScore.push(-state.klCoef * klSum);
+      // 4. GAE on the real tokens of the row.
+      const g = gae(rewards, values, config.gamma, config.lam);
+      g.advantages.forEach((a, t) => (advantages[b * R + t] = a));
+      g.returns.forEach((ret, t) => (returns[b * R + t] = ret));
+    }
+    const realAdv = masked(advantages, rollout.responseMask);
+    if (config.whitenAdvantages && realAdv.length > 1) {
+      const m = mean(realAdv);
+      const sd = Math.sqrt(variance(realAdv) + 1e-8);
+      for (let i = 0; i < advantages.length; i++) advantages[i] = rollout.responseMask[i] ? ((advantages[i] as number) - m) / sd : 0;
+    }
+
+    // 5. Epochs × shuffled minibatches.
+    const mbSize = Math.max(1, Math.floor(B / config.miniBatches));
+    const stats = { policy: [] as number[], value: [] as number[], approxkl: [] as number[], clipfrac: [] as number[], ratio: [] as number[], vpred: [] as number[] };
+    let lastLr = 0;
+    let lastGradNorm = 0;
+    epochs: for (let epoch = 0; epoch < config.ppoEpochs; epoch++) {
+      const order = shuffle(allRows(B), random);
+      for (let start = 0; start + mbSize <= B; start += mbSize) {
+        const mb = order.slice(start, start + mbSize);
+        const pick = (src: Float32Array): tf.Tensor2D => tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(src.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
+        const r = optimStep('ppo', policy, optimizer, () => {
+          const mask = pick(rollout.responseMask);
+          const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, true);
+          const { loss: pg, ratio } = clippedSurrogate(s.logprobs, pick(oldLogp), pick(advantages), config.clipRange);
+          const vf = clippedValueLoss(s.values as tf.Tensor, pick(oldValues), pick(returns), config.clipRangeValue);
+          const n = tf.maximum(tf.sum(mask), 1);
+          const avg = (x: tf.Tensor): tf.Scalar => tf.div(tf.sum(tf.mul(x, mask)), n) as tf.Scalar;
+          const pgLoss = avg(pg);
+          const vfLoss = avg(vf);
+          let loss = tf.add(pgLoss, tf.mul(vfLoss, config.vfCoef)) as tf.Scalar;
+          if (config.entCoef > 0) loss = tf.sub(loss, tf.mul(avg(s.entropy), config.entCoef)) as tf.Scalar;
+          if (config.ptxCoef > 0 && data.ptxCorpus) {
+            const c = corpusBatch(data.ptxCorpus, config.ptxBlockSize, config.ptxBatch, random);
+            loss = tf.add(loss, tf.mul(lmLoss(policy, { B: config.ptxBatch, T: config.ptxBlockSize, ...c }), config.ptxCoef)) as tf.Scalar;
+          }
+          const logRatio = tf.sub(s.logprobs, pick(oldLogp));
+          return {
+            loss,
+            extras: {
+              pg: pgLoss,
+              vf: vfLoss,
+              approxkl: tf.mul(0.5, avg(tf.square(logRatio))) as tf.Scalar,
+              clipfrac: avg(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), 'float32')),
+              ratio: avg(ratio),
+              vpred: avg(s.values as tf.Tensor),
+            },
+          };
+        });
+        stats.policy.push(r.extras.pg as number);
+        stats.value.push(r.extras.vf as number);
+        stats.approxkl.push(r.extras.approxkl as number);
+        stats.clipfrac.push(r.extras.clipfrac as number);
+        stats.ratio.push(r.extras.ratio as number);
+        stats.vpred.push(r.extras.vpred as number);
+        lastLr = r.lr;
+        lastGradNorm = r.gradNorm;
+        if (config.targetApproxKl > 0 && (r.extras.approxkl as number) > config.targetApproxKl) break epochs;
+      }
+    }
+
+    // Explained variance of the rollout's values against its returns.
+    const realRet = masked(returns, rollout.responseMask);
+    const realVal = masked(oldValues, rollout.responseMask);
+    const varRet = variance(realRet);
+    const explained = varRet > 0 ? 1 - variance(realRet.map((x, i) => x - (realVal[i] as number))) / varRet : 0;
+    const meanKl = mean(seqKl);
+    const klCoefUsed = state.klCoef;
+    if (config.adaptiveKl) state.klCoef = adaptKl(state.klCoef, meanKl, B, config.adaptiveKl.target, config.adaptiveKl.horizon);
+    await sampler.refresh(policy);
+    const seconds = (performance.now() - started) / 1000;
+    const { rolloutSeconds, scoreSeconds } = c;
+    const responseTokens = rollout.responseMask.reduce((s, v) => s + v, 0);
+    yield metrics('ppo', iteration, {
+      'objective/kl': meanKl,
+      'objective/kl_coef': klCoefUsed,
+      'objective/entropy': mean(Array.from({ length: B }, (_, b) => masked(entropy.subarray(b * R, (b + 1) * R), rollout.responseMask.subarray(b * R, (b + 1) * R)).reduce((s, v) => s + v, 0))),
+      'objective/non_score_reward': mean(nonScore),
+      'objective/rlhf_reward': mean(rawScores.map((s, b) => s + (nonScore[b] as number))),
+      'objective/scores': mean(rawScores),
+      'policy/approxkl': mean(stats.approxkl),
+      'policy/clipfrac': mean(stats.clipfrac),
+      'loss/policy': mean(stats.policy),
+      'loss/value': mean(stats.value),
+      'val/vpred': mean(stats.vpred),
+      'val/explained_variance': explained,
+      'val/ratio': mean(stats.ratio),
+      lr: lastLr,
+      grad_norm: lastGradNorm,
+      tokens_per_second: responseTokens / seconds,
+      'time/rollout': rolloutSeconds,
+      'time/scoring': scoreSeconds,
+      'time/update': seconds - rolloutSeconds - scoreSeconds,
+    });
+    if (due(iteration, config.sampleEvery) || iteration === 1) {
+      yield { type: 'samples', samples: chosen.slice(0, 4).map((p, b) => ({ iteration, prompt: p.text, completion: texts[b] as string, score: rawScores[b] as number, kl: seqKl[b] as number })) };
+    }
+    if (due(iteration, config.checkpointEvery) && iteration < config.iterations) yield { type: 'checkpoint', step: iteration, reason: 'interval', state: { ...state } };
+  }
+  yield { type: 'checkpoint', step: iteration, reason: 'final', state: { ...state } };
+}
+
+/** Welford-style merge of a batch into the running score mean/variance. */
+function updateRunning(state: PpoState, xs: readonly number[]): void {
+  const n = xs.length;
+  if (n === 0) return;
+  const m = mean(xs);
+  const v = variance(xs);
+  const total = state.scoreCount + n;
+  const delta = m - state.scoreMean;
+  const newMean = state.scoreMean + (delta * n) / total;
+  const m2 = state.scoreVar * state.scoreCount + v * n + (delta * delta * state.scoreCount * n) / total;
+  state.scoreMean = newMean;
+  state.scoreVar = state.scoreCount === 0 ? v : m2 / total;
+  state.scoreCount = total;
+}

@@ -1,0 +1,191 @@
+/**
+ * RLOO: REINFORCE with a leave-one-out baseline (Ahmadian et al. 2024; TRL's RLOOTrainer), the
+ * lighter alternative to PPO: no value head, k samples per prompt. Each sample's reward is
+ * its score − β·KL(sequence); its baseline is the mean reward of the other k − 1 samples of
+ * the same prompt. The update is the sequence-level clipped surrogate over a few epochs.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { DEFAULT_SAMPLING } from '../../sample/types';
+import { DEFAULT_OPTIM } from '../optim';
+import type { AdamW, OptimConfig } from '../optim';
+import { batchRandom, shuffle } from '../data/batches';
+import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from '../rollout/rollout';
+import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
+import { clippedSurrogate } from './ppo';
+import { due, metrics, optimStep } from '../stage';
+import type { ResumePoint, StageEvent, TrainModel } from '../stage';
+
+export interface RlooConfig {
+  readonly iterations: number;
+  /** Distinct prompts per iteration; each is sampled k times. */
+  readonly promptsPerIteration: number;
+  /** Samples per prompt (≥ 2: the baseline needs the others). */
+  readonly k: number;
+  readonly miniBatches: number;
+  readonly epochs: number;
+  readonly temperature: number;
+  readonly maxNewTokens: number;
+  /** KL coefficient β on the sequence KL. */
+  readonly klCoef: number;
+  readonly klEstimator: 'k1' | 'k3';
+  readonly clipRange: number;
+  /** Whiten advantages per iteration. */
+  readonly normalizeAdvantages: boolean;
+  readonly sampleEvery: number;
+  readonly checkpointEvery: number;
+  readonly seed: number;
+  readonly optim: OptimConfig;
+}
+
+export const DEFAULT_RLOO: RlooConfig = {
+  iterations: 40,
+  promptsPerIteration: 8,
+  k: 4,
+  miniBatches: 2,
+  epochs: 2,
+  temperature: 0.7,
+  maxNewTokens: 24,
+  klCoef: 0.05,
+  klEstimator: 'k1',
+  clipRange: 0.2,
+  normalizeAdvantages: true,
+  sampleEvery: 5,
+  checkpointEvery: 10,
+  seed: 5,
+  optim: { ...DEFAULT_OPTIM, lr: 3e-5, warmupSteps: 0, totalSteps: 40 * 2 * 2, weightDecay: 0, minLrRatio: 1 },
+};
+
+/** Leave-one-out advantages within each group of k consecutive rewards. */
+export function leaveOneOut(rewards: readonly number[], k: number): number[] {
+  if (k < 2 || rewards.length % k !== 0) throw new Error(`leaveOneOut: ${rewards.length} rewards do not split into groups of k=${k} ≥ 2`);
+  const out: number[] = [];
+  for (let g = 0; g < rewards.length; g += k) {
+    const group = rewards.slice(g, g + k);
+    const sum = group.reduce((s, v) => s + v, 0);
+    for (const r of group) out.push(r - (sum - r) / (k - 1));
+  }
+  return out;
+}
+
+export async function* rloo(
+  policy: TrainModel,
+  reference: TrainModel,
+  optimizer: AdamW,
+  sampler: RolloutSampler,
+  scorer: Scorer,
+  data: RolloutData,
+  config: RlooConfig,
+  signal?: AbortSignal,
+  resume?: ResumePoint,
+): AsyncGenerator<StageEvent> {
+  if (config.k < 2) throw new Error('rloo: k must be at least 2');
+  let iteration = resume?.step ?? 0;
+  await sampler.refresh(policy);
+  while (iteration < config.iterations) {
+    if (signal?.aborted) {
+      yield { type: 'checkpoint', step: iteration, reason: 'cancel' };
+      signal.throwIfAborted();
+    }
+    iteration += 1;
+    const started = performance.now();
+    const random = batchRandom(config.seed, iteration);
+    // k consecutive rows per prompt, so groups are contiguous.
+    const prompts = pickPrompts(data.prompts, config.promptsPerIteration, random).flatMap((p) => Array.from({ length: config.k }, () => p));
+    const c = await collectRollout(
+      policy,
+      reference,
+      sampler,
+      scorer,
+      data,
+      prompts,
+      {
+        ...DEFAULT_SAMPLING,
+        temperature: config.temperature,
+        maxNewTokens: config.maxNewTokens,
+        eosTokenId: data.eos,
+        seed: config.seed * 100_003 + iteration,
+      },
+      false,
+      signal,
+    );
+    const { rollout, oldLogp, refLogp, entropy, rawScores, texts } = c;
+    const { B, R } = rollout;
+    const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
+    const seqKl = allRows(B).map((b) => sumMasked(kl, rollout.responseMask, b, R));
+    const oldSeqLogp = allRows(B).map((b) => sumMasked(oldLogp, rollout.responseMask, b, R));
+    const rewards = rawScores.map((s, b) => s - config.klCoef * (seqKl[b] as number));
+    let adv = leaveOneOut(rewards, config.k);
+    if (config.normalizeAdvantages) {
+      const m = adv.reduce((s, v) => s + v, 0) / adv.length;
+      const sd = Math.sqrt(adv.reduce((s, v) => s + (v - m) * (v - m), 0) / adv.length + 1e-8);
+      adv = adv.map((a) => (a - m) / sd);
+    }
+
+    const mbSize = Math.max(1, Math.floor(B / config.miniBatches));
+    const losses: number[] = [];
+    const approxkl: number[] = [];
+    const clipfrac: number[] = [];
+    const ratios: number[] = [];
+    let lr = 0;
+    let gradNorm = 0;
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      const order = shuffle(allRows(B), random);
+      for (let start = 0; start + mbSize <= B; start += mbSize) {
+        const mb = order.slice(start, start + mbSize);
+        const r = optimStep('rloo', policy, optimizer, () => {
+          const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, false);
+          const mask = tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(rollout.responseMask.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
+          const seqLogp = tf.sum(tf.mul(s.logprobs, mask), 1); // [mb]
+          const old = tf.tensor1d(mb.map((row) => oldSeqLogp[row] as number));
+          const { loss, ratio } = clippedSurrogate(seqLogp, old, tf.tensor1d(mb.map((row) => adv[row] as number)), config.clipRange);
+          const logRatio = tf.sub(seqLogp, old);
+          return {
+            loss: tf.mean(loss) as tf.Scalar,
+            extras: {
+              approxkl: tf.mul(0.5, tf.mean(tf.square(logRatio))) as tf.Scalar,
+              clipfrac: tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), 'float32')) as tf.Scalar,
+              ratio: tf.mean(ratio) as tf.Scalar,
+            },
+          };
+        });
+        losses.push(r.loss);
+        approxkl.push(r.extras.approxkl as number);
+        clipfrac.push(r.extras.clipfrac as number);
+        ratios.push(r.extras.ratio as number);
+        lr = r.lr;
+        gradNorm = r.gradNorm;
+      }
+    }
+    await sampler.refresh(policy);
+    const mean = (xs: readonly number[]): number => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
+    const seconds = (performance.now() - started) / 1000;
+    yield metrics('rloo', iteration, {
+      'objective/kl': mean(seqKl),
+      'objective/entropy': mean(allRows(B).map((b) => sumMasked(entropy, rollout.responseMask, b, R))),
+      'objective/non_score_reward': mean(seqKl.map((k) => -config.klCoef * k)),
+      'objective/rlhf_reward': mean(rewards),
+      'objective/scores': mean(rawScores),
+      'policy/approxkl': mean(approxkl),
+      'policy/clipfrac': mean(clipfrac),
+      'loss/policy': mean(losses),
+      'val/ratio': mean(ratios),
+      lr,
+      grad_norm: gradNorm,
+      tokens_per_second: rollout.responseMask.reduce((s, v) => s + v, 0) / seconds,
+      'time/rollout': c.rolloutSeconds,
+      'time/scoring': c.scoreSeconds,
+      'time/update': seconds - c.rolloutSeconds - c.scoreSeconds,
+    });
+    if (due(iteration, config.sampleEvery) || iteration === 1) {
+      yield { type: 'samples', samples: prompts.slice(0, 4).map((p, b) => ({ iteration, prompt: p.text, completion: texts[b] as string, score: rawScores[b] as number, kl: seqKl[b] as number })) };
+    }
+    if (due(iteration, config.checkpointEvery) && iteration < config.iterations) yield { type: 'checkpoint', step: iteration, reason: 'interval' };
+  }
+  yield { type: 'checkpoint', step: iteration, reason: 'final' };
+}
+
+function sumMasked(xs: Float32Array, mask: Float32Array, row: number, width: number): number {
+  let s = 0;
+  for (let t = 0; t < width; t++) if (mask[row * width + t]) s += xs[row * width + t] as number;
+  return s;
+}

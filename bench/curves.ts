@@ -14,6 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import type { StageName } from '../src/protocol/stages';
 import type { CDPSession, Page } from 'playwright-core';
 import type { CurvesBootstrap, CurvesCommand, CurvesNotification } from '../src/protocol/curves';
 import { DEFAULT_VIEW } from '../src/protocol/curves';
@@ -51,7 +52,7 @@ const REWARD_METRICS = ['reward/loss', 'reward/accuracy', 'reward/margin', 'rewa
 
 /** A deterministic wobbly curve per metric. */
 const value = (metric: string, step: number): number => Math.sin(step / 7 + metric.length) * 0.5 + metric.length / 10 + step / 100;
-const point = (stage: string, metrics: readonly string[], step: number, at: number): MetricPoint => ({ stage, step, time: at, values: Object.fromEntries(metrics.map((m) => [m, value(m, step)])) });
+const point = (stage: StageName, metrics: readonly string[], step: number, at: number): MetricPoint => ({ stage, step, time: at, values: Object.fromEntries(metrics.map((m) => [m, value(m, step)])) });
 const sample = (iteration: number, i: number): SamplePoint => ({
   stage: 'ppo',
   iteration,

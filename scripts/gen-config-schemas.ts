@@ -2,10 +2,11 @@
 // Usage: npm run schemas
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PROJECT_SCHEMA_PATH, SCHEMA_STAGES, projectSchemaText, schemaPath, schemaText } from '../src/engine/training/jsonSchemas';
+import { PROJECT_SCHEMA_PATH, projectSchemaText, schemaPath, schemaText } from '../src/engine/training/jsonSchemas';
+import { STAGE_NAMES } from '../src/protocol/stages';
 
 const root = path.resolve(__dirname, '..');
-for (const stage of SCHEMA_STAGES) {
+for (const stage of STAGE_NAMES) {
   const file = path.join(root, schemaPath(stage));
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, schemaText(stage));

@@ -15,8 +15,9 @@ import type { MetricPoint, PresetInfo, RunInfo, RunKind, SamplePoint, TrainingRe
 import type { EngineOptions, HandlersFor } from './handlers';
 import { readLaunch } from './training/launch';
 import { DEMO_PRESETS, STAGE_PRESETS } from './training/presets';
-import type { TrainableStageKind } from './training/presets';
 import { presetEdited } from './training/stageConfigs';
+import { isStageName, RUN_CONTROL_STAGES, STAGE_NAMES } from '../protocol/stages';
+import type { RunControlStage, StageName } from '../protocol/stages';
 import { startRun } from './training/startRun';
 
 const MAX_SAMPLES = 5000;
@@ -34,6 +35,14 @@ function runIdOf(params: { runId?: unknown }): string {
 }
 
 const ms = (iso: string): number => Date.parse(iso);
+
+/** The stage of a metrics or samples line written without one: its run's (first) stage, from run.json ('sft+reward+ppo' for the demo). */
+function runStageOf(project: Project, runId: string): StageName {
+  const label = project.runs.get(runId).stage;
+  const first = label.split('+')[0];
+  if (!isStageName(first)) throw new UserError(`${path.join(project.runs.dir(runId), 'run.json')}: stage '${label}' is not a training stage (${STAGE_NAMES.join(', ')}).`);
+  return first;
+}
 
 export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRequests> {
   let active: string | undefined;
@@ -95,9 +104,9 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
     async 'training.metrics'(params) {
       const project = await Project.open(workspaceOf(params));
       const runId = runIdOf(params);
-      const runStage = project.runs.get(runId).stage;
       const read = project.runs.readMetrics(runId);
-      const points: MetricPoint[] = read.records.map((r) => ({ stage: r.stage ?? runStage, step: r.step, time: ms(r.time), values: r.values }));
+      let runStage: StageName | undefined;
+      const points: MetricPoint[] = read.records.map((r) => ({ stage: r.stage ?? (runStage ??= runStageOf(project, runId)), step: r.step, time: ms(r.time), values: r.values }));
       return { points, ...(read.tail ? { warning: `${path.join(project.runs.dir(runId), 'metrics.jsonl')}: a torn last line was skipped.` } : {}) };
     },
 
@@ -106,10 +115,10 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
       const runId = runIdOf(params);
       const limit = params.limit ?? 400;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SAMPLES) throw new UserError(`training.samples: 'limit' must be an integer in 1..${MAX_SAMPLES}.`);
-      const runStage = project.runs.get(runId).stage;
       const records = project.runs.readSamples(runId).records.slice(-limit);
+      let runStage: StageName | undefined;
       const samples: SamplePoint[] = records.map((s) => ({
-        stage: s.stage ?? runStage,
+        stage: s.stage ?? (runStage ??= runStageOf(project, runId)),
         iteration: s.iteration,
         time: ms(s.time),
         prompt: s.prompt,
@@ -122,16 +131,9 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
 
     async 'training.presets'(params) {
       const project = params.workspace === undefined ? undefined : await Project.open(workspaceOf(params)).catch(() => undefined);
-      const list = (o: Readonly<Record<string, { readonly description: string }>>, stage?: TrainableStageKind): PresetInfo[] =>
+      const list = (o: Readonly<Record<string, { readonly description: string }>>, stage?: RunControlStage): PresetInfo[] =>
         Object.entries(o).map(([name, p]) => ({ name, description: p.description, ...(project && stage && presetEdited(project, stage, name) ? { edited: true } : {}) }));
-      const presets: Record<RunKind, PresetInfo[]> = {
-        demo: list(DEMO_PRESETS),
-        sft: list(STAGE_PRESETS.sft, 'sft'),
-        reward: list(STAGE_PRESETS.reward, 'reward'),
-        ppo: list(STAGE_PRESETS.ppo, 'ppo'),
-        rloo: list(STAGE_PRESETS.rloo, 'rloo'),
-        dpo: list(STAGE_PRESETS.dpo, 'dpo'),
-      };
+      const presets = Object.fromEntries([['demo', list(DEMO_PRESETS)], ...RUN_CONTROL_STAGES.map((s) => [s, list(STAGE_PRESETS[s], s)])]) as Record<RunKind, PresetInfo[]>;
       return { presets };
     },
   };

@@ -8,11 +8,12 @@
  * a second record at a step).
  */
 import type { MetricPoint, RunInfo, SamplePoint } from './engineTraining';
+import type { StageName } from './stages';
 
 /** The run training now, as the status bar and the panel header show it. */
 export interface LiveRun {
   readonly runId: string;
-  readonly stage: string;
+  readonly stage: StageName;
   readonly step: number;
   /** The newest objective/scores (policy) or reward/accuracy (reward model) value, if any. */
   readonly reward?: number;

@@ -8,16 +8,18 @@
  * request stops the run (the runner leaves a checkpoint, the run's state becomes 'cancelled').
  */
 
-/** What a run trains: the demo pipeline, or one stage from a config file. */
-export const RUN_KINDS = ['demo', 'sft', 'reward', 'ppo', 'rloo', 'dpo'] as const;
-export type RunKind = (typeof RUN_KINDS)[number];
-export type StageRunKind = Exclude<RunKind, 'demo'>;
+import { RUN_CONTROL_STAGES } from './stages';
+import type { RunControlStage, StageName } from './stages';
+
+/** What a run trains: the demo pipeline, or one stage (those run control offers) from a config file. */
+export const RUN_KINDS = ['demo', ...RUN_CONTROL_STAGES] as const;
+export type RunKind = 'demo' | RunControlStage;
 
 export type RunStateName = 'running' | 'completed' | 'failed' | 'cancelled';
 
 /** One metrics.jsonl line on the wire: tagged with its stage and step (steps count per stage). */
 export interface MetricPoint {
-  readonly stage: string;
+  readonly stage: StageName;
   readonly step: number;
   /** Wall time, ms since the Unix epoch. */
   readonly time: number;
@@ -27,7 +29,7 @@ export interface MetricPoint {
 
 /** One sampled completion of a policy iteration, with its reward and KL to the reference. */
 export interface SamplePoint {
-  readonly stage: string;
+  readonly stage: StageName;
   readonly iteration: number;
   readonly time: number;
   readonly prompt: string;
@@ -87,11 +89,11 @@ export interface PresetInfo {
 
 /** What the engine streams while a run trains; every event names its run. */
 export type TrainingEvent =
-  | { readonly type: 'run-start'; readonly kind: RunKind; readonly stage: string; readonly resumed: boolean; readonly configFile?: string }
+  | { readonly type: 'run-start'; readonly kind: RunKind; readonly stage: StageName; readonly resumed: boolean; readonly configFile?: string }
   | { readonly type: 'run-end'; readonly state: RunStateName; readonly message?: string }
-  | { readonly type: 'stage-start'; readonly stage: string; readonly resumedAtStep: number }
-  | { readonly type: 'stage-end'; readonly stage: string; readonly final: string }
-  | { readonly type: 'checkpoint'; readonly stage: string; readonly step: number }
+  | { readonly type: 'stage-start'; readonly stage: StageName; readonly resumedAtStep: number }
+  | { readonly type: 'stage-end'; readonly stage: StageName; readonly final: string }
+  | { readonly type: 'checkpoint'; readonly stage: StageName; readonly step: number }
   | { readonly type: 'metrics'; readonly point: MetricPoint }
   | { readonly type: 'samples'; readonly samples: readonly SamplePoint[] }
   | { readonly type: 'log'; readonly message: string };

@@ -4,44 +4,40 @@
  * terminal. Ctrl+C stops within one step and leaves a checkpoint to resume from.
  */
 import * as path from 'node:path';
+import { z } from 'zod';
 import type { CliCommand, CliIo, FlagValues } from '../command';
 import { UsageError, backendFlag, stringFlag } from '../command';
 import { initCompute } from '../../core/compute/backend';
 import { Project } from '../../core/store/project';
-import { jobFromConfigFile, TRAINABLE_STAGES } from '../../core/train/run/configJobs';
-import type { TrainableStage } from '../../core/train/run/configJobs';
+import { jobFromConfigFile } from '../../core/train/run/configJobs';
 import { runPipeline } from '../../core/train/run/runner';
+import { STAGE_SPECS } from '../../core/train/stages/registry';
+import { STAGE_INFO, STAGE_NAMES } from '../../protocol/stages';
+import type { StageName } from '../../protocol/stages';
 import { progressPrinter } from '../progress';
 
-const POLICY =
-  '"model": SFT_DIR, "rewardModel": RM_DIR | "builtin:afinn", "reference"?: DIR, "prompts"?: FILE (default: the project\'s prompts), "iterations"?, "temperature"?, "maxNewTokens"?, "klCoef"?, "optim"?, "runId"?';
-const HELP: Record<TrainableStage, { what: string; config: string }> = {
-  pretrain: { what: 'base model (pretraining)', config: '{"corpus": "builtin:moby-dick" | "FILE.txt", "model"?: DIR, "steps"?, "batchSize"?, "blockSize"?, "optim"?: {"lr"?, …}, "runId"?}' },
-  sft: { what: 'SFT model', config: '{"model": DIR, "data": "FILE.jsonl" (lines {"prompt", "completion"}), "steps"?, "batchSize"?, "maxLen"?, "evalFraction"?, "optim"?, "runId"?}' },
-  reward: {
-    what: 'reward model',
-    config: '{"model": SFT_DIR, "steps"?, "batchSize"?, "maxLen"?, "margin"?, "evalFraction"?, "includeSimulated"?, "optim"?, "runId"?} — pairs come from the project\'s rankings',
-  },
-  dpo: {
-    what: 'policy by DPO on the rankings',
-    config: '{"model": SFT_DIR, "reference"?: DIR, "steps"?, "batchSize"? (pairs), "maxLen"?, "beta"?, "labelSmoothing"?, "evalFraction"?, "includeSimulated"?, "optim"?, "runId"?}',
-  },
-  ppo: { what: 'policy by PPO against a reward model', config: `{${POLICY}, "rolloutBatch"?, "miniBatches"?, "ppoEpochs"?, "adaptiveKl"?: {"target", "horizon"}, "ptxCoef"?, "ptxCorpus"?, …}` },
-  rloo: { what: 'policy by RLOO against a reward model', config: `{${POLICY}, "promptsPerIteration"?, "k"?, "epochs"?, …}` },
-};
+/** The config file's fields, from the stage's schema: the required ones with what they are, then the optional names. */
+function configFields(stage: StageName): string {
+  const schema = z.toJSONSchema(STAGE_SPECS[stage].fileSchema, { io: 'input' }) as { properties?: Record<string, { description?: string }>; required?: string[] };
+  const properties = schema.properties ?? {};
+  const required = schema.required ?? [];
+  const optional = Object.keys(properties).filter((k) => !required.includes(k));
+  const pad = '                  ';
+  return [...required.map((k) => `${pad}"${k}" (required): ${properties[k]?.description ?? ''}`), `${pad}optional: ${optional.map((k) => `"${k}"`).join(', ')}`].join('\n');
+}
 
-function trainCommand(stage: TrainableStage): CliCommand {
+function trainCommand(stage: StageName): CliCommand {
   return {
     name: ['train', stage],
-    summary: `Train the ${HELP[stage].what} as a run in the project.`,
+    summary: `Train the ${STAGE_INFO[stage].what} as a run in the project.`,
     usage: '--config FILE [--project DIR] [--backend auto|tensorflow|wasm|cpu]',
-    help: `  --config FILE   JSON: ${HELP[stage].config}\n                  (paths are relative to the config file)\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)\n  --backend       force a tfjs backend`,
+    help: `  --config FILE   JSON, as schemas/${stage}.schema.json describes (paths are relative to the file):\n${configFields(stage)}\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)\n  --backend       force a tfjs backend`,
     options: { config: { type: 'string' }, project: { type: 'string' }, backend: { type: 'string' } },
     run: (flags, _p, io) => runTrain(stage, flags, io),
   };
 }
 
-async function runTrain(stage: TrainableStage, flags: FlagValues, io: CliIo): Promise<number> {
+async function runTrain(stage: StageName, flags: FlagValues, io: CliIo): Promise<number> {
   const file = stringFlag(flags, 'config');
   if (!file) throw new UsageError('--config FILE is required.');
   const project = await Project.open(path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.'));
@@ -53,4 +49,4 @@ async function runTrain(stage: TrainableStage, flags: FlagValues, io: CliIo): Pr
   return 0;
 }
 
-export const trainCommands: readonly CliCommand[] = TRAINABLE_STAGES.map(trainCommand);
+export const trainCommands: readonly CliCommand[] = STAGE_NAMES.map(trainCommand);

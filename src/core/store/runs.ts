@@ -7,6 +7,7 @@
  * has it) but fsync'd only every `fsyncEveryMs` and on flush/close, so a power cut can cost the
  * last seconds of curves. Labels, unlike metrics, are fsync'd per event (rankings.ts).
  */
+import type { StageName } from '../../protocol/stages';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
@@ -165,7 +166,7 @@ export class MetricsWriter {
   }
 
   /** One line: every metric at `step`. Non-finite values are stored as null. */
-  append(step: number, values: Readonly<Record<string, number>>, stage?: string): void {
+  append(step: number, values: Readonly<Record<string, number>>, stage?: StageName): void {
     const clean: Record<string, number | null> = {};
     for (const [k, v] of Object.entries(values)) clean[k] = Number.isFinite(v) ? v : null;
     this.log.append([{ ...(stage ? { stage } : {}), step, time: new Date().toISOString(), values: clean }]);

@@ -3,6 +3,7 @@
  * Records are strict: an unknown field is an error, so a typo or a record from a newer version
  * of the extension is caught instead of silently dropped. `v` is the record's format version.
  */
+import { STAGE_NAMES } from '../../protocol/stages';
 import { z } from 'zod';
 import { idSchema, labelerSchema } from './ids';
 
@@ -156,7 +157,7 @@ export type RunRecord = z.infer<typeof runRecord>;
  */
 export const metricRecord = z.strictObject({
   /** The stage that logged it, in a run of several stages (steps count per stage). */
-  stage: z.string().min(1).max(64).optional(),
+  stage: z.enum(STAGE_NAMES).optional(),
   step: z.int().min(0),
   time,
   values: z.record(z.string().min(1).max(200), z.number().nullable()),
@@ -168,7 +169,7 @@ export type MetricRecord = z.infer<typeof metricRecord>;
  * and its KL to the reference (so reward hacking shows: high score, drifting KL).
  */
 export const sampleRecord = z.strictObject({
-  stage: z.string().min(1).max(64).optional(),
+  stage: z.enum(STAGE_NAMES).optional(),
   iteration: z.int().min(0),
   time,
   promptId: idSchema.optional(),

@@ -5,10 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MetricName, MetricRecord } from '../../protocol/metrics';
+import type { StageName } from '../../protocol/stages';
 import type { GPT2Config } from '../model/config';
 import type { AdamW, OptimConfig } from './optim';
-
-export type StageName = 'pretrain' | 'sft' | 'reward' | 'ppo' | 'rloo' | 'dpo';
 
 export type StageEvent =
   | { readonly type: 'metrics'; readonly record: MetricRecord }

@@ -11,12 +11,11 @@
  * "Newest" is by the time the checkpoint was recorded. Relative folders in project.json are
  * relative to the workspace folder.
  */
+import { isPolicyStage } from '../../protocol/stages';
 import * as path from 'node:path';
 import { UserError } from '../../core/errors';
 import type { Project } from '../../core/store/project';
 import type { ModelView } from '../../protocol/engineProject';
-
-const POLICY_STAGES = new Set(['ppo', 'rloo', 'dpo']);
 
 export interface ProjectModels {
   readonly base?: ModelView;
@@ -42,7 +41,7 @@ function finalsOf(project: Project): { stage: string; time: string; path: string
 export function finishedTimes(project: Project): { reward?: string; policy?: string } {
   const finals = finalsOf(project);
   const reward = finals.find((f) => f.stage === 'reward')?.time;
-  const policy = finals.find((f) => POLICY_STAGES.has(f.stage))?.time;
+  const policy = finals.find((f) => isPolicyStage(f.stage))?.time;
   return { ...(reward ? { reward } : {}), ...(policy ? { policy } : {}) };
 }
 
@@ -56,7 +55,7 @@ export function projectModels(project: Project): ProjectModels {
   const models = project.meta.models;
   const sft = newest((s) => s === 'sft') ?? configured(models.sft);
   const base = configured(models.base);
-  const policy = newest((s) => POLICY_STAGES.has(s)) ?? newest((s) => s === 'sft') ?? configured(models.policy) ?? sft ?? base;
+  const policy = newest((s) => isPolicyStage(s)) ?? newest((s) => s === 'sft') ?? configured(models.policy) ?? sft ?? base;
   const reward = newest((s) => s === 'reward') ?? configured(models.reward);
   return { ...(base ? { base } : {}), ...(sft ? { sft } : {}), ...(reward ? { reward } : {}), ...(policy ? { policy } : {}) };
 }

@@ -1,22 +1,19 @@
 /**
  * JSON schemas of the stage config files, generated from the zod schemas that validate them
- * (src/core/train/run/configs.ts), so the editor validates and completes `.rlhf/configs/<stage>*.json`
+ * (each stage's in src/core/train/stages/registry.ts), so the editor validates and completes `.rlhf/configs/<stage>*.json`
  * with the same rules the trainer applies. The committed files in schemas/ are checked against
  * this by a unit test; regenerate them with `npm run schemas`.
  */
 import { z } from 'zod';
 import { projectRecord } from '../../core/store/schemas';
-import { dpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema, pretrainFileSchema } from '../../core/train/run/configs';
-
-const FILE_SCHEMAS = { pretrain: pretrainFileSchema, sft: sftFileSchema, reward: rewardFileSchema, dpo: dpoFileSchema, ppo: ppoFileSchema, rloo: rlooFileSchema } as const;
-export type SchemaStage = keyof typeof FILE_SCHEMAS;
-export const SCHEMA_STAGES = Object.keys(FILE_SCHEMAS) as SchemaStage[];
+import { STAGE_SPECS } from '../../core/train/stages/registry';
+import type { StageName } from '../../protocol/stages';
 
 /** Where each stage's schema is committed (relative to the repository root) and contributed from. */
-export const schemaPath = (stage: SchemaStage): string => `schemas/${stage}.schema.json`;
+export const schemaPath = (stage: StageName): string => `schemas/${stage}.schema.json`;
 
-export function configJsonSchema(stage: SchemaStage): Record<string, unknown> {
-  const schema = z.toJSONSchema(FILE_SCHEMAS[stage], { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
+export function configJsonSchema(stage: StageName): Record<string, unknown> {
+  const schema = z.toJSONSchema(STAGE_SPECS[stage].fileSchema, { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
   return {
     ...schema,
     title: `RLHF Workbench ${stage} config`,
@@ -25,7 +22,7 @@ export function configJsonSchema(stage: SchemaStage): Record<string, unknown> {
 }
 
 /** The file's text as committed: pretty JSON with a final newline. */
-export const schemaText = (stage: SchemaStage): string => JSON.stringify(configJsonSchema(stage), null, 2) + '\n';
+export const schemaText = (stage: StageName): string => JSON.stringify(configJsonSchema(stage), null, 2) + '\n';
 
 /** `.rlhf/project.json`'s schema, from the zod schema the store reads it with. */
 export const PROJECT_SCHEMA_PATH = 'schemas/project.schema.json';

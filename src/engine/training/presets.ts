@@ -6,7 +6,7 @@
  */
 import { DEFAULT_DEMO } from '../../core/demo/demo';
 import type { DemoConfig } from '../../core/demo/demo';
-import type { TrainableStage } from '../../core/train/run/configJobs';
+import type { RunControlStage } from '../../protocol/stages';
 
 /**
  * `demo-quick`: the demo pipeline cut to a minute or two on two cores (for trying the UI and
@@ -41,7 +41,7 @@ export const DEMO_PRESETS: Readonly<Record<string, { readonly description: strin
 };
 
 /** Stage presets: config-file fields besides the models (which come from the project). */
-export const STAGE_PRESETS: Readonly<Record<TrainableStageKind, Readonly<Record<string, { readonly description: string; readonly fields: Readonly<Record<string, unknown>> }>>>> = {
+export const STAGE_PRESETS: Readonly<Record<RunControlStage, Readonly<Record<string, { readonly description: string; readonly fields: Readonly<Record<string, unknown>> }>>>> = {
   sft: {
     quick: { description: 'A short SFT run: 60 steps, batch 8.', fields: { steps: 60, batchSize: 8, maxLen: 64, evalEvery: 20, checkpointEvery: 20 } },
     default: { description: 'The SFT stage defaults.', fields: {} },
@@ -66,5 +66,3 @@ export const STAGE_PRESETS: Readonly<Record<TrainableStageKind, Readonly<Record<
     default: { description: 'The DPO stage defaults.', fields: {} },
   },
 };
-
-export type TrainableStageKind = Extract<TrainableStage, 'sft' | 'reward' | 'ppo' | 'rloo' | 'dpo'>;

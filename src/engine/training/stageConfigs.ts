@@ -17,7 +17,8 @@ import { writeFileAtomic, writeJsonAtomic } from '../../core/store/fsx';
 import type { Project } from '../../core/store/project';
 import { BEST_RANKED } from '../../core/train/data/datasets';
 import { STAGE_PRESETS } from './presets';
-import type { TrainableStageKind } from './presets';
+import { STAGE_INFO } from '../../protocol/stages';
+import type { RunControlStage } from '../../protocol/stages';
 
 /** The folder for config files in a project (also the jsonValidation pattern's folder). */
 export const configsDir = (project: Project): string => path.join(project.paths.dir, 'configs');
@@ -55,27 +56,20 @@ function rewardModel(project: Project, file: string): string {
   return found;
 }
 
-/** The model fields a stage's config needs, from the project. */
-function modelFields(project: Project, stage: TrainableStageKind, file: string): Record<string, unknown> {
-  switch (stage) {
-    case 'sft': {
-      // The user's own prompt/completion file beside the config when there is one; else the
-      // project's best-ranked completions.
-      const own = fs.existsSync(path.join(path.dirname(file), SFT_DATA_FILE));
-      return { model: baseModel(project), data: own ? SFT_DATA_FILE : BEST_RANKED };
-    }
-    case 'reward':
-    case 'dpo':
-      return { model: sftModel(project) };
-    case 'ppo':
-    case 'rloo':
-      return { model: sftModel(project), rewardModel: rewardModel(project, file) };
-  }
+/** The model fields a stage's config needs, from the project and what the stage starts from (STAGE_INFO). */
+function modelFields(project: Project, stage: RunControlStage, file: string): Record<string, unknown> {
+  const info = STAGE_INFO[stage];
+  const model = info.startsFrom === 'sft' ? sftModel(project) : baseModel(project);
+  const fields: Record<string, unknown> = { model, ...(info.rewardModel ? { rewardModel: rewardModel(project, file) } : {}) };
+  // SFT's data: the user's own prompt/completion file beside the config when there is one; else
+  // the project's best-ranked completions.
+  if (stage === 'sft') fields.data = fs.existsSync(path.join(path.dirname(file), SFT_DATA_FILE)) ? SFT_DATA_FILE : BEST_RANKED;
+  return fields;
 }
 
 const WRITTEN = '.presets.json';
 const hash = (text: string): string => createHash('sha256').update(text).digest('hex');
-const presetFile = (project: Project, stage: TrainableStageKind, preset: string): string => path.join(configsDir(project), `${stage}-${preset}.json`);
+const presetFile = (project: Project, stage: RunControlStage, preset: string): string => path.join(configsDir(project), `${stage}-${preset}.json`);
 
 /** File name → hash of what the engine last wrote there. */
 function written(project: Project): Record<string, string> {
@@ -88,7 +82,7 @@ function written(project: Project): Record<string, string> {
 }
 
 /** True when the preset's file exists and is not what the engine last wrote (the user's edit, kept as is). */
-export function presetEdited(project: Project, stage: TrainableStageKind, preset: string): boolean {
+export function presetEdited(project: Project, stage: RunControlStage, preset: string): boolean {
   const file = presetFile(project, stage, preset);
   if (!fs.existsSync(file)) return false;
   return written(project)[path.basename(file)] !== hash(fs.readFileSync(file, 'utf8'));
@@ -99,7 +93,7 @@ export function presetEdited(project: Project, stage: TrainableStageKind, preset
  * the preset and the project's models unless the user edited it, in which case it is used as is
  * (`edited`).
  */
-export function writePresetConfig(project: Project, stage: TrainableStageKind, preset: string): { file: string; edited: boolean } {
+export function writePresetConfig(project: Project, stage: RunControlStage, preset: string): { file: string; edited: boolean } {
   const found = STAGE_PRESETS[stage][preset];
   if (!found) throw new UserError(`Unknown ${stage} preset '${preset}': use one of ${Object.keys(STAGE_PRESETS[stage]).join(', ')}.`);
   const file = presetFile(project, stage, preset);

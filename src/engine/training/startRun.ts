@@ -12,7 +12,9 @@ import { newRunId } from '../../core/store/ids';
 import type { Project } from '../../core/store/project';
 import { jobFromConfigFile } from '../../core/train/run/configJobs';
 import { runPipeline } from '../../core/train/run/runner';
+import { RUN_KINDS } from '../../protocol/engineTraining';
 import type { RunKind, StartRunParams, StartRunResult, TrainingEvent } from '../../protocol/engineTraining';
+import type { StageName } from '../../protocol/stages';
 import { demoConfigOf, isRunKind, readLaunch, writeLaunch } from './launch';
 import { DEMO_PRESETS } from './presets';
 import { writePresetConfig } from './stageConfigs';
@@ -51,7 +53,7 @@ function plan(params: StartRunParams, project: Project, signal: AbortSignal): Pl
     return stagePlan(launch.kind, launch.configFile, project, signal, runId, launch.preset);
   }
   const kind = params.kind;
-  if (!isRunKind(kind)) throw new UserError(`training.start: 'kind' must be one of demo, sft, reward, ppo, rloo, dpo (got ${JSON.stringify(kind)}).`);
+  if (!isRunKind(kind)) throw new UserError(`training.start: 'kind' must be one of ${RUN_KINDS.join(', ')} (got ${JSON.stringify(kind)}).`);
   if (kind === 'demo') {
     const name = params.preset ?? 'default';
     const preset = DEMO_PRESETS[name];
@@ -96,7 +98,7 @@ export async function startRun(params: StartRunParams, ctx: StartContext): Promi
   const p = plan(params, ctx.project, ctx.signal);
   ctx.onRunId(p.runId);
   const emit = (event: TrainingEvent): void => ctx.emit(p.runId, event);
-  let stage: string = p.kind === 'demo' ? 'sft' : p.kind;
+  let stage: StageName = p.kind === 'demo' ? 'sft' : p.kind;
   let launched = false;
   const finals: Record<string, string> = {};
   emit({ type: 'run-start', kind: p.kind, stage, resumed: p.resumed, ...(p.configFile ? { configFile: p.configFile } : {}) });

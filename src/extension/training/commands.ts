@@ -7,14 +7,14 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isRunId } from '../../protocol/curves';
-import type { PresetInfo, RunInfo, StageRunKind } from '../../protocol/engineTraining';
+import type { PresetInfo, RunInfo } from '../../protocol/engineTraining';
+import { isPolicyStage, POLICY_STAGES, STAGE_INFO } from '../../protocol/stages';
+import type { RunControlStage } from '../../protocol/stages';
 import type { FeatureDeps } from '../features';
 import { CurvesPanel } from './curvesPanel';
 import { formatStats } from '../eventLoop';
 import type { RunController } from './runController';
 import { projectFolder, requireProject, requireTrust } from '../project/workspace';
-
-const STAGE_TITLES: Readonly<Record<StageRunKind, string>> = { sft: 'SFT', reward: 'reward model', ppo: 'PPO', rloo: 'RLOO', dpo: 'DPO' };
 
 /** A preset name, or an absolute/relative path of a .json config file. */
 type Choice = { readonly preset: string } | { readonly configFile: string };
@@ -27,7 +27,7 @@ const workspaceFolder = (): string | undefined => projectFolder();
  */
 const PICK = { ignoreFocusOut: true } as const;
 
-async function presets(deps: FeatureDeps, kind: StageRunKind | 'demo'): Promise<PresetInfo[]> {
+async function presets(deps: FeatureDeps, kind: RunControlStage | 'demo'): Promise<PresetInfo[]> {
   const workspace = workspaceFolder();
   return (await deps.engine.request('training.presets', workspace ? { workspace } : {})).presets[kind];
 }
@@ -39,7 +39,7 @@ function choiceFromArg(arg: unknown): Choice | undefined {
   return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(arg) ? { preset: arg } : undefined;
 }
 
-async function pickConfig(deps: FeatureDeps, stage: StageRunKind): Promise<Choice | undefined> {
+async function pickConfig(deps: FeatureDeps, stage: RunControlStage): Promise<Choice | undefined> {
   type Item = vscode.QuickPickItem & { choice?: Choice; browse?: true };
   const items: Item[] = (await presets(deps, stage)).map((p) => ({
     label: `${stage}: ${p.name}`,
@@ -55,7 +55,7 @@ async function pickConfig(deps: FeatureDeps, stage: StageRunKind): Promise<Choic
   items.push({ label: 'Choose a config file…', description: `JSON, validated by the ${stage} schema`, browse: true });
   const picked = await vscode.window.showQuickPick(items, {
     ...PICK,
-    title: `RLHF: train ${STAGE_TITLES[stage]}`,
+    title: `RLHF: train ${STAGE_INFO[stage].title}`,
     placeHolder: 'A preset (written to .rlhf/configs/ so you can edit it; an edited file is never overwritten) or a config file',
     matchOnDetail: true,
   });
@@ -89,30 +89,19 @@ async function pickRun(deps: FeatureDeps, title: string, filter: (r: RunInfo) =>
 
 export function registerRunCommands(deps: FeatureDeps, runs: RunController): vscode.Disposable[] {
   const { eventLoop } = deps;
-  const train = async (stage: StageRunKind, arg: unknown): Promise<void> => {
+  const train = async (stage: RunControlStage, arg: unknown): Promise<void> => {
     if (!requireProject() || !requireTrust()) return;
     const choice = choiceFromArg(arg) ?? (await pickConfig(deps, stage));
     if (!choice) return;
-    const label = 'preset' in choice ? `${STAGE_TITLES[stage]} (${choice.preset})` : `${STAGE_TITLES[stage]} (${path.basename(choice.configFile)})`;
+    const label = 'preset' in choice ? `${STAGE_INFO[stage].title} (${choice.preset})` : `${STAGE_INFO[stage].title} (${path.basename(choice.configFile)})`;
     void runs.start({ kind: stage, ...choice }, label);
   };
   return [
     vscode.commands.registerCommand('rlhf.trainSft', (arg?: unknown) => train('sft', arg)),
     vscode.commands.registerCommand('rlhf.trainReward', (arg?: unknown) => train('reward', arg)),
     vscode.commands.registerCommand('rlhf.trainPolicy', async (algorithm?: unknown, arg?: unknown) => {
-      const stage =
-        algorithm === 'ppo' || algorithm === 'rloo' || algorithm === 'dpo'
-          ? algorithm
-          : (
-              await vscode.window.showQuickPick(
-                [
-                  { label: 'PPO', description: 'against the reward model, with a value head and KL penalty', stage: 'ppo' as const },
-                  { label: 'RLOO', description: 'REINFORCE leave-one-out against the reward model (no value head)', stage: 'rloo' as const },
-                  { label: 'DPO', description: 'directly on the rankings (no reward model)', stage: 'dpo' as const },
-                ],
-                { ...PICK, title: 'RLHF: train the policy with' },
-              )
-            )?.stage;
+      const items = POLICY_STAGES.map((s) => ({ label: STAGE_INFO[s].title, description: STAGE_INFO[s].policy, stage: s }));
+      const stage = isPolicyStage(algorithm) ? algorithm : (await vscode.window.showQuickPick(items, { ...PICK, title: 'RLHF: train the policy with' }))?.stage;
       if (stage) await train(stage, arg);
     }),
     vscode.commands.registerCommand('rlhf.runDemo', async (arg?: unknown) => {

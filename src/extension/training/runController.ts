@@ -10,19 +10,19 @@ import { projectFolder } from '../project/workspace';
 import type { LiveRun } from '../../protocol/curves';
 import type { EngineNotifications } from '../../protocol/engine';
 import type { RunKind, StartRunParams } from '../../protocol/engineTraining';
+import { STAGE_INFO } from '../../protocol/stages';
+import type { StageName } from '../../protocol/stages';
 import { EngineRequestError } from '../engineClient';
 import type { FeatureDeps } from '../features';
 import { formatStats } from '../eventLoop';
 
 export type TrainingEventMessage = EngineNotifications['training.event'];
 
-/** The metric shown as "reward" while a stage trains. */
-const REWARD_METRIC: Readonly<Record<string, string>> = { ppo: 'objective/scores', rloo: 'objective/scores', reward: 'reward/accuracy', dpo: 'rewards/accuracies', sft: 'sft/loss' };
-
 interface Active {
   runId: string | undefined;
   readonly kind: RunKind | 'resume';
-  stage: string;
+  /** Known once the engine says (a resumed run's stage comes with its run-start). */
+  stage: StageName | undefined;
   step: number;
   reward?: number;
   readonly controller: AbortController;
@@ -52,7 +52,7 @@ export class RunController implements vscode.Disposable {
 
   get live(): LiveRun | undefined {
     const a = this.active;
-    if (!a?.runId) return undefined;
+    if (!a?.runId || !a.stage) return undefined;
     return { runId: a.runId, stage: a.stage, step: a.step, ...(a.reward === undefined ? {} : { reward: a.reward }) };
   }
 
@@ -79,7 +79,7 @@ export class RunController implements vscode.Disposable {
       return;
     }
     const controller = new AbortController();
-    const active: Active = { runId: params.resume, kind: params.resume ? 'resume' : (params.kind ?? 'demo'), stage: params.kind ?? '', step: 0, controller };
+    const active: Active = { runId: params.resume, kind: params.resume ? 'resume' : (params.kind ?? 'demo'), stage: params.kind === 'demo' ? 'sft' : params.kind, step: 0, controller };
     this.active = active;
     this.eventLoop.reset(`since ${label} started`);
     await vscode.commands.executeCommand('setContext', TRAINING_ACTIVE_CONTEXT, true);
@@ -98,8 +98,8 @@ export class RunController implements vscode.Disposable {
       } catch (err) {
         const id = active.runId ?? '(not started)';
         if (err instanceof EngineRequestError && err.cancelled) {
-          this.deps.log.info(`Run ${id} stopped at ${active.stage} step ${active.step}. ${formatStats(this.eventLoop.stats(), this.eventLoop.stalls())}`);
-          void vscode.window.showInformationMessage(`RLHF: run ${id} stopped at ${active.stage} step ${active.step}. RLHF: Resume Run continues it from its last checkpoint.`);
+          this.deps.log.info(`Run ${id} stopped at ${active.stage ?? 'its first'} step ${active.step}. ${formatStats(this.eventLoop.stats(), this.eventLoop.stalls())}`);
+          void vscode.window.showInformationMessage(`RLHF: run ${id} stopped at ${active.stage ?? 'its first'} step ${active.step}. RLHF: Resume Run continues it from its last checkpoint.`);
         } else {
           const message = err instanceof Error ? err.message : String(err);
           this.deps.log.error(`Run ${id} failed: ${message}`);
@@ -137,7 +137,7 @@ export class RunController implements vscode.Disposable {
       } else if (e.type === 'metrics') {
         a.stage = e.point.stage;
         a.step = e.point.step;
-        const v = e.point.values[REWARD_METRIC[e.point.stage] ?? ''];
+        const v = e.point.values[STAGE_INFO[e.point.stage].headline];
         if (typeof v === 'number') a.reward = v;
       }
       if (e.type !== 'log' && e.type !== 'samples') this.changes.fire();

@@ -53,35 +53,27 @@ const loopFields = {
 
 export const pretrainFileSchema = z.strictObject({
   ...loopFields,
-  /** The model to continue pretraining (an HF folder). Default: the shipped tiny default's architecture, fresh weights. */
-  model: z.string().min(1).optional(),
-  /** A UTF-8 text file, or "builtin:moby-dick". */
-  corpus: z.string().min(1),
+  model: z.string().min(1).optional().describe("The model to continue pretraining (an HF folder). Default: the shipped tiny default's architecture, fresh weights."),
+  corpus: z.string().min(1).describe('A UTF-8 text file, or "builtin:moby-dick".'),
   blockSize: positiveInt.max(8192).optional(),
   evalBatches: z.int().min(0).max(1000).optional(),
 });
 
 export const sftFileSchema = z.strictObject({
   ...loopFields,
-  /** The base model folder. */
-  model: z.string().min(1),
-  /** JSONL of {"prompt": …, "completion": …} (TRL's prompt-completion format), or "builtin:best-ranked" (the project's first-ranked completions). */
-  data: z.string().min(1),
+  model: z.string().min(1).describe('The base model folder.'),
+  data: z.string().min(1).describe('JSONL of {"prompt": …, "completion": …} (TRL\'s prompt-completion format), or "builtin:best-ranked" (the project\'s first-ranked completions).'),
   maxLen: positiveInt.max(8192).optional(),
-  /** Fraction of examples held out for eval loss. */
-  evalFraction: z.number().min(0).max(0.5).optional(),
+  evalFraction: z.number().min(0).max(0.5).optional().describe('Fraction of examples held out for eval loss.'),
 });
 
 export const rewardFileSchema = z.strictObject({
   ...loopFields,
-  /** The SFT model the reward model starts from (its LM head is replaced by a scalar head). */
-  model: z.string().min(1),
+  model: z.string().min(1).describe('The SFT model the reward model starts from (its LM head is replaced by a scalar head).'),
   maxLen: positiveInt.max(8192).optional(),
   margin: z.number().min(0).max(100).optional(),
-  /** Fraction of ranked prompts held out for accuracy. */
-  evalFraction: z.number().min(0).max(0.5).optional(),
-  /** Also train on simulated rankings (default: the project's setting). */
-  includeSimulated: z.boolean().optional(),
+  evalFraction: z.number().min(0).max(0.5).optional().describe('Fraction of ranked prompts held out for accuracy.'),
+  includeSimulated: z.boolean().optional().describe("Also train on simulated rankings (default: the project's setting)."),
 });
 
 export type PretrainFile = z.infer<typeof pretrainFileSchema>;
@@ -140,18 +132,13 @@ export function rewardConfig(f: Partial<RewardFile>): RewardConfig {
 
 export const dpoFileSchema = z.strictObject({
   ...loopFields,
-  /** The SFT model the policy starts from. */
-  model: z.string().min(1),
-  /** The frozen reference model. Default: the same folder as "model". */
-  reference: z.string().min(1).optional(),
+  model: z.string().min(1).describe('The SFT model the policy starts from.'),
+  reference: z.string().min(1).optional().describe('The frozen reference model. Default: the same folder as "model".'),
   maxLen: positiveInt.max(8192).optional(),
   beta: z.number().gt(0).max(100).optional(),
-  /** Conservative DPO: the assumed chance a label is flipped. */
-  labelSmoothing: z.number().min(0).lt(0.5).optional(),
-  /** Fraction of ranked prompts held out for accuracy. */
-  evalFraction: z.number().min(0).max(0.5).optional(),
-  /** Also train on simulated rankings (default: the project's setting). */
-  includeSimulated: z.boolean().optional(),
+  labelSmoothing: z.number().min(0).lt(0.5).optional().describe('Conservative DPO: the assumed chance a label is flipped.'),
+  evalFraction: z.number().min(0).max(0.5).optional().describe('Fraction of ranked prompts held out for accuracy.'),
+  includeSimulated: z.boolean().optional().describe("Also train on simulated rankings (default: the project's setting)."),
 });
 
 export type DpoFile = z.infer<typeof dpoFileSchema>;
@@ -164,13 +151,10 @@ export function dpoConfig(f: Partial<DpoFile>): DpoConfig {
 
 const policyFields = {
   runId: loopFields.runId,
-  /** The SFT model the policy starts from; also the frozen reference unless "reference" is set. */
-  model: z.string().min(1),
+  model: z.string().min(1).describe('The SFT model the policy starts from; also the frozen reference unless "reference" is set.'),
   reference: z.string().min(1).optional(),
-  /** A reward-model folder, or "builtin:afinn" (sentiment of the text, as the demo's labeler). */
-  rewardModel: z.string().min(1),
-  /** A prompts file (one per line); default: the project's prompts. */
-  prompts: z.string().min(1).optional(),
+  rewardModel: z.string().min(1).describe('A reward-model folder, or "builtin:afinn" (sentiment of the text, as the demo\'s labeler).'),
+  prompts: z.string().min(1).optional().describe("A prompts file (one per line); default: the project's prompts."),
   iterations: positiveInt.max(1_000_000).optional(),
   temperature: z.number().gt(0).max(10).optional(),
   maxNewTokens: positiveInt.max(4096).optional(),
@@ -206,8 +190,7 @@ export const ppoFileSchema = z.strictObject({
   ptxCoef: z.number().min(0).max(100).optional(),
   ptxBatch: positiveInt.max(1024).optional(),
   ptxBlockSize: positiveInt.max(8192).optional(),
-  /** PPO-ptx corpus: a text file or "builtin:moby-dick" (required when ptxCoef > 0). */
-  ptxCorpus: z.string().min(1).optional(),
+  ptxCorpus: z.string().min(1).optional().describe('PPO-ptx corpus: a text file or "builtin:moby-dick" (required when ptxCoef > 0).'),
 });
 
 export const rlooFileSchema = z.strictObject({

@@ -21,7 +21,8 @@ import type { OptimConfig } from '../optim';
 import { disposeModel, loadModel, restoreOptimizer, saveTrainingCheckpoint } from '../model';
 import type { LoadedModel } from '../model';
 import { NonFiniteError } from '../stage';
-import type { ResumePoint, SampleLine, StageEvent, StageName } from '../stage';
+import type { ResumePoint, SampleLine, StageEvent } from '../stage';
+import type { StageName } from '../../../protocol/stages';
 
 /** One stage of a pipeline, as the runner needs it. */
 export interface StageJob {

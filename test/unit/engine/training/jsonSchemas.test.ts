@@ -7,14 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PROJECT_SCHEMA_PATH, SCHEMA_STAGES, projectSchemaText, schemaPath, schemaText } from '../../../../src/engine/training/jsonSchemas';
+import { PROJECT_SCHEMA_PATH, projectSchemaText, schemaPath, schemaText } from '../../../../src/engine/training/jsonSchemas';
+import { STAGE_NAMES } from '../../../../src/protocol/stages';
 import { STAGE_PRESETS } from '../../../../src/engine/training/presets';
 import { dpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema } from '../../../../src/core/train/run/configs';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 
 test('schemas/ is in sync with the zod config schemas (regenerate with npm run schemas)', () => {
-  for (const stage of SCHEMA_STAGES) {
+  for (const stage of STAGE_NAMES) {
     const file = path.join(ROOT, schemaPath(stage));
     assert.ok(fs.existsSync(file), `${file} is missing: run npm run schemas`);
     assert.equal(fs.readFileSync(file, 'utf8'), schemaText(stage), `${file} is stale: run npm run schemas`);
@@ -32,7 +33,7 @@ test('schemas/ is in sync with the zod config schemas (regenerate with npm run s
 test('package.json contributes each schema for .rlhf/configs/<stage>*.json, and one for .rlhf/project.json', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes: { jsonValidation?: { fileMatch: string | string[]; url: string }[] } };
   const entries = pkg.contributes.jsonValidation ?? [];
-  for (const stage of SCHEMA_STAGES) {
+  for (const stage of STAGE_NAMES) {
     const entry = entries.find((e) => e.url === `./${schemaPath(stage)}`);
     assert.ok(entry, `no jsonValidation entry for ${stage}`);
     assert.deepEqual([entry.fileMatch].flat(), [`**/.rlhf/configs/${stage}*.json`]);

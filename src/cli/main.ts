@@ -2,6 +2,7 @@
  * The `rlhf` command line: the same core the extension's engine uses, run in-process.
  * Exit codes: 0 ok, 1 the command failed, 2 wrong usage.
  */
+import { errorMessage } from '../protocol/guards';
 import { parseArgs } from 'node:util';
 import type { CliCommand, CliIo } from './command';
 import { UsageError } from './command';
@@ -54,7 +55,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await command.run(parsed.values, parsed.positionals, io);
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
-      io.err(`rlhf ${command.name.join(' ')}: ${(err as Error).message}\n\n${usageOf(command)}`);
+      io.err(`rlhf ${command.name.join(' ')}: ${errorMessage(err)}\n\n${usageOf(command)}`);
       return 2;
     }
     if (isAbortError(err)) {

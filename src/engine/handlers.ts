@@ -1,11 +1,12 @@
 /**
  * Request handlers of the engine process, one per method of `EngineRequests`. Each receives
- * validated params, an AbortSignal that fires when the client cancels, and a progress callback.
+ * params validated by their zod schema (params.ts), an AbortSignal that fires when the client cancels, and a progress callback.
  */
 import type { CoreRequests, EngineMethod, EngineNotifications, ParamsOf, ResultOf } from '../protocol/engine';
-import { isBackendPreference } from '../protocol/backend';
+import { BACKEND_PREFERENCES, isBackendPreference } from '../protocol/backend';
 import { initCompute } from '../core/compute/backend';
 import { UserError } from '../core/errors';
+import { checkParams } from './params';
 import { projectHandlers } from './projectHandlers';
 import { trainingHandlers } from './trainingHandlers';
 
@@ -28,21 +29,24 @@ export interface EngineOptions {
   readonly labeler?: string;
 }
 
+/** Every handler, behind the one params check (params.ts): a handler only ever sees valid params. */
 export function createHandlers(options: EngineOptions): Handlers {
-  return { ...coreHandlers(options.defaultBackend), ...projectHandlers(options), ...trainingHandlers(options) };
+  const all: Handlers = { ...coreHandlers(options.defaultBackend), ...projectHandlers(options), ...trainingHandlers(options) };
+  const checked =
+    <M extends EngineMethod>(method: M): Handler<M> =>
+    async (params, ctx) =>
+      all[method](checkParams(method, params), ctx);
+  return Object.fromEntries(Object.keys(all).map((m) => [m, checked(m as EngineMethod)])) as Handlers;
 }
 
 function coreHandlers(defaultBackend: string | undefined): HandlersFor<CoreRequests> {
   return {
     async status(params) {
       const requested = params.backend ?? defaultBackend ?? 'auto';
-      if (!isBackendPreference(requested)) {
-        throw new UserError(`Unknown backend '${String(requested)}': use auto, tensorflow, wasm or cpu.`);
-      }
+      if (!isBackendPreference(requested)) throw new UserError(`Unknown backend '${requested}': use ${BACKEND_PREFERENCES.join(', ')}.`);
       return (await initCompute(requested)).report;
     },
     async wait(params, ctx) {
-      if (!Number.isFinite(params.ms) || params.ms < 0) throw new UserError(`wait: 'ms' must be a non-negative number.`);
       const started = Date.now();
       while (Date.now() - started < params.ms) {
         ctx.signal.throwIfAborted();

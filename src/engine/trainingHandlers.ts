@@ -8,7 +8,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initCompute } from '../core/compute/backend';
 import { UserError } from '../core/errors';
-import { isSafeId } from '../core/store/ids';
 import { Project } from '../core/store/project';
 import { isBackendPreference } from '../protocol/backend';
 import type { MetricPoint, PresetInfo, RunInfo, RunKind, SamplePoint, TrainingRequests } from '../protocol/engineTraining';
@@ -19,20 +18,6 @@ import { presetEdited } from './training/stageConfigs';
 import { isStageName, RUN_CONTROL_STAGES, STAGE_NAMES } from '../protocol/stages';
 import type { RunControlStage, StageName } from '../protocol/stages';
 import { startRun } from './training/startRun';
-
-const MAX_SAMPLES = 5000;
-
-function workspaceOf(params: { workspace?: unknown }): string {
-  const w = params.workspace;
-  if (typeof w !== 'string' || !path.isAbsolute(w)) throw new UserError(`training: 'workspace' must be an absolute folder path (got ${JSON.stringify(w)}).`);
-  return w;
-}
-
-function runIdOf(params: { runId?: unknown }): string {
-  const id = params.runId;
-  if (typeof id !== 'string' || !isSafeId(id)) throw new UserError(`training: 'runId' must be a run id (got ${JSON.stringify(id)}).`);
-  return id;
-}
 
 const ms = (iso: string): number => Date.parse(iso);
 
@@ -59,7 +44,7 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
 
   return {
     async 'training.start'(params, ctx) {
-      const workspace = workspaceOf(params);
+      const workspace = params.workspace;
       if (active !== undefined || starting) throw new UserError(`Run ${active ?? '(starting)'} is training: stop it first (RLHF: Stop Run). One run trains at a time.`);
       starting = true;
       try {
@@ -84,7 +69,7 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
     },
 
     async 'training.runs'(params) {
-      const workspace = workspaceOf(params);
+      const workspace = params.workspace;
       const project = await tryOpen(workspace);
       if (!project) return { runs: [] };
       const runs: RunInfo[] = project.runs.list().map((r) => {
@@ -102,8 +87,8 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
     },
 
     async 'training.metrics'(params) {
-      const project = await Project.open(workspaceOf(params));
-      const runId = runIdOf(params);
+      const project = await Project.open(params.workspace);
+      const runId = params.runId;
       const read = project.runs.readMetrics(runId);
       let runStage: StageName | undefined;
       const points: MetricPoint[] = read.records.map((r) => ({ stage: r.stage ?? (runStage ??= runStageOf(project, runId)), step: r.step, time: ms(r.time), values: r.values }));
@@ -111,10 +96,9 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
     },
 
     async 'training.samples'(params) {
-      const project = await Project.open(workspaceOf(params));
-      const runId = runIdOf(params);
+      const project = await Project.open(params.workspace);
+      const runId = params.runId;
       const limit = params.limit ?? 400;
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SAMPLES) throw new UserError(`training.samples: 'limit' must be an integer in 1..${MAX_SAMPLES}.`);
       const records = project.runs.readSamples(runId).records.slice(-limit);
       let runStage: StageName | undefined;
       const samples: SamplePoint[] = records.map((s) => ({
@@ -130,7 +114,7 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
     },
 
     async 'training.presets'(params) {
-      const project = params.workspace === undefined ? undefined : await Project.open(workspaceOf(params)).catch(() => undefined);
+      const project = params.workspace === undefined ? undefined : await Project.open(params.workspace).catch(() => undefined);
       const list = (o: Readonly<Record<string, { readonly description: string }>>, stage?: RunControlStage): PresetInfo[] =>
         Object.entries(o).map(([name, p]) => ({ name, description: p.description, ...(project && stage && presetEdited(project, stage, name) ? { edited: true } : {}) }));
       const presets = Object.fromEntries([['demo', list(DEMO_PRESETS)], ...RUN_CONTROL_STAGES.map((s) => [s, list(STAGE_PRESETS[s], s)])]) as Record<RunKind, PresetInfo[]>;

@@ -2,6 +2,7 @@
  * Extension entry point. Activation is cheap: no tfjs or onnxruntime here; heavy work happens in
  * the forked engine process, started on first need.
  */
+import { errorMessage } from '../protocol/guards';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BACKEND_PREFERENCES, isBackendPreference } from '../protocol/backend';
@@ -72,7 +73,7 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
         void vscode.window.showInformationMessage(`RLHF engine: ${report.backend} backend, tfjs ${report.tfjsVersion}, ONNX Runtime ${report.ortVersion} (${report.ortProviders.join(', ')}).`);
       } catch (err) {
         if (err instanceof EngineRequestError && err.cancelled) return;
-        lastError = err instanceof Error ? err.message : String(err);
+        lastError = errorMessage(err);
         sidebar.refresh();
         void vscode.window.showErrorMessage(`RLHF: ${lastError}`);
       }

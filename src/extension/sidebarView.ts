@@ -3,6 +3,7 @@
  * app's `ready`, then sends whole-state notifications on every change. Every message from the
  * page is validated before anything acts on it.
  */
+import { errorMessage } from '../protocol/guards';
 import * as vscode from 'vscode';
 import type { SidebarCommand, SidebarNotification, SidebarState } from '../protocol/sidebar';
 import { isSidebarCommand } from '../protocol/sidebar';
@@ -111,7 +112,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
         try {
           await (cmd.runId === undefined ? vscode.commands.executeCommand(cmd.command) : vscode.commands.executeCommand(cmd.command, cmd.runId));
         } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
+          const message = errorMessage(err);
           this.log.error(`Sidebar: ${cmd.command} failed: ${message}`);
           void vscode.window.showErrorMessage(`RLHF: ${message}`);
         }

@@ -7,6 +7,7 @@
  * values winning (a resumed run redoes the steps after its last checkpoint; eval metrics come as
  * a second record at a step).
  */
+import { hasKeys, isRecord, isSafeId } from './guards';
 import type { MetricPoint, RunInfo, SamplePoint } from './engineTraining';
 import type { StageName } from './stages';
 
@@ -70,45 +71,33 @@ export type CurvesNotification =
 /** Limits on what the page may send: a CSV/PNG export of a long run is a few MB at most. */
 export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
 export const MAX_SELECTED_RUNS = 8;
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.(csv|png)$/;
-
-const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const hasOnly = (o: Record<string, unknown>, keys: readonly string[]): boolean => Object.keys(o).every((k) => keys.includes(k)) && keys.every((k) => k in o);
-export const isRunId = (v: unknown): v is string => typeof v === 'string' && RUN_ID.test(v);
+/** An export's file name: an id-like name ending in .csv or .png. */
+const isExportName = (v: unknown, ext: 'csv' | 'png'): v is string => isSafeId(v) && v.endsWith(`.${ext}`);
+export const isRunId = isSafeId;
 
 /** Narrow an untrusted webview message: a known `type`, exactly its fields, each well-formed. */
 export function isCurvesCommand(msg: unknown): msg is CurvesCommand {
-  if (!isPlain(msg)) return false;
+  if (!isRecord(msg)) return false;
   switch (msg.type) {
     case 'ready':
-      return hasOnly(msg, ['type']);
+      return hasKeys(msg, ['type']);
     case 'selectRuns':
-      return hasOnly(msg, ['type', 'runIds']) && Array.isArray(msg.runIds) && msg.runIds.length <= MAX_SELECTED_RUNS && msg.runIds.every(isRunId);
+      return hasKeys(msg, ['type', 'runIds']) && Array.isArray(msg.runIds) && msg.runIds.length <= MAX_SELECTED_RUNS && msg.runIds.every(isRunId);
     case 'exportCsv':
-      return (
-        hasOnly(msg, ['type', 'fileName', 'csv']) &&
-        typeof msg.fileName === 'string' &&
-        FILE_NAME.test(msg.fileName) &&
-        msg.fileName.endsWith('.csv') &&
-        typeof msg.csv === 'string' &&
-        msg.csv.length <= MAX_EXPORT_CHARS
-      );
+      return hasKeys(msg, ['type', 'fileName', 'csv']) && isExportName(msg.fileName, 'csv') && typeof msg.csv === 'string' && msg.csv.length <= MAX_EXPORT_CHARS;
     case 'exportPng':
       return (
-        hasOnly(msg, ['type', 'fileName', 'dataUrl']) &&
-        typeof msg.fileName === 'string' &&
-        FILE_NAME.test(msg.fileName) &&
-        msg.fileName.endsWith('.png') &&
+        hasKeys(msg, ['type', 'fileName', 'dataUrl']) &&
+        isExportName(msg.fileName, 'png') &&
         typeof msg.dataUrl === 'string' &&
         msg.dataUrl.length <= MAX_EXPORT_CHARS &&
         /^data:image\/png;base64,[A-Za-z0-9+/]+=*$/.test(msg.dataUrl)
       );
     case 'stopRun':
     case 'resumeRun':
-      return hasOnly(msg, ['type', 'runId']) && isRunId(msg.runId);
+      return hasKeys(msg, ['type', 'runId']) && isRunId(msg.runId);
     case 'saveView':
-      return hasOnly(msg, ['type', 'view']) && isViewState(msg.view);
+      return hasKeys(msg, ['type', 'view']) && isViewState(msg.view);
     default:
       return false;
   }
@@ -117,11 +106,11 @@ export function isCurvesCommand(msg: unknown): msg is CurvesCommand {
 const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<CurvesNotification['type']>(['didChangeRuns', 'didLoadRun', 'didAppendMetrics', 'didAppendSamples', 'didFail', 'didAskReady']);
 
 export function isCurvesNotification(msg: unknown): msg is CurvesNotification {
-  return isPlain(msg) && typeof msg.type === 'string' && NOTIFICATION_TYPES.has(msg.type);
+  return isRecord(msg) && typeof msg.type === 'string' && NOTIFICATION_TYPES.has(msg.type);
 }
 
 function isViewState(v: unknown): v is CurvesViewState {
-  if (!isPlain(v) || !hasOnly(v, ['smoothing', 'xAxis', 'runs', 'collapsed', 'hidden'])) return false;
+  if (!isRecord(v) || !hasKeys(v, ['smoothing', 'xAxis', 'runs', 'collapsed', 'hidden'])) return false;
   const strings = (x: unknown, max: number): boolean => Array.isArray(x) && x.length <= max && x.every((s) => typeof s === 'string' && s.length <= 300);
   return (
     typeof v.smoothing === 'number' &&
@@ -137,7 +126,7 @@ function isViewState(v: unknown): v is CurvesViewState {
 
 /** Validates persisted view state (it comes back from the webview on restore). */
 export function toViewState(v: unknown): CurvesViewState {
-  if (!isPlain(v)) return DEFAULT_VIEW;
+  if (!isRecord(v)) return DEFAULT_VIEW;
   const strings = (x: unknown, max: number): string[] => (Array.isArray(x) ? x.filter((s): s is string => typeof s === 'string' && s.length <= 300).slice(0, max) : []);
   const smoothing = typeof v.smoothing === 'number' && v.smoothing >= 0 && v.smoothing <= 0.99 ? v.smoothing : DEFAULT_VIEW.smoothing;
   return {

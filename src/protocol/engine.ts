@@ -1,8 +1,10 @@
 /**
  * The typed IPC protocol between the extension host (client) and the forked engine process.
- * Each request method is declared once here with its params and result; both sides import it.
+ * Each request method is declared once here with its params and result; both sides
+ * import it.
  */
 import type { BackendPreference, BackendReport } from './backend';
+import { isRecord } from './guards';
 import type { ProjectRequests } from './engineProject';
 import type { TrainingNotifications, TrainingRequests } from './engineTraining';
 
@@ -60,16 +62,14 @@ export interface NotificationMessage<N extends EngineNotificationMethod = Engine
 }
 export type EngineMessage = ResponseMessage | NotificationMessage;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-
 export function isClientMessage(v: unknown): v is ClientMessage {
-  if (!isObject(v) || typeof v.id !== 'number') return false;
+  if (!isRecord(v) || typeof v.id !== 'number') return false;
   if (v.kind === 'cancel') return true;
-  return v.kind === 'request' && typeof v.method === 'string' && isObject(v.params);
+  return v.kind === 'request' && typeof v.method === 'string' && isRecord(v.params);
 }
 
 export function isEngineMessage(v: unknown): v is EngineMessage {
-  if (!isObject(v)) return false;
+  if (!isRecord(v)) return false;
   if (v.kind === 'response') return typeof v.id === 'number' && typeof v.ok === 'boolean';
-  return v.kind === 'notification' && typeof v.method === 'string' && isObject(v.params);
+  return v.kind === 'notification' && typeof v.method === 'string' && isRecord(v.params);
 }

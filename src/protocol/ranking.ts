@@ -5,6 +5,7 @@
  * `generate`. Messages from the page are untrusted: the host accepts them only through
  * `isRankingCommand`, which checks every field.
  */
+import { hasKeys, isRecord, isSafeId } from './guards';
 import type { RankingItem } from './engineProject';
 
 export type { RankingItem };
@@ -78,19 +79,15 @@ export interface DidChangeStateNotification {
 }
 export type RankingNotification = DidChangeStateNotification;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isId = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(v);
-const onlyKeys = (o: Record<string, unknown>, allowed: readonly string[]): boolean => Object.keys(o).every((k) => allowed.includes(k));
-
 /** Narrow an untrusted message from the page: a known type, exactly its fields, each valid. */
 export function isRankingCommand(msg: unknown): msg is RankingCommand {
-  if (!isObject(msg)) return false;
+  if (!isRecord(msg)) return false;
   switch (msg.type) {
     case 'ready':
     case 'generate':
-      return onlyKeys(msg, ['type']);
+      return hasKeys(msg, ['type']);
     case 'undoSubmit':
-      return onlyKeys(msg, ['type', 'eventId']) && isId(msg.eventId);
+      return hasKeys(msg, ['type', 'eventId']) && isSafeId(msg.eventId);
     case 'submit':
       return isSubmit(msg);
     default:
@@ -99,10 +96,10 @@ export function isRankingCommand(msg: unknown): msg is RankingCommand {
 }
 
 function isSubmit(msg: Record<string, unknown>): boolean {
-  if (!onlyKeys(msg, ['type', 'batchId', 'verdict', 'completionIds', 'ranks', 'note'])) return false;
-  if (!isId(msg.batchId)) return false;
+  if (!hasKeys(msg, ['type', 'batchId', 'verdict', 'completionIds'], ['ranks', 'note'])) return false;
+  if (!isSafeId(msg.batchId)) return false;
   const ids = msg.completionIds;
-  if (!Array.isArray(ids) || ids.length < 2 || ids.length > MAX_RANK_K || !ids.every(isId) || new Set(ids).size !== ids.length) return false;
+  if (!Array.isArray(ids) || ids.length < 2 || ids.length > MAX_RANK_K || !ids.every(isSafeId) || new Set(ids).size !== ids.length) return false;
   if (msg.note !== undefined && (typeof msg.note !== 'string' || msg.note.length > MAX_NOTE_LENGTH)) return false;
   if (msg.verdict === 'skip' || msg.verdict === 'allBad') return msg.ranks === undefined;
   if (msg.verdict !== 'ranked') return false;
@@ -111,5 +108,5 @@ function isSubmit(msg: Record<string, unknown>): boolean {
 }
 
 export function isRankingNotification(msg: unknown): msg is RankingNotification {
-  return isObject(msg) && msg.type === 'didChangeState' && isObject(msg.state);
+  return isRecord(msg) && msg.type === 'didChangeState' && isRecord(msg.state);
 }

@@ -3,6 +3,7 @@
  * import. Commands go webview→host; notifications (`DidChange…`) go host→webview. Messages from
  * the webview are untrusted: the host accepts them only through `isSidebarCommand`.
  */
+import { hasKeys, isRecord, isSafeId } from './guards';
 import type { BackendReport } from './backend';
 import type { LiveRun } from './curves';
 import type { ProjectOverview } from './engineProject';
@@ -105,20 +106,13 @@ const ALLOWED_COMMANDS: ReadonlySet<string> = new Set(SIDEBAR_COMMANDS);
  * `runCommand` only with an allowlisted command id and a well-formed run id.
  */
 export function isSidebarCommand(msg: unknown): msg is SidebarCommand {
-  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return false;
-  const m = msg as Record<string, unknown>;
-  const keys = Object.keys(m);
-  if (m.type === 'runCommand') {
-    return (
-      keys.every((k) => k === 'type' || k === 'command' || k === 'runId') &&
-      typeof m.command === 'string' &&
-      ALLOWED_COMMANDS.has(m.command) &&
-      (m.runId === undefined || (typeof m.runId === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(m.runId)))
-    );
+  if (!isRecord(msg)) return false;
+  if (msg.type === 'runCommand') {
+    return hasKeys(msg, ['type', 'command'], ['runId']) && typeof msg.command === 'string' && ALLOWED_COMMANDS.has(msg.command) && (msg.runId === undefined || isSafeId(msg.runId));
   }
-  return keys.length === 1 && typeof m.type === 'string' && COMMAND_TYPES.has(m.type);
+  return hasKeys(msg, ['type']) && typeof msg.type === 'string' && COMMAND_TYPES.has(msg.type);
 }
 
 export function isSidebarNotification(msg: unknown): msg is SidebarNotification {
-  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'didChangeState';
+  return isRecord(msg) && msg.type === 'didChangeState';
 }

@@ -16,6 +16,7 @@
  * If the module cannot be found or instantiated, tfjs's kernels stay and the reason is
  * reported (never a crash).
  */
+import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs-core';
@@ -222,7 +223,7 @@ function tryInstall(tf: Tf): KernelInstall {
     const names = ['BatchMatMul', '_FusedMatMul', 'Exp', 'Add', 'Multiply', 'Sum', 'GatherV2', 'UnsortedSegmentSum', 'AdamW', ...Object.keys(LAYOUT_KERNELS), ...Object.keys(MODEL_KERNELS)];
     return { ok: true, detail: `${names.join(', ')} from ${file}` };
   } catch (err) {
-    return { ok: false, detail: `${KERNEL_FILE} failed to load (${err instanceof Error ? err.message : String(err)}); using tfjs-wasm's kernels` };
+    return { ok: false, detail: `${KERNEL_FILE} failed to load (${errorMessage(err)}); using tfjs-wasm's kernels` };
   }
 }
 

@@ -4,6 +4,7 @@
  * without the `transformer.` prefix, tied `lm_head.weight`, old `attn.bias` buffers) and write
  * folders that GPT2LMHeadModel / GPT2ForSequenceClassification load as is.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -179,7 +180,7 @@ function readJson(file: string): Record<string, unknown> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
     return v as Record<string, unknown>;
   } catch (err) {
-    throw new UserError(`${file}: not valid JSON (${err instanceof Error ? err.message : String(err)}).`);
+    throw new UserError(`${file}: not valid JSON (${errorMessage(err)}).`);
   }
 }
 

@@ -6,6 +6,7 @@
  * must agree with dtype × shape, and must tile it with no overlaps or gaps.
  * Reads F32/F16/BF16 into Float32Array; writes F32 with metadata {"format": "pt"}.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';
 import { UserError } from '../errors';
 
@@ -40,7 +41,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (err) {
-    fail(`the header is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+    fail(`the header is not valid JSON (${errorMessage(err)})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('the header is not a JSON object');
   const dataStart = 8 + n;

@@ -3,6 +3,7 @@
  * over a one-node graph with each. Asking for `['cuda','cpu']` throws when CUDA is missing
  * instead of falling back (OFFLINE.md), so each provider is tried on its own.
  */
+import { errorMessage } from '../../protocol/guards';
 import { onnx } from 'onnx-proto';
 
 /** A graph `y = Identity(x)` over float32[1]: the smallest model a session accepts. */
@@ -51,6 +52,6 @@ export async function probeOrtProviders(candidates: readonly string[] = ['cuda',
 }
 
 export function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+  const text = errorMessage(err);
   return text.split('\n')[0]?.slice(0, 300) ?? '';
 }

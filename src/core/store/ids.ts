@@ -3,20 +3,11 @@
  * `.rlhf/` when it becomes part of a path (`runs/<id>/`). Labelers are free text (an email);
  * their file names are derived from them, never taken from them.
  */
+import { SAFE_ID } from '../../protocol/guards';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
-/** Letters, digits, `_ . -`; starts with a letter or digit; at most 128 chars. No `/`, no `..`. */
-export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
-export const idSchema = z
-  .string()
-  .regex(SAFE_ID, 'must be 1–128 letters, digits, _ . - (starting with a letter or digit)')
-  .refine((s) => !s.includes('..'), 'must not contain ..');
-
-export function isSafeId(s: string): boolean {
-  return idSchema.safeParse(s).success;
-}
+export const idSchema = z.string().regex(SAFE_ID, 'must be 1–128 letters, digits, _ . - (starting with a letter or digit, no ..)');
 
 /** Stable across machines and runs: the same prompt text always gets the same id. */
 export function promptIdFor(text: string): string {

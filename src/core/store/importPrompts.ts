@@ -3,6 +3,7 @@
  * `prompt` or `text` string, per line) or `.csv` (a header row with a `prompt` or `text` column;
  * quoted fields may span lines). Every prompt is checked before any is stored.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
@@ -57,7 +58,7 @@ function csvPrompts(file: string): FilePrompt[] {
     // Arrays, not column objects: a hostile header (`__proto__`) never becomes a key.
     rows = parse(inputText(file), { info: true, skip_empty_lines: true, max_record_size: 4 * 1024 * 1024 }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (err) {
-    throw new UserError(`${file}: not valid CSV (${(err as Error).message}). Nothing was imported.`);
+    throw new UserError(`${file}: not valid CSV (${errorMessage(err)}). Nothing was imported.`);
   }
   const [header, ...data] = rows;
   if (!header) return [];

@@ -2,6 +2,7 @@
  * Reading a file the user hands us for import (prompts, preferences): bounded in size, decoded
  * as strict UTF-8 line by line (so an error names its line), BOM skipped, CRLF accepted.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';
 import { UserError } from '../errors';
 import { DEFAULT_LIMITS, decodeLine, lineSpans, parseChecked } from './jsonl';
@@ -41,7 +42,7 @@ export function inputLines(file: string, maxLineBytes = DEFAULT_LIMITS.maxLineBy
     try {
       text = decodeLine(buf.subarray(start, end), maxLineBytes);
     } catch (err) {
-      throw new UserError(`${file}:${line}: ${(err as Error).message}. Nothing was imported; fix that line and try again.`);
+      throw new UserError(`${file}:${line}: ${errorMessage(err)}. Nothing was imported; fix that line and try again.`);
     }
     if (text.trim() !== '') out.push({ text, line });
   }
@@ -59,7 +60,7 @@ export function inputText(file: string): string {
       // Keep the `\r` here: CSV quoting rules decide what a line ending means.
       lines.push(decodeLine(buf.subarray(start, end), MAX_IMPORT_BYTES) + (buf[end - 1] === 0x0d ? '\r' : '') + (terminated ? '\n' : ''));
     } catch (err) {
-      throw new UserError(`${file}:${line}: ${(err as Error).message}. Nothing was imported; fix that line and try again.`);
+      throw new UserError(`${file}:${line}: ${errorMessage(err)}. Nothing was imported; fix that line and try again.`);
     }
   }
   return lines.join('');
@@ -71,7 +72,7 @@ export function inputJsonl<T>(file: string, schema: z.ZodType<T>, what: string):
     try {
       return { value: parseChecked(text, schema), line };
     } catch (err) {
-      throw new UserError(`${file}:${line}: ${(err as Error).message}. This is not ${what}; nothing was imported.`);
+      throw new UserError(`${file}:${line}: ${errorMessage(err)}. This is not ${what}; nothing was imported.`);
     }
   });
 }

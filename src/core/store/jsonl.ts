@@ -4,6 +4,7 @@
  * name the file, the line and the field. A bad *last* line is not an error here: it is returned
  * as `tail` so the caller can report it and, under the project lock, quarantine it.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';
 import type { z } from 'zod';
 import { UserError } from '../errors';
@@ -91,7 +92,7 @@ export function parseChecked<T>(text: string, schema: z.ZodType<T>, limits: Json
     raw = JSON.parse(text, rejectProtoKeys);
   } catch (err) {
     if (err instanceof ForbiddenKey) throw err;
-    throw new Error(`not valid JSON (${(err as Error).message})`, { cause: err });
+    throw new Error(`not valid JSON (${errorMessage(err)})`, { cause: err });
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new Error(describeIssue(parsed.error));
@@ -157,7 +158,7 @@ export function parseJsonl<T>(buf: Uint8Array, file: string, schema: z.ZodType<T
         // Valid but unterminated: kept, yet not final (a writer may still be adding to it).
         if (!terminated) return { records, unterminated: true, consumed };
       } catch (err) {
-        const reason = (err as Error).message;
+        const reason = errorMessage(err);
         if (i === lastIdx) return { records, tail: { offset: from.offset + start, line, reason, terminated }, unterminated: false, consumed };
         throw new UserError(`${where(file, line)}: ${reason}. The file is not changed; fix or remove that line (a backup first) and try again.`);
       }
@@ -190,6 +191,6 @@ export function readJsonFile<T>(file: string, schema: z.ZodType<T>, limits: Json
     return parseChecked(text, schema, limits);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file} does not exist.`);
-    throw new UserError(`${file}: ${(err as Error).message}. Fix the file (or restore it from version control) and try again.`);
+    throw new UserError(`${file}: ${errorMessage(err)}. Fix the file (or restore it from version control) and try again.`);
   }
 }

@@ -3,6 +3,7 @@
  * @huggingface/tokenizers (pure JS, offline). The tiny default model's byte-level tokenizer is
  * itself a tokenizer.json (see byteLevel.ts), so every model folder looks the same.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
@@ -43,7 +44,7 @@ export function tokenizerFromJson(json: TokenizerJson, name: string): Tokenizer 
   try {
     hf = new HfTokenizer(json, {});
   } catch (err) {
-    throw new UserError(`${name}: the tokenizer could not be built (${err instanceof Error ? err.message : String(err)}).`);
+    throw new UserError(`${name}: the tokenizer could not be built (${errorMessage(err)}).`);
   }
   const vocab = hf.get_vocab(true);
   let maxId = -1;
@@ -102,6 +103,6 @@ function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${file}: not valid JSON (${err instanceof Error ? err.message : String(err)}).`);
+    throw new UserError(`${file}: not valid JSON (${errorMessage(err)}).`);
   }
 }

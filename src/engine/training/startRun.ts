@@ -4,6 +4,7 @@
  * run id (and, for metrics, the stage and step). The caller owns the AbortSignal: aborting stops
  * the run within one step, leaving a checkpoint and the state 'cancelled'.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as path from 'node:path';
 import { runDemo } from '../../core/demo/demo';
 import type { DemoConfig, DemoEvent } from '../../core/demo/demo';
@@ -145,7 +146,7 @@ export async function startRun(params: StartRunParams, ctx: StartContext): Promi
     return { runId: p.runId, state: 'completed', finals, ...(p.configFile ? { configFile: p.configFile } : {}) };
   } catch (err) {
     const cancelled = isAbortError(err);
-    emit({ type: 'run-end', state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'Cancelled by the user.' : err instanceof Error ? err.message : String(err) });
+    emit({ type: 'run-end', state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'Cancelled by the user.' : errorMessage(err) });
     throw err;
   }
 }

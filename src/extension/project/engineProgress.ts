@@ -3,6 +3,7 @@
  * show in it, Cancel aborts the request (the engine stops within a step), and a failure is shown
  * with the engine's message. Returns undefined when cancelled or failed.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as vscode from 'vscode';
 import { EngineRequestError } from '../engineClient';
 import type { EngineNotifications } from '../../protocol/engine';
@@ -34,8 +35,4 @@ export async function withEngineProgress<T>(title: string, log: vscode.LogOutput
       sub.dispose();
     }
   });
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -10,10 +10,10 @@
  * The store keeps them apart from explicit rankings; training leaves them out unless project.json
  * settings.includeImplicit is on.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as vscode from 'vscode';
 import type { FeatureDeps } from '../features';
 import { inlineRefusal } from '../../protocol/inlineScope';
-import { errorMessage } from './engineProgress';
 import { hasProjectOnDisk, projectFolder } from './workspace';
 
 const ACCEPT_COMMAND = 'rlhf.inlineCompletionAccepted';

@@ -5,12 +5,13 @@
  * submit is acknowledged to the page only once the engine has answered, and a failed save keeps
  * the item so the page keeps its ranking and can retry. Messages from the page are validated.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as vscode from 'vscode';
 import type { RankingCommand, RankingNotification, RankingState, SubmitCommand, Tally } from '../../protocol/ranking';
 import { isRankingCommand } from '../../protocol/ranking';
 import type { FeatureDeps } from '../features';
 import { renderWebviewHtml } from '../webviewHtml';
-import { errorMessage, withEngineProgress } from './engineProgress';
+import { withEngineProgress } from './engineProgress';
 import { UNTRUSTED_MESSAGE, hasProjectOnDisk, projectFolder } from './workspace';
 
 export const RANKING_VIEW_TYPE = 'rlhf.ranking';

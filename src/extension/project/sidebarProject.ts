@@ -4,10 +4,10 @@
  * view reads it through `projectSection()`; the project features install the loader at
  * activation (`installProjectSource`). Reloads are coalesced: one in flight, at most one queued.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as vscode from 'vscode';
 import type { ProjectSection } from '../../protocol/sidebar';
 import type { EngineClient } from '../engineClient';
-import { errorMessage } from './engineProgress';
 import { nextStep } from './nextStep';
 import { hasProjectOnDisk, projectFolder, projectJsonOf, setContextKeys } from './workspace';
 

@@ -5,6 +5,7 @@
  * step, batched to at most ten messages a second. A panel that was hidden missed appends: when
  * it becomes visible again it gets full snapshots. Every page message is validated first.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { projectFolder } from '../project/workspace';
@@ -136,7 +137,7 @@ export class CurvesPanel implements vscode.Disposable {
       this.freshBootstrap = true;
       return { ...base, view: this.view, runs, series, samples };
     } catch (err) {
-      return { ...base, runs: [], series: {}, samples: {}, error: `Could not read the runs: ${err instanceof Error ? err.message : String(err)}` };
+      return { ...base, runs: [], series: {}, samples: {}, error: `Could not read the runs: ${errorMessage(err)}` };
     }
   }
 
@@ -178,7 +179,7 @@ export class CurvesPanel implements vscode.Disposable {
       return;
     }
     void this.dispatch(raw).catch((err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       this.deps.log.error(`Curves: ${raw.type} failed: ${message}`);
       this.post({ type: 'didFail', message });
     });

@@ -5,6 +5,7 @@
  * curves panel, the status bar, the sidebar) about every event. Nothing heavy runs here: the
  * events are small and the panel batches them.
  */
+import { errorMessage } from '../../protocol/guards';
 import * as vscode from 'vscode';
 import { projectFolder } from '../project/workspace';
 import type { LiveRun } from '../../protocol/curves';
@@ -101,7 +102,7 @@ export class RunController implements vscode.Disposable {
           this.deps.log.info(`Run ${id} stopped at ${active.stage ?? 'its first'} step ${active.step}. ${formatStats(this.eventLoop.stats(), this.eventLoop.stalls())}`);
           void vscode.window.showInformationMessage(`RLHF: run ${id} stopped at ${active.stage ?? 'its first'} step ${active.step}. RLHF: Resume Run continues it from its last checkpoint.`);
         } else {
-          const message = err instanceof Error ? err.message : String(err);
+          const message = errorMessage(err);
           this.deps.log.error(`Run ${id} failed: ${message}`);
           void vscode.window.showErrorMessage(`RLHF: ${label} failed: ${message}`);
         }

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { projectHandlers } from '../../../src/engine/projectHandlers';
+import { createHandlers } from '../../../src/engine/handlers';
 import type { HandlerContext } from '../../../src/engine/handlers';
 import { isUserError } from '../../../src/core/errors';
 import { Project } from '../../../src/core/store/project';
@@ -76,7 +77,12 @@ test('generate, rank by submit, undo, and the queue with progress', async () => 
     (e) => isUserError(e) && /ranks/.test(e.message),
   );
   await assert.rejects(h['ranking.next']({ workspace: 'relative/path' }, ctx), (e) => isUserError(e) && /absolute path/.test(e.message));
-  await assert.rejects(h['ranking.submit']({ workspace: ws, batchId: 'x', verdict: 'maybe', completionIds: ['a', 'b'] } as never, ctx), (e) => isUserError(e) && /verdict/.test(e.message));
+  // Params are checked before any handler runs (the engine's handlers, params.ts).
+  const checked = createHandlers({ defaultBackend: 'cpu' });
+  await assert.rejects(
+    checked['ranking.submit']({ workspace: ws, batchId: 'x', verdict: 'maybe', completionIds: ['a', 'b'] } as never, ctx),
+    (e) => isUserError(e) && /ranking.submit: 'verdict'/.test(e.message),
+  );
 });
 
 test('long prompts: import warns about those the context cannot hold, generation continues their end, a selection that cannot fit stores nothing', async () => {

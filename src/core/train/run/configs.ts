@@ -4,6 +4,7 @@
  * from its DEFAULT_* object; a file only states what it changes. Relative paths resolve
  * against the config file's folder.
  */
+import { errorMessage, SAFE_ID } from '../../../protocol/guards';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -39,10 +40,7 @@ const optimSchema = z.strictObject({
 
 const loopFields = {
   /** Run id to create (or resume, when it exists). Default: a fresh `<stage>-<time>` id. */
-  runId: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'letters, digits, _ . - only')
-    .optional(),
+  runId: z.string().regex(SAFE_ID, 'letters, digits, _ . - only (starting with a letter or digit, no ..)').optional(),
   steps: positiveInt.max(10_000_000).optional(),
   batchSize: positiveInt.max(4096).optional(),
   evalEvery: z.int().min(0).optional(),
@@ -92,7 +90,7 @@ export function readConfigFile<T>(file: string, schema: z.ZodType<T>): T {
   try {
     raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
-    throw new UserError(`${file}: not valid JSON (${(err as Error).message}).`);
+    throw new UserError(`${file}: not valid JSON (${errorMessage(err)}).`);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new UserError(`${file}: ${describeIssue(parsed.error)}`);

@@ -8,6 +8,7 @@
  * runs/<id>/checkpoints/<stage>/final/ (the stage's result). A checkpoint counts only once it
  * is recorded in run.json, which happens after its folder is completely written.
  */
+import { errorMessage } from '../../../protocol/guards';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Tf from '@tensorflow/tfjs-core';
@@ -97,7 +98,7 @@ export async function runPipeline(project: Project, runId: string, jobs: readonl
     return { runId, finals };
   } catch (err) {
     const cancelled = isAbortError(err);
-    await runs.update(runId, { state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'Cancelled by the user.' : err instanceof Error ? err.message : String(err) });
+    await runs.update(runId, { state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'Cancelled by the user.' : errorMessage(err) });
     throw err;
   } finally {
     writer.close();

@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import { LAYOUT_KERNELS } from './wasmLayoutKernels';
 import { MODEL_KERNELS } from './wasmModelKernels';
+import { bytes, elementPtr, heapInt32, offset, size } from './wasmHeap';
 
 type Tf = typeof tfTypes;
 
@@ -227,9 +228,6 @@ function tryInstall(tf: Tf): KernelInstall {
   }
 }
 
-const offset = (backend: WasmBackendView, t: tfTypes.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-const size = (shape: readonly number[]): number => shape.reduce((p, x) => p * x, 1);
-
 const batchMatMul: Ours = (kernels, backend, args) => {
   const { a, b } = args.inputs as { a: tfTypes.TensorInfo; b: tfTypes.TensorInfo };
   const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
@@ -281,11 +279,6 @@ const sum: Ours = (kernels, backend, args) => {
   kernels.sumRows(offset(backend, x), offset(backend, out), size(x.shape.slice(0, k)), size(rest));
   return out;
 };
-
-/** Indices as an Int32Array view of the heap (valid until the next allocation). */
-function heapInt32(backend: WasmBackendView, t: tfTypes.TensorInfo): Int32Array {
-  return new Int32Array(backend.wasm.HEAPU8.buffer, offset(backend, t), size(t.shape));
-}
 
 /** tf.gather(x, indices) on axis 0 of a float32 x, every index in range; else tfjs's kernel. */
 const gatherV2: Ours = (kernels, backend, args) => {
@@ -373,7 +366,7 @@ export function planBatchMatMul(aShape: readonly number[], bShape: readonly numb
     if (da !== db && da !== 1 && db !== 1) throw new Error(`matMul: batch dimensions of shapes [${aShape}] and [${bShape}] do not broadcast`);
     outOuter.push(da === 1 ? db : da);
   }
-  const batch = outOuter.reduce((p, x) => p * x, 1);
+  const batch = size(outOuter);
   const aIndex = new Int32Array(batch);
   const bIndex = new Int32Array(batch);
   for (let g = 0; g < batch; g++) {
@@ -384,9 +377,9 @@ export function planBatchMatMul(aShape: readonly number[], bShape: readonly numb
       ib = 0,
       sb = 1;
     for (let d = rank - 1; d >= 0; d--) {
-      const size = outOuter[d]!;
-      const coord = rest % size;
-      rest = Math.floor(rest / size);
+      const dim = outOuter[d]!;
+      const coord = rest % dim;
+      rest = Math.floor(rest / dim);
       const da = aOuter[d - (rank - aOuter.length)] ?? 1;
       const db = bOuter[d - (rank - bOuter.length)] ?? 1;
       if (da !== 1) ia += coord * sa;
@@ -403,28 +396,28 @@ export function planBatchMatMul(aShape: readonly number[], bShape: readonly numb
 function runBatchMatMul(kernels: KernelExports, backend: WasmBackendView, a: tfTypes.TensorInfo, b: tfTypes.TensorInfo, plan: MatMulPlan, bias?: tfTypes.TensorInfo): tfTypes.TensorInfo {
   const { M, K, N, transposeA, transposeB, aIndex, bIndex } = plan;
   const out = backend.makeOutput(plan.outShape, 'float32');
-  const pa = backend.dataIdMap.get(a.dataId)!.memoryOffset;
-  const pb = backend.dataIdMap.get(b.dataId)!.memoryOffset;
-  const pc = backend.dataIdMap.get(out.dataId)!.memoryOffset;
+  const pa = offset(backend, a);
+  const pb = offset(backend, b);
+  const pc = offset(backend, out);
   const biasPtr = bias ? offset(backend, bias) : 0;
-  const matA = M * K * 4;
-  const matB = K * N * 4;
+  const matA = M * K;
+  const matB = K * N;
   // A stored [M, K] (or [K, M] when transposed): element (i, k) at i·ai + k·ak.
   const ai = transposeA ? 1 : K;
   const ak = transposeA ? M : 1;
   // A transposed B ([N, K]) is repacked to [K, N] once per distinct B matrix.
-  const scratch = transposeB && K * N > 0 ? backend.wasm._malloc(matB) : 0;
+  const scratch = transposeB && matB > 0 ? backend.wasm._malloc(bytes(matB)) : 0;
   try {
     let packed = -1;
     for (let g = 0; g < aIndex.length; g++) {
       const bg = bIndex[g]!;
-      let bPtr = pb + bg * matB;
+      let bPtr = elementPtr(pb, bg * matB);
       if (transposeB) {
         if (packed !== bg) kernels.pack(bPtr, 1, K, scratch, K, N);
         packed = bg;
         bPtr = scratch;
       }
-      kernels.gemm(pa + aIndex[g]! * matA, ai, ak, bPtr, N, pc + g * M * N * 4, M, K, N, biasPtr);
+      kernels.gemm(elementPtr(pa, aIndex[g]! * matA), ai, ak, bPtr, N, elementPtr(pc, g * M * N), M, K, N, biasPtr);
     }
   } finally {
     if (scratch) backend.wasm._free(scratch);

@@ -11,10 +11,8 @@
  * Other cases go to tfjs-wasm's kernel (null).
  */
 import type * as tfTypes from '@tensorflow/tfjs-core';
-import type { Ours, WasmBackendView } from './wasmKernels';
-
-const offset = (backend: WasmBackendView, t: tfTypes.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-const size = (shape: readonly number[]): number => shape.reduce((p, x) => p * x, 1);
+import type { Ours } from './wasmKernels';
+import { elementPtr, offset, size } from './wasmHeap';
 
 const identity: Ours = (_kernels, backend, args) => {
   const { x } = args.inputs as { x: tfTypes.TensorInfo };
@@ -47,7 +45,7 @@ const splitV: Ours = (kernels, backend, args) => {
       x.shape.map((d, i) => (i === ax ? s : d)),
       'float32',
     );
-    if (s * inner * outer > 0) kernels.copyRows(src + at * inner * 4, n * inner, offset(backend, out), s * inner, outer, s * inner);
+    if (s * inner * outer > 0) kernels.copyRows(elementPtr(src, at * inner), n * inner, offset(backend, out), s * inner, outer, s * inner);
     at += s;
     return out;
   });
@@ -68,7 +66,7 @@ const concat: Ours = (kernels, backend, args) => {
   let at = 0;
   for (const t of inputs) {
     const s = t.shape[ax]!;
-    if (s * inner * outer > 0) kernels.copyRows(offset(backend, t), s * inner, dst + at * inner * 4, total * inner, outer, s * inner);
+    if (s * inner * outer > 0) kernels.copyRows(offset(backend, t), s * inner, elementPtr(dst, at * inner), total * inner, outer, s * inner);
     at += s;
   }
   return out;

@@ -15,10 +15,8 @@
  *  SOFTMAX_GRAD         {probs [.., C], dprobs [.., C]}           → probs ⊙ (dprobs − Σ_C dprobs ⊙ probs)
  */
 import type * as tfTypes from '@tensorflow/tfjs-core';
-import type { Ours, WasmBackendView } from './wasmKernels';
-
-const offset = (backend: WasmBackendView, t: tfTypes.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-const size = (shape: readonly number[]): number => shape.reduce((p, x) => p * x, 1);
+import type { Ours } from './wasmKernels';
+import { offset, size } from './wasmHeap';
 
 export const TOKEN_LOGPROBS_KERNEL = 'RlhfTokenLogProbs';
 export const TOKEN_LOGPROBS_GRAD_KERNEL = 'RlhfTokenLogProbsGrad';

@@ -132,9 +132,7 @@ async function benchTrain(c: BenchConfig, reps: number): Promise<Timing> {
 
 /**
  * A sampler under test: continue `prompts` by `maxNewTokens` greedy-free (temperature 1)
- * tokens; returns how many tokens it generated.
- * >>> ORT: the formats/ORT engineer adds an entry to SAMPLERS below (or a bench/model-ort.ts
- * that imports `benchSampler`), building its session from the same params. <<<
+ * tokens; returns how many tokens it generated. bench/model-ort.ts adds ONNX Runtime's.
  */
 export type SamplerUnderTest = (config: GPT2Config, params: Params, prompts: number[][], maxNewTokens: number) => Promise<number>;
 

@@ -13,6 +13,7 @@ import { EngineClient, EngineRequestError } from './engineClient';
 import type { EngineState } from './engineClient';
 import { EventLoopMonitor } from './eventLoop';
 import { SIDEBAR_VIEW_ID, SidebarViewProvider } from './sidebarView';
+import { ProjectSectionSource } from './project/sidebarProject';
 import { registerProjectFeatures } from './projectFeatures';
 import { registerTrainingFeatures } from './trainingFeatures';
 
@@ -86,7 +87,8 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     await showEngineStatus();
   };
 
-  const sidebar = new SidebarViewProvider(context.extensionUri, state, { showEngineStatus, restartEngine }, log, eventLoop);
+  const projectSection = new ProjectSectionSource(engine);
+  const sidebar = new SidebarViewProvider(context.extensionUri, state, { showEngineStatus, restartEngine }, log, eventLoop, projectSection);
 
   context.subscriptions.push(
     log,
@@ -120,7 +122,7 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     { dispose: () => engine.dispose() },
   );
 
-  const deps = { context, engine, log, eventLoop, refreshSidebar: () => sidebar.refresh() };
+  const deps = { context, engine, log, eventLoop, projectSection, refreshSidebar: () => sidebar.refresh() };
   registerProjectFeatures(deps);
   const runs = registerTrainingFeatures(deps);
   liveRun = () => runs.live;

@@ -7,6 +7,7 @@
 import type * as vscode from 'vscode';
 import type { EngineClient } from './engineClient';
 import type { EventLoopMonitor } from './eventLoop';
+import type { ProjectSectionSource } from './project/sidebarProject';
 
 export interface FeatureDeps {
   readonly context: vscode.ExtensionContext;
@@ -16,4 +17,6 @@ export interface FeatureDeps {
   readonly eventLoop: EventLoopMonitor;
   /** Re-send the sidebar's full state (after anything it shows changed). */
   readonly refreshSidebar: () => void;
+  /** The sidebar's project section (the project at a glance and the next step). */
+  readonly projectSection: ProjectSectionSource;
 }

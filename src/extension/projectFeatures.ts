@@ -9,14 +9,12 @@ import type { FeatureDeps } from './features';
 import { registerProjectCommands } from './project/commands';
 import { registerInlineCompletions } from './project/inlineProvider';
 import { RANKING_VIEW_TYPE, RankingPanel } from './project/rankingPanel';
-import { installProjectSource, primeProjectSection, watchWorkspace } from './project/sidebarProject';
+import { watchWorkspace } from './project/sidebarProject';
 
 /** Quiet time before a burst of file changes refreshes the sidebar. */
 const REFRESH_DEBOUNCE_MS = 500;
 
 export function registerProjectFeatures(deps: FeatureDeps): void {
-  installProjectSource(deps.engine);
-  primeProjectSection();
   let timer: NodeJS.Timeout | undefined;
   const refreshSoon = (): void =>
     deps.eventLoop.track('file watcher', () => {
@@ -30,7 +28,7 @@ export function registerProjectFeatures(deps: FeatureDeps): void {
     ...registerInlineCompletions(deps),
     ...watchWorkspace(() =>
       deps.eventLoop.track('workspace change', () => {
-        primeProjectSection();
+        deps.projectSection.prime();
         deps.refreshSidebar();
       }),
     ),

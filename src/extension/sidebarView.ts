@@ -9,7 +9,7 @@ import type { SidebarCommand, SidebarNotification, SidebarState } from '../proto
 import { isSidebarCommand } from '../protocol/sidebar';
 import type { EventLoopMonitor } from './eventLoop';
 import { renderWebviewHtml } from './webviewHtml';
-import { projectSection, reloadProjectSection } from './project/sidebarProject';
+import type { ProjectSectionSource } from './project/sidebarProject';
 
 export const SIDEBAR_VIEW_ID = 'rlhf.sidebar';
 
@@ -22,7 +22,8 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   private view: vscode.WebviewView | undefined;
   private ready = false;
   private postTimer: NodeJS.Timeout | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
+  /** Listeners of the resolved view, disposed with it (VS Code resolves a new one after a move or reload). */
+  private viewListeners: vscode.Disposable[] = [];
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -30,6 +31,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     private readonly actions: SidebarActions,
     private readonly log: vscode.LogOutputChannel,
     private readonly eventLoop: EventLoopMonitor,
+    private readonly projectSection: ProjectSectionSource,
   ) {}
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -44,17 +46,23 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
       styleUri: view.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'sidebar.css')).toString(),
       bootstrap: this.fullState(),
     });
-    this.disposables.push(
+    this.disposeView();
+    this.viewListeners = [
       view.webview.onDidReceiveMessage((msg: unknown) => this.eventLoop.track('sidebar message', () => this.onMessage(msg))),
       view.onDidDispose(() => {
-        this.view = undefined;
+        if (this.view === view) this.view = undefined;
         this.ready = false;
+        this.disposeView();
       }),
       // A view hidden and shown again may have missed updates: resync it from a full snapshot.
       view.onDidChangeVisibility(() => {
         if (view.visible) this.refresh();
       }),
-    );
+    ];
+  }
+
+  private disposeView(): void {
+    for (const d of this.viewListeners.splice(0)) d.dispose();
   }
 
   /**
@@ -63,7 +71,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
    */
   refresh(): void {
     this.post();
-    void this.eventLoop.track('sidebar reload', () => reloadProjectSection()).then(() => this.post());
+    void this.eventLoop.track('sidebar reload', () => this.projectSection.reload()).then(() => this.post());
   }
 
   /** Send the state again within a quarter second (a live step moving: at most four a second, no reload). */
@@ -85,7 +93,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
 
   /** The extension's state plus the project section and workspace trust. */
   private fullState(): SidebarState {
-    const project = projectSection();
+    const project = this.projectSection.current;
     return { ...this.getState(), ...(project ? { project } : {}), trusted: vscode.workspace.isTrusted };
   }
 
@@ -122,6 +130,6 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
 
   dispose(): void {
     if (this.postTimer) clearTimeout(this.postTimer);
-    for (const d of this.disposables.splice(0)) d.dispose();
+    this.disposeView();
   }
 }

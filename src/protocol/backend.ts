@@ -1,4 +1,4 @@
-/** The compute backends, in the order `auto` tries them (DESIGN.md, "Compute"). */
+/** The compute backends, in the order `auto` tries them. */
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 

@@ -1,5 +1,5 @@
 /**
- * The one metric stream (DESIGN.md, "Metrics"): every name a stage may emit, with TRL/cleanrl
+ * The one metric stream: every name a stage may emit, with TRL/cleanrl
  * naming, declared with its stage in stages.ts. Written to a run's metrics.jsonl, streamed to the
  * CLI and the curves.
  */

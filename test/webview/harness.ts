@@ -16,7 +16,7 @@ const WEBVIEW_DIST = path.join(ROOT, 'dist', 'webview');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.join(ROOT, '.artifacts', 'webview');
 
-/** Flags measured to work offline as root (OFFLINE.md). */
+/** Flags measured to work offline as root: without the background-networking ones, Chromium's connections are refused by a closed network. */
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export async function launchBrowser(): Promise<Browser> {

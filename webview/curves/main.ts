@@ -5,6 +5,7 @@
  * runs, folded groups, hidden series) with setState; the host bootstraps and resyncs full
  * snapshots, and appends arrive tagged with stage and step. The charts follow theme changes.
  */
+import { el } from '../shared/dom';
 import 'uplot/dist/uPlot.min.css';
 import './curves.css';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
@@ -33,13 +34,6 @@ for (const [id, points] of Object.entries(boot.series)) {
   series.set(id, s);
 }
 for (const [id, list] of Object.entries(boot.samples)) samples.set(id, [...list]);
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.append(...children);
-  return node;
-}
 
 const app = document.getElementById('app') as HTMLElement;
 const header = el('header', { class: 'toolbar' });

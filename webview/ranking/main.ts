@@ -18,7 +18,7 @@ import type { Draft } from './draft';
 import { assign, isComplete, newDraft, reorder, tie, toggleVerdict, toSubmission, withNote } from './draft';
 import type { Piece } from './diff';
 import { wordDiff } from './diff';
-import { el } from './dom';
+import { el } from '../shared/dom';
 import { renderMarkdown } from './markdown';
 
 interface PageState {

@@ -3,7 +3,7 @@
  * paragraphs, **bold**, *italic* and `code`. Built as DOM nodes (text is never parsed as HTML),
  * so guidelines from project.json cannot inject markup or script.
  */
-import { el } from './dom';
+import { el } from '../shared/dom';
 
 export function renderMarkdown(source: string): HTMLElement {
   const root = el('div', { class: 'markdown' });

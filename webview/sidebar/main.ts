@@ -8,16 +8,10 @@ import '@vscode-elements/elements/dist/vscode-divider/index.js';
 import type { SidebarCommand, SidebarState } from '../../src/protocol/sidebar';
 import { isSidebarNotification } from '../../src/protocol/sidebar';
 import { readBootstrap, vscodeApi } from '../shared/vscodeApi';
+import { el } from '../shared/dom';
 import { projectSectionView } from './project';
 
 const api = vscodeApi<SidebarCommand, SidebarState>();
-
-function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.append(...children);
-  return node;
-}
 
 function engineSection(state: SidebarState): HTMLElement {
   const e = state.engine;

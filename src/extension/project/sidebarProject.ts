@@ -1,8 +1,8 @@
 /**
  * The sidebar's project section: loaded from the engine (`project.overview`, which reads runs
- * fresh each time) whenever the sidebar refreshes, with the suggested next step. The sidebar
- * view reads it through `projectSection()`; the project features install the loader at
- * activation (`installProjectSource`). Reloads are coalesced: one in flight, at most one queued.
+ * fresh each time) whenever the sidebar refreshes, with the suggested next step. One
+ * ProjectSectionSource per activation, created with the sidebar view that reads it and handed
+ * to the project features. Reloads are coalesced: one in flight, at most one queued.
  */
 import { errorMessage } from '../../protocol/guards';
 import * as vscode from 'vscode';
@@ -11,66 +11,67 @@ import type { EngineClient } from '../engineClient';
 import { nextStep } from './nextStep';
 import { hasProjectOnDisk, projectFolder, projectJsonOf, setContextKeys } from './workspace';
 
-let engine: EngineClient | undefined;
-let section: ProjectSection | undefined;
-let inFlight: Promise<void> | undefined;
-let queued = false;
+/** The project section: one per activation, owned by the extension and read by the sidebar view. */
+export class ProjectSectionSource {
+  private section: ProjectSection | undefined;
+  private inFlight: Promise<void> | undefined;
+  private queued = false;
 
-export function installProjectSource(client: EngineClient): void {
-  engine = client;
-}
-
-/** What the sidebar shows now (undefined before the project features are installed). */
-export function projectSection(): ProjectSection | undefined {
-  return section;
-}
-
-/** Reload the section (coalesced); resolves when the newest state is loaded. */
-export function reloadProjectSection(): Promise<void> {
-  if (inFlight) {
-    queued = true;
-    return inFlight;
+  constructor(private readonly engine: EngineClient) {
+    this.prime();
   }
-  inFlight = (async () => {
-    do {
-      queued = false;
-      await loadOnce();
-    } while (queued);
-  })().finally(() => (inFlight = undefined));
-  return inFlight;
-}
 
-async function loadOnce(): Promise<void> {
-  if (!engine) return;
-  const folder = projectFolder();
-  if (!folder) return setSection({ kind: 'noFolder' });
-  // No engine start for a folder without a project: a stat answers that.
-  if (!hasProjectOnDisk(folder)) return setSection({ kind: 'none', workspace: folder });
-  // A crashed engine restarts on the user's next action, not on a sidebar refresh.
-  if (engine.state.kind === 'crashed') return;
-  if (section?.kind !== 'open') setSection({ kind: 'loading', workspace: folder });
-  try {
-    const r = await engine.request('project.overview', { workspace: folder });
-    setSection(r.exists ? { kind: 'open', overview: r.overview, next: nextStep(r.overview) } : { kind: 'none', workspace: folder });
-  } catch (err) {
-    const message = errorMessage(err);
-    setSection({ kind: 'error', workspace: folder, message, ...(message.includes(projectJsonOf(folder)) ? { projectFile: true } : {}) });
+  /** What the sidebar shows now. */
+  get current(): ProjectSection | undefined {
+    return this.section;
   }
-}
 
-function setSection(next: ProjectSection): void {
-  section = next;
-  setContextKeys({
-    projectOpen: next.kind === 'open' || next.kind === 'loading',
-    hasUnranked: next.kind === 'open' && next.overview.unranked > 0,
-    hasFolder: next.kind !== 'noFolder',
-  });
-}
+  /** Reload the section (coalesced); resolves when the newest state is loaded. */
+  reload(): Promise<void> {
+    if (this.inFlight) {
+      this.queued = true;
+      return this.inFlight;
+    }
+    this.inFlight = (async () => {
+      do {
+        this.queued = false;
+        await this.loadOnce();
+      } while (this.queued);
+    })().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
 
-/** Context keys and a loading section from the disk alone (no engine start at activation). */
-export function primeProjectSection(): void {
-  const folder = projectFolder();
-  setSection(!folder ? { kind: 'noFolder' } : hasProjectOnDisk(folder) ? { kind: 'loading', workspace: folder } : { kind: 'none', workspace: folder });
+  /** Context keys and a loading section from the disk alone (no engine start at activation). */
+  prime(): void {
+    const folder = projectFolder();
+    this.set(!folder ? { kind: 'noFolder' } : hasProjectOnDisk(folder) ? { kind: 'loading', workspace: folder } : { kind: 'none', workspace: folder });
+  }
+
+  private async loadOnce(): Promise<void> {
+    const folder = projectFolder();
+    if (!folder) return this.set({ kind: 'noFolder' });
+    // No engine start for a folder without a project: a stat answers that.
+    if (!hasProjectOnDisk(folder)) return this.set({ kind: 'none', workspace: folder });
+    // A crashed engine restarts on the user's next action, not on a sidebar refresh.
+    if (this.engine.state.kind === 'crashed') return;
+    if (this.section?.kind !== 'open') this.set({ kind: 'loading', workspace: folder });
+    try {
+      const r = await this.engine.request('project.overview', { workspace: folder });
+      this.set(r.exists ? { kind: 'open', overview: r.overview, next: nextStep(r.overview) } : { kind: 'none', workspace: folder });
+    } catch (err) {
+      const message = errorMessage(err);
+      this.set({ kind: 'error', workspace: folder, message, ...(message.includes(projectJsonOf(folder)) ? { projectFile: true } : {}) });
+    }
+  }
+
+  private set(next: ProjectSection): void {
+    this.section = next;
+    setContextKeys({
+      projectOpen: next.kind === 'open' || next.kind === 'loading',
+      hasUnranked: next.kind === 'open' && next.overview.unranked > 0,
+      hasFolder: next.kind !== 'noFolder',
+    });
+  }
 }
 
 /** Reload whenever the workspace folders or trust change. */

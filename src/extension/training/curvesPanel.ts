@@ -4,6 +4,15 @@
  * engine), waits for the page's `ready`, then forwards live appends tagged with their stage and
  * step, batched to at most ten messages a second. A panel that was hidden missed appends: when
  * it becomes visible again it gets full snapshots. Every page message is validated first.
+ *
+ * Why the page's curves have no gap and no repeat, however snapshots and appends interleave:
+ *  1. the runner writes a metrics or samples line to the run's files before it emits the event;
+ *  2. appends are forwarded only for runs the page has a snapshot of (`loaded`), buffered per run;
+ *  3. a snapshot clears that run's buffer, then reads the files; while a read is in flight
+ *     (`inFlight`, counted) the run's new appends wait in the buffer and are sent after it;
+ *  4. so every point is in the snapshot, or in an append sent after it, or both; the page
+ *     replaces a point it already has for the same (stage, step), so "both" draws it once;
+ *  5. of overlapping reads (a page re-created meanwhile), only the newest is posted (`snapshotGeneration`).
  */
 import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';

@@ -2,7 +2,7 @@
  * The reward model: the SFT model with its LM head replaced by a scalar head (`score.weight`,
  * GPT2ForSequenceClassification), trained on ranked groups with −log σ(r_w − r_l − margin).
  * All pairs of one ranking share one forward of its K completions (InstructGPT), and each
- * group weighs the same whatever its number of pairs. Ties give no pair (see data.ts).
+ * group weighs the same whatever its number of pairs. Ties give no pair (see data/batches.ts).
  */
 import { UserError } from '../../errors';
 import * as tf from '@tensorflow/tfjs-core';

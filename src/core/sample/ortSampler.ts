@@ -12,6 +12,8 @@ import { buildGptGraph, pastKeyName, pastValueName, presentKeyName, presentValue
 import { firstLine } from '../onnx/probe';
 import { UserError } from '../errors';
 import { checkSamplingOptions, pickToken, seededRandom, sequenceSeed } from './pick';
+import { completionText, finishReason, stopAfter } from './stop';
+import type { Stopped } from './stop';
 import { fitPrompt, promptRoom } from './types';
 import type { Completion, SamplingOptions } from './types';
 
@@ -153,8 +155,7 @@ export class OrtSampler {
     const random = rows.map((_, b) => seededRandom(sequenceSeed(options.seed, b)));
     const tokens: number[][] = rows.map(() => []);
     const logprobs: number[][] = rows.map(() => []);
-    const texts: (string | undefined)[] = rows.map(() => undefined);
-    const finish: (Completion['finishReason'] | undefined)[] = rows.map(() => undefined);
+    const stopped: (Stopped | undefined)[] = rows.map(() => undefined);
     const V = config.vocab_size;
     const next = new BigInt64Array(B);
     const nextPos = new BigInt64Array(B);
@@ -163,16 +164,16 @@ export class OrtSampler {
       signal?.throwIfAborted();
       const T = step.logits.length / (B * V); // 1: the sampling graph returns the last position only
       for (let b = 0; b < B; b++) {
-        if (finish[b]) continue;
+        if (stopped[b]) continue;
         const row = step.logits.subarray((b * T + T - 1) * V, (b * T + T) * V);
         const picked = pickToken(row, options, random[b] as () => number);
         (tokens[b] as number[]).push(picked.token);
         (logprobs[b] as number[]).push(picked.logprob);
-        finish[b] = this.stopReason(b, picked.token, tokens[b] as number[], texts, options, decode);
+        stopped[b] = stopAfter(tokens[b] as number[], options, decode);
         next[b] = BigInt(picked.token);
         nextPos[b] = BigInt((length[b] as number) + s);
       }
-      if (finish.every((f) => f) || s === steps - 1) break;
+      if (stopped.every((f) => f) || s === steps - 1) break;
       // One new token per row; finished rows keep feeding their last token, ignored from here.
       const grown = new BigInt64Array(B * (total + 1));
       for (let b = 0; b < B; b++) {
@@ -185,31 +186,8 @@ export class OrtSampler {
     }
     return rows.map((_, b) => {
       const toks = tokens[b] as number[];
-      const body = toks.length > 0 && toks[toks.length - 1] === options.eosTokenId ? toks.slice(0, -1) : toks;
-      return { promptIndex: b, tokens: toks, text: texts[b] ?? decode(body), logprobs: logprobs[b] as number[], finishReason: finish[b] ?? 'length' };
+      return { promptIndex: b, tokens: toks, text: completionText(toks, stopped[b], decode), logprobs: logprobs[b] as number[], finishReason: finishReason(stopped[b]) };
     });
-  }
-
-  /** EOS, then stop strings (text cut before the first one found). */
-  private stopReason(
-    b: number,
-    token: number,
-    toks: readonly number[],
-    texts: (string | undefined)[],
-    options: SamplingOptions,
-    decode: (ids: readonly number[]) => string,
-  ): Completion['finishReason'] | undefined {
-    if (options.eosTokenId !== null && token === options.eosTokenId) return 'eos';
-    if (options.stopStrings.length === 0) return undefined;
-    const text = decode(toks);
-    let cut = -1;
-    for (const stop of options.stopStrings) {
-      const at = stop.length > 0 ? text.indexOf(stop) : -1;
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
-    }
-    if (cut < 0) return undefined;
-    texts[b] = text.slice(0, cut);
-    return 'stop';
   }
 
   /**

@@ -14,6 +14,8 @@ import { disposeCache, forward } from '../model/gpt2';
 import { transpose2d } from '../model/ops';
 import type { KVCache, Params } from '../model/gpt2';
 import { checkSamplingOptions, pickToken, seededRandom, sequenceSeed } from './pick';
+import { completionText, finishReason, stopAfter } from './stop';
+import type { Stopped } from './stop';
 import { fitPrompt, promptRoom } from './types';
 import type { Completion, SamplingOptions } from './types';
 
@@ -28,8 +30,8 @@ interface Row {
   readonly random: () => number;
   readonly tokens: number[];
   readonly logprobs: number[];
-  text: string;
-  finish: Completion['finishReason'] | undefined;
+  /** Set once the row is finished (EOS or a stop string). */
+  stopped: Stopped | undefined;
 }
 
 /**
@@ -64,8 +66,7 @@ export async function sampleTfjs(
     random: seededRandom(sequenceSeed(options.seed, i)),
     tokens: [],
     logprobs: [],
-    text: '',
-    finish: undefined,
+    stopped: undefined,
   }));
 
   // Prefill: left-padded prompts, mask 0 on padding; positions follow from the mask.
@@ -80,12 +81,12 @@ export async function sampleTfjs(
     for (let t = 0; t < steps; t++) {
       if (signal?.aborted) throw abortError();
       const next = rows.map((row, b) => {
-        if (row.finish) return 0; // finished rows keep decoding a dummy token; its output is ignored
+        if (row.stopped) return 0; // finished rows keep decoding a dummy token; its output is ignored
         const picked = pickToken(logits.subarray(b * config.vocab_size, (b + 1) * config.vocab_size), options, row.random);
         advance(row, picked.token, picked.logprob, options, decode);
         return picked.token;
       });
-      if (rows.every((r) => r.finish) || t === steps - 1) break;
+      if (rows.every((r) => r.stopped) || t === steps - 1) break;
       // Yield so an abort (or other engine work) can get in between tokens.
       await new Promise<void>((resolve) => setImmediate(resolve));
       const shorter = mask;
@@ -107,9 +108,9 @@ export async function sampleTfjs(
   return rows.map((row, i) => ({
     promptIndex: i,
     tokens: row.tokens,
-    text: row.finish === 'stop' ? row.text : decodeText(row, options, decode),
+    text: completionText(row.tokens, row.stopped, decode),
     logprobs: row.logprobs,
-    finishReason: row.finish ?? 'length',
+    finishReason: finishReason(row.stopped),
   }));
 }
 
@@ -136,41 +137,14 @@ function step(
   return { logits, cache: out.present };
 }
 
-/** Record a picked token and decide whether the row is finished. */
+/**
+ * Record a picked token and whether the row is finished. (A row never outlives maxNewTokens:
+ * the loop's last step is at most the maxNewTokens-th, and it ends there as 'length'.)
+ */
 function advance(row: Row, token: number, logprob: number, options: SamplingOptions, decode: (ids: readonly number[]) => string): void {
   row.tokens.push(token);
   row.logprobs.push(logprob);
-  if (options.eosTokenId !== null && token === options.eosTokenId) {
-    row.finish = 'eos';
-    return;
-  }
-  if (options.stopStrings.length > 0) {
-    const text = decode(row.tokens);
-    const cut = firstStop(text, options.stopStrings);
-    if (cut !== undefined) {
-      row.text = text.slice(0, cut);
-      row.finish = 'stop';
-      return;
-    }
-  }
-  if (row.tokens.length >= options.maxNewTokens) row.finish = 'length';
-}
-
-/** Index where the earliest stop string starts, if any. */
-function firstStop(text: string, stops: readonly string[]): number | undefined {
-  let best: number | undefined;
-  for (const s of stops) {
-    if (s.length === 0) continue;
-    const at = text.indexOf(s);
-    if (at >= 0 && (best === undefined || at < best)) best = at;
-  }
-  return best;
-}
-
-/** The completion's text: EOS is not part of it. */
-function decodeText(row: Row, options: SamplingOptions, decode: (ids: readonly number[]) => string): string {
-  const ids = row.finish === 'eos' && options.eosTokenId !== null ? row.tokens.slice(0, -1) : row.tokens;
-  return decode(ids);
+  row.stopped = stopAfter(row.tokens, options, decode);
 }
 
 function abortError(): Error {

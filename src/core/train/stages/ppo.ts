@@ -18,6 +18,7 @@ import { lmLoss } from '../lm';
 import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from '../rollout/rollout';
 import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
 import { due, metrics, optimStep } from '../stage';
+import { masked, mean, rowSumMasked, sum, variance, whitenMasked } from '../stats';
 import type { ResumePoint, StageEvent, TrainModel } from '../stage';
 
 export interface PpoConfig {
@@ -145,13 +146,6 @@ export function adaptKl(coef: number, kl: number, n: number, target: number, hor
   return coef * (1 + (error * n) / horizon);
 }
 
-const masked = (xs: Float32Array | number[], mask: Float32Array): number[] => Array.from(xs).filter((_, i) => (mask[i] as number) > 0);
-const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((s, v) => s + v, 0) / xs.length : 0);
-const variance = (xs: readonly number[]): number => {
-  const m = mean(xs);
-  return mean(xs.map((x) => (x - m) * (x - m)));
-};
-
 export async function* ppo(
   policy: TrainModel,
   reference: TrainModel,
@@ -232,12 +226,7 @@ export async function* ppo(
       g.advantages.forEach((a, t) => (advantages[b * R + t] = a));
       g.returns.forEach((ret, t) => (returns[b * R + t] = ret));
     }
-    const realAdv = masked(advantages, rollout.responseMask);
-    if (config.whitenAdvantages && realAdv.length > 1) {
-      const m = mean(realAdv);
-      const sd = Math.sqrt(variance(realAdv) + 1e-8);
-      for (let i = 0; i < advantages.length; i++) advantages[i] = rollout.responseMask[i] ? ((advantages[i] as number) - m) / sd : 0;
-    }
+    if (config.whitenAdvantages) whitenMasked(advantages, rollout.responseMask);
 
     // 5. Epochs × shuffled minibatches.
     const mbSize = Math.max(1, Math.floor(B / config.miniBatches));
@@ -300,11 +289,11 @@ export async function* ppo(
     await sampler.refresh(policy);
     const seconds = (performance.now() - started) / 1000;
     const { rolloutSeconds, scoreSeconds } = c;
-    const responseTokens = rollout.responseMask.reduce((s, v) => s + v, 0);
+    const responseTokens = sum(rollout.responseMask);
     yield metrics('ppo', iteration, {
       'objective/kl': meanKl,
       'objective/kl_coef': klCoefUsed,
-      'objective/entropy': mean(Array.from({ length: B }, (_, b) => masked(entropy.subarray(b * R, (b + 1) * R), rollout.responseMask.subarray(b * R, (b + 1) * R)).reduce((s, v) => s + v, 0))),
+      'objective/entropy': mean(allRows(B).map((b) => rowSumMasked(entropy, rollout.responseMask, b, R))),
       'objective/non_score_reward': mean(nonScore),
       'objective/rlhf_reward': mean(rawScores.map((s, b) => s + (nonScore[b] as number))),
       'objective/scores': mean(rawScores),

@@ -13,6 +13,7 @@ import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from 
 import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
 import { clippedSurrogate } from './ppo';
 import { due, metrics, optimStep } from '../stage';
+import { mean, rowSumMasked, sum, whiten } from '../stats';
 import type { ResumePoint, StageEvent, TrainModel } from '../stage';
 
 export interface RlooConfig {
@@ -61,8 +62,8 @@ export function leaveOneOut(rewards: readonly number[], k: number): number[] {
   const out: number[] = [];
   for (let g = 0; g < rewards.length; g += k) {
     const group = rewards.slice(g, g + k);
-    const sum = group.reduce((s, v) => s + v, 0);
-    for (const r of group) out.push(r - (sum - r) / (k - 1));
+    const total = sum(group);
+    for (const r of group) out.push(r - (total - r) / (k - 1));
   }
   return out;
 }
@@ -111,15 +112,11 @@ export async function* rloo(
     const { rollout, oldLogp, refLogp, entropy, rawScores, texts } = c;
     const { B, R } = rollout;
     const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
-    const seqKl = allRows(B).map((b) => sumMasked(kl, rollout.responseMask, b, R));
-    const oldSeqLogp = allRows(B).map((b) => sumMasked(oldLogp, rollout.responseMask, b, R));
+    const seqKl = allRows(B).map((b) => rowSumMasked(kl, rollout.responseMask, b, R));
+    const oldSeqLogp = allRows(B).map((b) => rowSumMasked(oldLogp, rollout.responseMask, b, R));
     const rewards = rawScores.map((s, b) => s - config.klCoef * (seqKl[b] as number));
-    let adv = leaveOneOut(rewards, config.k);
-    if (config.normalizeAdvantages) {
-      const m = adv.reduce((s, v) => s + v, 0) / adv.length;
-      const sd = Math.sqrt(adv.reduce((s, v) => s + (v - m) * (v - m), 0) / adv.length + 1e-8);
-      adv = adv.map((a) => (a - m) / sd);
-    }
+    const loo = leaveOneOut(rewards, config.k);
+    const adv = config.normalizeAdvantages ? whiten(loo) : loo;
 
     const mbSize = Math.max(1, Math.floor(B / config.miniBatches));
     const losses: number[] = [];
@@ -157,11 +154,10 @@ export async function* rloo(
       }
     }
     await sampler.refresh(policy);
-    const mean = (xs: readonly number[]): number => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
     const seconds = (performance.now() - started) / 1000;
     yield metrics('rloo', iteration, {
       'objective/kl': mean(seqKl),
-      'objective/entropy': mean(allRows(B).map((b) => sumMasked(entropy, rollout.responseMask, b, R))),
+      'objective/entropy': mean(allRows(B).map((b) => rowSumMasked(entropy, rollout.responseMask, b, R))),
       'objective/non_score_reward': mean(seqKl.map((k) => -config.klCoef * k)),
       'objective/rlhf_reward': mean(rewards),
       'objective/scores': mean(rawScores),
@@ -171,7 +167,7 @@ export async function* rloo(
       'val/ratio': mean(ratios),
       lr,
       grad_norm: gradNorm,
-      tokens_per_second: rollout.responseMask.reduce((s, v) => s + v, 0) / seconds,
+      tokens_per_second: sum(rollout.responseMask) / seconds,
       'time/rollout': c.rolloutSeconds,
       'time/scoring': c.scoreSeconds,
       'time/update': seconds - c.rolloutSeconds - c.scoreSeconds,
@@ -182,10 +178,4 @@ export async function* rloo(
     if (due(iteration, config.checkpointEvery) && iteration < config.iterations) yield { type: 'checkpoint', step: iteration, reason: 'interval' };
   }
   yield { type: 'checkpoint', step: iteration, reason: 'final' };
-}
-
-function sumMasked(xs: Float32Array, mask: Float32Array, row: number, width: number): number {
-  let s = 0;
-  for (let t = 0; t < width; t++) if (mask[row * width + t]) s += xs[row * width + t] as number;
-  return s;
 }

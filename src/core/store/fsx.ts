@@ -106,6 +106,16 @@ export function quarantineTail(file: string, offset: number): { movedTo: string;
   }
 }
 
+/**
+ * A file's identity for change detection, `ino:mtimeMs:size`: a file replaced atomically
+ * (writeFileAtomic) gets a new inode, one rewritten in place a new mtime or size. Throws
+ * (ENOENT) when there is no such file, as fs.statSync.
+ */
+export function fileStamp(file: string): string {
+  const st = fs.statSync(file);
+  return `${st.ino}:${st.mtimeMs}:${st.size}`;
+}
+
 /** Adds the missing final newline after a valid last record (a hand-edited file, say). */
 export function terminateLastLine(file: string): void {
   appendDurable(file, [''], true);

@@ -21,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import { writeFileAtomic, writeJsonAtomic } from './fsx';
+import { fileStamp, writeFileAtomic, writeJsonAtomic } from './fsx';
 import { describeIssue, readJsonFile } from './jsonl';
 import { resolveLabeler } from './labeler';
 import type { Repair } from './log';
@@ -123,7 +123,7 @@ export class Project implements StoreContext {
     readonly migratedFrom: number | undefined,
     private readonly options: ProjectOptions,
   ) {
-    this.recordStamp = stampOf(paths.projectJson);
+    this.recordStamp = fileStamp(paths.projectJson);
     this.prompts = new PromptStore(this);
     this.completions = new CompletionStore(this);
     this.rankings = new RankingStore(this, () => this.labeler);
@@ -132,7 +132,7 @@ export class Project implements StoreContext {
 
   /** project.json as it is now: re-read when another window or the CLI has changed it. */
   get meta(): ProjectRecord {
-    const stamp = stampOf(this.paths.projectJson);
+    const stamp = fileStamp(this.paths.projectJson);
     if (stamp !== this.recordStamp) {
       this.record = readProjectRecord(this.paths, this.options).record;
       this.recordStamp = stamp;
@@ -159,7 +159,7 @@ export class Project implements StoreContext {
       const next = projectRecord.parse(change(structuredClone(readProjectRecord(this.paths, this.options).record)));
       writeJsonAtomic(this.paths.projectJson, next);
       this.record = next;
-      this.recordStamp = stampOf(this.paths.projectJson);
+      this.recordStamp = fileStamp(this.paths.projectJson);
       this.resolvedLabeler = undefined;
       return next;
     });
@@ -223,11 +223,6 @@ export class Project implements StoreContext {
   private logs() {
     return [this.prompts.log, this.completions.log, ...this.rankings.logs()];
   }
-}
-
-function stampOf(file: string): string {
-  const st = fs.statSync(file);
-  return `${st.ino}:${st.mtimeMs}:${st.size}`;
 }
 
 /** `<stem><ext>`, or `<stem>.2<ext>`, `.3` … when taken: backups never overwrite backups. */

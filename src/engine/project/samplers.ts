@@ -10,6 +10,7 @@ import type { GPT2Config } from '../../core/model/config';
 import { OrtSampler } from '../../core/sample/ortSampler';
 import type { Tokenizer } from '../../core/tokenizer/tokenizer';
 import { UserError } from '../../core/errors';
+import { fileStamp } from '../../core/store/fsx';
 
 export interface CachedModel {
   readonly dir: string;
@@ -27,16 +28,15 @@ interface Entry {
 const MAX_MODELS = 3;
 const cache = new Map<string, Entry>();
 
-function stampOf(dir: string): string {
+/** The identity of a model folder's weights file (fileStamp), or 'missing'. */
+function weightsStamp(dir: string): string {
   const file = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(file)) return 'missing';
-  const st = fs.statSync(file);
-  return `${st.ino}:${st.mtimeMs}:${st.size}`;
+  return fs.existsSync(file) ? fileStamp(file) : 'missing';
 }
 
 export async function samplerFor(dir: string): Promise<CachedModel> {
   const key = path.resolve(dir);
-  const stamp = stampOf(key);
+  const stamp = weightsStamp(key);
   const hit = cache.get(key);
   if (hit && hit.stamp === stamp) {
     // Re-insert: the Map's order is the recency order.

@@ -1,0 +1,207 @@
+/**
+ * Reverse-mode autodiff over the ONNX graph builder. Each op emits its forward nodes and
+ * records its vector–Jacobian product, also as ONNX nodes (standard ops only, so every
+ * execution provider runs the backward pass); `backward` walks the record from the loss back
+ * and sums each value's gradient contributions. Ops take dynamic batch and sequence sizes
+ * (B, T) and static feature sizes, so one training graph serves every batch shape.
+ *
+ * Shapes in comments: N = B·T rows, C features, V vocabulary, H heads of D.
+ */
+import { GraphBuilder } from './graphBuilder';
+
+interface Entry {
+  readonly inputs: readonly string[];
+  readonly output: string;
+  /** Gradients of the inputs given the output's (undefined: none, or not needed). */
+  readonly vjp: (gy: string, needs: (i: number) => boolean) => readonly (string | undefined)[];
+}
+
+export class Tape {
+  readonly g = new GraphBuilder();
+  private readonly entries: Entry[] = [];
+  /** Values the loss depends on through parameters: only these get gradients. */
+  private readonly live = new Set<string>();
+  private readonly shapes = new Map<string, string>();
+
+  /** A trainable parameter: a graph input of fixed shape. */
+  param(name: string, dims: readonly number[]): string {
+    this.live.add(name);
+    return this.g.input(name, 'float', dims);
+  }
+
+  private record(inputs: readonly string[], output: string, vjp: Entry['vjp']): string {
+    if (inputs.some((x) => this.live.has(x))) {
+      this.live.add(output);
+      this.entries.push({ inputs, output, vjp });
+    }
+    return output;
+  }
+
+  /** The runtime shape of `x` (one Shape node per value). */
+  private shapeOf(x: string): string {
+    let s = this.shapes.get(x);
+    if (!s) this.shapes.set(x, (s = this.g.op('Shape', [x])));
+    return s;
+  }
+
+  private const1d = new Map<string, string>();
+  private ints(values: readonly number[]): string {
+    const key = values.join(',');
+    let c = this.const1d.get(key);
+    if (!c) this.const1d.set(key, (c = this.g.int64Const(values)));
+    return c;
+  }
+
+  private scalar(v: number): string {
+    return this.g.floatConst([v], []);
+  }
+
+  /** Sum of `x` over `axes` (keepdims off). */
+  private sum(x: string, axes: readonly number[], keep = false): string {
+    return this.g.op('ReduceSum', [x, this.ints(axes)], { keepdims: keep ? 1 : 0 });
+  }
+
+  private to2d(x: string, cols: number): string {
+    return this.g.op('Reshape', [x, this.ints([-1, cols])]);
+  }
+
+  private like(x: string, ref: string): string {
+    return this.g.op('Reshape', [x, this.shapeOf(ref)]);
+  }
+
+  /** Rows of `table` [V, C] at `ids` (any int64 shape S) → [...S, C]. Gradient: scatter-add into [V, C]. */
+  gather(table: string, ids: string, C: number): string {
+    const y = this.g.op('Gather', [table, ids]);
+    return this.record([table, ids], y, (gy) => {
+      const zeros = this.g.op('ConstantOfShape', [this.shapeOf(table)]);
+      const idx = this.g.op('Reshape', [ids, this.ints([-1, 1])]); // [N, 1]
+      return [this.g.op('ScatterND', [zeros, idx, this.to2d(gy, C)], { reduction: 'add' }), undefined];
+    });
+  }
+
+  /** a + b; `b` may lack a's leading axes (broadcast over them), its gradient summed over `bAxes`. */
+  add(a: string, b: string, bAxes: readonly number[] = []): string {
+    return this.record([a, b], this.g.op('Add', [a, b]), (gy, needs) => [gy, needs(1) && bAxes.length ? this.sum(gy, bAxes) : gy]);
+  }
+
+  /** x [.., in] · W [in, out] + b [out]. */
+  linear(x: string, w: string, b: string, inDim: number, outDim: number): string {
+    const y = this.g.op('Add', [this.g.op('MatMul', [x, w]), b]);
+    return this.record([x, w, b], y, (gy, needs) => {
+      const gy2 = this.to2d(gy, outDim); // [N, out]
+      return [
+        needs(0) ? this.like(this.g.op('Gemm', [gy2, w], { transB: 1 }), x) : undefined, // [N, in]
+        needs(1) ? this.g.op('Gemm', [this.to2d(x, inDim), gy2], { transA: 1 }) : undefined, // [in, out]
+        needs(2) ? this.sum(gy2, [0]) : undefined,
+      ];
+    });
+  }
+
+  /** LayerNorm over the last axis (C features) with scale and shift. */
+  layerNorm(x: string, gamma: string, beta: string, C: number, eps: number): string {
+    const [y, mean, invStd] = this.g.opN('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: eps }, { outputs: 3, floats: ['epsilon'] }) as [string, string, string];
+    return this.record([x, gamma, beta], y, (gy, needs) => {
+      const xhat = this.g.op('Mul', [this.g.op('Sub', [x, mean]), invStd]); // [.., C]
+      const gy2 = this.to2d(gy, C);
+      const xhat2 = this.to2d(xhat, C);
+      const out: (string | undefined)[] = [undefined, needs(1) ? this.sum(this.g.op('Mul', [gy2, xhat2]), [0]) : undefined, needs(2) ? this.sum(gy2, [0]) : undefined];
+      if (needs(0)) {
+        // dx = invStd · (g − mean(g) − x̂·mean(g·x̂)), g = dy·γ
+        const g = this.g.op('Mul', [gy, gamma]);
+        const meanG = this.g.op('ReduceMean', [g], { axes: [-1], keepdims: 1 }); // opset 17: axes as an attribute
+        const meanGX = this.g.op('ReduceMean', [this.g.op('Mul', [g, xhat])], { axes: [-1], keepdims: 1 });
+        out[0] = this.g.op('Mul', [this.g.op('Sub', [this.g.op('Sub', [g, meanG]), this.g.op('Mul', [xhat, meanGX])]), invStd]);
+      }
+      return out;
+    });
+  }
+
+  /** gelu_new: 0.5·x·(1 + tanh(k·(x + a·x³))), k = √(2/π), a = 0.044715. */
+  geluNew(x: string): string {
+    const k = Math.sqrt(2 / Math.PI);
+    const a = 0.044715;
+    const xx = this.g.op('Mul', [x, x]);
+    const t = this.g.op('Tanh', [this.g.op('Mul', [this.g.op('Mul', [x, this.g.op('Add', [this.scalar(1), this.g.op('Mul', [xx, this.scalar(a)])])]), this.scalar(k)])]);
+    const half = this.g.op('Mul', [x, this.scalar(0.5)]);
+    const y = this.g.op('Mul', [half, this.g.op('Add', [t, this.scalar(1)])]);
+    return this.record([x], y, (gy) => {
+      // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·k·(1 + 3a·x²)
+      const sech2 = this.g.op('Sub', [this.scalar(1), this.g.op('Mul', [t, t])]);
+      const inner = this.g.op('Mul', [this.g.op('Add', [this.scalar(1), this.g.op('Mul', [xx, this.scalar(3 * a)])]), this.scalar(k)]);
+      const d = this.g.op('Add', [this.g.op('Mul', [this.g.op('Add', [t, this.scalar(1)]), this.scalar(0.5)]), this.g.op('Mul', [this.g.op('Mul', [half, sech2]), inner])]);
+      return [this.g.op('Mul', [gy, d])];
+    });
+  }
+
+  /**
+   * Causal multi-head self-attention from packed q|k|v [B, T, 3C] → [B, T, C], scores scaled by
+   * `scale`, plus `bias` [.., T, T] (the causal mask). The backward is written as a whole:
+   * dV = Pᵀ·dY, dP = dY·Vᵀ, dS = P∘(dP − rowsum(dP∘P)), dQ = s·dS·K, dK = s·dSᵀ·Q.
+   */
+  attention(qkv: string, bias: string, H: number, D: number, scale: number): string {
+    const C = H * D;
+    const heads = (t: string): string => this.g.op('Transpose', [this.g.op('Reshape', [t, this.ints([0, 0, H, D])])], { perm: [0, 2, 1, 3] }); // [B, T, C] → [B, H, T, D]
+    const merge = (t: string): string => this.g.op('Reshape', [this.g.op('Transpose', [t], { perm: [0, 2, 1, 3] }), this.ints([0, 0, C])]); // [B, H, T, D] → [B, T, C]
+    const [q2, k2, v2] = this.g.opN('Split', [qkv], { axis: 2 }, { outputs: 3 }) as [string, string, string];
+    const q = heads(q2);
+    const k = heads(k2);
+    const v = heads(v2);
+    const s = this.g.op('Add', [this.g.op('Mul', [this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]), this.scalar(scale)]), bias]); // [B, H, T, T]
+    const p = this.g.op('Softmax', [s], { axis: -1 });
+    const y = merge(this.g.op('MatMul', [p, v])); // [B, T, C]
+    return this.record([qkv], y, (gy) => {
+      const dy = heads(gy); // [B, H, T, D]
+      const dv = this.g.op('MatMul', [this.g.op('Transpose', [p], { perm: [0, 1, 3, 2] }), dy]);
+      const dp = this.g.op('MatMul', [dy, this.g.op('Transpose', [v], { perm: [0, 1, 3, 2] })]); // [B, H, T, T]
+      const ds = this.g.op('Mul', [this.g.op('Mul', [p, this.g.op('Sub', [dp, this.sum(this.g.op('Mul', [dp, p]), [-1], true)])]), this.scalar(scale)]);
+      const dq = this.g.op('MatMul', [ds, k]);
+      const dk = this.g.op('MatMul', [this.g.op('Transpose', [ds], { perm: [0, 1, 3, 2] }), q]);
+      return [this.g.op('Concat', [merge(dq), merge(dk), merge(dv)], { axis: 2 })];
+    });
+  }
+
+  /**
+   * Mean next-token cross-entropy of the tied head: logits = h [B, T, C] · wteᵀ, over positions
+   * whose `mask` [B, T] is 1 (all masked: 0). Backward: dlogits = (softmax − onehot)·mask/count.
+   */
+  lmLoss(h: string, wte: string, targets: string, mask: string, C: number, V: number): string {
+    const logits = this.g.op('MatMul', [this.to2d(h, C), this.g.op('Transpose', [wte], { perm: [1, 0] })]); // [N, V]
+    const logp = this.g.op('LogSoftmax', [logits], { axis: -1 });
+    const t = this.g.op('Reshape', [targets, this.ints([-1, 1])]); // [N, 1]
+    const nll = this.g.op('Neg', [this.g.op('Reshape', [this.g.op('GatherElements', [logp, t], { axis: 1 }), this.ints([-1])])]); // [N]
+    const m = this.g.op('Reshape', [mask, this.ints([-1])]); // [N]
+    const count = this.g.op('Max', [this.sum(m, [0]), this.scalar(1)]);
+    const loss = this.g.op('Div', [this.sum(this.g.op('Mul', [nll, m]), [0]), count]);
+    return this.record([h, wte], loss, (gy, needs) => {
+      const oneHot = this.g.op('OneHot', [this.g.op('Reshape', [targets, this.ints([-1])]), this.g.int64Const([V], []), this.g.floatConst([0, 1])], { axis: -1 }); // [N, V]
+      const weight = this.g.op('Unsqueeze', [this.g.op('Div', [this.g.op('Mul', [m, gy]), count]), this.ints([1])]); // [N, 1]
+      const dlogits = this.g.op('Mul', [this.g.op('Sub', [this.g.op('Exp', [logp]), oneHot]), weight]); // [N, V]
+      return [needs(0) ? this.like(this.g.op('MatMul', [dlogits, wte]), h) : undefined, needs(1) ? this.g.op('Gemm', [dlogits, this.to2d(h, C)], { transA: 1 }) : undefined];
+    });
+  }
+
+  /**
+   * Gradients of the scalar `loss` with respect to `params` (in order), each summed over all the
+   * paths it reaches the loss by. A parameter the loss does not depend on gets zeros.
+   */
+  backward(loss: string, params: readonly string[]): string[] {
+    const grads = new Map<string, string[]>([[loss, [this.scalar(1)]]]);
+    const total = (x: string): string | undefined => {
+      const parts = grads.get(x);
+      if (!parts?.length) return undefined;
+      const sum = parts.length === 1 ? (parts[0] as string) : this.g.op('Sum', parts);
+      grads.set(x, [sum]);
+      return sum;
+    };
+    for (const e of [...this.entries].reverse()) {
+      const gy = total(e.output);
+      if (!gy) continue;
+      const gx = e.vjp(gy, (i) => this.live.has(e.inputs[i] as string));
+      e.inputs.forEach((x, i) => {
+        const gi = gx[i];
+        if (gi !== undefined && this.live.has(x)) grads.set(x, [...(grads.get(x) ?? []), gi]);
+      });
+    }
+    return params.map((p) => total(p) ?? this.g.op('ConstantOfShape', [this.shapeOf(p)]));
+  }
+}

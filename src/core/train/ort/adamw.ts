@@ -1,0 +1,86 @@
+/**
+ * AdamW on plain Float32Arrays, updating the parameters in place: the ONNX Runtime engine's
+ * optimizer. Same schedule, clipping, decoupled weight decay (matrices only) and bias
+ * correction as the tfjs AdamW (optim.ts), and the same checkpoint state (step, `m.<name>` and
+ * `v.<name>` slots), so a run can resume on either engine.
+ */
+import { learningRate } from '../optim';
+import type { OptimConfig, StepReport } from '../optim';
+
+export interface ParamBuffer {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+export class ArrayAdamW {
+  /** Steps taken so far (the next step is `step + 1`). */
+  step = 0;
+  private readonly m = new Map<string, Float32Array>();
+  private readonly v = new Map<string, Float32Array>();
+
+  constructor(readonly config: OptimConfig) {}
+
+  /**
+   * One update of every parameter that has a gradient, given the global gradient norm (computed
+   * with the gradients). A non-finite norm skips the update and is reported, as in optim.ts.
+   */
+  apply(params: ReadonlyMap<string, ParamBuffer>, grads: ReadonlyMap<string, Float32Array>, gradNorm: number): StepReport {
+    const stepNo = this.step + 1;
+    const lr = learningRate(this.config, stepNo);
+    if (!Number.isFinite(gradNorm)) return { lr, gradNorm };
+    this.step = stepNo;
+    const { beta1, beta2, eps, weightDecay, maxGradNorm } = this.config;
+    const clip = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
+    const bc1 = 1 - beta1 ** stepNo;
+    const bc2 = 1 - beta2 ** stepNo;
+    for (const name of [...grads.keys()].sort()) {
+      const p = params.get(name);
+      const g = grads.get(name) as Float32Array;
+      if (!p) continue;
+      const m = this.slot(this.m, name, p.data.length);
+      const v = this.slot(this.v, name, p.data.length);
+      const decay = weightDecay > 0 && p.shape.length >= 2 ? 1 - lr * weightDecay : 1;
+      const x = p.data;
+      for (let i = 0; i < x.length; i++) {
+        const gi = (g[i] as number) * clip;
+        const mi = beta1 * (m[i] as number) + (1 - beta1) * gi;
+        const vi = beta2 * (v[i] as number) + (1 - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        x[i] = (x[i] as number) * decay - (lr * (mi / bc1)) / (Math.sqrt(vi / bc2) + eps);
+      }
+    }
+    return { lr, gradNorm };
+  }
+
+  /** Optimizer state for checkpoints, in the tfjs AdamW's format. */
+  state(shapes: ReadonlyMap<string, readonly number[]>): { step: number; slots: Map<string, { shape: number[]; data: Float32Array }> } {
+    const slots = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [prefix, map] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
+      for (const [name, data] of map) slots.set(`${prefix}.${name}`, { shape: [...(shapes.get(name) ?? [data.length])], data });
+    }
+    return { step: this.step, slots };
+  }
+
+  /** Restore what `state()` (or the tfjs AdamW's state) produced. */
+  restore(step: number, slots: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): void {
+    this.m.clear();
+    this.v.clear();
+    this.step = step;
+    for (const [key, { data }] of slots) {
+      const dot = key.indexOf('.');
+      const map = key.slice(0, dot) === 'm' ? this.m : key.slice(0, dot) === 'v' ? this.v : undefined;
+      if (!map) throw new Error(`Unknown optimizer slot '${key}'.`);
+      map.set(key.slice(dot + 1), Float32Array.from(data));
+    }
+  }
+
+  private slot(map: Map<string, Float32Array>, name: string, length: number): Float32Array {
+    let s = map.get(name);
+    if (!s) map.set(name, (s = new Float32Array(length)));
+    return s;
+  }
+}

@@ -24,8 +24,16 @@ export interface ProjectModels {
   readonly policy?: ModelView;
 }
 
-/** Final checkpoints of every run, newest first. */
-function finalsOf(project: Project): { stage: string; time: string; path: string; from: string }[] {
+/** A run's final checkpoint: its stage, when it was recorded, its folder and the run it is from. */
+interface Final {
+  readonly stage: string;
+  readonly time: string;
+  readonly path: string;
+  readonly from: string;
+}
+
+/** Final checkpoints of every run, newest first (by the time each was recorded). */
+function finalsOf(project: Project): Final[] {
   return project.runs
     .list()
     .flatMap((summary) => {
@@ -37,18 +45,28 @@ function finalsOf(project: Project): { stage: string; time: string; path: string
     .sort((a, b) => b.time.localeCompare(a.time));
 }
 
+/** The newest of `finals` (from finalsOf) whose stage `accept` takes. */
+function newestFinal(finals: readonly Final[], accept: (stage: string) => boolean): Final | undefined {
+  return finals.find((f) => accept(f.stage));
+}
+
+/** The folder of the newest final checkpoint of `stage` in any run (by the time it was recorded), if any. */
+export function latestFinal(project: Project, stage: string): string | undefined {
+  return newestFinal(finalsOf(project), (s) => s === stage)?.path;
+}
+
 /** When the newest reward model and the newest trained policy (PPO, RLOO, DPO) were finished, from the runs. */
 export function finishedTimes(project: Project): { reward?: string; policy?: string } {
   const finals = finalsOf(project);
-  const reward = finals.find((f) => f.stage === 'reward')?.time;
-  const policy = finals.find((f) => isPolicyStage(f.stage))?.time;
+  const reward = newestFinal(finals, (s) => s === 'reward')?.time;
+  const policy = newestFinal(finals, isPolicyStage)?.time;
   return { ...(reward ? { reward } : {}), ...(policy ? { policy } : {}) };
 }
 
 export function projectModels(project: Project): ProjectModels {
   const finals = finalsOf(project);
   const newest = (pred: (stage: string) => boolean): ModelView | undefined => {
-    const f = finals.find((c) => pred(c.stage));
+    const f = newestFinal(finals, pred);
     return f ? { path: f.path, from: f.from } : undefined;
   };
   const configured = (p: string | undefined): ModelView | undefined => (p === undefined ? undefined : { path: path.resolve(project.paths.workspace, p), from: 'project.json' });

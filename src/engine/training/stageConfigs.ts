@@ -1,8 +1,9 @@
 /**
  * Stage config files from presets: `.rlhf/configs/<stage>-<preset>.json`, with the models filled
- * in from the project (the newest finished stage of each kind, else project.json's models, else
- * the shipped tiny default). The file is what runs, so the user can open it, edit it, and run it
- * again as a config file; the editor validates it against the stage's JSON schema.
+ * in from the project (the newest final checkpoint of each kind by the time it was recorded,
+ * policy.ts's latestFinal; else project.json's models, else the shipped tiny default). The file
+ * is what runs, so the user can open it, edit it, and run it again as a config file; the editor
+ * validates it against the stage's JSON schema.
  *
  * A preset picked again refreshes its file (newer models) only while the file is exactly what
  * the engine last wrote there: `.presets.json` beside the configs keeps a hash of each file it
@@ -16,6 +17,7 @@ import { UserError } from '../../core/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/store/fsx';
 import type { Project } from '../../core/store/project';
 import { BEST_RANKED } from '../../core/train/data/datasets';
+import { latestFinal } from '../project/policy';
 import { STAGE_PRESETS } from './presets';
 import { STAGE_INFO } from '../../protocol/stages';
 import type { RunControlStage } from '../../protocol/stages';
@@ -23,15 +25,8 @@ import type { RunControlStage } from '../../protocol/stages';
 /** The folder for config files in a project (also the jsonValidation pattern's folder). */
 export const configsDir = (project: Project): string => path.join(project.paths.dir, 'configs');
 
-/** The final checkpoint of the newest run that finished `stage`, if any. */
-export function latestFinal(project: Project, stage: string): string | undefined {
-  for (const summary of [...project.runs.list()].reverse()) {
-    const run = project.runs.get(summary.id);
-    const final = run.checkpoints.find((c) => c.stage === stage && path.basename(c.path) === 'final');
-    if (final) return path.resolve(project.runs.dir(run.id), final.path);
-  }
-  return undefined;
-}
+/** Where the presets' models come from (one rule with the project's models: policy.ts). */
+export { latestFinal };
 
 /** An SFT data file the user writes beside the configs (TRL prompt/completion JSONL). */
 const SFT_DATA_FILE = 'sft-data.jsonl';

@@ -25,9 +25,6 @@ import type { RunControlStage } from '../../protocol/stages';
 /** The folder for config files in a project (also the jsonValidation pattern's folder). */
 export const configsDir = (project: Project): string => path.join(project.paths.dir, 'configs');
 
-/** Where the presets' models come from (one rule with the project's models: policy.ts). */
-export { latestFinal };
-
 /** An SFT data file the user writes beside the configs (TRL prompt/completion JSONL). */
 const SFT_DATA_FILE = 'sft-data.jsonl';
 

@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Project } from '../../../../src/core/store/project';
 import { readConfigFile, ppoFileSchema, rewardFileSchema, sftFileSchema } from '../../../../src/core/train/run/configs';
-import { latestFinal, presetEdited, writePresetConfig } from '../../../../src/engine/training/stageConfigs';
+import { latestFinal } from '../../../../src/engine/project/policy';
+import { presetEdited, writePresetConfig } from '../../../../src/engine/training/stageConfigs';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 

@@ -168,7 +168,7 @@ interface TorchResult {
 }
 
 /** The first python with torch: PATH's python3 may be a pyenv shim without Debian's dist-packages. */
-function findTorchPython(): string | undefined {
+export function findTorchPython(): string | undefined {
   for (const py of ['python3', '/usr/bin/python3']) {
     if (spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0) return py;
   }

@@ -1,7 +1,7 @@
 """The reference for `npm run bench:model`: the same GPT-2 (HF layout, tied LM head, gelu_new)
 in PyTorch, timed the same way. Takes one JSON argument
-  {"vocab", "ctx", "d", "heads", "layers", "batch", "reps", "prompt_len", "threads"}
-(threads 0 or absent: all cores)
+  {"vocab", "ctx", "d", "heads", "layers", "batch", "reps", "prompt_len", "threads", "only"}
+(threads 0 or absent: all cores; only "train": skip sampling, report peak RSS, for bench:train)
 and prints one JSON line: train step ms (fwd + cross-entropy + bwd + Adam; median and min),
 KV-cache sampling tokens/s (temperature 1), torch version and thread count.
 Needs only torch (Debian: python3-torch libopenblas0-pthread); no transformers.
@@ -95,7 +95,18 @@ def main():
         opt.step()
         loss.item()
 
-    train_ms, train_min = timed(train_step, 2, c["reps"])
+    train_ms, train_min = timed(train_step, 2 if c["ctx"] * c["d"] < 100_000 else 1, c["reps"])
+    if c.get("only") == "train":
+        # bench:train: the train step alone, and the process's peak RSS (ru_maxrss is in KiB on Linux).
+        import resource
+        print(json.dumps({
+            "train_ms": train_ms,
+            "train_min_ms": train_min,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        }))
+        return
 
     prompt = torch.randint(0, c["vocab"], (c["batch"], c["prompt_len"]))
     new_tokens = c["ctx"] - c["prompt_len"]

@@ -2,6 +2,8 @@
  * What every `rlhf` subcommand declares: its name (words, e.g. `export onnx`), a one-line
  * summary, its usage text, its flags (node:util parseArgs options), and a run function.
  */
+import { setTrainingEngine } from '../core/train/lmEngine';
+import type { TrainingEngineName } from '../core/train/lmEngine';
 import type { ParseArgsConfig } from 'node:util';
 import { isBackendPreference } from '../protocol/backend';
 import type { BackendPreference } from '../protocol/backend';
@@ -53,6 +55,14 @@ export function numberFlag(flags: FlagValues, name: string, opts: { integer?: bo
   if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${n}.`);
   if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${n}.`);
   return n;
+}
+
+/** `--engine` (ort | tfjs, default ort): what trains pretraining and SFT; applied to this process. */
+export function applyEngineFlag(flags: FlagValues): TrainingEngineName {
+  const engine = stringFlag(flags, 'engine') ?? 'ort';
+  if (engine !== 'ort' && engine !== 'tfjs') throw new UsageError(`--engine must be ort or tfjs; got '${engine}'.`);
+  setTrainingEngine(engine);
+  return engine;
 }
 
 /** `--backend`, validated (default auto). */

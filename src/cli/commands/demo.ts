@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { CliCommand } from '../command';
-import { backendFlag, stringFlag } from '../command';
+import { applyEngineFlag, backendFlag, stringFlag } from '../command';
 import { initCompute } from '../../core/compute/backend';
 import { runDemo } from '../../core/demo/demo';
 import type { DemoSummary } from '../../core/demo/demo';
@@ -13,11 +13,12 @@ import { formatNumber, progressPrinter } from '../progress';
 export const demoCommand: CliCommand = {
   name: ['demo'],
   summary: 'Run the default demo: tiny base model → SFT → sample → simulated ranking → reward model → PPO.',
-  usage: '[--project DIR] [--backend auto|tensorflow|wasm|cpu] [--json]',
-  help: '  --project DIR   the workspace for the demo project (default: the current folder)\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end',
-  options: { project: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  usage: '[--project DIR] [--engine ort|tfjs] [--backend auto|tensorflow|wasm|cpu] [--json]',
+  help: '  --project DIR   the workspace for the demo project (default: the current folder)\n  --engine        what trains SFT: ort (ONNX Runtime; default) or tfjs\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end',
+  options: { project: { type: 'string' }, engine: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run(flags, _p, io) {
     const workspace = path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.');
+    applyEngineFlag(flags);
     const { report } = await initCompute(backendFlag(flags));
     io.out(`RLHF Workbench demo in ${workspace} (tfjs ${report.backend}, ONNX Runtime ${report.ortProviders.join(', ')})`);
     const print = progressPrinter(io.out, 20);

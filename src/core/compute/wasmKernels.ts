@@ -127,7 +127,7 @@ const KERNEL_FILE = 'kernels.wasm';
  * The built module: next to the bundle (dist/kernels.wasm beside dist/engine.js), or, when
  * running from sources (tests, benchmarks under tsx), in the package's dist/.
  */
-function findKernelFile(): string | undefined {
+export function findKernelFile(): string | undefined {
   for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
     for (const p of [path.join(dir, KERNEL_FILE), path.join(dir, 'dist', KERNEL_FILE)]) if (fs.existsSync(p)) return p;
   }
@@ -139,7 +139,7 @@ function findKernelFile(): string | undefined {
  * data count, global, start), or undefined. scripts/build.mjs refuses such a module; this
  * re-checks whatever file is found at run time.
  */
-function writingSection(bytes: Uint8Array): string | undefined {
+export function writingSection(bytes: Uint8Array): string | undefined {
   const names: Record<number, string> = { 6: 'global', 8: 'start', 11: 'data', 12: 'data count' };
   for (let at = 8; at < bytes.length;) {
     const id = bytes[at++]!;

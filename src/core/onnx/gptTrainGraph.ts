@@ -18,7 +18,8 @@ export const gradName = (param: string): string => `grad.${param}`;
 /** Large negative added to future positions' scores: exp() underflows to exactly 0. */
 const MASKED = -1e9;
 
-export function buildLmTrainGraph(config: GPT2Config): Uint8Array {
+/** With `gradients: false`, the loss alone (evaluation): no backward nodes, no grad outputs. */
+export function buildLmTrainGraph(config: GPT2Config, options: { gradients?: boolean } = {}): Uint8Array {
   const C = config.n_embd;
   const H = config.n_head;
   const D = headDim(config);
@@ -58,10 +59,11 @@ export function buildLmTrainGraph(config: GPT2Config): Uint8Array {
   const hidden = t.layerNorm(x, p('ln_f.weight'), p('ln_f.bias'), C, eps); // [B, T, C]
   const loss = t.lmLoss(hidden, p('wte.weight'), targets, lossMask, C, V);
 
+  g.output(loss, 'loss', 'float', []);
+  if (options.gradients === false) return g.model('gpt2_lm_loss', `GPT-2 LM loss (${config.n_layer} layers, width ${C}, vocab ${V})`);
   const names = [...shapes.keys()];
   const grads = t.backward(loss, names.map(p));
   const squares = grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: 0 }));
-  g.output(loss, 'loss', 'float', []);
   g.output(g.op('Sqrt', [squares.length === 1 ? (squares[0] as string) : g.op('Sum', squares)]), 'grad_norm', 'float', []);
   names.forEach((name, i) => g.output(grads[i] as string, gradName(name), 'float', shapes.get(name) as number[]));
   return g.model('gpt2_lm_train', `GPT-2 LM loss and gradients (${config.n_layer} layers, width ${C}, vocab ${V})`);

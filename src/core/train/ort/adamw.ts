@@ -2,9 +2,12 @@
  * AdamW on plain Float32Arrays, updating the parameters in place: the ONNX Runtime engine's
  * optimizer. Same schedule, clipping, decoupled weight decay (matrices only) and bias
  * correction as the tfjs AdamW (optim.ts), and the same checkpoint state (step, `m.<name>` and
- * `v.<name>` slots), so a run can resume on either engine.
+ * `v.<name>` slots), so a run can resume on either engine. The update itself runs in the arena
+ * the buffers live in (arena.ts: the SIMD kernel, or a JavaScript loop).
  */
 import { learningRate } from '../optim';
+import { createJsArena } from './arena';
+import type { Arena } from './arena';
 import type { OptimConfig, StepReport } from '../optim';
 
 export interface ParamBuffer {
@@ -18,7 +21,10 @@ export class ArrayAdamW {
   private readonly m = new Map<string, Float32Array>();
   private readonly v = new Map<string, Float32Array>();
 
-  constructor(readonly config: OptimConfig) {}
+  constructor(
+    readonly config: OptimConfig,
+    private readonly arena: Arena = createJsArena(),
+  ) {}
 
   /**
    * One update of every parameter that has a gradient, given the global gradient norm (computed
@@ -40,15 +46,7 @@ export class ArrayAdamW {
       const m = this.slot(this.m, name, p.data.length);
       const v = this.slot(this.v, name, p.data.length);
       const decay = weightDecay > 0 && p.shape.length >= 2 ? 1 - lr * weightDecay : 1;
-      const x = p.data;
-      for (let i = 0; i < x.length; i++) {
-        const gi = (g[i] as number) * clip;
-        const mi = beta1 * (m[i] as number) + (1 - beta1) * gi;
-        const vi = beta2 * (v[i] as number) + (1 - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        x[i] = (x[i] as number) * decay - (lr * (mi / bc1)) / (Math.sqrt(vi / bc2) + eps);
-      }
+      this.arena.adamW(p.data, g, m, v, { lr, beta1, beta2, eps, bc1, bc2, decay, clip });
     }
     return { lr, gradNorm };
   }
@@ -67,20 +65,22 @@ export class ArrayAdamW {
 
   /** Restore what `state()` (or the tfjs AdamW's state) produced. */
   restore(step: number, slots: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): void {
-    this.m.clear();
-    this.v.clear();
     this.step = step;
     for (const [key, { data }] of slots) {
       const dot = key.indexOf('.');
       const map = key.slice(0, dot) === 'm' ? this.m : key.slice(0, dot) === 'v' ? this.v : undefined;
       if (!map) throw new Error(`Unknown optimizer slot '${key}'.`);
-      map.set(key.slice(dot + 1), Float32Array.from(data));
+      // The arena never frees: a slot of the right size is reused.
+      const name = key.slice(dot + 1);
+      const slot = map.get(name)?.length === data.length ? (map.get(name) as Float32Array) : this.arena.alloc(data.length);
+      slot.set(data);
+      map.set(name, slot);
     }
   }
 
   private slot(map: Map<string, Float32Array>, name: string, length: number): Float32Array {
     let s = map.get(name);
-    if (!s) map.set(name, (s = new Float32Array(length)));
+    if (!s) map.set(name, (s = this.arena.alloc(length)));
     return s;
   }
 }

@@ -6,9 +6,9 @@ import { UserError } from '../../errors';
 import type { AdamW } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, corpusBatch } from '../data/batches';
-import { evalLmLoss, lmLoss } from '../lm';
+import { lmEngine } from '../lmEngine';
 import type { LmRows } from '../lm';
-import { due, metrics, optimStep } from '../stage';
+import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, TrainModel } from '../stage';
 
 export interface PretrainConfig extends LoopConfig {
@@ -42,21 +42,31 @@ export async function* pretrain(model: TrainModel, optimizer: AdamW, data: Pretr
   if (data.eval && data.eval.length > blockSize + 1) {
     for (let i = 0; i < config.evalBatches; i++) evalRows.push({ B: batchSize, T: blockSize, ...corpusBatch(data.eval, blockSize, batchSize, batchRandom(config.seed ^ 0x7e57, i)) });
   }
-  while (optimizer.step < config.steps) {
-    if (signal?.aborted) {
-      yield { type: 'checkpoint', step: optimizer.step, reason: 'cancel' };
-      signal.throwIfAborted();
+  const engine = await lmEngine('pretrain', model, optimizer);
+  try {
+    while (engine.step < config.steps) {
+      if (signal?.aborted) {
+        await engine.sync();
+        yield { type: 'checkpoint', step: engine.step, reason: 'cancel' };
+        signal.throwIfAborted();
+      }
+      const step = engine.step + 1;
+      const rows: LmRows = { B: batchSize, T: blockSize, ...corpusBatch(data.train, blockSize, batchSize, batchRandom(config.seed, step)) };
+      const started = performance.now();
+      const r = await engine.train(rows);
+      const seconds = (performance.now() - started) / 1000;
+      yield metrics('pretrain', step, { 'pretrain/loss': r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_second: (batchSize * blockSize) / seconds });
+      if (evalRows.length && (due(step, config.evalEvery) || step === config.steps)) {
+        yield metrics('pretrain', step, { 'pretrain/eval_loss': await engine.evalLoss(evalRows) });
+      }
+      if (due(step, config.checkpointEvery) && step < config.steps) {
+        await engine.sync();
+        yield { type: 'checkpoint', step, reason: 'interval' };
+      }
     }
-    const step = optimizer.step + 1;
-    const rows: LmRows = { B: batchSize, T: blockSize, ...corpusBatch(data.train, blockSize, batchSize, batchRandom(config.seed, step)) };
-    const started = performance.now();
-    const r = optimStep('pretrain', model, optimizer, () => ({ loss: lmLoss(model, rows) }));
-    const seconds = (performance.now() - started) / 1000;
-    yield metrics('pretrain', step, { 'pretrain/loss': r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_second: (batchSize * blockSize) / seconds });
-    if (evalRows.length && (due(step, config.evalEvery) || step === config.steps)) {
-      yield metrics('pretrain', step, { 'pretrain/eval_loss': evalLmLoss(model, evalRows) });
-    }
-    if (due(step, config.checkpointEvery) && step < config.steps) yield { type: 'checkpoint', step, reason: 'interval' };
+    await engine.sync();
+    yield { type: 'checkpoint', step: engine.step, reason: 'final' };
+  } finally {
+    await engine.release();
   }
-  yield { type: 'checkpoint', step: optimizer.step, reason: 'final' };
 }

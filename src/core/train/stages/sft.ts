@@ -7,8 +7,8 @@ import type { AdamW } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, sampleBatch, sftBatch } from '../data/batches';
 import type { SftExample } from '../data/batches';
-import { evalLmLoss, lmLoss } from '../lm';
-import { due, metrics, optimStep } from '../stage';
+import { lmEngine } from '../lmEngine';
+import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, TrainModel } from '../stage';
 
 export interface SftConfig extends LoopConfig {
@@ -37,23 +37,33 @@ export async function* sft(model: TrainModel, optimizer: AdamW, data: SftData, c
   if (config.maxLen > model.config.n_positions) throw new UserError(`sft: maxLen ${config.maxLen} exceeds the model's n_positions ${model.config.n_positions}; lower maxLen in the config.`);
   if (data.train.length === 0) throw new Error('sft: no training examples');
   const evalRows = chunk(data.eval, config.batchSize).map((examples) => sftBatch(examples, config.maxLen, data.pad));
-  while (optimizer.step < config.steps) {
-    if (signal?.aborted) {
-      yield { type: 'checkpoint', step: optimizer.step, reason: 'cancel' };
-      signal.throwIfAborted();
+  const engine = await lmEngine('sft', model, optimizer);
+  try {
+    while (engine.step < config.steps) {
+      if (signal?.aborted) {
+        await engine.sync();
+        yield { type: 'checkpoint', step: engine.step, reason: 'cancel' };
+        signal.throwIfAborted();
+      }
+      const step = engine.step + 1;
+      const rows = sftBatch(sampleBatch(data.train, config.batchSize, batchRandom(config.seed, step)), config.maxLen, data.pad);
+      const started = performance.now();
+      const r = await engine.train(rows);
+      const seconds = (performance.now() - started) / 1000;
+      yield metrics('sft', step, { 'sft/loss': r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_second: (rows.B * rows.T) / seconds });
+      if (evalRows.length && (due(step, config.evalEvery) || step === config.steps)) {
+        yield metrics('sft', step, { 'sft/eval_loss': await engine.evalLoss(evalRows) });
+      }
+      if (due(step, config.checkpointEvery) && step < config.steps) {
+        await engine.sync();
+        yield { type: 'checkpoint', step, reason: 'interval' };
+      }
     }
-    const step = optimizer.step + 1;
-    const rows = sftBatch(sampleBatch(data.train, config.batchSize, batchRandom(config.seed, step)), config.maxLen, data.pad);
-    const started = performance.now();
-    const r = optimStep('sft', model, optimizer, () => ({ loss: lmLoss(model, rows) }));
-    const seconds = (performance.now() - started) / 1000;
-    yield metrics('sft', step, { 'sft/loss': r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_second: (rows.B * rows.T) / seconds });
-    if (evalRows.length && (due(step, config.evalEvery) || step === config.steps)) {
-      yield metrics('sft', step, { 'sft/eval_loss': evalLmLoss(model, evalRows) });
-    }
-    if (due(step, config.checkpointEvery) && step < config.steps) yield { type: 'checkpoint', step, reason: 'interval' };
+    await engine.sync();
+    yield { type: 'checkpoint', step: engine.step, reason: 'final' };
+  } finally {
+    await engine.release();
   }
-  yield { type: 'checkpoint', step: optimizer.step, reason: 'final' };
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {

@@ -16,7 +16,6 @@ import { lmLoss } from '../../../../src/core/train/lm';
 import { batchRandom, sampleBatch, sftBatch } from '../../../../src/core/train/data/batches';
 import { AdamW, DEFAULT_OPTIM } from '../../../../src/core/train/optim';
 import type { OptimConfig } from '../../../../src/core/train/optim';
-import { ArrayAdamW } from '../../../../src/core/train/ort/adamw';
 import { OrtLmTrainer } from '../../../../src/core/train/ort/lmTrainer';
 import { optimStep } from '../../../../src/core/train/stage';
 
@@ -93,7 +92,7 @@ test('20 SFT steps from the same init: the ONNX Runtime engine and tfjs give the
   const model = { config, params: Object.fromEntries(Object.entries(init).map(([k, v]) => [k, tf.variable(v, true, `s_${k}`)])) };
   const reference = new AdamW(tf, optim);
   const trainer = await OrtLmTrainer.create(config, weights, { threads: 1 });
-  const adam = new ArrayAdamW(optim);
+  const adam = trainer.optimizer(optim);
   try {
     for (let step = 1; step <= 20; step++) {
       const batch = sftBatch(sampleBatch(examples, 4, batchRandom(3, step)), 12, 0);

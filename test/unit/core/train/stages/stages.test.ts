@@ -1,3 +1,4 @@
+import { setTrainingEngine } from '../../../../../src/core/train/lmEngine';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -166,29 +167,37 @@ test('the NaN guard stops with a clear error before the optimizer touches the we
   tf.dispose(Object.values(m.params));
 });
 
-test('cancellation stops within one step, asks for a checkpoint, frees tensors', async () => {
-  const m = model(8);
-  const opt = new AdamW(tf, DEFAULT_SFT.optim);
-  const controller = new AbortController();
-  const data = [{ prompt: enc('a'), response: enc('bcd') }];
-  const events: StageEvent[] = [];
-  const counts = new Map<number, number>();
-  const stage = sft(m, opt, { train: data, eval: [], pad: 256 }, { ...DEFAULT_SFT, steps: 1000, maxLen: 8, batchSize: 2 }, controller.signal);
-  await assert.rejects(
-    (async () => {
-      for await (const e of stage) {
-        events.push(e);
-        if (e.type === 'metrics') counts.set(e.record.step, tf.memory().numTensors);
-        if (e.type === 'metrics' && e.record.step === 3) controller.abort();
-      }
-    })(),
-    (err: unknown) => err instanceof Error && err.name === 'AbortError',
-  );
-  assert.equal(opt.step, 3);
-  assert.deepEqual(events[events.length - 1], { type: 'checkpoint', step: 3, reason: 'cancel' });
-  // No tensor outlives a step: the count is the same after steps 2 and 3 and after the cancel.
-  assert.equal(counts.get(3), counts.get(2));
-  assert.equal(tf.memory().numTensors, counts.get(3));
-  opt.dispose();
-  tf.dispose(Object.values(m.params));
-});
+for (const engine of ['tfjs', 'ort'] as const) {
+  test(`cancellation stops within one step, asks for a checkpoint, frees tensors (${engine} engine)`, async () => {
+    setTrainingEngine(engine);
+    const m = model(8);
+    const opt = new AdamW(tf, DEFAULT_SFT.optim);
+    const controller = new AbortController();
+    const data = [{ prompt: enc('a'), response: enc('bcd') }];
+    const events: StageEvent[] = [];
+    const counts = new Map<number, number>();
+    const stage = sft(m, opt, { train: data, eval: [], pad: 256 }, { ...DEFAULT_SFT, steps: 1000, maxLen: 8, batchSize: 2 }, controller.signal);
+    try {
+      await assert.rejects(
+        (async () => {
+          for await (const e of stage) {
+            events.push(e);
+            if (e.type === 'metrics') counts.set(e.record.step, tf.memory().numTensors);
+            if (e.type === 'metrics' && e.record.step === 3) controller.abort();
+          }
+        })(),
+        (err: unknown) => err instanceof Error && err.name === 'AbortError',
+      );
+      assert.equal(opt.step, 3);
+      assert.deepEqual(events[events.length - 1], { type: 'checkpoint', step: 3, reason: 'cancel' });
+      // No tensor outlives a step: the count is the same after steps 2 and 3 and after the cancel
+      // (the ONNX Runtime engine hands its optimizer state, m and v per parameter, to the tfjs optimizer for the checkpoint).
+      assert.equal(counts.get(3), counts.get(2));
+      assert.equal(tf.memory().numTensors, (counts.get(3) as number) + (engine === 'ort' ? 2 * Object.keys(m.params).length : 0));
+    } finally {
+      setTrainingEngine('ort');
+      opt.dispose();
+      tf.dispose(Object.values(m.params));
+    }
+  });
+}

@@ -40,7 +40,7 @@ async function measure(engine: Engine, c: BenchConfig, reps: number, provider: s
   let step: () => Promise<void> | void;
   let dispose: () => Promise<void> | void;
   if (engine === 'ort' || engine === 'ort1') {
-    const { OrtLmTrainer } = await import('../src/core/train/ort/lmTrainer');
+    const { OrtTrainer } = await import('../src/core/train/ort/trainer');
     const { DEFAULT_OPTIM } = await import('../src/core/train/optim');
     const { initParams } = await import('../src/core/model/gpt2');
     await import('@tensorflow/tfjs-backend-cpu');
@@ -50,7 +50,7 @@ async function measure(engine: Engine, c: BenchConfig, reps: number, provider: s
     await tf.setBackend('cpu');
     const init = initParams(config, 0);
     const weights = new Map(Object.entries(init).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() as Float32Array }]));
-    const trainer = await OrtLmTrainer.create(config, weights, { ...(engine === 'ort1' ? { threads: 1 } : {}), provider });
+    const trainer = await OrtTrainer.lm(config, weights, { ...(engine === 'ort1' ? { threads: 1 } : {}), provider });
     tf.dispose(Object.values(init));
     const adam = trainer.optimizer({ ...DEFAULT_OPTIM, lr: 1e-3, minLrRatio: 1, warmupSteps: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 });
     const N = c.batch * c.ctx;

@@ -2,8 +2,8 @@
  * What every `rlhf` subcommand declares: its name (words, e.g. `export onnx`), a one-line
  * summary, its usage text, its flags (node:util parseArgs options), and a run function.
  */
-import { setTrainingEngine } from '../core/train/lmEngine';
-import type { TrainingEngineName } from '../core/train/lmEngine';
+import { setTrainingEngine } from '../core/train/engine';
+import type { TrainingEngineName } from '../core/train/engine';
 import type { ParseArgsConfig } from 'node:util';
 import { isBackendPreference } from '../protocol/backend';
 import type { BackendPreference } from '../protocol/backend';
@@ -57,7 +57,7 @@ export function numberFlag(flags: FlagValues, name: string, opts: { integer?: bo
   return n;
 }
 
-/** `--engine` (ort | tfjs, default ort): what trains pretraining and SFT; applied to this process. */
+/** `--engine` (ort | tfjs, default ort): what trains pretraining, SFT and the reward model; applied to this process. */
 export function applyEngineFlag(flags: FlagValues): TrainingEngineName {
   const engine = stringFlag(flags, 'engine') ?? 'ort';
   if (engine !== 'ort' && engine !== 'tfjs') throw new UsageError(`--engine must be ort or tfjs; got '${engine}'.`);

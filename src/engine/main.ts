@@ -3,7 +3,7 @@
  * so the host thread never trains or samples. It speaks the protocol in src/protocol/engine.ts
  * over the Node IPC channel and exits when the channel closes.
  */
-import { setTrainingEngine } from '../core/train/lmEngine';
+import { setTrainingEngine } from '../core/train/engine';
 import type { ClientMessage, EngineErrorPayload, EngineMessage, EngineNotifications, RequestMessage } from '../protocol/engine';
 import { isClientMessage } from '../protocol/engine';
 import { isAbortError, isUserError } from '../core/errors';
@@ -32,7 +32,7 @@ function main(): void {
   }
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const labeler = arg('labeler');
-  // What trains pretraining and SFT: ONNX Runtime unless the host asks for tfjs.
+  // What trains pretraining, SFT and the reward model: ONNX Runtime unless the host asks for tfjs.
   setTrainingEngine(arg('engine') === 'tfjs' ? 'tfjs' : 'ort');
   const handlers = createHandlers({ defaultBackend: arg('backend'), ...(labeler ? { labeler } : {}) });
   const running = new Map<number, AbortController>();

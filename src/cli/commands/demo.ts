@@ -14,7 +14,7 @@ export const demoCommand: CliCommand = {
   name: ['demo'],
   summary: 'Run the default demo: tiny base model → SFT → sample → simulated ranking → reward model → PPO.',
   usage: '[--project DIR] [--engine ort|tfjs] [--backend auto|tensorflow|wasm|cpu] [--json]',
-  help: '  --project DIR   the workspace for the demo project (default: the current folder)\n  --engine        what trains SFT: ort (ONNX Runtime; default) or tfjs\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end',
+  help: '  --project DIR   the workspace for the demo project (default: the current folder)\n  --engine        what trains SFT and the reward model: ort (ONNX Runtime; default) or tfjs\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end',
   options: { project: { type: 'string' }, engine: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run(flags, _p, io) {
     const workspace = path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.');

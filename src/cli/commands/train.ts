@@ -31,7 +31,7 @@ function trainCommand(stage: StageName): CliCommand {
     name: ['train', stage],
     summary: `Train the ${STAGE_INFO[stage].what} as a run in the project.`,
     usage: '--config FILE [--project DIR] [--engine ort|tfjs] [--backend auto|tensorflow|wasm|cpu]',
-    help: `  --config FILE   JSON, as schemas/${stage}.schema.json describes (paths are relative to the file):\n${configFields(stage)}\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)\n  --engine        what trains pretraining and SFT: ort (ONNX Runtime, every core; default) or tfjs\n  --backend       force a tfjs backend (the tfjs engine, and the stages still on tfjs)`,
+    help: `  --config FILE   JSON, as schemas/${stage}.schema.json describes (paths are relative to the file):\n${configFields(stage)}\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)\n  --engine        what trains pretraining, SFT and the reward model: ort (ONNX Runtime, every core; default) or tfjs\n  --backend       force a tfjs backend (the tfjs engine, and the stages still on tfjs)`,
     options: { config: { type: 'string' }, project: { type: 'string' }, engine: { type: 'string' }, backend: { type: 'string' } },
     run: (flags, _p, io) => runTrain(stage, flags, io),
   };
@@ -44,7 +44,7 @@ async function runTrain(stage: StageName, flags: FlagValues, io: CliIo): Promise
   const engine = applyEngineFlag(flags);
   const { report } = await initCompute(backendFlag(flags));
   const { runId, job, config } = jobFromConfigFile(stage, path.resolve(io.cwd, file), project);
-  io.out(`run ${runId} in ${project.runs.dir(runId)} (${engine === 'ort' && (stage === 'pretrain' || stage === 'sft') ? 'ONNX Runtime engine' : `tfjs ${report.backend}`})`);
+  io.out(`run ${runId} in ${project.runs.dir(runId)} (${engine === 'ort' && (stage === 'pretrain' || stage === 'sft' || stage === 'reward') ? 'ONNX Runtime engine' : `tfjs ${report.backend}`})`);
   const result = await runPipeline(project, runId, [job], config, { signal: io.signal, onEvent: progressPrinter(io.out) });
   io.out(`final checkpoint: ${result.finals[stage]}`);
   return 0;

@@ -181,6 +181,48 @@ export class Tape {
   }
 
   /**
+   * The reward model's pairwise loss (InstructGPT): each sequence s [S rows of T] is scored at its
+   * last real token, r_s = h[s, last_s] · w (`w` = score.weight [1, C]); pair p compares winner
+   * against loser: loss = −Σ_p weight_p · log σ(r_w − r_l − margin). Also returns the differences
+   * and the two scores per pair (for accuracy and means; not differentiated further).
+   * Backward: d_p = −weight_p · σ(−(r_w − r_l − margin)), added to the winner's score and
+   * subtracted from the loser's, then through the last-token pick into h and w.
+   */
+  pairwise(h: string, w: string, last: string, winners: string, losers: string, weights: string, margin: string, C: number): { loss: string; diff: string; chosen: string; rejected: string } {
+    const scores2 = this.g.op('MatMul', [this.to2d(h, C), this.g.op('Transpose', [w], { perm: [1, 0] })]); // [S·T, 1]
+    const scores = this.like2(scores2, h); // [S, T]
+    const lastCol = this.g.op('Unsqueeze', [last, this.ints([1])]); // [S, 1]
+    const r = this.g.op('Reshape', [this.g.op('GatherElements', [scores, lastCol], { axis: 1 }), this.ints([-1])]); // [S]
+    const chosen = this.g.op('Gather', [r, winners]); // [P]
+    const rejected = this.g.op('Gather', [r, losers]);
+    const diff = this.g.op('Sub', [chosen, rejected]);
+    const z = this.g.op('Sub', [diff, margin]);
+    // log σ(z) = −softplus(−z)
+    const logSig = this.g.op('Neg', [this.g.op('Softplus', [this.g.op('Neg', [z])])]);
+    const loss = this.g.op('Neg', [this.sum(this.g.op('Mul', [logSig, weights]), [0])]);
+    this.record([h, w], loss, (gy, needs) => {
+      const d = this.g.op('Mul', [this.g.op('Neg', [this.g.op('Mul', [weights, this.g.op('Sigmoid', [this.g.op('Neg', [z])])])]), gy]); // [P]
+      const zeros = this.g.op('ConstantOfShape', [this.shapeOf(r)]);
+      const dr = this.g.op(
+        'ScatterND',
+        [this.g.op('ScatterND', [zeros, this.g.op('Unsqueeze', [winners, this.ints([1])]), d], { reduction: 'add' }), this.g.op('Unsqueeze', [losers, this.ints([1])]), this.g.op('Neg', [d])],
+        { reduction: 'add' },
+      ); // [S]
+      const T = this.g.op('Gather', [this.shapeOf(scores), this.g.int64Const([1], [])], { axis: 0 });
+      const pick = this.g.op('OneHot', [last, T, this.g.floatConst([0, 1])], { axis: -1 }); // [S, T]
+      const dscores = this.g.op('Mul', [pick, this.g.op('Unsqueeze', [dr, this.ints([1])])]); // [S, T]
+      const dflat = this.g.op('Reshape', [dscores, this.ints([-1, 1])]); // [S·T, 1]
+      return [needs(0) ? this.like(this.g.op('MatMul', [dflat, w]), h) : undefined, needs(1) ? this.g.op('Gemm', [dflat, this.to2d(h, C)], { transA: 1 }) : undefined];
+    });
+    return { loss, diff, chosen, rejected };
+  }
+
+  /** `x` reshaped to the leading two axes of `ref` ([B, T, …] → [B, T]). */
+  private like2(x: string, ref: string): string {
+    return this.g.op('Reshape', [x, this.g.op('Slice', [this.shapeOf(ref), this.ints([0]), this.ints([2])])]);
+  }
+
+  /**
    * Gradients of the scalar `loss` with respect to `params` (in order), each summed over all the
    * paths it reaches the loss by. A parameter the loss does not depend on gets zeros.
    */

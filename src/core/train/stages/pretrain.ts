@@ -6,7 +6,7 @@ import { UserError } from '../../errors';
 import type { AdamW } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, corpusBatch } from '../data/batches';
-import { lmEngine } from '../lmEngine';
+import { lmEngine } from '../engine';
 import type { LmRows } from '../lm';
 import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, TrainModel } from '../stage';

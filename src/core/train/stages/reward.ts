@@ -5,6 +5,7 @@
  * group weighs the same whatever its number of pairs. Ties give no pair (see data/batches.ts).
  */
 import { UserError } from '../../errors';
+import { stageEngine } from '../engine';
 import * as tf from '@tensorflow/tfjs-core';
 import { forward } from '../../model/gpt2';
 import { rewardHead } from '../../model/heads';
@@ -115,34 +116,53 @@ export async function* reward(model: TrainModel, optimizer: AdamW, data: RewardD
   if (config.maxLen > model.config.n_positions) throw new UserError(`reward: maxLen ${config.maxLen} exceeds the model's n_positions ${model.config.n_positions}; lower maxLen in the config.`);
   const train = data.train.filter((g) => g.pairs.length > 0);
   if (train.length === 0) throw new Error('reward: no ranked pairs to train on (rank some completions first; ties and skips give no pairs)');
-  while (optimizer.step < config.steps) {
-    if (signal?.aborted) {
-      yield { type: 'checkpoint', step: optimizer.step, reason: 'cancel' };
-      signal.throwIfAborted();
+  const engine = await stageEngine('reward', model, optimizer, 'reward');
+  const trainer = engine.trainer;
+  const evalBatches = trainer
+    ? chunk(
+        data.eval.filter((g) => g.pairs.length > 0),
+        config.batchSize,
+      ).map((part) => rewardBatch(part, config.maxLen, data.pad))
+    : [];
+  try {
+    while (engine.step < config.steps) {
+      if (signal?.aborted) {
+        await engine.sync();
+        yield { type: 'checkpoint', step: engine.step, reason: 'cancel' };
+        signal.throwIfAborted();
+      }
+      const step = engine.step + 1;
+      const batch = rewardBatch(sampleBatch(train, config.batchSize, batchRandom(config.seed, step)), config.maxLen, data.pad);
+      const started = performance.now();
+      const r = trainer
+        ? await engine.ortStep((t) => t.pairLossAndGrads(batch, config.margin))
+        : optimStep('reward', model, optimizer, () => {
+            const s = pairLoss(model, batch, config.margin);
+            return { loss: s.loss, extras: { accuracy: s.accuracy, margin_mean: s.margin, chosen: s.chosen, rejected: s.rejected } };
+          });
+      const seconds = (performance.now() - started) / 1000;
+      yield metrics('reward', step, {
+        'reward/loss': r.loss,
+        'reward/accuracy': r.extras.accuracy as number,
+        'reward/margin': r.extras.margin_mean as number,
+        'reward/chosen': r.extras.chosen as number,
+        'reward/rejected': r.extras.rejected as number,
+        lr: r.lr,
+        grad_norm: r.gradNorm,
+        tokens_per_second: batch.mask.reduce((s, v) => s + v, 0) / seconds,
+      });
+      if (data.eval.length && (due(step, config.evalEvery) || step === config.steps)) {
+        const e = trainer ? await trainer.evalPairs(evalBatches, config.margin) : evaluateReward(model, data.eval, config, data.pad);
+        if (e.pairs) yield metrics('reward', step, { 'reward/eval_loss': e.loss, 'reward/eval_accuracy': e.accuracy });
+      }
+      if (due(step, config.checkpointEvery) && step < config.steps) {
+        await engine.sync();
+        yield { type: 'checkpoint', step, reason: 'interval' };
+      }
     }
-    const step = optimizer.step + 1;
-    const batch = rewardBatch(sampleBatch(train, config.batchSize, batchRandom(config.seed, step)), config.maxLen, data.pad);
-    const started = performance.now();
-    const r = optimStep('reward', model, optimizer, () => {
-      const s = pairLoss(model, batch, config.margin);
-      return { loss: s.loss, extras: { accuracy: s.accuracy, margin: s.margin, chosen: s.chosen, rejected: s.rejected } };
-    });
-    const seconds = (performance.now() - started) / 1000;
-    yield metrics('reward', step, {
-      'reward/loss': r.loss,
-      'reward/accuracy': r.extras.accuracy as number,
-      'reward/margin': r.extras.margin as number,
-      'reward/chosen': r.extras.chosen as number,
-      'reward/rejected': r.extras.rejected as number,
-      lr: r.lr,
-      grad_norm: r.gradNorm,
-      tokens_per_second: batch.mask.reduce((s, v) => s + v, 0) / seconds,
-    });
-    if (data.eval.length && (due(step, config.evalEvery) || step === config.steps)) {
-      const e = evaluateReward(model, data.eval, config, data.pad);
-      if (e.pairs) yield metrics('reward', step, { 'reward/eval_loss': e.loss, 'reward/eval_accuracy': e.accuracy });
-    }
-    if (due(step, config.checkpointEvery) && step < config.steps) yield { type: 'checkpoint', step, reason: 'interval' };
+    await engine.sync();
+    yield { type: 'checkpoint', step: engine.step, reason: 'final' };
+  } finally {
+    await engine.release();
   }
-  yield { type: 'checkpoint', step: optimizer.step, reason: 'final' };
 }

@@ -7,7 +7,7 @@ import type { AdamW } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, sampleBatch, sftBatch } from '../data/batches';
 import type { SftExample } from '../data/batches';
-import { lmEngine } from '../lmEngine';
+import { lmEngine } from '../engine';
 import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, TrainModel } from '../stage';
 

@@ -1,4 +1,4 @@
-import { setTrainingEngine } from '../../../../../src/core/train/lmEngine';
+import { setTrainingEngine } from '../../../../../src/core/train/engine';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,6 +1,6 @@
 /**
- * Which engine trains the language-model stages (pretraining, SFT): ONNX Runtime (the default:
- * every core, the training graph of onnx/gptTrainGraph.ts, AdamW on plain arrays) or tfjs (the
+ * Which engine trains pretraining, SFT and the reward model: ONNX Runtime (the default: every
+ * core, the training graphs of onnx/gptTrainGraph.ts, AdamW in the arena) or tfjs (the
  * correctness reference, and the backends a user can still pick). The stage loop sees one
  * interface either way. The runner keeps saving checkpoints from the tfjs model and optimizer:
  * the ONNX Runtime engine copies its parameters and optimizer state into them before each
@@ -12,8 +12,8 @@ import type { StageName } from '../../protocol/stages';
 import { evalLmLoss, lmLoss } from './lm';
 import type { LmRows } from './lm';
 import type { AdamW } from './optim';
-import { OrtLmTrainer } from './ort/lmTrainer';
-import type { OrtEngineOptions } from './ort/lmTrainer';
+import { OrtTrainer } from './ort/trainer';
+import type { LossAndGrads, OrtEngineOptions } from './ort/trainer';
 import { NonFiniteError, optimStep } from './stage';
 import type { StepResult, TrainModel } from './stage';
 
@@ -45,39 +45,54 @@ export interface LmEngine {
   release(): Promise<void>;
 }
 
-/** The engine for `stage` over `model` and `optimizer` (their current state is where it starts). */
-export async function lmEngine(stage: StageName, model: TrainModel, optimizer: AdamW): Promise<LmEngine> {
+/**
+ * A stage's engine over `model` and `optimizer` (their current state is where it starts): for
+ * ONNX Runtime, a trainer for `objective` whose parameters and AdamW state are handed back to the
+ * tfjs model and optimizer by `sync` (before each checkpoint). For tfjs, nothing of its own.
+ */
+export interface StageEngine {
+  readonly name: TrainingEngineName;
+  /** Optimizer steps taken (the stage's step counter). */
+  readonly step: number;
+  /** The ONNX Runtime trainer (absent on tfjs). */
+  readonly trainer?: OrtTrainer;
+  /** One ONNX Runtime optimisation step: `run` gives the loss and gradients; then the NaN guard and AdamW. */
+  ortStep(run: (t: OrtTrainer) => Promise<LossAndGrads>): Promise<StepResult>;
+  sync(): Promise<void>;
+  release(): Promise<void>;
+}
+
+export async function stageEngine(stage: StageName, model: TrainModel, optimizer: AdamW, objective: 'lm' | 'reward'): Promise<StageEngine> {
   if (engineName === 'tfjs') {
     return {
       name: 'tfjs',
       get step() {
         return optimizer.step;
       },
-      train: async (rows) => optimStep(stage, model, optimizer, () => ({ loss: lmLoss(model, rows) })),
-      evalLoss: async (batches) => evalLmLoss(model, batches),
+      ortStep: () => Promise.reject(new Error('ortStep on the tfjs engine')),
       sync: async () => undefined,
       release: async () => undefined,
     };
   }
   const weights = new Map(Object.entries(model.params).map(([name, v]) => [name, { shape: v.shape, data: v.dataSync() as Float32Array }]));
-  const trainer = await OrtLmTrainer.create(model.config, weights, engineOptions);
+  const trainer = objective === 'lm' ? await OrtTrainer.lm(model.config, weights, engineOptions) : await OrtTrainer.reward(model.config, weights, engineOptions);
   const adam = trainer.optimizer(optimizer.config);
   const state = await optimizer.state();
   adam.restore(state.step, state.slots);
   return {
     name: 'ort',
+    trainer,
     get step() {
       return adam.step;
     },
-    train: async (rows) => {
-      const out = await trainer.lossAndGrads(rows);
+    ortStep: async (run) => {
+      const out = await run(trainer);
       const step = adam.step + 1;
       if (!Number.isFinite(out.loss)) throw new NonFiniteError(stage, step, 'the loss');
       const { lr, gradNorm } = adam.apply(trainer.params, out.grads, out.gradNorm);
       if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stage, step, 'the gradient norm');
-      return { loss: out.loss, lr, gradNorm, extras: {} };
+      return { loss: out.loss, lr, gradNorm, extras: out.values };
     },
-    evalLoss: (batches) => trainer.evalLoss(batches),
     sync: async () => {
       for (const [name, p] of trainer.params) {
         const v = model.params[name];
@@ -87,5 +102,21 @@ export async function lmEngine(stage: StageName, model: TrainModel, optimizer: A
       optimizer.restore(s.step, s.slots);
     },
     release: () => trainer.release(),
+  };
+}
+
+/** The language-model stages' engine (pretraining, SFT). */
+export async function lmEngine(stage: StageName, model: TrainModel, optimizer: AdamW): Promise<LmEngine> {
+  const engine = await stageEngine(stage, model, optimizer, 'lm');
+  const trainer = engine.trainer;
+  return {
+    name: engine.name,
+    get step() {
+      return engine.step;
+    },
+    train: (rows) => (trainer ? engine.ortStep((t) => t.lossAndGrads(rows)) : Promise.resolve(optimStep(stage, model, optimizer, () => ({ loss: lmLoss(model, rows) })))),
+    evalLoss: async (batches) => (trainer ? trainer.evalLoss(batches) : evalLmLoss(model, batches)),
+    sync: () => engine.sync(),
+    release: () => engine.release(),
   };
 }

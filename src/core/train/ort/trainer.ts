@@ -1,0 +1,210 @@
+/**
+ * Training on ONNX Runtime: a stage's training graph (onnx/gptTrainGraph.ts: the language-model
+ * loss for pretraining and SFT, the pairwise loss for the reward model) in one session, and its
+ * loss-only twin for evaluation. The parameters, gradients and optimizer state live in one arena
+ * (arena.ts): fed to every run by reference, the gradients written in place (pre-allocated
+ * outputs), the parameters updated in place by the optimizer. No copies per step. The session
+ * uses every physical core unless `threads` says otherwise (ONNX Runtime's default).
+ */
+import type * as Ort from 'onnxruntime-node';
+import type { GPT2Config } from '../../model/config';
+import { parameterShapes } from '../../model/config';
+import { buildLmTrainGraph, buildRewardTrainGraph, gradName } from '../../onnx/gptTrainGraph';
+import type { RewardBatch } from '../data/batches';
+import type { LmRows } from '../lm';
+import type { OptimConfig } from '../optim';
+import { ArrayAdamW } from './adamw';
+import type { ParamBuffer } from './adamw';
+import { createArena } from './arena';
+import type { Arena } from './arena';
+
+export interface OrtEngineOptions {
+  /** Intra-op threads; default: ONNX Runtime's choice (the machine's physical cores). */
+  readonly threads?: number;
+  /** Execution provider (default 'cpu'). */
+  readonly provider?: string;
+}
+
+export interface LossAndGrads {
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly grads: Map<string, Float32Array>;
+  /** The graph's other scalar outputs asked for (accuracy, …). */
+  readonly values: Record<string, number>;
+}
+
+/** What a trainer trains: the LM loss, or the reward model's pairwise loss (with `score.weight`). */
+type Objective = 'lm' | 'reward';
+
+export class OrtTrainer {
+  /** The loss-only session for evaluation, made on first use. */
+  private evalSession: Promise<Ort.InferenceSession> | undefined;
+
+  private constructor(
+    private readonly ort: typeof Ort,
+    private readonly objective: Objective,
+    private readonly session: Ort.InferenceSession,
+    private readonly sessionOptions: Ort.InferenceSession.SessionOptions,
+    readonly config: GPT2Config,
+    /** The live parameters, by HF name (the optimizer updates them in place). */
+    readonly params: Map<string, ParamBuffer>,
+    /** Where each run writes the gradients (reused every step). */
+    private readonly grads: Map<string, Float32Array>,
+    /** The memory all of them live in; the optimizer's state goes there too. */
+    readonly arena: Arena,
+  ) {}
+
+  /** A language-model trainer over copies of `weights` (HF names; every parameter of the config). */
+  static lm(config: GPT2Config, weights: ReadonlyMap<string, ParamBuffer>, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
+    return OrtTrainer.create('lm', config, weights, options);
+  }
+
+  /** A reward-model trainer: the config's parameters and `score.weight` [1, C]. */
+  static reward(config: GPT2Config, weights: ReadonlyMap<string, ParamBuffer>, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
+    return OrtTrainer.create('reward', config, weights, options);
+  }
+
+  private static async create(objective: Objective, config: GPT2Config, weights: ReadonlyMap<string, ParamBuffer>, options: OrtEngineOptions): Promise<OrtTrainer> {
+    const ort = await import('onnxruntime-node');
+    ort.env.logLevel = 'fatal';
+    const shapes = new Map<string, readonly number[]>([...parameterShapes(config), ...(objective === 'reward' ? [['score.weight', [1, config.n_embd]] as const] : [])]);
+    const floats = [...shapes.values()].reduce((s, dims) => s + dims.reduce((a, b) => a * b, 1), 0);
+    // Parameters, gradients, and the optimizer's m and v, all in one arena.
+    const arena = createArena(4 * floats, 4 * shapes.size);
+    const params = new Map<string, ParamBuffer>();
+    const grads = new Map<string, Float32Array>();
+    for (const [name, shape] of shapes) {
+      const w = weights.get(name);
+      if (!w) throw new Error(`OrtTrainer: weight '${name}' is missing`);
+      const data = arena.alloc(w.data.length);
+      data.set(w.data);
+      params.set(name, { shape, data });
+      grads.set(name, arena.alloc(w.data.length));
+    }
+    const sessionOptions: Ort.InferenceSession.SessionOptions = {
+      executionProviders: [options.provider ?? 'cpu'],
+      graphOptimizationLevel: 'all',
+      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      logSeverityLevel: 3,
+    };
+    const session = await ort.InferenceSession.create(graphOf(objective, config, true), sessionOptions);
+    return new OrtTrainer(ort, objective, session, sessionOptions, config, params, grads, arena);
+  }
+
+  /** AdamW over these parameters, its state in the same arena. */
+  optimizer(config: OptimConfig): ArrayAdamW {
+    return new ArrayAdamW(config, this.arena);
+  }
+
+  /** Mean masked next-token loss, the global gradient norm, and every parameter's gradient. */
+  lossAndGrads(rows: LmRows): Promise<LossAndGrads> {
+    return this.step(this.lmFeeds(rows), []);
+  }
+
+  /** The pairwise loss of a reward batch, its statistics, the global gradient norm and every gradient. */
+  pairLossAndGrads(batch: RewardBatch, margin: number): Promise<LossAndGrads> {
+    return this.step(this.rewardFeeds(batch, margin), REWARD_STATS);
+  }
+
+  /** Mean masked next-token loss over several row sets, weighted by their counted positions. */
+  async evalLoss(batches: readonly LmRows[]): Promise<number> {
+    let total = 0;
+    let weight = 0;
+    for (const rows of batches) {
+      const n = rows.mask ? rows.mask.reduce((s, v) => s + v, 0) : rows.B * rows.T;
+      if (n === 0) continue;
+      total += ((await this.evaluate(this.lmFeeds(rows), ['loss'])).loss as number) * n;
+      weight += n;
+    }
+    return weight ? total / weight : NaN;
+  }
+
+  /** Pairwise loss and accuracy over reward batches, weighted by their pairs. */
+  async evalPairs(batches: readonly RewardBatch[], margin: number): Promise<{ loss: number; accuracy: number; pairs: number }> {
+    let loss = 0;
+    let correct = 0;
+    let pairs = 0;
+    for (const batch of batches) {
+      const n = batch.winners.length;
+      if (n === 0) continue;
+      const out = await this.evaluate(this.rewardFeeds(batch, margin), ['loss', 'accuracy']);
+      loss += (out.loss as number) * n;
+      correct += (out.accuracy as number) * n;
+      pairs += n;
+    }
+    return pairs ? { loss: loss / pairs, accuracy: correct / pairs, pairs } : { loss: NaN, accuracy: NaN, pairs: 0 };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    if (this.evalSession) await (await this.evalSession).release();
+  }
+
+  private async step(inputs: Record<string, Ort.Tensor>, stats: readonly string[]): Promise<LossAndGrads> {
+    // The gradients are written straight into their buffers (pre-allocated outputs: no copy).
+    const fetches: Record<string, Ort.Tensor | null> = { loss: null, grad_norm: null };
+    for (const s of stats) fetches[s] = null;
+    for (const [name, g] of this.grads) fetches[gradName(name)] = new this.ort.Tensor('float32', g, [...(this.params.get(name) as ParamBuffer).shape]);
+    const out = await this.session.run(this.withParams(inputs), fetches);
+    return { loss: out.loss?.data[0] as number, gradNorm: out.grad_norm?.data[0] as number, grads: this.grads, values: Object.fromEntries(stats.map((s) => [s, out[s]?.data[0] as number])) };
+  }
+
+  private async evaluate(inputs: Record<string, Ort.Tensor>, outputs: readonly string[]): Promise<Record<string, number>> {
+    const session = await (this.evalSession ??= this.ort.InferenceSession.create(graphOf(this.objective, this.config, false), this.sessionOptions));
+    const out = await session.run(this.withParams(inputs), [...outputs]);
+    return Object.fromEntries(outputs.map((o) => [o, out[o]?.data[0] as number]));
+  }
+
+  private withParams(inputs: Record<string, Ort.Tensor>): Record<string, Ort.Tensor> {
+    const feeds = { ...inputs };
+    for (const [name, p] of this.params) feeds[name] = new this.ort.Tensor('float32', p.data, [...p.shape]);
+    return feeds;
+  }
+
+  private int64(values: ArrayLike<number>, dims: readonly number[]): Ort.Tensor {
+    return new this.ort.Tensor(
+      'int64',
+      BigInt64Array.from(Array.from(values), (v) => BigInt(v)),
+      [...dims],
+    );
+  }
+
+  private lmFeeds(rows: LmRows): Record<string, Ort.Tensor> {
+    const { B, T } = rows;
+    return {
+      input_ids: this.int64(rows.ids, [B, T]),
+      targets: this.int64(rows.targets, [B, T]),
+      loss_mask: new this.ort.Tensor('float32', rows.mask ?? new Float32Array(B * T).fill(1), [B, T]),
+    };
+  }
+
+  /** A reward batch as the graph takes it: each row's last real token, and each pair's weight (1/groups, shared by a group's pairs, as reward.ts). */
+  private rewardFeeds(batch: RewardBatch, margin: number): Record<string, Ort.Tensor> {
+    const last = Array.from({ length: batch.S }, (_, s) => {
+      let l = 0;
+      for (let t = 0; t < batch.T; t++) if ((batch.mask[s * batch.T + t] as number) > 0) l = t;
+      return l;
+    });
+    const perGroup = new Map<number, number>();
+    for (const g of batch.pairGroup) perGroup.set(g, (perGroup.get(g) ?? 0) + 1);
+    const P = batch.winners.length;
+    return {
+      input_ids: this.int64(batch.ids, [batch.S, batch.T]),
+      last_index: this.int64(last, [batch.S]),
+      winners: this.int64(batch.winners, [P]),
+      losers: this.int64(batch.losers, [P]),
+      pair_weight: new this.ort.Tensor(
+        'float32',
+        Float32Array.from(batch.pairGroup, (g) => 1 / ((perGroup.get(g) as number) * perGroup.size)),
+        [P],
+      ),
+      margin: new this.ort.Tensor('float32', Float32Array.of(margin), []),
+    };
+  }
+}
+
+const REWARD_STATS = ['accuracy', 'margin_mean', 'chosen', 'rejected'] as const;
+
+function graphOf(objective: Objective, config: GPT2Config, gradients: boolean): Uint8Array {
+  return objective === 'lm' ? buildLmTrainGraph(config, { gradients }) : buildRewardTrainGraph(config, { gradients });
+}

@@ -84,6 +84,9 @@ export class OrtTrainer {
     const sessionOptions: Ort.InferenceSession.SessionOptions = {
       executionProviders: [options.provider ?? 'cpu'],
       graphOptimizationLevel: 'all',
+      // No CPU memory arena: at gpt2 size it holds on to ~1 GB of peak (5.6 → 4.5 GB measured)
+      // for a step ~10% faster; the training buffers live in our own arena anyway.
+      enableCpuMemArena: false,
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       logSeverityLevel: 3,
     };

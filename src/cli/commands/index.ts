@@ -4,6 +4,7 @@ import { statusCommand } from './status';
 import { sampleCommand } from './sample';
 import { exportOnnxCommand } from './exportOnnx';
 import { modelInfoCommand } from './modelInfo';
+import { modelInitCommand } from './modelInit';
 import { trainCommands } from './train';
 import { runsCommand } from './runs';
 import { demoCommand } from './demo';
@@ -16,6 +17,7 @@ import { statsCommand } from './stats';
 export const COMMANDS: readonly CliCommand[] = [
   statusCommand,
   modelInfoCommand,
+  modelInitCommand,
   sampleCommand,
   exportOnnxCommand,
   initCommand,

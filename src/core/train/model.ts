@@ -6,6 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parameterShapes } from '../model/config';
+import type { GPT2Config } from '../model/config';
+import { initParams } from '../model/gpt2';
+import { UserError } from '../errors';
 import { headShapes, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
 import type { Checkpoint, HeadKind, Weights } from '../model/checkpoint';
 import { initHead } from '../model/heads';
@@ -49,6 +52,24 @@ export function weightsOf(model: TrainModel): Weights {
   const out: Weights = new Map();
   for (const [name, v] of Object.entries(model.params)) out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
   return out;
+}
+
+/**
+ * An HF model folder with fresh weights of `config` (GPT-2's initialisation, seeded) and
+ * `tokenizer`: for pretraining from scratch (`rlhf model init`, the pretrain stage) and benchmarks.
+ * The tokenizer must fit the vocabulary.
+ */
+export function writeFreshModel(dir: string, config: GPT2Config, tokenizer: Tokenizer, seed: number): string {
+  if (tokenizer.vocabSize > config.vocab_size) {
+    throw new UserError(`The tokenizer has ${tokenizer.vocabSize} tokens, more than the config's vocab_size ${config.vocab_size}; raise vocab_size.`);
+  }
+  const params = initParams(config, seed);
+  try {
+    saveCheckpoint(dir, { config, kind: 'lm', weights: weightsOf({ config, params }), tokenizer });
+  } finally {
+    tf.dispose(Object.values(params));
+  }
+  return dir;
 }
 
 export function disposeModel(model: TrainModel): void {

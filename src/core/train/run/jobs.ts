@@ -3,11 +3,9 @@
  * trains, and its loop over its data. The CLI, the engine and the demo all go through here.
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { TINY_CONFIG } from '../../model/config';
 import type { GPT2Config } from '../../model/config';
-import { loadCheckpoint, saveCheckpoint } from '../../model/checkpoint';
-import { initParams } from '../../model/gpt2';
+import { loadCheckpoint } from '../../model/checkpoint';
 import type { Project } from '../../store/project';
 import { byteLevelTokenizerJson } from '../../tokenizer/byteLevel';
 import { tokenizerFromJson } from '../../tokenizer/tokenizer';
@@ -15,7 +13,7 @@ import type { Tokenizer } from '../../tokenizer/tokenizer';
 import { UserError } from '../../errors';
 import { splitHeldOut } from '../data/batches';
 import { corpusText, loadSftJsonl, preferencePairs, rankedGroups } from '../data/datasets';
-import { disposeModel, loadModel, weightsOf } from '../model';
+import { disposeModel, loadModel, writeFreshModel } from '../model';
 import type { LoadedModel } from '../model';
 import { dpo } from '../stages/dpo';
 import type { DpoConfig } from '../stages/dpo';
@@ -113,13 +111,7 @@ function required(model: string | undefined, stage: string): string {
 
 /** Fresh weights of `config` with the byte-level tokenizer, saved as the run's starting point. */
 function freshInit(dir: string, config: GPT2Config, seed: number): string {
-  const params = initParams(config, seed);
-  try {
-    saveCheckpoint(dir, { config, kind: 'lm', weights: weightsOf({ config, params }), tokenizer: tokenizerFromJson(byteLevelTokenizerJson(), 'byte-level') });
-  } finally {
-    tf.dispose(Object.values(params));
-  }
-  return dir;
+  return writeFreshModel(dir, config, tokenizerFromJson(byteLevelTokenizerJson(), 'byte-level'), seed);
 }
 
 /**

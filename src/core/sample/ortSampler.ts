@@ -22,7 +22,7 @@ type OrtModule = typeof Ort;
 export interface OrtSamplerOptions {
   /** Providers to try in order, each on its own (asking for several throws when CUDA is missing). Default ['cuda', 'cpu']. */
   readonly providers?: readonly string[];
-  /** Threads per op on CPU. Default 2: the 2-core machines we target; more threads only contend. */
+  /** Threads per op on CPU. Default: ONNX Runtime's choice, the machine's physical cores (not a constant). */
   readonly intraOpThreads?: number;
 }
 
@@ -63,7 +63,7 @@ export class OrtSampler {
       const sessionOptions: Ort.InferenceSession.SessionOptions = {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
-        intraOpNumThreads: opts.intraOpThreads ?? 2,
+        ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
         interOpNumThreads: 1,
         executionMode: 'sequential',
         logSeverityLevel: 4,

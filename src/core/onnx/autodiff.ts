@@ -222,6 +222,12 @@ export class Tape {
     return this.g.op('Reshape', [x, this.g.op('Slice', [this.shapeOf(ref), this.ints([0]), this.ints([2])])]);
   }
 
+  /** ½·Σ x²: a scalar of any value (for checking an op's gradient alone). Backward: dy·x. */
+  halfSumSquares(x: string): string {
+    const y = this.g.op('Mul', [this.g.op('ReduceSumSquare', [x], { keepdims: 0 }), this.scalar(0.5)]);
+    return this.record([x], y, (gy) => [this.g.op('Mul', [x, gy])]);
+  }
+
   /**
    * Gradients of the scalar `loss` with respect to `params` (in order), each summed over all the
    * paths it reaches the loss by. A parameter the loss does not depend on gets zeros.

@@ -14,6 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { STAGE_INFO } from '../src/protocol/stages';
 import type { StageName } from '../src/protocol/stages';
 import type { CDPSession, Page } from 'playwright-core';
 import type { CurvesBootstrap, CurvesCommand, CurvesNotification } from '../src/protocol/curves';
@@ -26,29 +27,10 @@ const T0 = Date.parse('2026-11-21T07:11:46Z');
 const VIEWPORT = { width: 1200, height: 900 };
 const FLUSH_MS = 100;
 
-const PPO_METRICS = [
-  'objective/kl',
-  'objective/kl_coef',
-  'objective/entropy',
-  'objective/non_score_reward',
-  'objective/rlhf_reward',
-  'objective/scores',
-  'policy/approxkl',
-  'policy/clipfrac',
-  'loss/policy',
-  'loss/value',
-  'val/vpred',
-  'val/explained_variance',
-  'val/ratio',
-  'lr',
-  'grad_norm',
-  'tokens_per_second',
-  'time/rollout',
-  'time/scoring',
-  'time/update',
-];
-const SFT_METRICS = ['sft/loss', 'sft/eval_loss', 'lr', 'grad_norm', 'tokens_per_second'];
-const REWARD_METRICS = ['reward/loss', 'reward/accuracy', 'reward/margin', 'reward/chosen', 'reward/rejected', 'lr', 'grad_norm'];
+// What each stage logs (protocol/stages.ts); the reward run here without its eval and speed lines.
+const PPO_METRICS = STAGE_INFO.ppo.metrics;
+const SFT_METRICS = STAGE_INFO.sft.metrics;
+const REWARD_METRICS = STAGE_INFO.reward.metrics.filter((m) => !m.includes('eval') && m !== 'tokens_per_second');
 
 /** A deterministic wobbly curve per metric. */
 const value = (metric: string, step: number): number => Math.sin(step / 7 + metric.length) * 0.5 + metric.length / 10 + step / 100;

@@ -14,8 +14,8 @@ import type { LmRows } from './lm';
 import type { AdamW } from './optim';
 import { OrtTrainer } from './ort/trainer';
 import type { LossAndGrads, OrtEngineOptions } from './ort/trainer';
-import { NonFiniteError, optimStep } from './stage';
-import type { StepResult, TrainModel } from './stage';
+import { due, NonFiniteError, optimStep } from './stage';
+import type { LoopConfig, StageEvent, StepResult, TrainModel } from './stage';
 
 export type TrainingEngineName = 'ort' | 'tfjs';
 
@@ -119,4 +119,37 @@ export async function lmEngine(stage: StageName, model: TrainModel, optimizer: A
     sync: () => engine.sync(),
     release: () => engine.release(),
   };
+}
+
+/**
+ * The loop every engine-driven stage shares (pretraining, SFT, the reward model): steps up to
+ * `config.steps`, each by `body(step)`; a checkpoint on cancel, every `checkpointEvery` steps and
+ * at the end, each after `sync` so the runner saves what the engine holds; the engine released
+ * however the loop ends.
+ */
+export async function* engineLoop(
+  engine: Pick<StageEngine, 'step' | 'sync' | 'release'>,
+  config: Pick<LoopConfig, 'steps' | 'checkpointEvery'>,
+  signal: AbortSignal | undefined,
+  body: (step: number) => AsyncGenerator<StageEvent>,
+): AsyncGenerator<StageEvent> {
+  try {
+    while (engine.step < config.steps) {
+      if (signal?.aborted) {
+        await engine.sync();
+        yield { type: 'checkpoint', step: engine.step, reason: 'cancel' };
+        signal.throwIfAborted();
+      }
+      const step = engine.step + 1;
+      yield* body(step);
+      if (due(step, config.checkpointEvery) && step < config.steps) {
+        await engine.sync();
+        yield { type: 'checkpoint', step, reason: 'interval' };
+      }
+    }
+    await engine.sync();
+    yield { type: 'checkpoint', step: engine.step, reason: 'final' };
+  } finally {
+    await engine.release();
+  }
 }

@@ -48,6 +48,26 @@ export function learningRate(c: OptimConfig, step: number): number {
   return floor + 0.5 * (c.lr - floor) * (1 + Math.cos(Math.PI * progress));
 }
 
+/**
+ * The factors of update number `step` given the global gradient norm: lr, the clipping
+ * multiplier and the bias corrections; and each parameter's decay by its rank (matrices only).
+ * Both AdamW implementations (this one on tfjs, ort/adamw.ts on plain arrays) use it.
+ */
+export function adamwFactors(c: OptimConfig, step: number, gradNorm: number): Omit<AdamWAttrs, 'decay'> & { decayFor: (rank: number) => number } {
+  const lr = learningRate(c, step);
+  const { beta1, beta2, eps, weightDecay, maxGradNorm } = c;
+  return {
+    lr,
+    beta1,
+    beta2,
+    eps,
+    clip: maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1,
+    bc1: 1 - beta1 ** step,
+    bc2: 1 - beta2 ** step,
+    decayFor: (rank) => (weightDecay > 0 && rank >= 2 ? 1 - lr * weightDecay : 1),
+  };
+}
+
 export interface StepReport {
   readonly lr: number;
   /** Global gradient norm before clipping. */
@@ -88,13 +108,10 @@ export class AdamW {
       return Math.sqrt(tf.addN(squares).dataSync()[0] as number);
     });
     const stepNo = this.step + 1;
-    const lr = learningRate(this.config, stepNo);
+    const f = adamwFactors(this.config, stepNo, gradNorm);
+    const { lr, beta1, beta2, eps, bc1, bc2, clip } = f;
     if (!Number.isFinite(gradNorm)) return { lr, gradNorm };
     this.step = stepNo;
-    const { beta1, beta2, eps, weightDecay, maxGradNorm } = this.config;
-    const clip = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
-    const bc1 = 1 - beta1 ** stepNo;
-    const bc2 = 1 - beta2 ** stepNo;
     const fusedAdam = fused(ADAMW_KERNEL);
     for (const name of names) {
       const p = params[name] as tf.Variable;
@@ -102,8 +119,7 @@ export class AdamW {
       const v = this.slot(this.v, name, p);
       tf.tidy(() => {
         if (fusedAdam) {
-          const decay = weightDecay > 0 && p.rank >= 2 ? 1 - lr * weightDecay : 1;
-          const attrs: AdamWAttrs = { lr, beta1, beta2, eps, bc1, bc2, decay, clip };
+          const attrs: AdamWAttrs = { lr, beta1, beta2, eps, bc1, bc2, decay: f.decayFor(p.rank), clip };
           const inputs = { p, g: grads[name] as tf.Tensor, m, v };
           const [pNew, mNew, vNew] = tf.engine().runKernel(ADAMW_KERNEL, inputs, { ...attrs }) as tf.Tensor[];
           p.assign(pNew!);
@@ -117,7 +133,8 @@ export class AdamW {
         m.assign(mNew);
         v.assign(vNew);
         const update = tf.div(tf.div(mNew, bc1), tf.add(tf.sqrt(tf.div(vNew, bc2)), eps));
-        const decayed = weightDecay > 0 && p.rank >= 2 ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const decay = f.decayFor(p.rank);
+        const decayed = decay !== 1 ? tf.mul(p, decay) : p;
         p.assign(tf.sub(decayed, tf.mul(update, lr)));
       });
     }

@@ -5,7 +5,7 @@
  * `v.<name>` slots), so a run can resume on either engine. The update itself runs in the arena
  * the buffers live in (arena.ts: the SIMD kernel, or a JavaScript loop).
  */
-import { learningRate } from '../optim';
+import { adamwFactors } from '../optim';
 import { createJsArena } from './arena';
 import type { Arena } from './arena';
 import type { OptimConfig, StepReport } from '../optim';
@@ -32,23 +32,18 @@ export class ArrayAdamW {
    */
   apply(params: ReadonlyMap<string, ParamBuffer>, grads: ReadonlyMap<string, Float32Array>, gradNorm: number): StepReport {
     const stepNo = this.step + 1;
-    const lr = learningRate(this.config, stepNo);
-    if (!Number.isFinite(gradNorm)) return { lr, gradNorm };
+    const { decayFor, ...factors } = adamwFactors(this.config, stepNo, gradNorm);
+    if (!Number.isFinite(gradNorm)) return { lr: factors.lr, gradNorm };
     this.step = stepNo;
-    const { beta1, beta2, eps, weightDecay, maxGradNorm } = this.config;
-    const clip = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
-    const bc1 = 1 - beta1 ** stepNo;
-    const bc2 = 1 - beta2 ** stepNo;
     for (const name of [...grads.keys()].sort()) {
       const p = params.get(name);
       const g = grads.get(name) as Float32Array;
       if (!p) continue;
       const m = this.slot(this.m, name, p.data.length);
       const v = this.slot(this.v, name, p.data.length);
-      const decay = weightDecay > 0 && p.shape.length >= 2 ? 1 - lr * weightDecay : 1;
-      this.arena.adamW(p.data, g, m, v, { lr, beta1, beta2, eps, bc1, bc2, decay, clip });
+      this.arena.adamW(p.data, g, m, v, { ...factors, decay: decayFor(p.shape.length) });
     }
-    return { lr, gradNorm };
+    return { lr: factors.lr, gradNorm };
   }
 
   /** Optimizer state for checkpoints, in the tfjs AdamW's format. */

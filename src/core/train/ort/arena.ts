@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import { findKernelFile, writingSection } from '../../compute/wasmKernels';
+import type { AdamWAttrs } from '../../compute/wasmKernels';
 
 const PAGE = 64 * 1024;
 const MAX_PAGES = 65536;
@@ -41,23 +42,11 @@ interface AdamKernel {
   ): void;
 }
 
-/** The arithmetic of one AdamW update over n floats (after clipping factor and bias corrections are known). */
-export interface AdamUpdate {
-  readonly lr: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
-  readonly bc1: number;
-  readonly bc2: number;
-  readonly decay: number;
-  readonly clip: number;
-}
-
 export interface Arena {
   /** A zeroed buffer of n floats (aligned to 16 bytes). */
   alloc(n: number): Float32Array;
   /** p, m, v updated in place from g. */
-  adamW(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, u: AdamUpdate): void;
+  adamW(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, u: AdamWAttrs): void;
   /** 'wasm' (one memory, the SIMD kernel) or 'js' (separate arrays, a JavaScript loop), and why. */
   readonly kind: 'wasm' | 'js';
   readonly detail: string;

@@ -6,7 +6,7 @@ import { UserError } from '../../errors';
 import type { AdamW } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, corpusBatch } from '../data/batches';
-import { lmEngine } from '../engine';
+import { engineLoop, lmEngine } from '../engine';
 import type { LmRows } from '../lm';
 import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, TrainModel } from '../stage';
@@ -43,30 +43,14 @@ export async function* pretrain(model: TrainModel, optimizer: AdamW, data: Pretr
     for (let i = 0; i < config.evalBatches; i++) evalRows.push({ B: batchSize, T: blockSize, ...corpusBatch(data.eval, blockSize, batchSize, batchRandom(config.seed ^ 0x7e57, i)) });
   }
   const engine = await lmEngine('pretrain', model, optimizer);
-  try {
-    while (engine.step < config.steps) {
-      if (signal?.aborted) {
-        await engine.sync();
-        yield { type: 'checkpoint', step: engine.step, reason: 'cancel' };
-        signal.throwIfAborted();
-      }
-      const step = engine.step + 1;
-      const rows: LmRows = { B: batchSize, T: blockSize, ...corpusBatch(data.train, blockSize, batchSize, batchRandom(config.seed, step)) };
-      const started = performance.now();
-      const r = await engine.train(rows);
-      const seconds = (performance.now() - started) / 1000;
-      yield metrics('pretrain', step, { 'pretrain/loss': r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_second: (batchSize * blockSize) / seconds });
-      if (evalRows.length && (due(step, config.evalEvery) || step === config.steps)) {
-        yield metrics('pretrain', step, { 'pretrain/eval_loss': await engine.evalLoss(evalRows) });
-      }
-      if (due(step, config.checkpointEvery) && step < config.steps) {
-        await engine.sync();
-        yield { type: 'checkpoint', step, reason: 'interval' };
-      }
+  yield* engineLoop(engine, config, signal, async function* (step) {
+    const rows: LmRows = { B: batchSize, T: blockSize, ...corpusBatch(data.train, blockSize, batchSize, batchRandom(config.seed, step)) };
+    const started = performance.now();
+    const r = await engine.train(rows);
+    const seconds = (performance.now() - started) / 1000;
+    yield metrics('pretrain', step, { 'pretrain/loss': r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_second: (batchSize * blockSize) / seconds });
+    if (evalRows.length && (due(step, config.evalEvery) || step === config.steps)) {
+      yield metrics('pretrain', step, { 'pretrain/eval_loss': await engine.evalLoss(evalRows) });
     }
-    await engine.sync();
-    yield { type: 'checkpoint', step: engine.step, reason: 'final' };
-  } finally {
-    await engine.release();
-  }
+  });
 }

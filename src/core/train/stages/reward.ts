@@ -5,7 +5,7 @@
  * group weighs the same whatever its number of pairs. Ties give no pair (see data/batches.ts).
  */
 import { UserError } from '../../errors';
-import { stageEngine } from '../engine';
+import { engineLoop, stageEngine } from '../engine';
 import * as tf from '@tensorflow/tfjs-core';
 import { forward } from '../../model/gpt2';
 import { rewardHead } from '../../model/heads';
@@ -124,45 +124,29 @@ export async function* reward(model: TrainModel, optimizer: AdamW, data: RewardD
         config.batchSize,
       ).map((part) => rewardBatch(part, config.maxLen, data.pad))
     : [];
-  try {
-    while (engine.step < config.steps) {
-      if (signal?.aborted) {
-        await engine.sync();
-        yield { type: 'checkpoint', step: engine.step, reason: 'cancel' };
-        signal.throwIfAborted();
-      }
-      const step = engine.step + 1;
-      const batch = rewardBatch(sampleBatch(train, config.batchSize, batchRandom(config.seed, step)), config.maxLen, data.pad);
-      const started = performance.now();
-      const r = trainer
-        ? await engine.ortStep((t) => t.pairLossAndGrads(batch, config.margin))
-        : optimStep('reward', model, optimizer, () => {
-            const s = pairLoss(model, batch, config.margin);
-            return { loss: s.loss, extras: { accuracy: s.accuracy, margin_mean: s.margin, chosen: s.chosen, rejected: s.rejected } };
-          });
-      const seconds = (performance.now() - started) / 1000;
-      yield metrics('reward', step, {
-        'reward/loss': r.loss,
-        'reward/accuracy': r.extras.accuracy as number,
-        'reward/margin': r.extras.margin_mean as number,
-        'reward/chosen': r.extras.chosen as number,
-        'reward/rejected': r.extras.rejected as number,
-        lr: r.lr,
-        grad_norm: r.gradNorm,
-        tokens_per_second: batch.mask.reduce((s, v) => s + v, 0) / seconds,
-      });
-      if (data.eval.length && (due(step, config.evalEvery) || step === config.steps)) {
-        const e = trainer ? await trainer.evalPairs(evalBatches, config.margin) : evaluateReward(model, data.eval, config, data.pad);
-        if (e.pairs) yield metrics('reward', step, { 'reward/eval_loss': e.loss, 'reward/eval_accuracy': e.accuracy });
-      }
-      if (due(step, config.checkpointEvery) && step < config.steps) {
-        await engine.sync();
-        yield { type: 'checkpoint', step, reason: 'interval' };
-      }
+  yield* engineLoop(engine, config, signal, async function* (step) {
+    const batch = rewardBatch(sampleBatch(train, config.batchSize, batchRandom(config.seed, step)), config.maxLen, data.pad);
+    const started = performance.now();
+    const r = trainer
+      ? await engine.ortStep((t) => t.pairLossAndGrads(batch, config.margin))
+      : optimStep('reward', model, optimizer, () => {
+          const s = pairLoss(model, batch, config.margin);
+          return { loss: s.loss, extras: { accuracy: s.accuracy, margin_mean: s.margin, chosen: s.chosen, rejected: s.rejected } };
+        });
+    const seconds = (performance.now() - started) / 1000;
+    yield metrics('reward', step, {
+      'reward/loss': r.loss,
+      'reward/accuracy': r.extras.accuracy as number,
+      'reward/margin': r.extras.margin_mean as number,
+      'reward/chosen': r.extras.chosen as number,
+      'reward/rejected': r.extras.rejected as number,
+      lr: r.lr,
+      grad_norm: r.gradNorm,
+      tokens_per_second: batch.mask.reduce((s, v) => s + v, 0) / seconds,
+    });
+    if (data.eval.length && (due(step, config.evalEvery) || step === config.steps)) {
+      const e = trainer ? await trainer.evalPairs(evalBatches, config.margin) : evaluateReward(model, data.eval, config, data.pad);
+      if (e.pairs) yield metrics('reward', step, { 'reward/eval_loss': e.loss, 'reward/eval_accuracy': e.accuracy });
     }
-    await engine.sync();
-    yield { type: 'checkpoint', step: engine.step, reason: 'final' };
-  } finally {
-    await engine.release();
-  }
+  });
 }

@@ -7,7 +7,7 @@ import type { AdamW } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, sampleBatch, sftBatch } from '../data/batches';
 import type { SftExample } from '../data/batches';
-import { lmEngine } from '../engine';
+import { engineLoop, lmEngine } from '../engine';
 import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, TrainModel } from '../stage';
 
@@ -38,32 +38,16 @@ export async function* sft(model: TrainModel, optimizer: AdamW, data: SftData, c
   if (data.train.length === 0) throw new Error('sft: no training examples');
   const evalRows = chunk(data.eval, config.batchSize).map((examples) => sftBatch(examples, config.maxLen, data.pad));
   const engine = await lmEngine('sft', model, optimizer);
-  try {
-    while (engine.step < config.steps) {
-      if (signal?.aborted) {
-        await engine.sync();
-        yield { type: 'checkpoint', step: engine.step, reason: 'cancel' };
-        signal.throwIfAborted();
-      }
-      const step = engine.step + 1;
-      const rows = sftBatch(sampleBatch(data.train, config.batchSize, batchRandom(config.seed, step)), config.maxLen, data.pad);
-      const started = performance.now();
-      const r = await engine.train(rows);
-      const seconds = (performance.now() - started) / 1000;
-      yield metrics('sft', step, { 'sft/loss': r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_second: (rows.B * rows.T) / seconds });
-      if (evalRows.length && (due(step, config.evalEvery) || step === config.steps)) {
-        yield metrics('sft', step, { 'sft/eval_loss': await engine.evalLoss(evalRows) });
-      }
-      if (due(step, config.checkpointEvery) && step < config.steps) {
-        await engine.sync();
-        yield { type: 'checkpoint', step, reason: 'interval' };
-      }
+  yield* engineLoop(engine, config, signal, async function* (step) {
+    const rows = sftBatch(sampleBatch(data.train, config.batchSize, batchRandom(config.seed, step)), config.maxLen, data.pad);
+    const started = performance.now();
+    const r = await engine.train(rows);
+    const seconds = (performance.now() - started) / 1000;
+    yield metrics('sft', step, { 'sft/loss': r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_second: (rows.B * rows.T) / seconds });
+    if (evalRows.length && (due(step, config.evalEvery) || step === config.steps)) {
+      yield metrics('sft', step, { 'sft/eval_loss': await engine.evalLoss(evalRows) });
     }
-    await engine.sync();
-    yield { type: 'checkpoint', step: engine.step, reason: 'final' };
-  } finally {
-    await engine.release();
-  }
+  });
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {

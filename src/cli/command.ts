@@ -4,6 +4,7 @@
  */
 import { setTrainingEngine } from '../core/train/engine';
 import type { TrainingEngineName } from '../core/train/engine';
+import { isOrtDevice, ORT_DEVICES, resolveOrtDevice } from '../core/train/ort/device';
 import type { ParseArgsConfig } from 'node:util';
 import { isBackendPreference } from '../protocol/backend';
 import type { BackendPreference } from '../protocol/backend';
@@ -57,12 +58,53 @@ export function numberFlag(flags: FlagValues, name: string, opts: { integer?: bo
   return n;
 }
 
-/** `--engine` (ort | tfjs, default ort): what trains pretraining, SFT and the reward model; applied to this process. */
+/** The flags of the commands that train (train, demo, status): `--engine`, `--device`, `--threads`. */
+export const ENGINE_OPTIONS = { engine: { type: 'string' }, device: { type: 'string' }, threads: { type: 'string' } } as const;
+
+/** Their usage and help lines. */
+export const ENGINE_USAGE = `[--engine ort|tfjs] [--device ${ORT_DEVICES.join('|')}] [--threads N]`;
+export const ENGINE_HELP =
+  '  --engine        what trains pretraining, SFT and the reward model: ort (ONNX Runtime; default) or tfjs\n' +
+  `  --device        ONNX Runtime's device: ${ORT_DEVICES.join(', ')} (default auto: a GPU provider that loads and agrees with the CPU on a check step, else the CPU)\n` +
+  '  --threads N     CPU threads for ONNX Runtime (default: the physical cores)';
+
+/**
+ * `--engine` (ort | tfjs, default ort): what trains pretraining, SFT and the reward model;
+ * `--device` (default auto) and `--threads` (default the physical cores): where ONNX Runtime
+ * runs. Applied to this process.
+ */
 export function applyEngineFlag(flags: FlagValues): TrainingEngineName {
   const engine = stringFlag(flags, 'engine') ?? 'ort';
   if (engine !== 'ort' && engine !== 'tfjs') throw new UsageError(`--engine must be ort or tfjs; got '${engine}'.`);
-  setTrainingEngine(engine);
+  const device = stringFlag(flags, 'device') ?? 'auto';
+  if (!isOrtDevice(device)) throw new UsageError(`--device must be one of ${ORT_DEVICES.join(', ')}; got '${device}'.`);
+  const threads = numberFlag(flags, 'threads', { integer: true, min: 1 });
+  setTrainingEngine(engine, { device, ...(threads === undefined ? {} : { threads }) });
   return engine;
+}
+
+/** What trains pretraining, SFT and the reward model in this process, as loaded. */
+export interface TrainingReport {
+  readonly engine: TrainingEngineName;
+  /** ONNX Runtime's execution provider, or the tfjs backend. */
+  readonly device: string;
+  /** ONNX Runtime's intra-op threads (absent on tfjs). */
+  readonly threads?: number;
+  /** Why `auto` ended on the CPU. */
+  readonly fallbackReason?: string;
+}
+
+/** Resolve the training device for real (ONNX Runtime: the check step; tfjs: its backend, `tfjsBackend`). */
+export async function trainingReport(engine: TrainingEngineName, tfjsBackend: string): Promise<TrainingReport> {
+  if (engine === 'tfjs') return { engine, device: tfjsBackend };
+  const d = await resolveOrtDevice();
+  return { engine, device: d.device, threads: d.threads, ...(d.fallbackReason ? { fallbackReason: d.fallbackReason } : {}) };
+}
+
+/** The report in one line. */
+export function formatTrainingReport(t: TrainingReport): string {
+  if (t.engine === 'tfjs') return `tfjs on ${t.device}`;
+  return `ONNX Runtime on ${t.device}, ${t.threads} thread(s)${t.fallbackReason ? ` (no GPU: ${t.fallbackReason})` : ''}`;
 }
 
 /** `--backend`, validated (default auto). */

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { CliCommand } from '../command';
-import { applyEngineFlag, backendFlag, stringFlag } from '../command';
+import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, applyEngineFlag, backendFlag, formatTrainingReport, stringFlag, trainingReport } from '../command';
 import { initCompute } from '../../core/compute/backend';
 import { runDemo } from '../../core/demo/demo';
 import type { DemoSummary } from '../../core/demo/demo';
@@ -13,14 +13,15 @@ import { formatNumber, progressPrinter } from '../progress';
 export const demoCommand: CliCommand = {
   name: ['demo'],
   summary: 'Run the default demo: tiny base model → SFT → sample → simulated ranking → reward model → PPO.',
-  usage: '[--project DIR] [--engine ort|tfjs] [--backend auto|tensorflow|wasm|cpu] [--json]',
-  help: '  --project DIR   the workspace for the demo project (default: the current folder)\n  --engine        what trains SFT and the reward model: ort (ONNX Runtime; default) or tfjs\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end',
-  options: { project: { type: 'string' }, engine: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  usage: `[--project DIR] ${ENGINE_USAGE} [--backend auto|tensorflow|wasm|cpu] [--json]`,
+  help: `  --project DIR   the workspace for the demo project (default: the current folder)\n${ENGINE_HELP}\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end`,
+  options: { project: { type: 'string' }, ...ENGINE_OPTIONS, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run(flags, _p, io) {
     const workspace = path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.');
-    applyEngineFlag(flags);
+    const engine = applyEngineFlag(flags);
     const { report } = await initCompute(backendFlag(flags));
-    io.out(`RLHF Workbench demo in ${workspace} (tfjs ${report.backend}, ONNX Runtime ${report.ortProviders.join(', ')})`);
+    const training = await trainingReport(engine, report.backend);
+    io.out(`RLHF Workbench demo in ${workspace} (tfjs ${report.backend}, ONNX Runtime ${report.ortProviders.join(', ')}; training: ${formatTrainingReport(training)})`);
     const print = progressPrinter(io.out, 20);
     const started = Date.now();
     const summary = await runDemo(workspace, undefined, {

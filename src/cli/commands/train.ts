@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { CliCommand, CliIo, FlagValues } from '../command';
-import { UsageError, applyEngineFlag, backendFlag, stringFlag } from '../command';
+import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, UsageError, applyEngineFlag, backendFlag, formatTrainingReport, stringFlag, trainingReport } from '../command';
 import { initCompute } from '../../core/compute/backend';
 import { Project } from '../../core/store/project';
 import { jobFromConfigFile } from '../../core/train/run/configJobs';
@@ -30,9 +30,9 @@ function trainCommand(stage: StageName): CliCommand {
   return {
     name: ['train', stage],
     summary: `Train the ${STAGE_INFO[stage].what} as a run in the project.`,
-    usage: '--config FILE [--project DIR] [--engine ort|tfjs] [--backend auto|tensorflow|wasm|cpu]',
-    help: `  --config FILE   JSON, as schemas/${stage}.schema.json describes (paths are relative to the file):\n${configFields(stage)}\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)\n  --engine        what trains pretraining, SFT and the reward model: ort (ONNX Runtime, every core; default) or tfjs\n  --backend       force a tfjs backend (the tfjs engine, and the stages still on tfjs)`,
-    options: { config: { type: 'string' }, project: { type: 'string' }, engine: { type: 'string' }, backend: { type: 'string' } },
+    usage: `--config FILE [--project DIR] ${ENGINE_USAGE} [--backend auto|tensorflow|wasm|cpu]`,
+    help: `  --config FILE   JSON, as schemas/${stage}.schema.json describes (paths are relative to the file):\n${configFields(stage)}\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)\n${ENGINE_HELP}\n  --backend       force a tfjs backend (the tfjs engine, and the stages still on tfjs)`,
+    options: { config: { type: 'string' }, project: { type: 'string' }, ...ENGINE_OPTIONS, backend: { type: 'string' } },
     run: (flags, _p, io) => runTrain(stage, flags, io),
   };
 }
@@ -44,7 +44,9 @@ async function runTrain(stage: StageName, flags: FlagValues, io: CliIo): Promise
   const engine = applyEngineFlag(flags);
   const { report } = await initCompute(backendFlag(flags));
   const { runId, job, config } = jobFromConfigFile(stage, path.resolve(io.cwd, file), project);
-  io.out(`run ${runId} in ${project.runs.dir(runId)} (${engine === 'ort' && (stage === 'pretrain' || stage === 'sft' || stage === 'reward') ? 'ONNX Runtime engine' : `tfjs ${report.backend}`})`);
+  // The ONNX Runtime stages resolve their device here, so a device that does not work is said before the run starts.
+  const onOrt = engine === 'ort' && (stage === 'pretrain' || stage === 'sft' || stage === 'reward');
+  io.out(`run ${runId} in ${project.runs.dir(runId)} (${onOrt ? formatTrainingReport(await trainingReport('ort', report.backend)) : `tfjs ${report.backend}`})`);
   const result = await runPipeline(project, runId, [job], config, { signal: io.signal, onEvent: progressPrinter(io.out) });
   io.out(`final checkpoint: ${result.finals[stage]}`);
   return 0;

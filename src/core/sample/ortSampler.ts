@@ -11,6 +11,7 @@ import type { NamedTensor } from '../model/safetensors';
 import { buildGptGraph, pastKeyName, pastValueName, presentKeyName, presentValueName } from '../onnx/gptGraph';
 import { firstLine } from '../onnx/probe';
 import { UserError } from '../errors';
+import { ortThreads } from '../train/ort/device';
 import { checkSamplingOptions, pickToken, seededRandom, sequenceSeed } from './pick';
 import { completionText, finishReason, stopAfter } from './stop';
 import type { Stopped } from './stop';
@@ -22,7 +23,7 @@ type OrtModule = typeof Ort;
 export interface OrtSamplerOptions {
   /** Providers to try in order, each on its own (asking for several throws when CUDA is missing). Default ['cuda', 'cpu']. */
   readonly providers?: readonly string[];
-  /** Threads per op on CPU. Default: ONNX Runtime's choice, the machine's physical cores (not a constant). */
+  /** Threads per op on CPU. Default: this process's count (ort/device.ts: the physical cores minus the reserved ones, or --threads), as the training sessions. */
   readonly intraOpThreads?: number;
 }
 
@@ -63,7 +64,7 @@ export class OrtSampler {
       const sessionOptions: Ort.InferenceSession.SessionOptions = {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
-        ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+        intraOpNumThreads: opts.intraOpThreads ?? ortThreads(),
         interOpNumThreads: 1,
         executionMode: 'sequential',
         logSeverityLevel: 4,

@@ -13,22 +13,32 @@ import { evalLmLoss, lmLoss } from './lm';
 import type { LmRows } from './lm';
 import type { AdamW } from './optim';
 import { OrtTrainer } from './ort/trainer';
-import type { LossAndGrads, OrtEngineOptions } from './ort/trainer';
+import type { LossAndGrads } from './ort/trainer';
+import { configureOrtDevice, resolveOrtDevice } from './ort/device';
+import type { OrtDeviceSettings } from './ort/device';
 import { due, NonFiniteError, optimStep } from './stage';
 import type { LoopConfig, StageEvent, StepResult, TrainModel } from './stage';
 
 export type TrainingEngineName = 'ort' | 'tfjs';
 
-let engineName: TrainingEngineName = 'ort';
-let engineOptions: OrtEngineOptions = {};
+/** The ONNX Runtime engine's device (auto, cpu, webgpu, …) and threads (a count, or the physical cores minus reserved ones). */
+export type TrainingEngineOptions = OrtDeviceSettings;
 
-/** Choose the engine for the language-model stages in this process (the CLI's --engine, the engine's setting). */
-export function setTrainingEngine(name: TrainingEngineName, options: OrtEngineOptions = {}): void {
+let engineName: TrainingEngineName = 'ort';
+let engineOptions: TrainingEngineOptions = {};
+
+/**
+ * Choose the engine for the language-model stages in this process (the CLI's --engine, the
+ * engine's setting), and ONNX Runtime's device and threads (ort/device.ts resolves them on first
+ * use; the thread count also goes to the ONNX Runtime sampler's sessions).
+ */
+export function setTrainingEngine(name: TrainingEngineName, options: TrainingEngineOptions = {}): void {
   engineName = name;
   engineOptions = options;
+  configureOrtDevice(options);
 }
 
-export function trainingEngine(): { readonly name: TrainingEngineName; readonly options: OrtEngineOptions } {
+export function trainingEngine(): { readonly name: TrainingEngineName; readonly options: TrainingEngineOptions } {
   return { name: engineName, options: engineOptions };
 }
 
@@ -75,7 +85,8 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
     };
   }
   const weights = new Map(Object.entries(model.params).map(([name, v]) => [name, { shape: v.shape, data: v.dataSync() as Float32Array }]));
-  const trainer = objective === 'lm' ? await OrtTrainer.lm(model.config, weights, engineOptions) : await OrtTrainer.reward(model.config, weights, engineOptions);
+  const { device, threads } = await resolveOrtDevice();
+  const trainer = objective === 'lm' ? await OrtTrainer.lm(model.config, weights, { provider: device, threads }) : await OrtTrainer.reward(model.config, weights, { provider: device, threads });
   const adam = trainer.optimizer(optimizer.config);
   const state = await optimizer.state();
   adam.restore(state.step, state.slots);

@@ -5,7 +5,14 @@
  * and sums each value's gradient contributions. Ops take dynamic batch and sequence sizes
  * (B, T) and static feature sizes, so one training graph serves every batch shape.
  *
- * Shapes in comments: N = B·T rows, C features, V vocabulary, H heads of D.
+ * The same ops build inference graphs: over `weight`s (initializers) nothing is live, so nothing
+ * is recorded. A `fused` tape (inference only) writes them with ONNX Runtime's contrib ops where
+ * they fit: a residual add followed by LayerNorm becomes SkipLayerNormalization (taking the
+ * add's linear bias), gelu_new over a linear becomes FastGelu with that bias, attention over a
+ * KV cache becomes one MultiHeadAttention. The unfused nodes they replace are left unused and
+ * dropped when the graph is serialized.
+ *
+ * Shapes in comments: N = B·T rows, C features, V vocabulary, H heads of D, P cached positions.
  */
 import { GraphBuilder } from './graphBuilder';
 
@@ -16,8 +23,25 @@ interface Entry {
   readonly vjp: (gy: string, needs: (i: number) => boolean) => readonly (string | undefined)[];
 }
 
+/** One layer's KV cache in an inference graph: past keys/values [B, H, P, D] in, P+T out under these names. */
+export interface LayerCache {
+  readonly pastK: string;
+  readonly pastV: string;
+  readonly presentK: string;
+  readonly presentV: string;
+  /** attention_mask [B, P+T] int64 (the fused op reads padding from it; the unfused graph from `bias`). */
+  readonly mask: string;
+}
+
+const MS = 'com.microsoft';
+
 export class Tape {
   readonly g = new GraphBuilder();
+  /** Fused-op candidates (fused tapes only): a linear's MatMul and bias, a sum's two terms. */
+  private readonly linears = new Map<string, { mm: string; b: string }>();
+  private readonly sums = new Map<string, { a: string; b: string }>();
+
+  constructor(private readonly options: { readonly fused?: boolean } = {}) {}
   private readonly entries: Entry[] = [];
   /** Values the loss depends on through parameters: only these get gradients. */
   private readonly live = new Set<string>();
@@ -27,6 +51,16 @@ export class Tape {
   param(name: string, dims: readonly number[]): string {
     this.live.add(name);
     return this.g.input(name, 'float', dims);
+  }
+
+  /** A fixed tensor (an inference graph's weights): an initializer, not differentiated. */
+  weight(name: string, data: Float32Array, dims: readonly number[]): string {
+    return this.g.weight(name, data, dims);
+  }
+
+  /** Whether a fused-op form may replace this op: a fused tape, and nothing to differentiate. */
+  private fusable(inputs: readonly string[]): boolean {
+    return this.options.fused === true && !inputs.some((x) => this.live.has(x));
   }
 
   private record(inputs: readonly string[], output: string, vjp: Entry['vjp']): string {
@@ -81,12 +115,36 @@ export class Tape {
 
   /** a + b; `b` may lack a's leading axes (broadcast over them), its gradient summed over `bAxes`. */
   add(a: string, b: string, bAxes: readonly number[] = []): string {
-    return this.record([a, b], this.g.op('Add', [a, b]), (gy, needs) => [gy, needs(1) && bAxes.length ? this.sum(gy, bAxes) : gy]);
+    const y = this.g.op('Add', [a, b]);
+    if (!bAxes.length && this.fusable([a, b])) this.sums.set(y, { a, b });
+    return this.record([a, b], y, (gy, needs) => [gy, needs(1) && bAxes.length ? this.sum(gy, bAxes) : gy]);
+  }
+
+  /**
+   * The last position of [B, T, C] → [B, 1, C] (inference: what sampling reads). On a fused tape
+   * a residual sum is sliced term by term, so the LayerNorm after it still fuses.
+   */
+  lastPosition(x: string): string {
+    if (this.live.has(x)) throw new Error('Tape.lastPosition: inference only');
+    const slice = (v: string): string => this.g.op('Slice', [v, this.ints([-1]), this.ints([Number.MAX_SAFE_INTEGER]), this.ints([1])]);
+    const terms = this.sums.get(x);
+    if (!terms) return slice(x);
+    const sliced = (v: string): string => {
+      const lin = this.linears.get(v);
+      if (!lin) return slice(v);
+      const mm = slice(lin.mm);
+      const y = this.g.op('Add', [mm, lin.b]);
+      this.linears.set(y, { mm, b: lin.b });
+      return y;
+    };
+    return this.add(sliced(terms.a), sliced(terms.b));
   }
 
   /** x [.., in] · W [in, out] + b [out]. */
   linear(x: string, w: string, b: string, inDim: number, outDim: number): string {
-    const y = this.g.op('Add', [this.g.op('MatMul', [x, w]), b]);
+    const mm = this.g.op('MatMul', [x, w]);
+    const y = this.g.op('Add', [mm, b]);
+    if (this.fusable([x, w, b])) this.linears.set(y, { mm, b });
     return this.record([x, w, b], y, (gy, needs) => {
       const gy2 = this.to2d(gy, outDim); // [N, out]
       return [
@@ -99,6 +157,17 @@ export class Tape {
 
   /** LayerNorm over the last axis (C features) with scale and shift. */
   layerNorm(x: string, gamma: string, beta: string, C: number, eps: number): string {
+    const terms = this.sums.get(x);
+    if (terms && this.fusable([x, gamma, beta]) && !this.g.isConsumed(x)) {
+      // SkipLayerNormalization: normalizes input + skip (+ the input's linear bias) and also
+      // outputs that sum, which takes the name of the Add it replaces.
+      const lin = this.linears.get(terms.b) ?? this.linears.get(terms.a);
+      const input = this.linears.has(terms.b) ? terms.b : terms.a;
+      const skip = input === terms.b ? terms.a : terms.b;
+      this.g.removeProducer(x);
+      const inputs = lin ? [lin.mm, skip, gamma, beta, lin.b] : [input, skip, gamma, beta];
+      return this.g.opN('SkipLayerNormalization', inputs, { epsilon: eps }, { outputs: 4, floats: ['epsilon'], domain: MS, names: [undefined, undefined, undefined, x] })[0] as string;
+    }
     const [y, mean, invStd] = this.g.opN('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: eps }, { outputs: 3, floats: ['epsilon'] }) as [string, string, string];
     return this.record([x, gamma, beta], y, (gy, needs) => {
       const xhat = this.g.op('Mul', [this.g.op('Sub', [x, mean]), invStd]); // [.., C]
@@ -118,6 +187,10 @@ export class Tape {
 
   /** gelu_new: 0.5·x·(1 + tanh(k·(x + a·x³))), k = √(2/π), a = 0.044715. */
   geluNew(x: string): string {
+    if (this.fusable([x])) {
+      const lin = this.linears.get(x);
+      return this.g.op('FastGelu', lin ? [lin.mm, lin.b] : [x], {}, { domain: MS });
+    }
     const k = Math.sqrt(2 / Math.PI);
     const a = 0.044715;
     const xx = this.g.op('Mul', [x, x]);
@@ -135,18 +208,22 @@ export class Tape {
 
   /**
    * Causal multi-head self-attention from packed q|k|v [B, T, 3C] → [B, T, C], scores scaled by
-   * `scale`, plus `bias` [.., T, T] (the causal mask). The backward is written as a whole:
+   * `scale`, plus `bias` [.., T, P+T] (the causal mask, and padding). With a `cache` (inference),
+   * the keys and values go after the past ones and come out as the present ones. The backward
+   * (no cache) is written as a whole:
    * dV = Pᵀ·dY, dP = dY·Vᵀ, dS = P∘(dP − rowsum(dP∘P)), dQ = s·dS·K, dK = s·dSᵀ·Q.
    */
-  attention(qkv: string, bias: string, H: number, D: number, scale: number): string {
+  attention(qkv: string, bias: string, H: number, D: number, scale: number, cache?: LayerCache): string {
     const C = H * D;
+    if (cache && this.fusable([qkv])) return this.fusedAttention(qkv, H, scale, cache);
+    if (cache && this.live.has(qkv)) throw new Error('Tape.attention: no gradient through a KV cache');
     const heads = (t: string): string => this.g.op('Transpose', [this.g.op('Reshape', [t, this.ints([0, 0, H, D])])], { perm: [0, 2, 1, 3] }); // [B, T, C] → [B, H, T, D]
     const merge = (t: string): string => this.g.op('Reshape', [this.g.op('Transpose', [t], { perm: [0, 2, 1, 3] }), this.ints([0, 0, C])]); // [B, H, T, D] → [B, T, C]
     const [q2, k2, v2] = this.g.opN('Split', [qkv], { axis: 2 }, { outputs: 3 }) as [string, string, string];
     const q = heads(q2);
-    const k = heads(k2);
-    const v = heads(v2);
-    const s = this.g.op('Add', [this.g.op('Mul', [this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]), this.scalar(scale)]), bias]); // [B, H, T, T]
+    const k = cache ? (this.g.opN('Concat', [cache.pastK, heads(k2)], { axis: 2 }, { outputs: 1, names: [cache.presentK] })[0] as string) : heads(k2); // [B, H, P+T, D]
+    const v = cache ? (this.g.opN('Concat', [cache.pastV, heads(v2)], { axis: 2 }, { outputs: 1, names: [cache.presentV] })[0] as string) : heads(v2);
+    const s = this.g.op('Add', [this.g.op('Mul', [this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]), this.scalar(scale)]), bias]); // [B, H, T, P+T]
     const p = this.g.op('Softmax', [s], { axis: -1 });
     const y = merge(this.g.op('MatMul', [p, v])); // [B, T, C]
     return this.record([qkv], y, (gy) => {
@@ -158,6 +235,23 @@ export class Tape {
       const dk = this.g.op('MatMul', [this.g.op('Transpose', [ds], { perm: [0, 1, 3, 2] }), q]);
       return [this.g.op('Concat', [merge(dq), merge(dk), merge(dv)], { axis: 2 })];
     });
+  }
+
+  private int32Masks = new Map<string, string>();
+
+  /**
+   * ONNX Runtime's MultiHeadAttention: the qkv linear's bias, the head split, the cache concat,
+   * the causal (`unidirectional`) and padding masks, the scaled softmax and the head merge in one
+   * node, writing the present keys and values directly.
+   */
+  private fusedAttention(qkv: string, H: number, scale: number, cache: LayerCache): string {
+    const lin = this.linears.get(qkv);
+    const [q, k, v] = this.g.opN('Split', [lin?.mm ?? qkv], { axis: 2 }, { outputs: 3 }) as [string, string, string]; // 3 × [B, T, C]
+    let mask = this.int32Masks.get(cache.mask);
+    if (!mask) this.int32Masks.set(cache.mask, (mask = this.g.op('Cast', [cache.mask], { to: 6 })));
+    const inputs = [q, k, v, lin?.b ?? '', mask, '', cache.pastK, cache.pastV];
+    const attrs = { num_heads: H, unidirectional: 1, scale };
+    return this.g.opN('MultiHeadAttention', inputs, attrs, { outputs: 3, floats: ['scale'], domain: MS, names: [undefined, cache.presentK, cache.presentV] })[0] as string;
   }
 
   /**

@@ -1,27 +1,31 @@
 /**
- * The GPT-2 forward as an ONNX graph with a KV cache (opset 17, LayerNormalization), built
- * from a config and the current weights, named as Hugging Face Optimum names its exports:
+ * GPT-2, written once (`gpt2` below, against the autodiff tape), and the graphs made from it:
  *
- *   inputs   input_ids [B, T] int64, attention_mask [B, P+T] int64, position_ids [B, T] int64,
- *            past_key_values.{i}.key / .value [B, H, P, D] float32 (P may be 0)
- *   outputs  logits [B, T, V] (or [B, 1, V], see GraphOptions), present.{i}.key / .value [B, H, P+T, D]
+ * - Inference with a KV cache (`buildGptGraph`: sampling, scoring, `rlhf export onnx`), weights
+ *   as initializers, named as Hugging Face Optimum names its exports:
+ *     inputs   input_ids [B, T] int64, attention_mask [B, P+T] int64, position_ids [B, T] int64,
+ *              past_key_values.{i}.key / .value [B, H, P, D] float32 (P may be 0)
+ *     outputs  logits [B, T, V] (or [B, 1, V], see GraphOptions), present.{i}.key / .value [B, H, P+T, D]
+ *   With `fused` (the sampler's sessions) the tape writes ONNX Runtime's contrib ops where they
+ *   fit (MultiHeadAttention with the cache, SkipLayerNormalization, FastGelu): about 15 nodes
+ *   instead of 90 for a 6-layer model, most of a decode step's overhead. Only ORT runs it.
+ * - Training (`buildLmTrainGraph`: pretraining and SFT; `buildRewardTrainGraph`: the reward
+ *   model's pairwise loss): every parameter is an input, the loss and its gradients outputs.
+ *     inputs   every parameter by its HF name (float, fixed shape), input_ids [B, T] int64, and the
+ *              loss's inputs (below)
+ *     outputs  loss [], the loss's statistics, grad_norm [] (the global L2 norm), grad.<name>
+ *   Positions are 0..T−1 and attention is causal (rows are right padded; the loss masks padding),
+ *   as in the tfjs training path (lm.ts).
  *
- * Math matches gpt2.ts: causal + padding mask as a −1e9 additive bias, gelu_new (tanh form,
- * which ORT fuses), tied LM head. Initializers carry the HF parameter names; note that the
- * query columns of each `attn.c_attn` weight and bias are stored pre-scaled by 1/sqrt(D).
- *
- * With `fused` (the sampler's sessions), the same math goes through ONNX Runtime's contrib
- * ops instead: one MultiHeadAttention per layer (bias, head split, cache concat, causal and
- * padding masks from `unidirectional` and the int32 attention_mask, scaled softmax and merge in
- * one node, writing the present.* outputs directly), SkipLayerNormalization
- * for each residual add + LayerNorm, FastGelu for gelu_new with its bias. About 15 nodes
- * instead of 90 for a 6-layer model, which is most of a decode step's overhead.
+ * Math matches gpt2.ts: causal + padding mask as a −1e9 additive bias, gelu_new (tanh form),
+ * tied LM head; parameters carry the HF names.
  */
 import type { GPT2Config } from '../model/config';
-import { headDim, innerDim } from '../model/config';
+import { headDim, innerDim, parameterShapes } from '../model/config';
 import type { NamedTensor } from '../model/safetensors';
 import { UserError } from '../errors';
-import { GraphBuilder } from './graphBuilder';
+import { Tape } from './autodiff';
+import type { LayerCache } from './autodiff';
 
 /** Large negative added to masked scores; exp() underflows to 0 without NaN on all-masked rows. */
 const MASKED = -1e9;
@@ -32,6 +36,48 @@ export const pastKeyName = (layer: number): string => `past_key_values.${layer}.
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
 export const presentKeyName = (layer: number): string => `present.${layer}.key`;
 export const presentValueName = (layer: number): string => `present.${layer}.value`;
+export const gradName = (param: string): string => `grad.${param}`;
+
+/** What the model reads besides its parameters. */
+interface GptInputs {
+  /** Token ids [B, T] int64. */
+  readonly ids: string;
+  /** Position ids: [T] (training, shared by the rows: `positionAxes` [0]) or [B, T]. */
+  readonly positions: string;
+  readonly positionAxes: readonly number[];
+  /** Additive attention bias [.., T, P+T]: causal, and padding when there is a mask. */
+  readonly bias: string;
+  /** Per layer, with a KV cache (inference). */
+  readonly cache?: readonly LayerCache[];
+  /** Only the last position's hidden state (sampling). */
+  readonly lastOnly?: boolean;
+}
+
+/**
+ * The GPT-2 model: token and position embeddings, n_layer pre-LayerNorm blocks (attention, MLP
+ * with gelu_new, each added to the residual stream), and the final LayerNorm. `p(name)` is a
+ * parameter by its HF name. Returns the hidden states [B, T, C] (or [B, 1, C] with `lastOnly`).
+ */
+function gpt2(t: Tape, config: GPT2Config, p: (name: string) => string, io: GptInputs): string {
+  const C = config.n_embd;
+  const H = config.n_head;
+  const D = headDim(config);
+  const F = innerDim(config);
+  const eps = config.layer_norm_epsilon;
+  const scale = config.scale_attn_weights ? 1 / Math.sqrt(D) : 1;
+  let x = t.add(t.gather(p('wte.weight'), io.ids, C), t.gather(p('wpe.weight'), io.positions, C), io.positionAxes); // [B, T, C]
+  for (let i = 0; i < config.n_layer; i++) {
+    const l = `h.${i}.`;
+    const qkv = t.linear(t.layerNorm(x, p(`${l}ln_1.weight`), p(`${l}ln_1.bias`), C, eps), p(`${l}attn.c_attn.weight`), p(`${l}attn.c_attn.bias`), C, 3 * C); // [B, T, 3C]
+    const y = t.attention(qkv, io.bias, H, D, scale, io.cache?.[i]); // [B, T, C]
+    x = t.add(x, t.linear(y, p(`${l}attn.c_proj.weight`), p(`${l}attn.c_proj.bias`), C, C));
+    const h = t.layerNorm(x, p(`${l}ln_2.weight`), p(`${l}ln_2.bias`), C, eps);
+    const up = t.geluNew(t.linear(h, p(`${l}mlp.c_fc.weight`), p(`${l}mlp.c_fc.bias`), C, F)); // [B, T, F]
+    x = t.add(x, t.linear(up, p(`${l}mlp.c_proj.weight`), p(`${l}mlp.c_proj.bias`), F, C));
+  }
+  if (io.lastOnly) x = t.lastPosition(x); // [B, 1, C]: skips the rest of the positions' head
+  return t.layerNorm(x, p('ln_f.weight'), p('ln_f.bias'), C, eps);
+}
 
 export interface GraphOptions {
   /**
@@ -49,120 +95,55 @@ export interface GraphOptions {
 
 /** ONNX bytes of the GPT-2 LM with KV cache. `weights` are keyed by GPT2Model names. */
 export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>, options: GraphOptions = {}): Uint8Array {
-  const C = config.n_embd;
   const H = config.n_head;
   const D = headDim(config);
-  const F = innerDim(config);
+  const t = new Tape({ fused: options.fused === true });
+  const g = t.g;
   let bytes = 0;
-  const g = new GraphBuilder();
-  const w = (name: string, expect: readonly number[], transform?: (data: Float32Array) => Float32Array): string => {
-    const t = weights.get(name);
-    if (!t) throw new Error(`buildGptGraph: weight '${name}' is missing`);
-    if (t.shape.length !== expect.length || t.shape.some((d, i) => d !== expect[i])) {
-      throw new Error(`buildGptGraph: weight '${name}' has shape [${t.shape}], expected [${expect}]`);
-    }
-    bytes += t.data.byteLength;
-    return g.weight(name, transform ? transform(t.data) : t.data, t.shape);
+  const added = new Set<string>();
+  const shapes = parameterShapes(config);
+  const p = (name: string): string => {
+    if (added.has(name)) return name;
+    const w = weights.get(name);
+    const expect = shapes.get(name) as readonly number[];
+    if (!w) throw new Error(`buildGptGraph: weight '${name}' is missing`);
+    if (w.shape.length !== expect.length || w.shape.some((d, i) => d !== expect[i])) throw new Error(`buildGptGraph: weight '${name}' has shape [${w.shape}], expected [${expect}]`);
+    bytes += w.data.byteLength;
+    added.add(name);
+    return t.weight(name, w.data, w.shape);
   };
 
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'total']);
   const positions = g.input('position_ids', 'int64', ['batch', 'seq']);
-  const past = Array.from({ length: config.n_layer }, (_, i) => ({
-    k: g.input(pastKeyName(i), 'float', ['batch', H, 'past', D]),
-    v: g.input(pastValueName(i), 'float', ['batch', H, 'past', D]),
+  const cache = Array.from({ length: config.n_layer }, (_, i) => ({
+    pastK: g.input(pastKeyName(i), 'float', ['batch', H, 'past', D]),
+    pastV: g.input(pastValueName(i), 'float', ['batch', H, 'past', D]),
+    presentK: presentKeyName(i),
+    presentV: presentValueName(i),
+    mask,
   }));
-
-  const wte = w('wte.weight', [config.vocab_size, C]);
-  let x = g.op('Add', [g.op('Gather', [wte, ids]), g.op('Gather', [w('wpe.weight', [config.n_positions, C]), positions])]); // [B, T, C]
-  // Shapes for the head split and merge, made on first use (the fused graph has no such Reshape).
-  let heads: string | undefined;
-  let merge: string | undefined;
-  const toHeads = (t: string): string => g.op('Transpose', [g.op('Reshape', [t, (heads ??= g.int64Const([0, 0, H, D]))])], { perm: [0, 2, 1, 3] }); // [B, T, C] → [B, H, T, D]
-  const layerNorm = (input: string, prefix: string): string =>
-    g.op('LayerNormalization', [input, w(`${prefix}.weight`, [C]), w(`${prefix}.bias`, [C])], { axis: -1, epsilon: config.layer_norm_epsilon }, { floats: ['epsilon'] });
-  const linear = (input: string, prefix: string, inDim: number, outDim: number, scaleQ = false): string => {
-    // 1/sqrt(D) is folded into the query columns of c_attn instead of scaling every score.
-    const fold = scaleQ ? (d: Float32Array): Float32Array => scaleQuery(d, outDim, C, 1 / Math.sqrt(D)) : undefined;
-    return g.op('Add', [g.op('MatMul', [input, w(`${prefix}.weight`, [inDim, outDim], fold)]), w(`${prefix}.bias`, [outDim], fold)]);
-  };
-
   const last = options.logits === 'last';
-  // The last position only (sampling): sliced before the final LayerNorm and the LM head.
-  const lastOnly = (t: string): string => (last ? g.op('Slice', [t, g.int64Const([-1]), g.int64Const([Number.MAX_SAFE_INTEGER]), g.int64Const([1])]) : t); // [B, 1, C]
-  const logitsOf = (h: string): string => g.op('MatMul', [h, g.op('Transpose', [wte], { perm: [1, 0] })]); // tied head; the transpose of an initializer is folded at load
+  const hidden = gpt2(t, config, p, { ids, positions, positionAxes: [], bias: attentionBias(t, ids, mask), cache, lastOnly: last }); // [B, T or 1, C]
+  const logits = g.op('MatMul', [hidden, g.op('Transpose', [p('wte.weight')], { perm: [1, 0] })]); // tied head; the transpose of an initializer is folded at load
 
-  if (options.fused) {
-    const MS = { domain: 'com.microsoft' };
-    const eps = { epsilon: config.layer_norm_epsilon };
-    const epsFloat = { ...MS, floats: ['epsilon'] };
-    const matMul = (input: string, prefix: string, inDim: number, outDim: number): string => g.op('MatMul', [input, w(`${prefix}.weight`, [inDim, outDim])]);
-    // residual + block output + that block's output bias, then LayerNorm: [normalized, _, _, sum]
-    const skipNorm = (block: string, residual: string, ln: string, outBias: string, outputs: 1 | 4): string[] =>
-      g.opN('SkipLayerNormalization', [block, residual, w(`${ln}.weight`, [C]), w(`${ln}.bias`, [C]), w(`${outBias}.bias`, [C])], eps, { ...epsFloat, outputs });
-    let residual = x;
-    let normed = g.op('LayerNormalization', [x, w('h.0.ln_1.weight', [C]), w('h.0.ln_1.bias', [C])], { axis: -1, ...eps }, { floats: ['epsilon'] });
-    let mlpOut = '';
-    let padMask: string | undefined;
-    for (let i = 0; i < config.n_layer; i++) {
-      const l = `h.${i}`;
-      if (i > 0) [normed, , , residual] = skipNorm(mlpOut, residual, `${l}.ln_1`, `h.${i - 1}.mlp.c_proj`, 4) as [string, string, string, string];
-      const [q, k, v] = g.opN('Split', [matMul(normed, `${l}.attn.c_attn`, C, 3 * C)], { axis: 2 }, { outputs: 3 }) as [string, string, string]; // 3 × [B, T, C]
-      const { k: pastK, v: pastV } = past[i] as { k: string; v: string };
-      const [attended] = g.opN(
-        'MultiHeadAttention',
-        [q, k, v, w(`${l}.attn.c_attn.bias`, [3 * C]), (padMask ??= g.op('Cast', [mask], { to: 6 })), '', pastK, pastV],
-        { num_heads: H, unidirectional: 1 },
-        { ...MS, outputs: 3, names: [undefined, presentKeyName(i), presentValueName(i)] },
-      );
-      [normed, , , residual] = skipNorm(matMul(attended as string, `${l}.attn.c_proj`, C, C), residual, `${l}.ln_2`, `${l}.attn.c_proj`, 4) as [string, string, string, string];
-      const up = g.op('FastGelu', [matMul(normed, `${l}.mlp.c_fc`, C, F), w(`${l}.mlp.c_fc.bias`, [F])], {}, MS); // gelu_new
-      mlpOut = matMul(up, `${l}.mlp.c_proj`, F, C);
-    }
-    const lastLayer = `h.${config.n_layer - 1}`;
-    const [final] = skipNorm(lastOnly(mlpOut), lastOnly(residual), 'ln_f', `${lastLayer}.mlp.c_proj`, 1);
-    return finish(logitsOf(final as string), []);
+  if (bytes > MAX_WEIGHT_BYTES) {
+    throw new UserError(`The model's ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX file can hold (2 GiB); use the tfjs sampler (--sampler tfjs) for it.`);
   }
-
-  const bias = attentionBias(g, ids, mask); // [B, 1, T, P+T]
-  const presents: { k: string; v: string }[] = [];
+  g.output(logits, 'logits', 'float', ['batch', last ? 1 : 'seq', config.vocab_size]);
   for (let i = 0; i < config.n_layer; i++) {
-    const l = `h.${i}`;
-    const qkv = linear(layerNorm(x, `${l}.ln_1`), `${l}.attn.c_attn`, C, 3 * C, true); // [B, T, 3C]
-    const [q, k, v] = g.opN('Split', [qkv], { axis: 2 }, { outputs: 3 }).map(toHeads) as [string, string, string]; // 3 × [B, H, T, D]
-    const pastK = (past[i] as { k: string; v: string }).k;
-    const pastV = (past[i] as { k: string; v: string }).v;
-    const kAll = g.op('Concat', [pastK, k], { axis: 2 }); // [B, H, P+T, D]
-    const vAll = g.op('Concat', [pastV, v], { axis: 2 });
-    presents.push({ k: kAll, v: vAll });
-    const scores = g.op('Add', [g.op('MatMul', [q, g.op('Transpose', [kAll], { perm: [0, 1, 3, 2] })]), bias]); // [B, H, T, P+T]
-    const y = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vAll]); // [B, H, T, D]
-    const merged = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3] }), (merge ??= g.int64Const([0, 0, C]))]); // [B, T, C]
-    x = g.op('Add', [x, linear(merged, `${l}.attn.c_proj`, C, C)]);
-    const up = geluNew(g, linear(layerNorm(x, `${l}.ln_2`), `${l}.mlp.c_fc`, C, F)); // [B, T, F]
-    x = g.op('Add', [x, linear(up, `${l}.mlp.c_proj`, F, C)]);
+    g.output(presentKeyName(i), presentKeyName(i), 'float', ['batch', H, 'total', D]);
+    g.output(presentValueName(i), presentValueName(i), 'float', ['batch', H, 'total', D]);
   }
-  return finish(logitsOf(layerNorm(lastOnly(x), 'ln_f')), presents); // [B, T or 1, V]
-
-  /** Graph outputs: logits, then each layer's cache (`presents` names the values, else they already carry the names). */
-  function finish(logits: string, presents: readonly { k: string; v: string }[]): Uint8Array {
-    if (bytes > MAX_WEIGHT_BYTES) {
-      throw new UserError(`The model's ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX file can hold (2 GiB); use the tfjs sampler (--sampler tfjs) for it.`);
-    }
-    g.output(logits, 'logits', 'float', ['batch', last ? 1 : 'seq', config.vocab_size]);
-    for (let i = 0; i < config.n_layer; i++) {
-      g.output(presents[i]?.k ?? presentKeyName(i), presentKeyName(i), 'float', ['batch', H, 'total', D]);
-      g.output(presents[i]?.v ?? presentValueName(i), presentValueName(i), 'float', ['batch', H, 'total', D]);
-    }
-    return g.model('gpt2_with_past', `GPT-2 LM (${config.n_layer} layers, width ${C}, vocab ${config.vocab_size}) with KV cache${options.fused ? ' (ONNX Runtime contrib ops)' : ''}`);
-  }
+  return g.model('gpt2_with_past', `GPT-2 LM (${config.n_layer} layers, width ${config.n_embd}, vocab ${config.vocab_size}) with KV cache${options.fused ? ' (ONNX Runtime contrib ops)' : ''}`);
 }
 
 /**
  * Additive bias [B, 1, T, P+T]: query t (absolute position P+t) sees keys ≤ P+t, and no
  * key whose attention_mask is 0.
  */
-function attentionBias(g: GraphBuilder, ids: string, mask: string): string {
+function attentionBias(t: Tape, ids: string, mask: string): string {
+  const g = t.g;
   const zero = g.int64Const([0], []);
   const one = g.int64Const([1], []);
   const total = g.op('Gather', [g.op('Shape', [mask]), one], { axis: 0 }); // scalar P+T
@@ -176,17 +157,74 @@ function attentionBias(g: GraphBuilder, ids: string, mask: string): string {
   return g.op('Add', [padding, causal]); // [B, 1, T, P+T]
 }
 
-/** gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written as ORT's fusion expects. */
-function geluNew(g: GraphBuilder, x: string): string {
-  const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
-  const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [cube, g.floatConst([0.044715], [])])]), g.floatConst([Math.sqrt(2 / Math.PI)], [])]);
-  const gate = g.op('Add', [g.op('Tanh', [inner]), g.floatConst([1], [])]);
-  return g.op('Mul', [g.op('Mul', [x, g.floatConst([0.5], [])]), gate]);
+/** A training tape: every parameter of `config` (and `extra` ones) an input; the model over `ids` with positions 0..T−1, causal. */
+function trainingModel(config: GPT2Config, ids: (t: Tape) => string, extra: ReadonlyMap<string, readonly number[]> = new Map()) {
+  const t = new Tape();
+  const g = t.g;
+  const shapes = new Map([...parameterShapes(config), ...extra]);
+  const params = new Map([...shapes].map(([name, dims]) => [name, t.param(name, dims)]));
+  const p = (name: string): string => params.get(name) as string;
+  const input = ids(t);
+  const zero = g.int64Const([0], []);
+  const one = g.int64Const([1], []);
+  const positions = g.op('Range', [zero, g.op('Gather', [g.op('Shape', [input]), one], { axis: 0 }), one]); // [T]
+  const future = g.op('Greater', [g.op('Unsqueeze', [positions, g.int64Const([0])]), g.op('Unsqueeze', [positions, g.int64Const([1])])]); // [T, T]: key after query
+  const bias = g.op('Mul', [g.op('Cast', [future], { to: 1 }), g.floatConst([MASKED], [])]); // [T, T]
+  const hidden = gpt2(t, config, p, { ids: input, positions, positionAxes: [0], bias }); // [B, T, C]
+  /** The gradients of `loss` as outputs grad.<name>, and their global norm as grad_norm. */
+  const gradients = (loss: string): void => {
+    const names = [...shapes.keys()];
+    const grads = t.backward(loss, names.map(p));
+    const squares = grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: 0 }));
+    g.output(g.op('Sqrt', [squares.length === 1 ? (squares[0] as string) : g.op('Sum', squares)]), 'grad_norm', 'float', []);
+    names.forEach((name, i) => g.output(grads[i] as string, gradName(name), 'float', shapes.get(name) as number[]));
+  };
+  return { t, p, hidden, gradients };
 }
 
-/** Copy of c_attn's weight [C, 3C] (or bias [3C]) with the first C (query) columns scaled. */
-function scaleQuery(data: Float32Array, cols: number, C: number, scale: number): Float32Array {
-  const out = Float32Array.from(data);
-  for (let i = 0; i < out.length; i++) if (i % cols < C) out[i] = (out[i] as number) * scale;
-  return out;
+/**
+ * The language-model loss (pretraining, SFT): inputs input_ids [B, T] int64, targets [B, T]
+ * int64, loss_mask [B, T] float (1 where the target counts); the mean masked next-token loss.
+ * With `gradients: false`, the loss alone (evaluation): no backward nodes, no grad outputs.
+ */
+export function buildLmTrainGraph(config: GPT2Config, options: { gradients?: boolean } = {}): Uint8Array {
+  const { t, p, hidden, gradients } = trainingModel(config, (t) => t.g.input('input_ids', 'int64', ['batch', 'seq']));
+  const g = t.g;
+  const targets = g.input('targets', 'int64', ['batch', 'seq']);
+  const lossMask = g.input('loss_mask', 'float', ['batch', 'seq']);
+  const loss = t.lmLoss(hidden, p('wte.weight'), targets, lossMask, config.n_embd, config.vocab_size);
+  g.output(loss, 'loss', 'float', []);
+  if (options.gradients !== false) gradients(loss);
+  return g.model(
+    options.gradients === false ? 'gpt2_lm_loss' : 'gpt2_lm_train',
+    `GPT-2 LM loss${options.gradients === false ? '' : ' and gradients'} (${config.n_layer} layers, width ${config.n_embd}, vocab ${config.vocab_size})`,
+  );
+}
+
+/**
+ * The reward model (GPT2ForSequenceClassification, `score.weight` [1, C]): the pairwise loss over
+ * ranked groups, all K completions of a group in one batch (reward.ts).
+ *
+ *   inputs   input_ids [S, T] int64 (right padded), last_index [S] int64 (each row's last real
+ *            token), winners / losers [P] int64, pair_weight [P], margin [] float
+ *   outputs  loss, accuracy, margin_mean, chosen, rejected (means over pairs)
+ */
+export function buildRewardTrainGraph(config: GPT2Config, options: { gradients?: boolean } = {}): Uint8Array {
+  const C = config.n_embd;
+  const { t, p, hidden, gradients } = trainingModel(config, (t) => t.g.input('input_ids', 'int64', ['seqs', 'seq']), new Map([['score.weight', [1, C]]]));
+  const g = t.g;
+  const last = g.input('last_index', 'int64', ['seqs']);
+  const winners = g.input('winners', 'int64', ['pairs']);
+  const losers = g.input('losers', 'int64', ['pairs']);
+  const weights = g.input('pair_weight', 'float', ['pairs']);
+  const margin = g.input('margin', 'float', []);
+  const r = t.pairwise(hidden, p('score.weight'), last, winners, losers, weights, margin, C);
+  const mean = (x: string): string => g.op('ReduceMean', [x], { keepdims: 0 });
+  g.output(r.loss, 'loss', 'float', []);
+  g.output(mean(g.op('Cast', [g.op('Greater', [r.diff, g.floatConst([0], [])])], { to: 1 })), 'accuracy', 'float', []);
+  g.output(mean(r.diff), 'margin_mean', 'float', []);
+  g.output(mean(r.chosen), 'chosen', 'float', []);
+  g.output(mean(r.rejected), 'rejected', 'float', []);
+  if (options.gradients !== false) gradients(r.loss);
+  return g.model(options.gradients === false ? 'gpt2_reward_loss' : 'gpt2_reward_train', `GPT-2 reward model pairwise loss (${config.n_layer} layers, width ${C})`);
 }

@@ -1,7 +1,7 @@
 /**
  * A small helper for writing ONNX graphs with onnx-proto: nodes get unique output names,
- * constants become initializers, and `model()` serializes the result. Keeps gptGraph.ts
- * readable as a list of ops.
+ * constants become initializers, and `model()` serializes the result without the nodes and
+ * initializers no output depends on (so an op may build an alternative and let the unused one go).
  */
 import { onnx } from 'onnx-proto';
 
@@ -73,14 +73,34 @@ export class GraphBuilder {
     return outputs;
   }
 
-  /** Serialize to ONNX bytes (IR 8, opset 17; version 1 of any other domain used). */
+  /** Whether a node already reads `value`. */
+  isConsumed(value: string): boolean {
+    return this.nodes.some((n) => n.input?.includes(value));
+  }
+
+  /** Remove the node that computes `value`, so another node can produce that name instead. */
+  removeProducer(value: string): void {
+    const i = this.nodes.findIndex((n) => n.output?.includes(value));
+    if (i < 0) throw new Error(`GraphBuilder: no node computes '${value}'`);
+    this.nodes.splice(i, 1);
+  }
+
+  /** Serialize to ONNX bytes (IR 8, opset 17; version 1 of any other domain used), without dead nodes and initializers. */
   model(name: string, docString: string): Uint8Array {
+    const needed = new Set(this.outputs.map((o) => o.name as string));
+    const nodes: onnx.INodeProto[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i] as onnx.INodeProto;
+      if (!node.output?.some((o) => needed.has(o))) continue;
+      nodes.push(node);
+      for (const input of node.input ?? []) if (input) needed.add(input);
+    }
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'rlhf-workbench',
       docString,
       opsetImport: [{ domain: '', version: 17 }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
-      graph: { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: { name, node: nodes.reverse(), initializer: this.initializers.filter((t) => needed.has(t.name as string)), input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();
   }

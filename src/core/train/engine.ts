@@ -1,6 +1,6 @@
 /**
  * Which engine trains pretraining, SFT and the reward model: ONNX Runtime (the default: every
- * core, the training graphs of onnx/gptTrainGraph.ts, AdamW in the arena) or tfjs (the
+ * core, the training graphs of onnx/gptGraph.ts, AdamW in the arena) or tfjs (the
  * correctness reference, and the backends a user can still pick). The stage loop sees one
  * interface either way. The runner keeps saving checkpoints from the tfjs model and optimizer:
  * the ONNX Runtime engine copies its parameters and optimizer state into them before each

@@ -1,5 +1,5 @@
 /**
- * Training on ONNX Runtime: a stage's training graph (onnx/gptTrainGraph.ts: the language-model
+ * Training on ONNX Runtime: a stage's training graph (onnx/gptGraph.ts: the language-model
  * loss for pretraining and SFT, the pairwise loss for the reward model) in one session, and its
  * loss-only twin for evaluation. The parameters, gradients and optimizer state live in one arena
  * (arena.ts): fed to every run by reference, the gradients written in place (pre-allocated
@@ -9,7 +9,7 @@
 import type * as Ort from 'onnxruntime-node';
 import type { GPT2Config } from '../../model/config';
 import { parameterShapes } from '../../model/config';
-import { buildLmTrainGraph, buildRewardTrainGraph, gradName } from '../../onnx/gptTrainGraph';
+import { buildLmTrainGraph, buildRewardTrainGraph, gradName } from '../../onnx/gptGraph';
 import type { RewardBatch } from '../data/batches';
 import type { LmRows } from '../lm';
 import type { OptimConfig } from '../optim';

@@ -12,7 +12,7 @@ import { initCompute } from '../../../../src/core/compute/backend';
 import { TINY_CONFIG, parameterShapes } from '../../../../src/core/model/config';
 import type { GPT2Config } from '../../../../src/core/model/config';
 import { initParams } from '../../../../src/core/model/gpt2';
-import { buildLmTrainGraph, buildRewardTrainGraph, gradName } from '../../../../src/core/onnx/gptTrainGraph';
+import { buildLmTrainGraph, buildRewardTrainGraph, gradName } from '../../../../src/core/onnx/gptGraph';
 import { rewardBatch } from '../../../../src/core/train/data/batches';
 import type { RankedGroup } from '../../../../src/core/train/data/batches';
 import { DEFAULT_REWARD, pairLoss, reward } from '../../../../src/core/train/stages/reward';

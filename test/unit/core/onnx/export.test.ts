@@ -42,10 +42,25 @@ test('the exported model.onnx runs in a fresh InferenceSession and gives the tfj
   const got = result.logits?.data as Float32Array;
   const params = weightsToParams(weights);
   const want = tf.tidy(() => (forward(params, TINY, { ids: tf.tensor2d(ids, [1, T], 'int32') }).logits as tf.Tensor).dataSync());
-  tf.dispose(Object.values(params));
   let diff = 0;
   for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs((want[i] as number) - (got[i] as number)));
   assert.ok(diff < 1e-4, `export differs from tfjs by ${diff}`);
+
+  // One more token through the cache: the last logits of the longer sequence.
+  const next = 7;
+  const step: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(next)), [1, 1]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(T + 1).fill(1n), [1, T + 1]),
+    position_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(T)), [1, 1]),
+  };
+  for (let i = 0; i < TINY.n_layer; i++) for (const kv of ['key', 'value']) step[`past_key_values.${i}.${kv}`] = result[`present.${i}.${kv}`] as ort.Tensor;
+  const cached = (await session.run(step)).logits?.data as Float32Array;
+  const V = TINY.vocab_size;
+  const full = tf.tidy(() => (forward(params, TINY, { ids: tf.tensor2d([...ids, next], [1, T + 1], 'int32') }).logits as tf.Tensor).dataSync().slice(T * V));
+  tf.dispose(Object.values(params));
+  let cacheDiff = 0;
+  for (let i = 0; i < V; i++) cacheDiff = Math.max(cacheDiff, Math.abs((full[i] as number) - (cached[i] as number)));
+  assert.ok(cacheDiff < 1e-4, `export through the KV cache differs from tfjs by ${cacheDiff}`);
   await session.release();
 
   // Exporting again replaces the earlier export; a folder that is not one is refused.

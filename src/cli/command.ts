@@ -4,7 +4,7 @@
  */
 import { setTrainingEngine } from '../core/train/engine';
 import type { TrainingEngineName } from '../core/train/engine';
-import { isOrtDevice, ORT_DEVICES, resolveOrtDevice } from '../core/train/ort/device';
+import { isOrtDevice, ORT_DEVICES } from '../protocol/backend';
 import type { ParseArgsConfig } from 'node:util';
 import { isBackendPreference } from '../protocol/backend';
 import type { BackendPreference } from '../protocol/backend';
@@ -81,30 +81,6 @@ export function applyEngineFlag(flags: FlagValues): TrainingEngineName {
   const threads = numberFlag(flags, 'threads', { integer: true, min: 1 });
   setTrainingEngine(engine, { device, ...(threads === undefined ? {} : { threads }) });
   return engine;
-}
-
-/** What trains pretraining, SFT and the reward model in this process, as loaded. */
-export interface TrainingReport {
-  readonly engine: TrainingEngineName;
-  /** ONNX Runtime's execution provider, or the tfjs backend. */
-  readonly device: string;
-  /** ONNX Runtime's intra-op threads (absent on tfjs). */
-  readonly threads?: number;
-  /** Why `auto` ended on the CPU. */
-  readonly fallbackReason?: string;
-}
-
-/** Resolve the training device for real (ONNX Runtime: the check step; tfjs: its backend, `tfjsBackend`). */
-export async function trainingReport(engine: TrainingEngineName, tfjsBackend: string): Promise<TrainingReport> {
-  if (engine === 'tfjs') return { engine, device: tfjsBackend };
-  const d = await resolveOrtDevice();
-  return { engine, device: d.device, threads: d.threads, ...(d.fallbackReason ? { fallbackReason: d.fallbackReason } : {}) };
-}
-
-/** The report in one line. */
-export function formatTrainingReport(t: TrainingReport): string {
-  if (t.engine === 'tfjs') return `tfjs on ${t.device}`;
-  return `ONNX Runtime on ${t.device}, ${t.threads} thread(s)${t.fallbackReason ? ` (no GPU: ${t.fallbackReason})` : ''}`;
 }
 
 /** `--backend`, validated (default auto). */

@@ -5,6 +5,8 @@
 import type { CoreRequests, EngineMethod, EngineNotifications, ParamsOf, ResultOf } from '../protocol/engine';
 import { BACKEND_PREFERENCES, isBackendPreference } from '../protocol/backend';
 import { initCompute } from '../core/compute/backend';
+import { trainingEngine } from '../core/train/engine';
+import { trainingReport } from '../core/train/ort/device';
 import { UserError } from '../core/errors';
 import { checkParams } from './params';
 import { projectHandlers } from './projectHandlers';
@@ -44,7 +46,9 @@ function coreHandlers(defaultBackend: string | undefined): HandlersFor<CoreReque
     async status(params) {
       const requested = params.backend ?? defaultBackend ?? 'auto';
       if (!isBackendPreference(requested)) throw new UserError(`Unknown backend '${requested}': use ${BACKEND_PREFERENCES.join(', ')}.`);
-      return (await initCompute(requested)).report;
+      const { report } = await initCompute(requested);
+      // The training device as it resolves (a device that fails is reported, not thrown: the backend report still shows).
+      return { ...report, training: await trainingReport(trainingEngine().name, report.backend, true) };
     },
     async wait(params, ctx) {
       const started = Date.now();

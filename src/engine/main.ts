@@ -4,6 +4,7 @@
  * over the Node IPC channel and exits when the channel closes.
  */
 import { setTrainingEngine } from '../core/train/engine';
+import { isOrtDevice } from '../protocol/backend';
 import type { ClientMessage, EngineErrorPayload, EngineMessage, EngineNotifications, RequestMessage } from '../protocol/engine';
 import { isClientMessage } from '../protocol/engine';
 import { isAbortError, isUserError } from '../core/errors';
@@ -32,8 +33,21 @@ function main(): void {
   }
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const labeler = arg('labeler');
-  // What trains pretraining, SFT and the reward model: ONNX Runtime unless the host asks for tfjs.
-  setTrainingEngine(arg('engine') === 'tfjs' ? 'tfjs' : 'ort');
+  // What trains pretraining, SFT and the reward model: ONNX Runtime unless the host asks for tfjs;
+  // its device (rlhf.engine.device; resolved on first use) and threads (--threads, else the
+  // physical cores minus rlhf.engine.reservedCores).
+  const device = arg('device');
+  const count = (name: string, min: number): number | undefined => {
+    const n = Number(arg(name));
+    return arg(name) !== undefined && Number.isInteger(n) && n >= min ? n : undefined;
+  };
+  const threads = count('threads', 1);
+  const reservedCores = count('reserved-cores', 0);
+  setTrainingEngine(arg('engine') === 'tfjs' ? 'tfjs' : 'ort', {
+    device: isOrtDevice(device) ? device : 'auto',
+    ...(threads === undefined ? {} : { threads }),
+    ...(reservedCores === undefined ? {} : { reservedCores }),
+  });
   const handlers = createHandlers({ defaultBackend: arg('backend'), ...(labeler ? { labeler } : {}) });
   const running = new Map<number, AbortController>();
 

@@ -5,7 +5,7 @@
 import { errorMessage } from '../protocol/guards';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BACKEND_PREFERENCES, isBackendPreference } from '../protocol/backend';
+import { BACKEND_PREFERENCES, ORT_DEVICES, formatTrainingReport, isBackendPreference, isOrtDevice } from '../protocol/backend';
 import type { BackendReport } from '../protocol/backend';
 import type { LiveRun } from '../protocol/curves';
 import type { EngineView, SidebarState } from '../protocol/sidebar';
@@ -31,7 +31,15 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     enginePath: path.join(context.extensionPath, 'dist', 'engine.js'),
     engineArgs: () => {
       const labeler = vscode.workspace.getConfiguration('rlhf').get<string>('labeler', '').trim();
-      return [`--backend=${backendSetting()}`, ...(labeler ? [`--labeler=${labeler}`] : [])];
+      const backend = backendSetting();
+      // An explicit tfjs backend trains on tfjs; auto trains on ONNX Runtime, on rlhf.engine.device.
+      return [
+        `--backend=${backend}`,
+        `--engine=${backend === 'auto' ? 'ort' : 'tfjs'}`,
+        `--device=${deviceSetting()}`,
+        `--reserved-cores=${reservedCoresSetting()}`,
+        ...(labeler ? [`--labeler=${labeler}`] : []),
+      ];
     },
     // Inside Electron, fork() must run the binary as plain Node.
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
@@ -69,9 +77,13 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
       try {
         report = await engine.request('status', {}, { signal: controller.signal });
         lastError = undefined;
-        log.info(`Engine ready: ${report.backend} (${report.backendPackage}), ORT providers ${report.ortProviders.join(', ')}`);
+        log.info(
+          `Engine ready: ${report.backend} (${report.backendPackage}), ORT providers ${report.ortProviders.join(', ')}${report.training ? `; training: ${formatTrainingReport(report.training)}` : ''}`,
+        );
         sidebar.refresh();
-        void vscode.window.showInformationMessage(`RLHF engine: ${report.backend} backend, tfjs ${report.tfjsVersion}, ONNX Runtime ${report.ortVersion} (${report.ortProviders.join(', ')}).`);
+        void vscode.window.showInformationMessage(
+          `RLHF engine: ${report.backend} backend, tfjs ${report.tfjsVersion}, ONNX Runtime ${report.ortVersion} (${report.ortProviders.join(', ')})${report.training ? `; training: ${formatTrainingReport(report.training)}` : ''}.`,
+        );
       } catch (err) {
         if (err instanceof EngineRequestError && err.cancelled) return;
         lastError = errorMessage(err);
@@ -111,7 +123,7 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
     }),
     engine.onLog((l) => log[l.level](`[engine] ${l.message}`)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      for (const key of ['rlhf.engine.backend', 'rlhf.labeler']) {
+      for (const key of ['rlhf.engine.backend', 'rlhf.engine.device', 'rlhf.engine.reservedCores', 'rlhf.labeler']) {
         if (!e.affectsConfiguration(key)) continue;
         log.info(`${key} changed: it applies when the engine next starts.`);
         if (engine.state.kind === 'running') {
@@ -145,6 +157,26 @@ function backendSetting(): string {
       .then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'rlhf.engine.backend'));
   }
   return 'auto';
+}
+
+/** rlhf.engine.device; a value it does not know runs as auto, and the user is told so (once per value). */
+let warnedDevice: unknown;
+function deviceSetting(): string {
+  const value = vscode.workspace.getConfiguration('rlhf').get<unknown>('engine.device', 'auto');
+  if (isOrtDevice(value)) return value;
+  if (warnedDevice !== value) {
+    warnedDevice = value;
+    void vscode.window
+      .showWarningMessage(`RLHF: the setting rlhf.engine.device is ${JSON.stringify(value)}, which is not one of ${ORT_DEVICES.join(', ')}; the engine uses auto.`, 'Open Settings')
+      .then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'rlhf.engine.device'));
+  }
+  return 'auto';
+}
+
+/** rlhf.engine.reservedCores: a whole number ≥ 0 (anything else counts as 0). */
+function reservedCoresSetting(): number {
+  const value = vscode.workspace.getConfiguration('rlhf').get<unknown>('engine.reservedCores', 0);
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
 }
 
 export function deactivate(): void {

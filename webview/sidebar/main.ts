@@ -7,6 +7,7 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-divider/index.js';
 import type { SidebarCommand, SidebarState } from '../../src/protocol/sidebar';
 import { isSidebarNotification } from '../../src/protocol/sidebar';
+import { formatTrainingReport } from '../../src/protocol/backend';
 import { readBootstrap, vscodeApi } from '../shared/vscodeApi';
 import { el } from '../shared/dom';
 import { projectSectionView } from './project';
@@ -27,6 +28,7 @@ function engineSection(state: SidebarState): HTMLElement {
     item('Backend', `${r.backend} (${r.backendPackage})`, 'backend');
     item('tfjs', r.tfjsVersion, 'tfjs-version');
     item('ONNX Runtime', `${r.ortVersion}: ${r.ortProviders.join(', ') || 'no provider'}`, 'ort');
+    if (r.training) item('Training', formatTrainingReport(r.training), 'training');
     item('Node', `${r.node} ${r.platform}`, 'node');
     section.append(dl);
   } else if (e.state === 'crashed') {

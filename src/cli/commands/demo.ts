@@ -4,8 +4,10 @@
  */
 import * as path from 'node:path';
 import type { CliCommand } from '../command';
-import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, applyEngineFlag, backendFlag, formatTrainingReport, stringFlag, trainingReport } from '../command';
+import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, applyEngineFlag, backendFlag, stringFlag } from '../command';
 import { initCompute } from '../../core/compute/backend';
+import { trainingReport } from '../../core/train/ort/device';
+import { formatTrainingReport } from '../../protocol/backend';
 import { runDemo } from '../../core/demo/demo';
 import type { DemoSummary } from '../../core/demo/demo';
 import { formatNumber, progressPrinter } from '../progress';

@@ -1,6 +1,8 @@
 import type { CliCommand } from '../command';
-import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, applyEngineFlag, backendFlag, formatTrainingReport, trainingReport } from '../command';
+import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, applyEngineFlag, backendFlag } from '../command';
 import { formatBackendReport, initCompute } from '../../core/compute/backend';
+import { trainingReport } from '../../core/train/ort/device';
+import { formatTrainingReport } from '../../protocol/backend';
 
 export const statusCommand: CliCommand = {
   name: ['status'],

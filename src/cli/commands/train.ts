@@ -6,8 +6,10 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { CliCommand, CliIo, FlagValues } from '../command';
-import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, UsageError, applyEngineFlag, backendFlag, formatTrainingReport, stringFlag, trainingReport } from '../command';
+import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, UsageError, applyEngineFlag, backendFlag, stringFlag } from '../command';
 import { initCompute } from '../../core/compute/backend';
+import { trainingReport } from '../../core/train/ort/device';
+import { formatTrainingReport } from '../../protocol/backend';
 import { Project } from '../../core/store/project';
 import { jobFromConfigFile } from '../../core/train/run/configJobs';
 import { runPipeline } from '../../core/train/run/runner';

@@ -20,14 +20,13 @@ import { parameterShapes, TINY_CONFIG } from '../../model/config';
 import { seededRandom } from '../../sample/pick';
 import type { ParamBuffer } from './adamw';
 
-export const ORT_DEVICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
-export type OrtDevice = (typeof ORT_DEVICES)[number];
+import { ORT_DEVICES, isOrtDevice } from '../../../protocol/backend';
+import type { OrtDevice, TrainingReport } from '../../../protocol/backend';
+
+export { ORT_DEVICES, isOrtDevice };
+export type { OrtDevice };
 /** A device that names one execution provider (everything but `auto`). */
 export type OrtProvider = Exclude<OrtDevice, 'auto'>;
-
-export function isOrtDevice(value: unknown): value is OrtDevice {
-  return typeof value === 'string' && (ORT_DEVICES as readonly string[]).includes(value);
-}
 
 /** The GPU providers `auto` tries on a platform, in order. */
 export function autoCandidates(platform: NodeJS.Platform = process.platform): OrtProvider[] {
@@ -141,6 +140,22 @@ async function resolve(device: OrtDevice, threads: number): Promise<ResolvedOrtD
     rejected.push(`${provider}: ${reason}`);
   }
   return { requested: device, device: 'cpu', threads, fallbackReason: rejected.length ? rejected.join('; ') : `no GPU provider is tried on ${process.platform}` };
+}
+
+/**
+ * What trains in this process, resolved for real: on ONNX Runtime the device (the check step)
+ * and threads; on tfjs its backend, `tfjsBackend`. An explicit device that fails throws
+ * (a UserError) unless `keepErrors`, which reports it in `error` instead.
+ */
+export async function trainingReport(engine: 'ort' | 'tfjs', tfjsBackend: string, keepErrors = false): Promise<TrainingReport> {
+  if (engine === 'tfjs') return { engine, device: tfjsBackend };
+  try {
+    const d = await resolveOrtDevice();
+    return { engine, device: d.device, threads: d.threads, ...(d.fallbackReason ? { fallbackReason: d.fallbackReason } : {}) };
+  } catch (err) {
+    if (!keepErrors) throw err;
+    return { engine, device: settings.device ?? 'auto', threads: ortThreads(), error: errorMessage(err) };
+  }
 }
 
 /** The check step's model: small enough to build in well under a second on the CPU. */

@@ -5,6 +5,7 @@ import { sampleCommand } from './sample';
 import { exportOnnxCommand } from './exportOnnx';
 import { modelInfoCommand } from './modelInfo';
 import { modelInitCommand } from './modelInit';
+import { modelPullCommand } from './modelPull';
 import { trainCommands } from './train';
 import { runsCommand } from './runs';
 import { demoCommand } from './demo';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CliCommand[] = [
   statusCommand,
   modelInfoCommand,
   modelInitCommand,
+  modelPullCommand,
   sampleCommand,
   exportOnnxCommand,
   initCommand,

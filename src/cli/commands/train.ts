@@ -42,8 +42,8 @@ function trainCommand(stage: StageName): CliCommand {
 async function runTrain(stage: StageName, flags: FlagValues, io: CliIo): Promise<number> {
   const file = stringFlag(flags, 'config');
   if (!file) throw new UsageError('--config FILE is required.');
-  const project = await Project.open(path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.'));
   const engine = applyEngineFlag(flags);
+  const project = await Project.open(path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.'));
   const { report } = await initCompute(backendFlag(flags));
   const { runId, job, config } = jobFromConfigFile(stage, path.resolve(io.cwd, file), project);
   // The ONNX Runtime stages resolve their device here, so a device that does not work is said before the run starts.

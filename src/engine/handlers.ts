@@ -2,12 +2,15 @@
  * Request handlers of the engine process, one per method of `EngineRequests`. Each receives
  * params validated by their zod schema (params.ts), an AbortSignal that fires when the client cancels, and a progress callback.
  */
-import type { CoreRequests, EngineMethod, EngineNotifications, ParamsOf, ResultOf } from '../protocol/engine';
+import type { CoreRequests, EngineMethod, EngineNotifications, ModelRequests, ParamsOf, ResultOf } from '../protocol/engine';
 import { BACKEND_PREFERENCES, isBackendPreference } from '../protocol/backend';
 import { initCompute } from '../core/compute/backend';
 import { trainingEngine } from '../core/train/engine';
 import { trainingReport } from '../core/train/ort/device';
 import { UserError } from '../core/errors';
+import { inspectModelFolder } from '../core/hub/folder';
+import { pullModel } from '../core/hub/pull';
+import { hasProject, openProject, workspaceOf } from './project/projects';
 import { checkParams } from './params';
 import { projectHandlers } from './projectHandlers';
 import { trainingHandlers } from './trainingHandlers';
@@ -33,7 +36,7 @@ export interface EngineOptions {
 
 /** Every handler, behind the one params check (params.ts): a handler only ever sees valid params. */
 export function createHandlers(options: EngineOptions): Handlers {
-  const all: Handlers = { ...coreHandlers(options.defaultBackend), ...projectHandlers(options), ...trainingHandlers(options) };
+  const all: Handlers = { ...coreHandlers(options.defaultBackend), ...modelHandlers(options), ...projectHandlers(options), ...trainingHandlers(options) };
   const checked =
     <M extends EngineMethod>(method: M): Handler<M> =>
     async (params, ctx) =>
@@ -58,6 +61,32 @@ function coreHandlers(defaultBackend: string | undefined): HandlersFor<CoreReque
         await new Promise((r) => setTimeout(r, Math.min(50, params.ms)));
       }
       return { waitedMs: Date.now() - started };
+    },
+  };
+}
+
+const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+
+function modelHandlers(options: EngineOptions): HandlersFor<ModelRequests> {
+  return {
+    async 'model.download'(params, ctx) {
+      const r = await pullModel({
+        repo: params.repo,
+        ...(params.revision !== undefined ? { revision: params.revision } : {}),
+        signal: ctx.signal,
+        progressEveryMs: 250,
+        onProgress: (p) => ctx.progress(`${p.file}: ${mib(p.fileDone)} of ${mib(p.fileTotal)} (all files: ${mib(p.done)} of ${mib(p.total)})`, p.total ? p.done / p.total : undefined),
+      });
+      return { ...r, files: r.files.map((f) => ({ path: f.path, size: f.size, status: f.status })) };
+    },
+    async 'model.useFolder'(params) {
+      const info = inspectModelFolder(params.dir);
+      if (params.workspace === undefined) return info;
+      const ws = workspaceOf(params.workspace);
+      if (!hasProject(ws)) throw new UserError(`${ws} has no RLHF project (.rlhf/): create one first, then pick the model folder.`);
+      const project = await openProject(ws, options.labeler);
+      await project.updateMeta((m) => ({ ...m, models: { ...m.models, base: info.dir } }));
+      return { ...info, setAsBase: true };
     },
   };
 }

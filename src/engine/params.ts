@@ -24,6 +24,8 @@ const workspace = absolutePath;
 const PARAMS: { readonly [M in EngineMethod]: z.ZodType<ParamsOf<M>> } = {
   status: z.strictObject({ backend: z.enum(BACKEND_PREFERENCES, { error: (i) => `Unknown backend '${String(i.input)}': use ${BACKEND_PREFERENCES.join(', ')}` }).optional() }),
   wait: z.strictObject({ ms: z.number().min(0).max(3_600_000) }),
+  'model.download': z.strictObject({ repo: z.string().min(1).max(200), revision: z.string().min(1).max(200).optional() }),
+  'model.useFolder': z.strictObject({ dir: absolutePath, workspace: workspace.optional() }),
 
   'project.overview': z.strictObject({ workspace }),
   'project.create': z.strictObject({

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { FeatureDeps } from './features';
 import { registerProjectCommands } from './project/commands';
 import { registerInlineCompletions } from './project/inlineProvider';
+import { registerModelCommands } from './project/modelCommands';
 import { RANKING_VIEW_TYPE, RankingPanel } from './project/rankingPanel';
 import { watchWorkspace } from './project/sidebarProject';
 
@@ -25,6 +26,7 @@ export function registerProjectFeatures(deps: FeatureDeps): void {
   const watcher = vscode.workspace.createFileSystemWatcher('**/.rlhf/{project.json,prompts.jsonl,completions.jsonl,rankings/*.jsonl,runs/*/run.json}');
   deps.context.subscriptions.push(
     ...registerProjectCommands(deps),
+    ...registerModelCommands(deps),
     ...registerInlineCompletions(deps),
     ...watchWorkspace(() =>
       deps.eventLoop.track('workspace change', () => {

@@ -15,8 +15,43 @@ export interface CoreRequests {
   wait: { params: { ms: number }; result: { waitedMs: number } };
 }
 
-/** Every request: core, project/store/sampling (engineProject.ts), training (engineTraining.ts). */
-export type EngineRequests = CoreRequests & ProjectRequests & TrainingRequests;
+/** A model pulled from the Hugging Face Hub into the HF cache (core/hub/pull.ts). */
+export interface PulledModel {
+  readonly repo: string;
+  readonly revision: string;
+  readonly commit: string;
+  readonly endpoint: string;
+  /** snapshots/<commit> in the HF cache: the model folder. */
+  readonly snapshot: string;
+  readonly files: readonly { readonly path: string; readonly size: number; readonly status: 'cached' | 'downloaded' | 'resumed' }[];
+  readonly totalBytes: number;
+  readonly downloadedBytes: number;
+  /** The endpoint was unreachable (or HF_HUB_OFFLINE set) and the cached snapshot was used. */
+  readonly offline: boolean;
+}
+
+/** A model folder on disk: its architecture and size, and whether the workbench can load it. */
+export interface ModelFolderView {
+  readonly dir: string;
+  readonly modelType?: string;
+  readonly architectures: readonly string[];
+  readonly sizeBytes: number;
+  readonly files: number;
+  readonly supported: boolean;
+  readonly problem?: string;
+  /** Set when the request named a workspace: the project's models.base is now `dir`. */
+  readonly setAsBase?: boolean;
+}
+
+export interface ModelRequests {
+  /** Downloads ORG/NAME at `revision` (default main) from HF_ENDPOINT into the HF cache (HF_HOME), with progress; cancellable, resumable. */
+  'model.download': { params: { repo: string; revision?: string }; result: PulledModel };
+  /** Describes a model folder (config.json required); with `workspace`, also sets the project's models.base to it. */
+  'model.useFolder': { params: { dir: string; workspace?: string }; result: ModelFolderView };
+}
+
+/** Every request: core, models, project/store/sampling (engineProject.ts), training (engineTraining.ts). */
+export type EngineRequests = CoreRequests & ModelRequests & ProjectRequests & TrainingRequests;
 
 export type EngineMethod = keyof EngineRequests;
 export type ParamsOf<M extends EngineMethod> = EngineRequests[M]['params'];

@@ -1,6 +1,6 @@
 import type { CliCommand } from '../command';
 import { UsageError, stringFlag } from '../command';
-import { pullModel } from '../../core/hub/pull';
+import { parseRepoSpec, pullModel } from '../../core/hub/pull';
 
 const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MiB`;
 
@@ -9,7 +9,7 @@ export const modelPullCommand: CliCommand = {
   summary: 'Download a model from the Hugging Face Hub into the Hugging Face cache; prints its folder.',
   usage: 'ORG/NAME [--revision R] [--json]',
   help:
-    '  ORG/NAME        the model repo, as on its Hub page (e.g. openai-community/gpt2)\n' +
+    '  ORG/NAME        the model repo, as on its Hub page (e.g. openai-community/gpt2); ORG/NAME@R = --revision R\n' +
     '  --revision R    branch, tag or commit (default main)\n' +
     '  --json          print the result as one JSON object (progress still goes to stderr)\n\n' +
     'Fetches config.json, generation_config.json, the tokenizer files and the safetensors weights\n' +
@@ -22,10 +22,11 @@ export const modelPullCommand: CliCommand = {
   positionals: true,
   async run(flags, positionals, io) {
     if (positionals.length !== 1) throw new UsageError('give exactly one model repo, ORG/NAME.');
-    const revision = stringFlag(flags, 'revision');
+    const spec = parseRepoSpec(positionals[0] as string);
+    const revision = stringFlag(flags, 'revision') ?? spec.revision;
     let shown = '';
     const result = await pullModel({
-      repo: positionals[0] as string,
+      repo: spec.repo,
       ...(revision !== undefined ? { revision } : {}),
       signal: io.signal,
       progressEveryMs: 1000,

@@ -31,10 +31,12 @@ export const modelPullCommand: CliCommand = {
       signal: io.signal,
       progressEveryMs: 1000,
       onProgress: (p) => {
-        const line =
-          p.fileDone === p.fileTotal
-            ? `[${p.filesDone}/${p.filesTotal}] ${p.file} (${mib(p.fileTotal)})`
-            : `  ${p.file}: ${mib(p.fileDone)} / ${mib(p.fileTotal)} — all files ${mib(p.done)} / ${mib(p.total)}`;
+        const finished = p.fileDone === p.fileTotal;
+        // Small files show one line when done; large ones also their bytes as they come.
+        if (!finished && p.fileTotal < 1024 ** 2) return;
+        const line = finished
+          ? `[${p.filesDone}/${p.filesTotal}] ${p.file} (${mib(p.fileTotal)})`
+          : `  ${p.file}: ${mib(p.fileDone)} / ${mib(p.fileTotal)} — all files ${mib(p.done)} / ${mib(p.total)}`;
         if (line !== shown) io.err(line);
         shown = line;
       },

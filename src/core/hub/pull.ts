@@ -172,14 +172,18 @@ function hubError(err: unknown, ctx: Ctx, during: string): unknown {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
 
-/** The network failure behind a fetch error (ECONNREFUSED, ENOTFOUND, a dropped connection), if it is one. */
+/** The network failure behind a fetch error (ECONNREFUSED, ENOTFOUND, a dropped connection, a refused port), if it is one. */
 function networkCode(err: unknown): string | undefined {
+  let fetchFailed = false;
+  let last: Error | undefined;
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (NETWORK_CODES.has(code) || code.startsWith('UND_ERR_'))) return code;
-    if (e instanceof TypeError && /fetch failed|terminated/.test(e.message) && !(e as { cause?: unknown }).cause) return e.message;
+    if (e instanceof TypeError && /^(fetch failed|terminated)$/.test(e.message)) fetchFailed = true;
+    last = e;
   }
-  return undefined;
+  // fetch rejects with TypeError('fetch failed') for every network failure; its cause says which.
+  return fetchFailed ? (last?.message ?? 'fetch failed') : undefined;
 }
 
 /** fetch with the token and the pull's AbortSignal; the library's calls go through it too. */

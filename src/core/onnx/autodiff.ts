@@ -16,11 +16,17 @@
  */
 import { GraphBuilder } from './graphBuilder';
 
+/** A gradient that is zero except at some rows: `updates` [N, C] to add at rows `idx` [N, 1] (an embedding's). */
+interface RowUpdates {
+  readonly idx: string;
+  readonly updates: string;
+}
+
 interface Entry {
   readonly inputs: readonly string[];
   readonly output: string;
   /** Gradients of the inputs given the output's (undefined: none, or not needed). */
-  readonly vjp: (gy: string, needs: (i: number) => boolean) => readonly (string | undefined)[];
+  readonly vjp: (gy: string, needs: (i: number) => boolean) => readonly (string | RowUpdates | undefined)[];
 }
 
 /** One layer's KV cache in an inference graph: past keys/values [B, H, P, D] in, P+T out under these names. */
@@ -103,14 +109,13 @@ export class Tape {
     return this.g.op('Reshape', [x, this.shapeOf(ref)]);
   }
 
-  /** Rows of `table` [V, C] at `ids` (any int64 shape S) → [...S, C]. Gradient: scatter-add into [V, C]. */
+  /**
+   * Rows of `table` [V, C] at `ids` (any int64 shape S) → [...S, C]. Gradient: the output's rows
+   * added at `ids` (scatter-add into the table's other gradients, or into zeros).
+   */
   gather(table: string, ids: string, C: number): string {
     const y = this.g.op('Gather', [table, ids]);
-    return this.record([table, ids], y, (gy) => {
-      const zeros = this.g.op('ConstantOfShape', [this.shapeOf(table)]);
-      const idx = this.g.op('Reshape', [ids, this.ints([-1, 1])]); // [N, 1]
-      return [this.g.op('ScatterND', [zeros, idx, this.to2d(gy, C)], { reduction: 'add' }), undefined];
-    });
+    return this.record([table, ids], y, (gy) => [{ idx: this.g.op('Reshape', [ids, this.ints([-1, 1])]), updates: this.to2d(gy, C) }, undefined]);
   }
 
   /** a + b; `b` may lack a's leading axes (broadcast over them), its gradient summed over `bAxes`. */
@@ -193,12 +198,17 @@ export class Tape {
     }
     const k = Math.sqrt(2 / Math.PI);
     const a = 0.044715;
-    const xx = this.g.op('Mul', [x, x]);
-    const t = this.g.op('Tanh', [this.g.op('Mul', [this.g.op('Mul', [x, this.g.op('Add', [this.scalar(1), this.g.op('Mul', [xx, this.scalar(a)])])]), this.scalar(k)])]);
-    const half = this.g.op('Mul', [x, this.scalar(0.5)]);
-    const y = this.g.op('Mul', [half, this.g.op('Add', [t, this.scalar(1)])]);
+    const parts = (): { xx: string; t: string; half: string } => {
+      const xx = this.g.op('Mul', [x, x]);
+      const t = this.g.op('Tanh', [this.g.op('Mul', [this.g.op('Mul', [x, this.g.op('Add', [this.scalar(1), this.g.op('Mul', [xx, this.scalar(a)])])]), this.scalar(k)])]);
+      return { xx, t, half: this.g.op('Mul', [x, this.scalar(0.5)]) };
+    };
+    const f = parts();
+    const y = this.g.op('Mul', [f.half, this.g.op('Add', [f.t, this.scalar(1)])]);
     return this.record([x], y, (gy) => {
+      // Recomputed from x rather than kept from the forward: only x stays alive per layer.
       // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·k·(1 + 3a·x²)
+      const { xx, t, half } = parts();
       const sech2 = this.g.op('Sub', [this.scalar(1), this.g.op('Mul', [t, t])]);
       const inner = this.g.op('Mul', [this.g.op('Add', [this.scalar(1), this.g.op('Mul', [xx, this.scalar(3 * a)])]), this.scalar(k)]);
       const d = this.g.op('Add', [this.g.op('Mul', [this.g.op('Add', [t, this.scalar(1)]), this.scalar(0.5)]), this.g.op('Mul', [this.g.op('Mul', [half, sech2]), inner])]);
@@ -258,8 +268,9 @@ export class Tape {
    * Mean next-token cross-entropy of the tied head: logits = h [B, T, C] · wteᵀ, over positions
    * whose `mask` [B, T] is 1 (all masked: 0). Backward: dlogits = (softmax − onehot)·mask/count.
    */
-  lmLoss(h: string, wte: string, targets: string, mask: string, C: number, V: number): string {
-    const logits = this.g.op('MatMul', [this.to2d(h, C), this.g.op('Transpose', [wte], { perm: [1, 0] })]); // [N, V]
+  lmLoss(h: string, wte: string, targets: string, mask: string, C: number): string {
+    const h2 = this.to2d(h, C); // [N, C]
+    const logits = this.g.op('Gemm', [h2, wte], { transB: 1 }); // [N, V], no transposed copy of wte
     const logp = this.g.op('LogSoftmax', [logits], { axis: -1 });
     const t = this.g.op('Reshape', [targets, this.ints([-1, 1])]); // [N, 1]
     const nll = this.g.op('Neg', [this.g.op('Reshape', [this.g.op('GatherElements', [logp, t], { axis: 1 }), this.ints([-1])])]); // [N]
@@ -267,10 +278,11 @@ export class Tape {
     const count = this.g.op('Max', [this.sum(m, [0]), this.scalar(1)]);
     const loss = this.g.op('Div', [this.sum(this.g.op('Mul', [nll, m]), [0]), count]);
     return this.record([h, wte], loss, (gy, needs) => {
-      const oneHot = this.g.op('OneHot', [this.g.op('Reshape', [targets, this.ints([-1])]), this.g.int64Const([V], []), this.g.floatConst([0, 1])], { axis: -1 }); // [N, V]
       const weight = this.g.op('Unsqueeze', [this.g.op('Div', [this.g.op('Mul', [m, gy]), count]), this.ints([1])]); // [N, 1]
-      const dlogits = this.g.op('Mul', [this.g.op('Sub', [this.g.op('Exp', [logp]), oneHot]), weight]); // [N, V]
-      return [needs(0) ? this.like(this.g.op('MatMul', [dlogits, wte]), h) : undefined, needs(1) ? this.g.op('Gemm', [dlogits, this.to2d(h, C)], { transA: 1 }) : undefined];
+      // softmax·w, less w at each row's target: no one-hot [N, V].
+      const minusW = this.g.op('Neg', [weight]);
+      const dlogits = this.g.op('ScatterElements', [this.g.op('Mul', [this.g.op('Exp', [logp]), weight]), t, minusW], { axis: 1, reduction: 'add' }); // [N, V]
+      return [needs(0) ? this.like(this.g.op('MatMul', [dlogits, wte]), h) : undefined, needs(1) ? this.g.op('Gemm', [dlogits, h2], { transA: 1 }) : undefined];
     });
   }
 
@@ -327,11 +339,15 @@ export class Tape {
    * paths it reaches the loss by. A parameter the loss does not depend on gets zeros.
    */
   backward(loss: string, params: readonly string[]): string[] {
-    const grads = new Map<string, string[]>([[loss, [this.scalar(1)]]]);
+    const grads = new Map<string, (string | RowUpdates)[]>([[loss, [this.scalar(1)]]]);
+    // Dense parts are summed; row updates are then scattered into that sum (no [V, C] of zeros
+    // and no second [V, C] buffer for a tied embedding's gradient).
     const total = (x: string): string | undefined => {
       const parts = grads.get(x);
       if (!parts?.length) return undefined;
-      const sum = parts.length === 1 ? (parts[0] as string) : this.g.op('Sum', parts);
+      const dense = parts.filter((p): p is string => typeof p === 'string');
+      let sum = dense.length === 0 ? this.g.op('ConstantOfShape', [this.shapeOf(x)]) : dense.length === 1 ? (dense[0] as string) : this.g.op('Sum', dense);
+      for (const p of parts) if (typeof p !== 'string') sum = this.g.op('ScatterND', [sum, p.idx, p.updates], { reduction: 'add' });
       grads.set(x, [sum]);
       return sum;
     };

@@ -192,7 +192,7 @@ export function buildLmTrainGraph(config: GPT2Config, options: { gradients?: boo
   const g = t.g;
   const targets = g.input('targets', 'int64', ['batch', 'seq']);
   const lossMask = g.input('loss_mask', 'float', ['batch', 'seq']);
-  const loss = t.lmLoss(hidden, p('wte.weight'), targets, lossMask, config.n_embd, config.vocab_size);
+  const loss = t.lmLoss(hidden, p('wte.weight'), targets, lossMask, config.n_embd);
   g.output(loss, 'loss', 'float', []);
   if (options.gradients !== false) gradients(loss);
   return g.model(

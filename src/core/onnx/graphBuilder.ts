@@ -17,6 +17,8 @@ export class GraphBuilder {
   private readonly inputs: onnx.IValueInfoProto[] = [];
   private readonly outputs: onnx.IValueInfoProto[] = [];
   private counter = 0;
+  /** Values renamed into graph outputs: later references to the old name follow. */
+  private readonly renamed = new Map<string, string>();
   /** Operator domains beyond the default one (e.g. com.microsoft for ORT's contrib ops). */
   private readonly domains = new Set<string>();
 
@@ -25,9 +27,23 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Mark `value` as a graph output called `name` (through Identity when the names differ). */
+  /**
+   * Mark `value` as a graph output called `name`. When the names differ, a value a node computes
+   * is renamed in place (so ONNX Runtime writes it straight into a caller's pre-allocated output
+   * buffer, with no copy); anything else goes through Identity.
+   */
   output(value: string, name: string, type: 'float' | 'int64', dims: readonly Dim[]): void {
-    if (value !== name) this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `out_${name}` });
+    value = this.renamed.get(value) ?? value;
+    const producer = value === name ? undefined : this.nodes.find((n) => n.output?.includes(value));
+    if (producer && !this.outputs.some((o) => o.name === value)) {
+      this.renamed.set(value, name);
+      for (const n of this.nodes) {
+        n.output = n.output?.map((o) => (o === value ? name : o)) ?? [];
+        n.input = n.input?.map((i) => (i === value ? name : i)) ?? [];
+      }
+    } else if (value !== name) {
+      this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `out_${name}` });
+    }
     this.outputs.push(valueInfo(name, type, dims));
   }
 
@@ -65,6 +81,7 @@ export class GraphBuilder {
     attrs: Record<string, AttrValue>,
     opts: { outputs: number; floats?: readonly string[]; domain?: string; names?: readonly (string | undefined)[] },
   ): string[] {
+    inputs = inputs.map((i) => this.renamed.get(i) ?? i);
     const id = this.counter++;
     const outputs = Array.from({ length: opts.outputs }, (_, i) => opts.names?.[i] ?? `${opType.toLowerCase()}_${id}${opts.outputs > 1 ? `_${i}` : ''}`);
     if (opts.domain) this.domains.add(opts.domain);
@@ -75,11 +92,13 @@ export class GraphBuilder {
 
   /** Whether a node already reads `value`. */
   isConsumed(value: string): boolean {
+    value = this.renamed.get(value) ?? value;
     return this.nodes.some((n) => n.input?.includes(value));
   }
 
   /** Remove the node that computes `value`, so another node can produce that name instead. */
   removeProducer(value: string): void {
+    value = this.renamed.get(value) ?? value;
     const i = this.nodes.findIndex((n) => n.output?.includes(value));
     if (i < 0) throw new Error(`GraphBuilder: no node computes '${value}'`);
     this.nodes.splice(i, 1);

@@ -16,6 +16,7 @@ import { mobyDickText } from '../src/core/demo/corpus';
 import { AdamW } from '../src/core/train/optim';
 import { DEFAULT_PRETRAIN, pretrain } from '../src/core/train/stages/pretrain';
 import { saveTrainingCheckpoint } from '../src/core/train/model';
+import type { TrainingSnapshot } from '../src/core/train/stage';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { steps: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' } } });
@@ -31,7 +32,9 @@ async function main(): Promise<void> {
   const optimizer = new AdamW(tf, config.optim);
   const started = Date.now();
   let last = '';
+  let snapshot: TrainingSnapshot | undefined;
   for await (const e of pretrain(model, optimizer, { train: ids.subarray(0, split), eval: ids.subarray(split) }, config)) {
+    if (e.type === 'checkpoint' && e.reason === 'final') snapshot = e.snapshot; // saved from the engine's buffers (ONNX Runtime)
     if (e.type === 'metrics') {
       const v = e.record.values;
       if (v['pretrain/eval_loss'] !== undefined) last = `eval ${v['pretrain/eval_loss'].toFixed(3)}`;
@@ -40,7 +43,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  await saveTrainingCheckpoint(out, model);
+  await saveTrainingCheckpoint(out, model, undefined, snapshot);
   fs.writeFileSync(
     path.join(out, 'TRAINING.md'),
     `# tiny-default\n\nGPT-2 architecture (${TINY_CONFIG.n_layer} layers, width ${TINY_CONFIG.n_embd}, ${TINY_CONFIG.n_head} heads, ` +

@@ -2,10 +2,11 @@
  * Which engine trains pretraining, SFT and the reward model: ONNX Runtime (the default: every
  * core, the training graphs of onnx/gptGraph.ts, AdamW in the arena) or tfjs (the
  * correctness reference, and the backends a user can still pick). The stage loop sees one
- * interface either way. The runner keeps saving checkpoints from the tfjs model and optimizer:
- * the ONNX Runtime engine copies its parameters and optimizer state into them before each
- * checkpoint (`sync`), and starts from them, so checkpoints, resume and cancel work as before
- * and a run started on one engine resumes on the other.
+ * interface either way. The ONNX Runtime engine starts from the tfjs model and optimizer the
+ * runner loaded (then frees the model's copy of the parameters: the trainer's arena holds them),
+ * and hands each checkpoint a `snapshot` of its own buffers, so checkpoints, resume and cancel
+ * work as before, a run started on one engine resumes on the other, and nothing is copied into
+ * tfjs to save it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { StageName } from '../../protocol/stages';
@@ -17,7 +18,7 @@ import type { LossAndGrads } from './ort/trainer';
 import { configureOrtDevice, resolveOrtDevice } from './ort/device';
 import type { OrtDeviceSettings } from './ort/device';
 import { due, NonFiniteError, optimStep } from './stage';
-import type { LoopConfig, StageEvent, StepResult, TrainModel } from './stage';
+import type { LoopConfig, StageEvent, StepResult, TrainingSnapshot, TrainModel } from './stage';
 
 export type TrainingEngineName = 'ort' | 'tfjs';
 
@@ -50,15 +51,16 @@ export interface LmEngine {
   train(rows: LmRows): Promise<StepResult>;
   /** Mean loss over `batches` without gradients. */
   evalLoss(batches: readonly LmRows[]): Promise<number>;
-  /** Make the tfjs model and optimizer hold this engine's parameters and state (before a checkpoint). */
-  sync(): Promise<void>;
+  /** What a checkpoint saves from this engine (absent on tfjs: the model and optimizer themselves). */
+  snapshot(): TrainingSnapshot | undefined;
   release(): Promise<void>;
 }
 
 /**
  * A stage's engine over `model` and `optimizer` (their current state is where it starts): for
- * ONNX Runtime, a trainer for `objective` whose parameters and AdamW state are handed back to the
- * tfjs model and optimizer by `sync` (before each checkpoint). For tfjs, nothing of its own.
+ * ONNX Runtime, a trainer for `objective` whose parameters and AdamW state checkpoints read
+ * through `snapshot`; the tfjs model's parameters are freed once copied (do not read them after).
+ * For tfjs, nothing of its own.
  */
 export interface StageEngine {
   readonly name: TrainingEngineName;
@@ -68,7 +70,7 @@ export interface StageEngine {
   readonly trainer?: OrtTrainer;
   /** One ONNX Runtime optimisation step: `run` gives the loss and gradients; then the NaN guard and AdamW. */
   ortStep(run: (t: OrtTrainer) => Promise<LossAndGrads>): Promise<StepResult>;
-  sync(): Promise<void>;
+  snapshot(): TrainingSnapshot | undefined;
   release(): Promise<void>;
 }
 
@@ -80,7 +82,7 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
         return optimizer.step;
       },
       ortStep: () => Promise.reject(new Error('ortStep on the tfjs engine')),
-      sync: async () => undefined,
+      snapshot: () => undefined,
       release: async () => undefined,
     };
   }
@@ -90,6 +92,11 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
   const adam = trainer.optimizer(optimizer.config);
   const state = await optimizer.state();
   adam.restore(state.step, state.slots);
+  // The trainer's arena holds the parameters and moments now: free tfjs's copies (at gpt2 size,
+  // 0.5 GB of parameters and, on a resume, 1 GB of moments).
+  tf.dispose(Object.values(model.params));
+  optimizer.dispose();
+  const shapes = new Map([...trainer.params].map(([name, p]) => [name, p.shape]));
   return {
     name: 'ort',
     trainer,
@@ -104,14 +111,7 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
       if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stage, step, 'the gradient norm');
       return { loss: out.loss, lr, gradNorm, extras: out.values };
     },
-    sync: async () => {
-      for (const [name, p] of trainer.params) {
-        const v = model.params[name];
-        if (v) tf.tidy(() => v.assign(tf.tensor(p.data, [...p.shape])));
-      }
-      const s = adam.state(new Map([...trainer.params].map(([name, p]) => [name, p.shape])));
-      optimizer.restore(s.step, s.slots);
-    },
+    snapshot: () => ({ weights: trainer.params, optimizer: adam.state(shapes) }),
     release: () => trainer.release(),
   };
 }
@@ -127,7 +127,7 @@ export async function lmEngine(stage: StageName, model: TrainModel, optimizer: A
     },
     train: (rows) => (trainer ? engine.ortStep((t) => t.lossAndGrads(rows)) : Promise.resolve(optimStep(stage, model, optimizer, () => ({ loss: lmLoss(model, rows) })))),
     evalLoss: async (batches) => (trainer ? trainer.evalLoss(batches) : evalLmLoss(model, batches)),
-    sync: () => engine.sync(),
+    snapshot: () => engine.snapshot(),
     release: () => engine.release(),
   };
 }
@@ -135,31 +135,29 @@ export async function lmEngine(stage: StageName, model: TrainModel, optimizer: A
 /**
  * The loop every engine-driven stage shares (pretraining, SFT, the reward model): steps up to
  * `config.steps`, each by `body(step)`; a checkpoint on cancel, every `checkpointEvery` steps and
- * at the end, each after `sync` so the runner saves what the engine holds; the engine released
- * however the loop ends.
+ * at the end, each with the engine's snapshot; the engine released however the loop ends.
  */
 export async function* engineLoop(
-  engine: Pick<StageEngine, 'step' | 'sync' | 'release'>,
+  engine: Pick<StageEngine, 'step' | 'snapshot' | 'release'>,
   config: Pick<LoopConfig, 'steps' | 'checkpointEvery'>,
   signal: AbortSignal | undefined,
   body: (step: number) => AsyncGenerator<StageEvent>,
 ): AsyncGenerator<StageEvent> {
+  const checkpoint = (step: number, reason: 'interval' | 'final' | 'cancel'): StageEvent => {
+    const snapshot = engine.snapshot();
+    return { type: 'checkpoint', step, reason, ...(snapshot ? { snapshot } : {}) };
+  };
   try {
     while (engine.step < config.steps) {
       if (signal?.aborted) {
-        await engine.sync();
-        yield { type: 'checkpoint', step: engine.step, reason: 'cancel' };
+        yield checkpoint(engine.step, 'cancel');
         signal.throwIfAborted();
       }
       const step = engine.step + 1;
       yield* body(step);
-      if (due(step, config.checkpointEvery) && step < config.steps) {
-        await engine.sync();
-        yield { type: 'checkpoint', step, reason: 'interval' };
-      }
+      if (due(step, config.checkpointEvery) && step < config.steps) yield checkpoint(step, 'interval');
     }
-    await engine.sync();
-    yield { type: 'checkpoint', step: engine.step, reason: 'final' };
+    yield checkpoint(engine.step, 'final');
   } finally {
     await engine.release();
   }

@@ -17,7 +17,7 @@ import type { NamedTensor } from '../model/safetensors';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { writeFileAtomic } from '../store/fsx';
 import type { AdamW } from './optim';
-import type { TrainModel } from './stage';
+import type { TrainingSnapshot, TrainModel } from './stage';
 
 /** A model in training with what is needed to save it as an HF folder. */
 export interface LoadedModel extends TrainModel {
@@ -78,14 +78,18 @@ export function disposeModel(model: TrainModel): void {
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 
-/** An HF folder plus `optimizer.safetensors` (AdamW moments and step), so training can resume. */
-export function saveTrainingCheckpoint(dir: string, model: LoadedModel, optimizer?: AdamW): Promise<void> {
-  saveCheckpoint(dir, { config: model.config, kind: model.kind, weights: weightsOf(model), tokenizer: model.tokenizer });
-  if (!optimizer) return Promise.resolve();
-  return optimizer.state().then(({ step, slots }) => {
-    const tensors = new Map<string, NamedTensor>([...slots].map(([k, v]) => [k, { shape: v.shape, data: v.data }]));
-    writeFileAtomic(path.join(dir, OPTIMIZER_FILE), serializeSafetensors(tensors, { step: String(step), format: 'rlhf-workbench-adamw' }));
-  });
+/**
+ * An HF folder plus `optimizer.safetensors` (AdamW moments and step), so training can resume.
+ * The parameters and moments come from `snapshot` when the stage trained outside tfjs (the ONNX
+ * Runtime engine), else from the tfjs model and `optimizer`. No optimizer: the folder alone.
+ */
+export async function saveTrainingCheckpoint(dir: string, model: LoadedModel, optimizer: AdamW | undefined, snapshot?: TrainingSnapshot): Promise<void> {
+  const weights: Weights = snapshot ? new Map([...snapshot.weights].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }])) : weightsOf(model);
+  saveCheckpoint(dir, { config: model.config, kind: model.kind, weights, tokenizer: model.tokenizer });
+  if (!optimizer) return;
+  const { step, slots } = snapshot ? snapshot.optimizer : await optimizer.state();
+  const tensors = new Map<string, NamedTensor>([...slots].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
+  writeFileAtomic(path.join(dir, OPTIMIZER_FILE), serializeSafetensors(tensors, { step: String(step), format: 'rlhf-workbench-adamw' }));
 }
 
 /** Restore AdamW from a checkpoint folder; false when the folder has no optimizer state. */

@@ -16,10 +16,20 @@ export type StageEvent =
    * optimizer steps for most stages, iterations for PPO/RLOO). `state` is the stage's own
    * resumable state (e.g. PPO's adaptive KL coefficient), stored as JSON beside the checkpoint.
    */
-  | { readonly type: 'checkpoint'; readonly step: number; readonly reason: 'interval' | 'final' | 'cancel'; readonly state?: unknown }
+  | { readonly type: 'checkpoint'; readonly step: number; readonly reason: 'interval' | 'final' | 'cancel'; readonly state?: unknown; readonly snapshot?: TrainingSnapshot }
   | { readonly type: 'log'; readonly message: string }
   /** Sampled completions to keep in the run's samples.jsonl (PPO/RLOO). */
   | { readonly type: 'samples'; readonly samples: readonly SampleLine[] };
+
+/**
+ * What to save when the parameters and optimizer state live outside the tfjs model and optimizer
+ * (the ONNX Runtime engine's buffers): views, valid until the loop goes on, so a checkpoint
+ * copies nothing but what it writes.
+ */
+export interface TrainingSnapshot {
+  readonly weights: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
+  readonly optimizer: { readonly step: number; readonly slots: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }> };
+}
 
 export interface SampleLine {
   readonly iteration: number;

@@ -52,7 +52,7 @@ test('pretraining from an initialised folder runs on the ONNX Runtime engine, ev
   };
   assert.equal(await runCli(['train', 'pretrain', '--config', 'pretrain.json'], { ...first.io, out, signal: controller.signal }), 130, first.err.join('\n'));
   assert.ok(
-    first.out.some((l) => /ONNX Runtime engine/.test(l)),
+    first.out.some((l) => /ONNX Runtime on cpu/.test(l)),
     first.out.join('\n'),
   );
   const resumed = capture(dir);

@@ -20,11 +20,8 @@ import { parameterShapes, TINY_CONFIG } from '../../model/config';
 import { seededRandom } from '../../sample/pick';
 import type { ParamBuffer } from './adamw';
 
-import { ORT_DEVICES, isOrtDevice } from '../../../protocol/backend';
 import type { OrtDevice, TrainingReport } from '../../../protocol/backend';
 
-export { ORT_DEVICES, isOrtDevice };
-export type { OrtDevice };
 /** A device that names one execution provider (everything but `auto`). */
 export type OrtProvider = Exclude<OrtDevice, 'auto'>;
 
@@ -87,10 +84,6 @@ let settings: OrtDeviceSettings = {};
 /** Set this process's device and threads (setTrainingEngine calls it). */
 export function configureOrtDevice(next: OrtDeviceSettings): void {
   settings = { ...next };
-}
-
-export function ortDeviceSettings(): OrtDeviceSettings {
-  return settings;
 }
 
 /** The intra-op thread count for this process's ONNX Runtime sessions (training and sampling). */

@@ -147,7 +147,7 @@ async function runStage(
       } else {
         const final = event.reason === 'final';
         const dir = path.join(stageDir, final ? FINAL : stepDir(event.step));
-        await saveTrainingCheckpoint(dir, final && job.finalKind ? { ...model, kind: job.finalKind } : model, final ? undefined : optimizer);
+        await saveTrainingCheckpoint(dir, final && job.finalKind ? { ...model, kind: job.finalKind } : model, final ? undefined : optimizer, event.snapshot);
         if (!final) writeJsonAtomic(path.join(dir, TRAINER_STATE), { stage: job.stage, step: event.step, ...(event.state === undefined ? {} : { state: event.state }) });
         writer.flush();
         await project.runs.addCheckpoint(runId, { stage: job.stage, step: event.step, path: dir });

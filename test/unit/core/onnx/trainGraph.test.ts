@@ -223,12 +223,20 @@ test('10 reward-model steps of the stage on each engine from the same init follo
     const optimizer = new AdamW(tf, cfg.optim);
     const losses: number[] = [];
     const evals: number[] = [];
+    let saved: { params: Record<string, Float32Array>; step: number } | undefined;
     try {
       for await (const e of reward(model, optimizer, { train: groups, eval: groups.slice(0, 2), pad: 0 }, cfg)) {
         if (e.type === 'metrics' && e.record.values['reward/loss'] !== undefined) losses.push(e.record.values['reward/loss']);
         if (e.type === 'metrics' && e.record.values['reward/eval_loss'] !== undefined) evals.push(e.record.values['reward/eval_loss']);
+        // What the runner would save: the engine's snapshot (ONNX Runtime), else the tfjs model and optimizer.
+        if (e.type === 'checkpoint' && e.reason === 'final') {
+          saved = e.snapshot
+            ? { params: Object.fromEntries([...e.snapshot.weights].map(([k, v]) => [k, Float32Array.from(v.data)])), step: e.snapshot.optimizer.step }
+            : { params: Object.fromEntries(Object.entries(model.params).map(([k, v]) => [k, Float32Array.from(v.dataSync())])), step: optimizer.step };
+        }
       }
-      return { losses, evals, params: Object.fromEntries(Object.entries(model.params).map(([k, v]) => [k, Float32Array.from(v.dataSync())])), step: optimizer.step };
+      assert.ok(saved, 'a final checkpoint');
+      return { losses, evals, ...saved };
     } finally {
       setTrainingEngine('ort');
       optimizer.dispose();
@@ -241,7 +249,7 @@ test('10 reward-model steps of the stage on each engine from the same init follo
   assert.equal(got.losses.length, 10);
   got.losses.forEach((l, i) => assert.ok(Math.abs(l - (ref.losses[i] as number)) < 1e-3 * Math.max(1, ref.losses[i] as number), `step ${i + 1}: ${l} vs ${ref.losses[i]}`));
   got.evals.forEach((l, i) => assert.ok(Math.abs(l - (ref.evals[i] as number)) < 1e-3, `eval ${i}: ${l} vs ${ref.evals[i]}`));
-  // The final checkpoint's parameters (synced back to the tfjs model) agree; but ln_f.bias, whose
+  // The final checkpoint's parameters agree; but ln_f.bias, whose
   // gradient is zero in exact arithmetic (see relError), so Adam turns each engine's rounding noise into full steps.
   for (const [name, p] of Object.entries(got.params)) if (name !== 'ln_f.bias') assert.ok(relError(p, ref.params[name] as Float32Array) < 1e-3, name);
 });

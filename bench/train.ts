@@ -42,16 +42,21 @@ async function measure(engine: Engine, c: BenchConfig, reps: number, provider: s
   if (engine === 'ort' || engine === 'ort1') {
     const { OrtTrainer } = await import('../src/core/train/ort/trainer');
     const { DEFAULT_OPTIM } = await import('../src/core/train/optim');
-    const { initParams } = await import('../src/core/model/gpt2');
+    const { initTensor } = await import('../src/core/model/gpt2');
+    const { parameterShapes } = await import('../src/core/model/config');
     await import('@tensorflow/tfjs-backend-cpu');
     const config = toGPT2(c);
-    // Random init through tfjs once (as every engine here), then plain arrays.
+    // GPT-2's random init through tfjs (initParams' seeds), one parameter at a time straight into
+    // the trainer's memory, as a stage loads a checkpoint: no second copy of the model.
     const tf = await import('@tensorflow/tfjs-core');
     await tf.setBackend('cpu');
-    const init = initParams(config, 0);
-    const weights = new Map(Object.entries(init).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() as Float32Array }]));
-    const trainer = await OrtTrainer.lm(config, weights, { ...(engine === 'ort1' ? { threads: 1 } : {}), provider });
-    tf.dispose(Object.values(init));
+    const index = new Map([...parameterShapes(config).keys()].map((name, i) => [name, i + 1]));
+    const fill = (name: string, into: Float32Array): void => {
+      const t = initTensor(name, parameterShapes(config).get(name) as number[], index.get(name) as number, config.n_layer);
+      into.set(t.dataSync());
+      t.dispose();
+    };
+    const trainer = await OrtTrainer.lm(config, fill, { ...(engine === 'ort1' ? { threads: 1 } : {}), provider });
     const adam = trainer.optimizer({ ...DEFAULT_OPTIM, lr: 1e-3, minLrRatio: 1, warmupSteps: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 });
     const N = c.batch * c.ctx;
     const ids = Int32Array.from({ length: N }, (_, i) => (i * 7919 + 13) % c.vocab);

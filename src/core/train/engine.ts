@@ -86,16 +86,21 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
       release: async () => undefined,
     };
   }
-  const weights = new Map(Object.entries(model.params).map(([name, v]) => [name, { shape: v.shape, data: v.dataSync() as Float32Array }]));
   const { device, threads } = await resolveOrtDevice();
+  // Each parameter moves into the trainer's arena and its tfjs copy is freed at once (at gpt2
+  // size the model is never held twice); then the AdamW moments move the same way.
+  const weights = (name: string, into: Float32Array): void => {
+    const v = model.params[name];
+    if (!v) throw new Error(`${stage}: the model has no parameter '${name}'`);
+    into.set(v.dataSync() as Float32Array);
+    v.dispose();
+  };
   const trainer = objective === 'lm' ? await OrtTrainer.lm(model.config, weights, { provider: device, threads }) : await OrtTrainer.reward(model.config, weights, { provider: device, threads });
+  tf.dispose(Object.values(model.params));
   const adam = trainer.optimizer(optimizer.config);
   const state = await optimizer.state();
-  adam.restore(state.step, state.slots);
-  // The trainer's arena holds the parameters and moments now: free tfjs's copies (at gpt2 size,
-  // 0.5 GB of parameters and, on a resume, 1 GB of moments).
-  tf.dispose(Object.values(model.params));
   optimizer.dispose();
+  adam.restore(state.step, state.slots);
   const shapes = new Map([...trainer.params].map(([name, p]) => [name, p.shape]));
   return {
     name: 'ort',

@@ -33,6 +33,9 @@ export interface LossAndGrads {
   readonly values: Record<string, number>;
 }
 
+/** Starting parameters: copied from a map, or written by a function into the trainer's buffer for each name. */
+export type InitialWeights = ReadonlyMap<string, ParamBuffer> | ((name: string, into: Float32Array) => void);
+
 /** What a trainer trains: the LM loss, or the reward model's pairwise loss (with `score.weight`). */
 type Objective = 'lm' | 'reward';
 
@@ -54,17 +57,20 @@ export class OrtTrainer {
     readonly arena: Arena,
   ) {}
 
-  /** A language-model trainer over copies of `weights` (HF names; every parameter of the config). */
-  static lm(config: GPT2Config, weights: ReadonlyMap<string, ParamBuffer>, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
+  /**
+   * A language-model trainer over copies of `weights` (HF names; every parameter of the config),
+   * or parameters that `weights(name, into)` writes straight into the trainer's memory.
+   */
+  static lm(config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
     return OrtTrainer.create('lm', config, weights, options);
   }
 
   /** A reward-model trainer: the config's parameters and `score.weight` [1, C]. */
-  static reward(config: GPT2Config, weights: ReadonlyMap<string, ParamBuffer>, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
+  static reward(config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
     return OrtTrainer.create('reward', config, weights, options);
   }
 
-  private static async create(objective: Objective, config: GPT2Config, weights: ReadonlyMap<string, ParamBuffer>, options: OrtEngineOptions): Promise<OrtTrainer> {
+  private static async create(objective: Objective, config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions): Promise<OrtTrainer> {
     const ort = await import('onnxruntime-node');
     ort.env.logLevel = 'fatal';
     const shapes = new Map<string, readonly number[]>([...parameterShapes(config), ...(objective === 'reward' ? [['score.weight', [1, config.n_embd]] as const] : [])]);
@@ -74,12 +80,17 @@ export class OrtTrainer {
     const params = new Map<string, ParamBuffer>();
     const grads = new Map<string, Float32Array>();
     for (const [name, shape] of shapes) {
-      const w = weights.get(name);
-      if (!w) throw new Error(`OrtTrainer: weight '${name}' is missing`);
-      const data = arena.alloc(w.data.length);
-      data.set(w.data);
+      const size = shape.reduce((a, b) => a * b, 1);
+      const data = arena.alloc(size);
+      if (typeof weights === 'function') weights(name, data);
+      else {
+        const w = weights.get(name);
+        if (!w) throw new Error(`OrtTrainer: weight '${name}' is missing`);
+        if (w.data.length !== size) throw new Error(`OrtTrainer: weight '${name}' has ${w.data.length} values, expected ${size} ([${shape}])`);
+        data.set(w.data);
+      }
       params.set(name, { shape, data });
-      grads.set(name, arena.alloc(w.data.length));
+      grads.set(name, arena.alloc(size));
     }
     const sessionOptions: Ort.InferenceSession.SessionOptions = {
       executionProviders: [options.provider ?? 'cpu'],

@@ -70,3 +70,35 @@ test('pretraining from an initialised folder runs on the ONNX Runtime engine, ev
   assert.equal(Math.max(...metrics.map((m) => m.step)), 6);
   assert.equal(loadCheckpoint(path.join(dir, '.rlhf', 'runs', 'pre', 'checkpoints', 'pretrain', 'final')).kind, 'lm');
 });
+
+test('a run started on the tfjs engine resumes on ONNX Runtime from its checkpoint (parameters and AdamW state)', async () => {
+  fs.writeFileSync(
+    path.join(dir, 'cross.json'),
+    JSON.stringify({ runId: 'cross', model: 'a', corpus: 'builtin:moby-dick', steps: 4, batchSize: 2, blockSize: 16, evalEvery: 0, evalBatches: 1, checkpointEvery: 2 }),
+  );
+  const controller = new AbortController();
+  const first = capture(dir);
+  const out = (t: string): void => {
+    first.out.push(t);
+    if (/\[pretrain\] checkpoint at step 2$/.test(t)) controller.abort();
+  };
+  assert.equal(await runCli(['train', 'pretrain', '--config', 'cross.json', '--engine', 'tfjs'], { ...first.io, out, signal: controller.signal }), 130, first.err.join('\n'));
+  const ckpt = path.join(dir, '.rlhf', 'runs', 'cross', 'checkpoints', 'pretrain', 'step-000002');
+  const saved = loadCheckpoint(ckpt).weights.get('h.0.mlp.c_fc.weight')!.data;
+  const resumed = capture(dir);
+  assert.equal(await runCli(['train', 'pretrain', '--config', 'cross.json'], resumed.io), 0, resumed.err.join('\n'));
+  const log = resumed.out.join('\n');
+  assert.match(log, /ONNX Runtime on cpu/);
+  assert.match(log, /resuming at step 2\)/);
+  const metrics = fs
+    .readFileSync(path.join(dir, '.rlhf', 'runs', 'cross', 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number; values: Record<string, number> });
+  // Steps 3 and 4 ran on ONNX Runtime from step 2's state: the learning-rate schedule goes on, the loss stays finite.
+  const steps = metrics.filter((m) => m.values['pretrain/loss'] !== undefined).map((m) => m.step);
+  assert.deepEqual(steps.slice(-2), [3, 4]);
+  assert.ok(metrics.every((m) => Object.values(m.values).every(Number.isFinite)));
+  const final = loadCheckpoint(path.join(dir, '.rlhf', 'runs', 'cross', 'checkpoints', 'pretrain', 'final')).weights.get('h.0.mlp.c_fc.weight')!.data;
+  assert.notDeepEqual(final, saved, 'the resumed steps moved the weights');
+});

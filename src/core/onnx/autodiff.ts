@@ -328,6 +328,128 @@ export class Tape {
     return this.g.op('Reshape', [x, this.g.op('Slice', [this.shapeOf(ref), this.ints([0]), this.ints([2])])]);
   }
 
+  // ——— Elementwise and reduction ops (losses are written with these) ———
+
+  /** a·b, same shape; or `b` a non-differentiated factor that broadcasts onto a. */
+  mul(a: string, b: string): string {
+    return this.record([a, b], this.g.op('Mul', [a, b]), (gy, needs) => [needs(0) ? this.g.op('Mul', [gy, b]) : undefined, needs(1) ? this.g.op('Mul', [gy, a]) : undefined]);
+  }
+
+  /** a − b, same shape (or `b` non-differentiated and broadcast). */
+  sub(a: string, b: string): string {
+    return this.record([a, b], this.g.op('Sub', [a, b]), (gy, needs) => [gy, needs(1) ? this.g.op('Neg', [gy]) : undefined]);
+  }
+
+  /** c·x for a constant c. */
+  scale(x: string, c: number): string {
+    return this.record([x], this.g.op('Mul', [x, this.scalar(c)]), (gy) => [this.g.op('Mul', [gy, this.scalar(c)])]);
+  }
+
+  exp(x: string): string {
+    const y = this.g.op('Exp', [x]);
+    return this.record([x], y, (gy) => [this.g.op('Mul', [gy, y])]);
+  }
+
+  square(x: string): string {
+    return this.record([x], this.g.op('Mul', [x, x]), (gy) => [this.g.op('Mul', [gy, this.g.op('Mul', [x, this.scalar(2)])])]);
+  }
+
+  /** log σ(x) = −softplus(−x). Gradient σ(−x). */
+  logSigmoid(x: string): string {
+    return this.record([x], this.g.op('Neg', [this.g.op('Softplus', [this.g.op('Neg', [x])])]), (gy) => [this.g.op('Mul', [gy, this.g.op('Sigmoid', [this.g.op('Neg', [x])])])]);
+  }
+
+  /** Elementwise max of two same-shape values; the gradient goes to the larger (to `a` on ties, as torch.maximum splits it… here: a). */
+  maximum(a: string, b: string): string {
+    const y = this.g.op('Max', [a, b]);
+    return this.record([a, b], y, (gy, needs) => {
+      const takeA = this.g.op('Cast', [this.g.op('GreaterOrEqual', [a, b])], { to: 1 });
+      return [needs(0) ? this.g.op('Mul', [gy, takeA]) : undefined, needs(1) ? this.g.op('Mul', [gy, this.g.op('Sub', [this.scalar(1), takeA])]) : undefined];
+    });
+  }
+
+  /** x clipped to [lo, hi]; the gradient passes where lo ≤ x ≤ hi (torch.clamp's). */
+  clip(x: string, lo: number, hi: number): string {
+    const y = this.g.op('Clip', [x, this.scalar(lo), this.scalar(hi)]);
+    return this.record([x], y, (gy) => {
+      const inside = this.g.op('Cast', [this.g.op('And', [this.g.op('GreaterOrEqual', [x, this.scalar(lo)]), this.g.op('LessOrEqual', [x, this.scalar(hi)])])], { to: 1 });
+      return [this.g.op('Mul', [gy, inside])];
+    });
+  }
+
+  /** Σ of all elements → scalar. */
+  sumAll(x: string): string {
+    return this.record([x], this.g.op('ReduceSum', [x], { keepdims: 0 }), (gy) => [this.g.op('Expand', [gy, this.shapeOf(x)])]);
+  }
+
+  /** Σ over the last axis of [R, L] → [R]. */
+  rowSum(x: string): string {
+    return this.record([x], this.sum(x, [-1]), (gy) => [this.g.op('Expand', [this.g.op('Unsqueeze', [gy, this.ints([-1])]), this.shapeOf(x)])]);
+  }
+
+  /** `x` reshaped to `dims` (0 keeps an axis, −1 infers one). */
+  reshape(x: string, dims: readonly number[]): string {
+    return this.record([x], this.g.op('Reshape', [x, this.ints(dims)]), (gy) => [this.like(gy, x)]);
+  }
+
+  /**
+   * Log-probabilities of `targets` [K] and the entropy [K] of the tied head's distribution at
+   * temperature τ: logits = h [K, C] · wteᵀ / τ. Each output records its own gradient:
+   *   d logp/d z = onehot − p;   d H/d z = −p·(log p + H);   z = logits, then ·1/τ back to h and wte.
+   */
+  tokenLogProbs(h: string, wte: string, targets: string, temperature: number): { logp: string; entropy: string } {
+    const invT = 1 / Math.max(temperature, 1e-7);
+    const z = this.g.op('Mul', [this.g.op('Gemm', [h, wte], { transB: 1 }), this.scalar(invT)]); // [K, V]
+    const logSoft = this.g.op('LogSoftmax', [z], { axis: -1 }); // [K, V]
+    const t = this.g.op('Unsqueeze', [targets, this.ints([1])]); // [K, 1]
+    const logp = this.g.op('Reshape', [this.g.op('GatherElements', [logSoft, t], { axis: 1 }), this.ints([-1])]); // [K]
+    const p = this.g.op('Exp', [logSoft]);
+    const entropy = this.g.op('Neg', [this.sum(this.g.op('Mul', [p, logSoft]), [-1])]); // [K]
+    const back = (dz: string, needs: (i: number) => boolean): (string | undefined)[] => {
+      const d = this.g.op('Mul', [dz, this.scalar(invT)]);
+      return [needs(0) ? this.g.op('MatMul', [d, wte]) : undefined, needs(1) ? this.g.op('Gemm', [d, h], { transA: 1 }) : undefined];
+    };
+    this.record([h, wte], logp, (gy, needs) => {
+      const g = this.g.op('Unsqueeze', [gy, this.ints([1])]); // [K, 1]
+      // onehot·g − p·g, without a one-hot: g scattered onto −p·g at each row's target.
+      return back(this.g.op('ScatterElements', [this.g.op('Neg', [this.g.op('Mul', [this.g.op('Exp', [logSoft]), g])]), t, g], { axis: 1, reduction: 'add' }), needs);
+    });
+    this.record([h, wte], entropy, (gy, needs) => {
+      const g = this.g.op('Unsqueeze', [gy, this.ints([1])]); // [K, 1]
+      const hk = this.g.op('Unsqueeze', [entropy, this.ints([1])]);
+      return back(this.g.op('Neg', [this.g.op('Mul', [this.g.op('Mul', [this.g.op('Exp', [logSoft]), this.g.op('Add', [logSoft, hk])]), g])]), needs);
+    });
+    return { logp, entropy };
+  }
+
+  /** Mean of all elements → scalar. */
+  meanAll(x: string): string {
+    const y = this.g.op('ReduceMean', [x], { keepdims: 0 });
+    return this.record([x], y, (gy) => {
+      const count = this.g.op('Cast', [this.g.op('ReduceProd', [this.shapeOf(x)], { keepdims: 0 })], { to: 1 });
+      return [this.g.op('Expand', [this.g.op('Div', [gy, count]), this.shapeOf(x)])];
+    });
+  }
+
+  /** `x` reshaped to the shape of `ref` (a value of the same size, not differentiated). */
+  reshapeLike(x: string, ref: string): string {
+    return this.record([x], this.like(x, ref), (gy) => [this.like(gy, x)]);
+  }
+
+  /** Entries `idx` [P] (int64) of a vector x [S] → [P]. Gradient: scatter-added back. */
+  pick(x: string, idx: string): string {
+    return this.record([x, idx], this.g.op('Gather', [x, idx], { axis: 0 }), (gy) => [{ idx: this.g.op('Unsqueeze', [idx, this.ints([1])]), updates: gy }, undefined]);
+  }
+
+  /** x [N, in] · Wᵀ + b, with W [out, in] (torch.nn.Linear's layout: heads such as TRL's value head). */
+  dense(x: string, w: string, b: string): string {
+    return this.record([x, w, b], this.g.op('Gemm', [x, w, b], { transB: 1 }), (gy, needs) => [
+      needs(0) ? this.g.op('MatMul', [gy, w]) : undefined,
+      needs(1) ? this.g.op('Gemm', [gy, x], { transA: 1 }) : undefined,
+      needs(2) ? this.sum(gy, [0]) : undefined,
+    ]);
+  }
+
   /** ½·Σ x²: a scalar of any value (for checking an op's gradient alone). Backward: dy·x. */
   halfSumSquares(x: string): string {
     const y = this.g.op('Mul', [this.g.op('ReduceSumSquare', [x], { keepdims: 0 }), this.scalar(0.5)]);

@@ -157,29 +157,76 @@ function attentionBias(t: Tape, ids: string, mask: string): string {
   return g.op('Add', [padding, causal]); // [B, 1, T, P+T]
 }
 
-/** A training tape: every parameter of `config` (and `extra` ones) an input; the model over `ids` with positions 0..T−1, causal. */
-function trainingModel(config: GPT2Config, ids: (t: Tape) => string, extra: ReadonlyMap<string, readonly number[]> = new Map()) {
+export interface ModelGraphOptions {
+  /** Extra parameters beyond the config's (heads: `score.weight`, `v_head.summary.*`), by shape. */
+  readonly extra?: ReadonlyMap<string, readonly number[]>;
+  /**
+   * Rows may be left padded: an input attention_mask [B, T] float (1 = real token) gives the
+   * positions (real tokens counted from 0, padding at 0: HF generate's rule) and masks padded keys.
+   * Without it positions are 0..T−1 (right padding, which causal attention already hides).
+   */
+  readonly masked?: boolean;
+  /** Fixed weights (a frozen model: initializers, nothing differentiated) instead of parameter inputs. */
+  readonly weights?: ReadonlyMap<string, NamedTensor>;
+}
+
+export interface ModelGraph {
+  readonly t: Tape;
+  /** A parameter (or fixed weight) by its HF name. */
+  readonly p: (name: string) => string;
+  /** input_ids [B, T] int64. */
+  readonly ids: string;
+  /** The final hidden states [B, T, C]. */
+  readonly hidden: string;
+  /** Outputs grad.<name> for every parameter and grad_norm (their global L2 norm), from `loss`. */
+  readonly gradients: (loss: string) => void;
+}
+
+/**
+ * GPT-2 over input_ids [B, T] (`idsDims` names the axes), causal, as training graphs and the
+ * scoring graphs of the policy stages need it: parameters as inputs (or `weights` as initializers).
+ */
+export function modelGraph(config: GPT2Config, idsDims: readonly [string, string], options: ModelGraphOptions = {}): ModelGraph {
   const t = new Tape();
   const g = t.g;
-  const shapes = new Map([...parameterShapes(config), ...extra]);
-  const params = new Map([...shapes].map(([name, dims]) => [name, t.param(name, dims)]));
-  const p = (name: string): string => params.get(name) as string;
-  const input = ids(t);
+  const shapes = new Map([...parameterShapes(config), ...(options.extra ?? [])]);
+  const fixed = options.weights;
+  const params = new Map(
+    [...shapes].map(([name, dims]) => {
+      if (!fixed) return [name, t.param(name, dims)];
+      const w = fixed.get(name);
+      if (!w) throw new Error(`modelGraph: weight '${name}' is missing`);
+      return [name, t.weight(name, w.data, w.shape)];
+    }),
+  );
+  const p = (name: string): string => {
+    const v = params.get(name);
+    if (!v) throw new Error(`modelGraph: no parameter '${name}'`);
+    return v;
+  };
+  const ids = g.input('input_ids', 'int64', idsDims);
   const zero = g.int64Const([0], []);
   const one = g.int64Const([1], []);
-  const positions = g.op('Range', [zero, g.op('Gather', [g.op('Shape', [input]), one], { axis: 0 }), one]); // [T]
-  const future = g.op('Greater', [g.op('Unsqueeze', [positions, g.int64Const([0])]), g.op('Unsqueeze', [positions, g.int64Const([1])])]); // [T, T]: key after query
-  const bias = g.op('Mul', [g.op('Cast', [future], { to: 1 }), g.floatConst([MASKED], [])]); // [T, T]
-  const hidden = gpt2(t, config, p, { ids: input, positions, positionAxes: [0], bias }); // [B, T, C]
-  /** The gradients of `loss` as outputs grad.<name>, and their global norm as grad_norm. */
+  const range = g.op('Range', [zero, g.op('Gather', [g.op('Shape', [ids]), one], { axis: 0 }), one]); // [T]
+  const future = g.op('Greater', [g.op('Unsqueeze', [range, g.int64Const([0])]), g.op('Unsqueeze', [range, g.int64Const([1])])]); // [T, T]: key after query
+  const causal = g.op('Mul', [g.op('Cast', [future], { to: 1 }), g.floatConst([MASKED], [])]); // [T, T]
+  let io: GptInputs = { ids, positions: range, positionAxes: [0], bias: causal };
+  if (options.masked) {
+    const mask = g.input('attention_mask', 'float', idsDims);
+    const counted = g.op('Max', [g.op('Sub', [g.op('CumSum', [mask, g.int64Const([1], [])]), g.floatConst([1], [])]), g.floatConst([0], [])]); // [B, T]
+    const padding = g.op('Unsqueeze', [g.op('Mul', [g.op('Sub', [g.floatConst([1], []), mask]), g.floatConst([MASKED], [])]), g.int64Const([1, 2])]); // [B, 1, 1, T]
+    io = { ids, positions: g.op('Cast', [counted], { to: 7 }), positionAxes: [], bias: g.op('Add', [padding, causal]) }; // positions [B, T]; bias [B, 1, T, T]
+  }
+  const hidden = gpt2(t, config, p, io); // [B, T, C]
   const gradients = (loss: string): void => {
+    if (fixed) throw new Error('modelGraph: a graph over fixed weights has no gradients');
     const names = [...shapes.keys()];
     const grads = t.backward(loss, names.map(p));
     const squares = grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: 0 }));
     g.output(g.op('Sqrt', [squares.length === 1 ? (squares[0] as string) : g.op('Sum', squares)]), 'grad_norm', 'float', []);
     names.forEach((name, i) => g.output(grads[i] as string, gradName(name), 'float', shapes.get(name) as number[]));
   };
-  return { t, p, hidden, gradients };
+  return { t, p, ids, hidden, gradients };
 }
 
 /**
@@ -188,7 +235,7 @@ function trainingModel(config: GPT2Config, ids: (t: Tape) => string, extra: Read
  * With `gradients: false`, the loss alone (evaluation): no backward nodes, no grad outputs.
  */
 export function buildLmTrainGraph(config: GPT2Config, options: { gradients?: boolean } = {}): Uint8Array {
-  const { t, p, hidden, gradients } = trainingModel(config, (t) => t.g.input('input_ids', 'int64', ['batch', 'seq']));
+  const { t, p, hidden, gradients } = modelGraph(config, ['batch', 'seq']);
   const g = t.g;
   const targets = g.input('targets', 'int64', ['batch', 'seq']);
   const lossMask = g.input('loss_mask', 'float', ['batch', 'seq']);
@@ -211,7 +258,7 @@ export function buildLmTrainGraph(config: GPT2Config, options: { gradients?: boo
  */
 export function buildRewardTrainGraph(config: GPT2Config, options: { gradients?: boolean } = {}): Uint8Array {
   const C = config.n_embd;
-  const { t, p, hidden, gradients } = trainingModel(config, (t) => t.g.input('input_ids', 'int64', ['seqs', 'seq']), new Map([['score.weight', [1, C]]]));
+  const { t, p, hidden, gradients } = modelGraph(config, ['seqs', 'seq'], { extra: new Map([['score.weight', [1, C]]]) });
   const g = t.g;
   const last = g.input('last_index', 'int64', ['seqs']);
   const winners = g.input('winners', 'int64', ['pairs']);

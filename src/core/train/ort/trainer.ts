@@ -1,7 +1,8 @@
 /**
- * Training on ONNX Runtime: a stage's training graph (onnx/gptGraph.ts: the language-model
- * loss for pretraining and SFT, the pairwise loss for the reward model) in one session, and its
- * loss-only twin for evaluation. The parameters, gradients and optimizer state live in one arena
+ * Training on ONNX Runtime: a stage's graphs over one set of parameters — the training graph
+ * (loss, statistics, gradients: onnx/gptGraph.ts's LM loss for pretraining and SFT, pairwise loss
+ * for the reward model, onnx/policyGraphs.ts's PPO/RLOO/DPO losses) and its graphs without
+ * gradients (evaluation, a rollout's per-token statistics), each a session made on first use. The parameters, gradients and optimizer state live in one arena
  * (arena.ts): fed to every run by reference, the gradients written in place (pre-allocated
  * outputs), the parameters updated in place by the optimizer. No copies per step. The session
  * uses every physical core unless `threads` says otherwise (ONNX Runtime's default).
@@ -36,17 +37,33 @@ export interface LossAndGrads {
 /** Starting parameters: copied from a map, or written by a function into the trainer's buffer for each name. */
 export type InitialWeights = ReadonlyMap<string, ParamBuffer> | ((name: string, into: Float32Array) => void);
 
-/** What a trainer trains: the LM loss, or the reward model's pairwise loss (with `score.weight`). */
-type Objective = 'lm' | 'reward';
+/**
+ * The graphs a trainer runs over its parameters: `train` outputs loss, grad_norm and grad.<name>
+ * for every parameter (plus any statistics); the others anything, without gradients.
+ */
+export interface TrainerGraphs {
+  /** Parameter shapes by HF name (the model's and its heads'). */
+  readonly shapes: ReadonlyMap<string, readonly number[]>;
+  readonly build: Readonly<Record<string, () => Uint8Array>> & { readonly train: () => Uint8Array };
+}
+
+const lmGraphs = (config: GPT2Config): TrainerGraphs => ({
+  shapes: parameterShapes(config),
+  build: { train: () => buildLmTrainGraph(config), loss: () => buildLmTrainGraph(config, { gradients: false }) },
+});
+
+const rewardGraphs = (config: GPT2Config): TrainerGraphs => ({
+  shapes: new Map([...parameterShapes(config), ['score.weight', [1, config.n_embd]]]),
+  build: { train: () => buildRewardTrainGraph(config), loss: () => buildRewardTrainGraph(config, { gradients: false }) },
+});
 
 export class OrtTrainer {
-  /** The loss-only session for evaluation, made on first use. */
-  private evalSession: Promise<Ort.InferenceSession> | undefined;
+  /** Sessions by graph name, made on first use. */
+  private readonly sessions = new Map<string, Promise<Ort.InferenceSession>>();
 
   private constructor(
     private readonly ort: typeof Ort,
-    private readonly objective: Objective,
-    private readonly session: Ort.InferenceSession,
+    private readonly graphs: TrainerGraphs,
     private readonly sessionOptions: Ort.InferenceSession.SessionOptions,
     readonly config: GPT2Config,
     /** The live parameters, by HF name (the optimizer updates them in place). */
@@ -62,18 +79,19 @@ export class OrtTrainer {
    * or parameters that `weights(name, into)` writes straight into the trainer's memory.
    */
   static lm(config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
-    return OrtTrainer.create('lm', config, weights, options);
+    return OrtTrainer.create(lmGraphs(config), config, weights, options);
   }
 
   /** A reward-model trainer: the config's parameters and `score.weight` [1, C]. */
   static reward(config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
-    return OrtTrainer.create('reward', config, weights, options);
+    return OrtTrainer.create(rewardGraphs(config), config, weights, options);
   }
 
-  private static async create(objective: Objective, config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions): Promise<OrtTrainer> {
+  /** A trainer of any graphs over `graphs.shapes`; the training session is made (and checked) now. */
+  static async create(graphs: TrainerGraphs, config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
     const ort = await import('onnxruntime-node');
     ort.env.logLevel = 'fatal';
-    const shapes = new Map<string, readonly number[]>([...parameterShapes(config), ...(objective === 'reward' ? [['score.weight', [1, config.n_embd]] as const] : [])]);
+    const shapes = graphs.shapes;
     const floats = [...shapes.values()].reduce((s, dims) => s + dims.reduce((a, b) => a * b, 1), 0);
     // Parameters, gradients, and the optimizer's m and v, all in one arena.
     const arena = createArena(4 * floats, 4 * shapes.size);
@@ -101,8 +119,9 @@ export class OrtTrainer {
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       logSeverityLevel: 3,
     };
-    const session = await ort.InferenceSession.create(graphOf(objective, config, true), sessionOptions);
-    return new OrtTrainer(ort, objective, session, sessionOptions, config, params, grads, arena);
+    const trainer = new OrtTrainer(ort, graphs, sessionOptions, config, params, grads, arena);
+    await trainer.session('train');
+    return trainer;
   }
 
   /** AdamW over these parameters, its state in the same arena. */
@@ -150,23 +169,47 @@ export class OrtTrainer {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
-    if (this.evalSession) await (await this.evalSession).release();
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of sessions) await (await s).release();
   }
 
-  private async step(inputs: Record<string, Ort.Tensor>, stats: readonly string[]): Promise<LossAndGrads> {
-    // The gradients are written straight into their buffers (pre-allocated outputs: no copy).
+  /**
+   * One run of the training graph: the loss, the global gradient norm and every gradient (written
+   * straight into their buffers: pre-allocated outputs, no copy), and the scalar `stats` asked for.
+   */
+  async gradients(inputs: Record<string, Ort.Tensor>, stats: readonly string[] = []): Promise<LossAndGrads> {
     const fetches: Record<string, Ort.Tensor | null> = { loss: null, grad_norm: null };
     for (const s of stats) fetches[s] = null;
     for (const [name, g] of this.grads) fetches[gradName(name)] = new this.ort.Tensor('float32', g, [...(this.params.get(name) as ParamBuffer).shape]);
-    const out = await this.session.run(this.withParams(inputs), fetches);
+    const out = await (await this.session('train')).run(this.withParams(inputs), fetches);
     return { loss: out.loss?.data[0] as number, gradNorm: out.grad_norm?.data[0] as number, grads: this.grads, values: Object.fromEntries(stats.map((s) => [s, out[s]?.data[0] as number])) };
   }
 
+  /** A run of another graph over the current parameters (no gradients): the `outputs` asked for. */
+  async infer(graph: string, inputs: Record<string, Ort.Tensor>, outputs: readonly string[]): Promise<Record<string, Float32Array>> {
+    const out = await (await this.session(graph)).run(this.withParams(inputs), [...outputs]);
+    return Object.fromEntries(outputs.map((o) => [o, out[o]?.data as Float32Array]));
+  }
+
+  private step(inputs: Record<string, Ort.Tensor>, stats: readonly string[]): Promise<LossAndGrads> {
+    return this.gradients(inputs, stats);
+  }
+
   private async evaluate(inputs: Record<string, Ort.Tensor>, outputs: readonly string[]): Promise<Record<string, number>> {
-    const session = await (this.evalSession ??= this.ort.InferenceSession.create(graphOf(this.objective, this.config, false), this.sessionOptions));
-    const out = await session.run(this.withParams(inputs), [...outputs]);
-    return Object.fromEntries(outputs.map((o) => [o, out[o]?.data[0] as number]));
+    const out = await this.infer('loss', inputs, outputs);
+    return Object.fromEntries(outputs.map((o) => [o, out[o]?.[0] as number]));
+  }
+
+  private session(graph: string): Promise<Ort.InferenceSession> {
+    let s = this.sessions.get(graph);
+    if (!s) {
+      const build = this.graphs.build[graph];
+      if (!build) throw new Error(`OrtTrainer: no graph '${graph}'`);
+      s = this.ort.InferenceSession.create(build(), this.sessionOptions);
+      this.sessions.set(graph, s);
+    }
+    return s;
   }
 
   private withParams(inputs: Record<string, Ort.Tensor>): Record<string, Ort.Tensor> {
@@ -218,7 +261,3 @@ export class OrtTrainer {
 }
 
 const REWARD_STATS = ['accuracy', 'margin_mean', 'chosen', 'rejected'] as const;
-
-function graphOf(objective: Objective, config: GPT2Config, gradients: boolean): Uint8Array {
-  return objective === 'lm' ? buildLmTrainGraph(config, { gradients }) : buildRewardTrainGraph(config, { gradients });
-}

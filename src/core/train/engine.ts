@@ -14,7 +14,7 @@ import { evalLmLoss, lmLoss } from './lm';
 import type { LmRows } from './lm';
 import type { AdamW } from './optim';
 import { OrtTrainer } from './ort/trainer';
-import type { LossAndGrads } from './ort/trainer';
+import type { LossAndGrads, TrainerGraphs } from './ort/trainer';
 import { configureOrtDevice, resolveOrtDevice } from './ort/device';
 import type { OrtDeviceSettings } from './ort/device';
 import { due, NonFiniteError, optimStep } from './stage';
@@ -74,7 +74,11 @@ export interface StageEngine {
   release(): Promise<void>;
 }
 
-export async function stageEngine(stage: StageName, model: TrainModel, optimizer: AdamW, objective: 'lm' | 'reward'): Promise<StageEngine> {
+/**
+ * `objective`: the LM loss or the reward model's pairwise loss (onnx/gptGraph.ts), or any
+ * TrainerGraphs over the model's parameters (the policy stages' graphs, with their heads).
+ */
+export async function stageEngine(stage: StageName, model: TrainModel, optimizer: AdamW, objective: 'lm' | 'reward' | TrainerGraphs): Promise<StageEngine> {
   if (engineName === 'tfjs') {
     return {
       name: 'tfjs',
@@ -95,7 +99,13 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
     into.set(v.dataSync() as Float32Array);
     v.dispose();
   };
-  const trainer = objective === 'lm' ? await OrtTrainer.lm(model.config, weights, { provider: device, threads }) : await OrtTrainer.reward(model.config, weights, { provider: device, threads });
+  const options = { provider: device, threads };
+  const trainer =
+    objective === 'lm'
+      ? await OrtTrainer.lm(model.config, weights, options)
+      : objective === 'reward'
+        ? await OrtTrainer.reward(model.config, weights, options)
+        : await OrtTrainer.create(objective, model.config, weights, options);
   tf.dispose(Object.values(model.params));
   const adam = trainer.optimizer(optimizer.config);
   const state = await optimizer.state();

@@ -7,9 +7,19 @@
  *
  * The reference is frozen, so its log-probs of every pair are computed once, before the first
  * step, and kept as plain numbers: a step is then one forward/backward of the policy only.
+ *
+ * Two engines (engine.ts): ONNX Runtime (the default) scores the reference with a session over its
+ * weights (released once every pair is scored) and trains the policy through onnx/dpoGraph.ts's
+ * graphs; tfjs (the correctness reference) does both with the functions below.
  */
+import type * as Ort from 'onnxruntime-node';
 import { UserError } from '../../errors';
 import * as tf from '@tensorflow/tfjs-core';
+import type { NamedTensor } from '../../model/safetensors';
+import { buildDpoGraphs, buildSequenceLogProbsGraph } from '../../onnx/dpoGraph';
+import { engineLoop, stageEngine, trainingEngine } from '../engine';
+import { resolveOrtDevice } from '../ort/device';
+import type { OrtTrainer } from '../ort/trainer';
 import { sequenceLogProbs } from '../../model/heads';
 import { logSigmoid } from '../../model/ops';
 import type { AdamW } from '../optim';
@@ -174,22 +184,131 @@ export function evaluateDpo(policy: TrainModel, pairs: readonly ScoredPair[], co
   return pairs.length ? { loss: loss / pairs.length, accuracy: correct / pairs.length, pairs: pairs.length } : { loss: NaN, accuracy: NaN, pairs: 0 };
 }
 
+/**
+ * A batch as the ONNX graphs take it (onnx/dpoGraph.ts): per row, the hidden states that score a
+ * completion token and the tokens they score, L per row (the most any row has, padding masked),
+ * and with `reference` the training inputs (the reference's log-probs, the chosen and rejected rows).
+ */
+export function dpoFeeds(ort: typeof Ort, batch: DpoBatch, reference?: Float32Array): Record<string, Ort.Tensor> {
+  const S = 2 * batch.B;
+  const T = batch.T;
+  const counts = Array.from({ length: S }, (_, s) => batch.mask.subarray(s * (T - 1), (s + 1) * (T - 1)).reduce((n, v) => n + (v > 0 ? 1 : 0), 0));
+  const L = Math.max(1, ...counts);
+  const rows = new BigInt64Array(S * L);
+  const targets = new BigInt64Array(S * L);
+  const mask = new Float32Array(S * L);
+  for (let s = 0; s < S; s++) {
+    let k = s * L;
+    for (let t = 0; t + 1 < T; t++) {
+      if (!((batch.mask[s * (T - 1) + t] as number) > 0)) continue;
+      rows[k] = BigInt(s * T + t);
+      targets[k] = BigInt(batch.ids[s * T + t + 1] as number);
+      mask[k++] = 1;
+    }
+  }
+  const int64 = (values: BigInt64Array, dims: number[]): Ort.Tensor => new ort.Tensor('int64', values, dims);
+  const feeds: Record<string, Ort.Tensor> = {
+    input_ids: int64(
+      BigInt64Array.from(batch.ids, (v) => BigInt(v)),
+      [S, T],
+    ),
+    rows: int64(rows, [S, L]),
+    targets: int64(targets, [S, L]),
+    completion_mask: new ort.Tensor('float32', mask, [S, L]),
+  };
+  if (reference) {
+    if (reference.length !== S) throw new Error(`dpo: ${reference.length} reference log-probs for ${S} sequences`);
+    feeds.reference_logps = new ort.Tensor('float32', reference, [S]);
+    feeds.chosen_index = int64(
+      BigInt64Array.from({ length: batch.B }, (_, i) => BigInt(i)),
+      [batch.B],
+    );
+    feeds.rejected_index = int64(
+      BigInt64Array.from({ length: batch.B }, (_, i) => BigInt(batch.B + i)),
+      [batch.B],
+    );
+  }
+  return feeds;
+}
+
+/** An ONNX file holds at most 2 GiB; a larger reference (gpt2-large and up) is scored on tfjs instead. */
+const MAX_REFERENCE_BYTES = 1.8 * 1024 ** 3;
+const referenceFitsOneGraph = (reference: TrainModel): boolean => Object.values(reference.params).reduce((n, v) => n + 4 * v.size, 0) <= MAX_REFERENCE_BYTES;
+
+/**
+ * scoreReference on ONNX Runtime: one session over the reference's weights (read from its tensors
+ * once), every pair scored in batches, the session released before returning.
+ */
+export async function scoreReferenceOrt(reference: TrainModel, pairs: readonly DpoPair[], config: Pick<DpoConfig, 'maxLen' | 'batchSize'>, pad: number): Promise<ScoredPair[]> {
+  if (pairs.length === 0) return [];
+  const ort = await import('onnxruntime-node');
+  ort.env.logLevel = 'fatal';
+  const { device, threads } = await resolveOrtDevice();
+  const weights = new Map<string, NamedTensor>(Object.entries(reference.params).map(([name, v]) => [name, { shape: v.shape, data: v.dataSync() as Float32Array }]));
+  const session = await ort.InferenceSession.create(buildSequenceLogProbsGraph(reference.config, weights), {
+    executionProviders: [device],
+    intraOpNumThreads: threads,
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: false,
+    logSeverityLevel: 3,
+  });
+  weights.clear();
+  try {
+    const scored: ScoredPair[] = [];
+    for (const part of chunk(pairs, config.batchSize)) {
+      const out = await session.run(dpoFeeds(ort, dpoBatch(part, config.maxLen, pad)), ['logps']);
+      const lp = out.logps?.data as Float32Array;
+      part.forEach((pair, i) => scored.push({ pair, refChosen: lp[i] as number, refRejected: lp[part.length + i] as number }));
+    }
+    return scored;
+  } finally {
+    await session.release();
+  }
+}
+
+/** evaluateDpo on ONNX Runtime: the trainer's `loss` graph over its current parameters. */
+export async function evaluateDpoOrt(ort: typeof Ort, trainer: OrtTrainer, pairs: readonly ScoredPair[], config: DpoConfig, pad: number): Promise<{ loss: number; accuracy: number; pairs: number }> {
+  let loss = 0;
+  let correct = 0;
+  for (const part of chunk(pairs, config.batchSize)) {
+    const batch = dpoBatch(
+      part.map((s) => s.pair),
+      config.maxLen,
+      pad,
+    );
+    const out = await trainer.infer('loss', dpoFeeds(ort, batch, referenceOf(part)), ['loss', 'accuracy']);
+    loss += (out.loss?.[0] as number) * part.length;
+    correct += (out.accuracy?.[0] as number) * part.length;
+  }
+  return pairs.length ? { loss: loss / pairs.length, accuracy: correct / pairs.length, pairs: pairs.length } : { loss: NaN, accuracy: NaN, pairs: 0 };
+}
+
+const DPO_STATS = ['chosen', 'rejected', 'accuracy', 'margin'] as const;
+
 export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer: AdamW, data: DpoData, config: DpoConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
   if (config.maxLen > policy.config.n_positions) throw new UserError(`dpo: maxLen ${config.maxLen} exceeds the model's n_positions ${policy.config.n_positions}; lower maxLen in the config.`);
   if (reference.config.vocab_size !== policy.config.vocab_size) throw new Error('dpo: the reference model has a different vocabulary from the policy');
   if (!(config.beta > 0)) throw new Error(`dpo: beta must be > 0, got ${config.beta}`);
   if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 0.5)) throw new Error(`dpo: labelSmoothing must be in [0, 0.5), got ${config.labelSmoothing}`);
   if (data.train.length === 0) throw new Error('dpo: no preference pairs to train on');
+  const onOrt = trainingEngine().name === 'ort';
   const started = performance.now();
-  const train = scoreReference(reference, data.train, config, data.pad);
-  const held = scoreReference(reference, data.eval, config, data.pad);
+  // Scored before the engine starts: on ONNX Runtime it frees the policy's tensors (which may be the reference's).
+  let train: ScoredPair[];
+  let held: ScoredPair[];
+  if (onOrt && referenceFitsOneGraph(reference)) {
+    const all = await scoreReferenceOrt(reference, [...data.train, ...data.eval], config, data.pad);
+    train = all.slice(0, data.train.length);
+    held = all.slice(data.train.length);
+  } else {
+    train = scoreReference(reference, data.train, config, data.pad);
+    held = scoreReference(reference, data.eval, config, data.pad);
+  }
   yield { type: 'log', message: `dpo: reference log-probs of ${train.length + held.length} pairs in ${((performance.now() - started) / 1000).toFixed(1)} s` };
-  while (optimizer.step < config.steps) {
-    if (signal?.aborted) {
-      yield { type: 'checkpoint', step: optimizer.step, reason: 'cancel' };
-      signal.throwIfAborted();
-    }
-    const step = optimizer.step + 1;
+  const engine = await stageEngine('dpo', policy, optimizer, buildDpoGraphs(policy.config, config));
+  const trainer = engine.trainer;
+  const ort = trainer ? await import('onnxruntime-node') : undefined;
+  yield* engineLoop(engine, config, signal, async function* (step) {
     const part = sampleBatch(train, config.batchSize, batchRandom(config.seed, step));
     const batch = dpoBatch(
       part.map((s) => s.pair),
@@ -198,10 +317,13 @@ export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer:
     );
     const ref = referenceOf(part);
     const t0 = performance.now();
-    const r = optimStep('dpo', policy, optimizer, () => {
-      const t = dpoTerms(completionLogProbs(policy, batch), ref, batch.B, config);
-      return { loss: t.loss, extras: { chosen: t.chosen, rejected: t.rejected, accuracy: t.accuracy, margin: t.margin } };
-    });
+    const r =
+      trainer && ort
+        ? await engine.ortStep((t) => t.gradients(dpoFeeds(ort, batch, ref), DPO_STATS))
+        : optimStep('dpo', policy, optimizer, () => {
+            const t = dpoTerms(completionLogProbs(policy, batch), ref, batch.B, config);
+            return { loss: t.loss, extras: { chosen: t.chosen, rejected: t.rejected, accuracy: t.accuracy, margin: t.margin } };
+          });
     const seconds = (performance.now() - t0) / 1000;
     yield metrics('dpo', step, {
       'loss/dpo': r.loss,
@@ -214,10 +336,8 @@ export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer:
       tokens_per_second: batch.tokens / seconds,
     });
     if (held.length && (due(step, config.evalEvery) || step === config.steps)) {
-      const e = evaluateDpo(policy, held, config, data.pad);
+      const e = trainer && ort ? await evaluateDpoOrt(ort, trainer, held, config, data.pad) : evaluateDpo(policy, held, config, data.pad);
       yield metrics('dpo', step, { 'eval/loss/dpo': e.loss, 'eval/rewards/accuracies': e.accuracy });
     }
-    if (due(step, config.checkpointEvery) && step < config.steps) yield { type: 'checkpoint', step, reason: 'interval' };
-  }
-  yield { type: 'checkpoint', step: optimizer.step, reason: 'final' };
+  });
 }

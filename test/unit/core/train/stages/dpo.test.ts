@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initCompute } from '../../../../../src/core/compute/backend';
-import { TINY_CONFIG } from '../../../../../src/core/model/config';
+import { TINY_CONFIG, parameterShapes } from '../../../../../src/core/model/config';
 import type { GPT2Config } from '../../../../../src/core/model/config';
 import { loadCheckpoint, saveCheckpoint } from '../../../../../src/core/model/checkpoint';
 import { forward, initParams } from '../../../../../src/core/model/gpt2';
@@ -16,6 +16,7 @@ import { AdamW, DEFAULT_OPTIM } from '../../../../../src/core/train/optim';
 import { DEFAULT_DPO, completionLogProbs, dpo, dpoBatch, dpoTerms, evaluateDpo, scoreReference } from '../../../../../src/core/train/stages/dpo';
 import type { DpoConfig, DpoPair } from '../../../../../src/core/train/stages/dpo';
 import { dpoConfig } from '../../../../../src/core/train/run/configs';
+import { setTrainingEngine } from '../../../../../src/core/train/engine';
 import { weightsOf } from '../../../../../src/core/train/model';
 import type { StageEvent, TrainModel } from '../../../../../src/core/train/stage';
 import { runCli } from '../../../../../src/cli/main';
@@ -127,70 +128,106 @@ const learnConfig: DpoConfig = {
   optim: { ...DEFAULT_OPTIM, lr: 3e-3, warmupSteps: 5, totalSteps: 60, weightDecay: 0 },
 };
 
-test('at init (policy = reference) the loss is log 2 and the rewards are 0; DPO then learns the preference', async () => {
-  const policy = model(5);
-  const reference = model(5);
-  const train = letterPairs(48, 21);
-  const held = letterPairs(16, 22);
-  const scoredTrain = scoreReference(reference, train, learnConfig, PAD);
-  const before = evaluateDpo(policy, scoredTrain, learnConfig, PAD);
-  assert.ok(Math.abs(before.loss - Math.log(2)) < 1e-4, `loss at init ${before.loss}`);
-  const opt = new AdamW(tf, learnConfig.optim);
-  const events = await drain(dpo(policy, reference, opt, { train, eval: held, pad: PAD }, learnConfig));
-  const steps = trainValues(events);
-  assert.equal(steps.length, 60);
-  // Step 1's metrics come from the forward before the first update: policy = reference.
-  const first = steps[0]!;
-  assert.ok(Math.abs(first['loss/dpo']! - Math.log(2)) < 1e-4, `first loss ${first['loss/dpo']}`);
-  for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/margins']) assert.ok(Math.abs(first[k]!) < 1e-4, `${k} ${first[k]}`);
-  for (const k of ['lr', 'grad_norm', 'tokens_per_second', 'rewards/accuracies']) assert.ok(Number.isFinite(first[k]), k);
+/** The parameters a checkpoint's snapshot carries, as a tfjs model (the ONNX Runtime engine freed the policy's own). */
+function fromSnapshot(event: StageEvent | undefined): TrainModel {
+  assert.ok(event?.type === 'checkpoint' && event.snapshot, 'a checkpoint with a snapshot');
+  return { config: small, params: Object.fromEntries([...event.snapshot.weights].map(([name, w]) => [name, tf.tensor(Float32Array.from(w.data), [...w.shape])])) };
+}
 
-  // Untrained, every pair is a tie (accuracy 0 by TRL's strict '>'); trained, the rule is learnt.
-  assert.equal(before.accuracy, 0);
-  const after = evaluateDpo(policy, scoredTrain, learnConfig, PAD);
-  assert.ok(after.accuracy >= 0.9, `training-pair accuracy ${after.accuracy}`);
-  assert.ok(after.loss < 0.3, `training loss ${after.loss}`);
-  const lastMargins = steps.slice(-5).map((v) => v['rewards/margins']!);
-  assert.ok(Math.min(...lastMargins) > 0.5, `late margins ${lastMargins.join(', ')}`);
-  // Held-out pairs (same rule, new words) are evaluated at the end only (evalEvery 0).
-  const heldEval = events.flatMap((e) => (e.type === 'metrics' && 'eval/rewards/accuracies' in e.record.values ? [e.record.values] : []));
-  assert.equal(heldEval.length, 1);
-  assert.ok(heldEval[0]!['eval/rewards/accuracies']! >= 0.9, `held-out accuracy ${heldEval[0]!['eval/rewards/accuracies']}`);
-  assert.ok(heldEval[0]!['eval/loss/dpo']! < 0.4, `held-out loss ${heldEval[0]!['eval/loss/dpo']}`);
-  assert.deepEqual(events[events.length - 1], { type: 'checkpoint', step: 60, reason: 'final' });
-  // The reference is frozen: its log-probs are what they were.
-  const again = scoreReference(reference, train.slice(0, 4), learnConfig, PAD);
-  again.forEach((s, i) => assert.ok(Math.abs(s.refChosen - scoredTrain[i]!.refChosen) < 1e-4));
-  opt.dispose();
-  dispose(policy, reference);
-});
+for (const engine of ['ort', 'tfjs'] as const) {
+  test(`at init (policy = reference) the loss is log 2 and the rewards are 0; DPO then learns the preference (${engine} engine)`, async () => {
+    setTrainingEngine(engine);
+    const policy = model(5);
+    const reference = model(5);
+    const train = letterPairs(48, 21);
+    const held = letterPairs(16, 22);
+    const scoredTrain = scoreReference(reference, train, learnConfig, PAD);
+    const before = evaluateDpo(policy, scoredTrain, learnConfig, PAD);
+    assert.ok(Math.abs(before.loss - Math.log(2)) < 1e-4, `loss at init ${before.loss}`);
+    const opt = new AdamW(tf, learnConfig.optim);
+    let trained: TrainModel | undefined;
+    try {
+      const events = await drain(dpo(policy, reference, opt, { train, eval: held, pad: PAD }, learnConfig));
+      const steps = trainValues(events);
+      assert.equal(steps.length, 60);
+      // Step 1's metrics come from the forward before the first update: policy = reference.
+      const first = steps[0]!;
+      assert.ok(Math.abs(first['loss/dpo']! - Math.log(2)) < 1e-4, `first loss ${first['loss/dpo']}`);
+      for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/margins']) assert.ok(Math.abs(first[k]!) < 1e-4, `${k} ${first[k]}`);
+      for (const k of ['lr', 'grad_norm', 'tokens_per_second', 'rewards/accuracies']) assert.ok(Number.isFinite(first[k]), k);
 
-test('cancellation stops within one step with a cancel checkpoint, and no tensor outlives a step', async () => {
-  const policy = model(8);
-  const reference = model(8);
-  const opt = new AdamW(tf, DEFAULT_DPO.optim);
-  const controller = new AbortController();
-  const pairs = letterPairs(6, 3);
-  const config = { ...DEFAULT_DPO, steps: 1000, batchSize: 2, maxLen: 16, evalEvery: 1 };
-  const counts = new Map<number, number>();
-  const events: StageEvent[] = [];
-  await assert.rejects(
-    (async () => {
-      for await (const e of dpo(policy, reference, opt, { train: pairs, eval: pairs.slice(0, 2), pad: PAD }, config, controller.signal)) {
-        events.push(e);
-        if (e.type === 'metrics') counts.set(e.record.step, tf.memory().numTensors);
-        if (e.type === 'metrics' && e.record.step === 3 && 'eval/loss/dpo' in e.record.values) controller.abort();
-      }
-    })(),
-    (err: unknown) => err instanceof Error && err.name === 'AbortError',
-  );
-  assert.equal(opt.step, 3);
-  assert.deepEqual(events[events.length - 1], { type: 'checkpoint', step: 3, reason: 'cancel' });
-  assert.equal(counts.get(3), counts.get(2));
-  assert.equal(tf.memory().numTensors, counts.get(3));
-  opt.dispose();
-  dispose(policy, reference);
-});
+      // Untrained, every pair is a tie (accuracy 0 by TRL's strict '>'); trained, the rule is learnt.
+      assert.equal(before.accuracy, 0);
+      const last = events[events.length - 1];
+      assert.ok(last?.type === 'checkpoint');
+      assert.deepEqual([last.step, last.reason], [60, 'final']);
+      // The ONNX Runtime engine's final checkpoint carries its parameters and AdamW state; tfjs trains the model itself.
+      assert.equal(last.snapshot === undefined, engine === 'tfjs');
+      if (engine === 'ort') assert.equal(last.snapshot?.optimizer.step, 60);
+      trained = engine === 'ort' ? fromSnapshot(last) : policy;
+      const after = evaluateDpo(trained, scoredTrain, learnConfig, PAD);
+      assert.ok(after.accuracy >= 0.9, `training-pair accuracy ${after.accuracy}`);
+      assert.ok(after.loss < 0.3, `training loss ${after.loss}`);
+      const lastMargins = steps.slice(-5).map((v) => v['rewards/margins']!);
+      assert.ok(Math.min(...lastMargins) > 0.5, `late margins ${lastMargins.join(', ')}`);
+      // Held-out pairs (same rule, new words) are evaluated at the end only (evalEvery 0).
+      const heldEval = events.flatMap((e) => (e.type === 'metrics' && 'eval/rewards/accuracies' in e.record.values ? [e.record.values] : []));
+      assert.equal(heldEval.length, 1);
+      assert.ok(heldEval[0]!['eval/rewards/accuracies']! >= 0.9, `held-out accuracy ${heldEval[0]!['eval/rewards/accuracies']}`);
+      assert.ok(heldEval[0]!['eval/loss/dpo']! < 0.4, `held-out loss ${heldEval[0]!['eval/loss/dpo']}`);
+      // The engine's own evaluation agrees with tfjs's over the trained parameters.
+      const heldTfjs = evaluateDpo(trained, scoreReference(reference, held, learnConfig, PAD), learnConfig, PAD);
+      assert.ok(Math.abs(heldTfjs.loss - heldEval[0]!['eval/loss/dpo']!) < 1e-3, `held-out loss ${heldTfjs.loss} vs ${heldEval[0]!['eval/loss/dpo']}`);
+      assert.equal(heldTfjs.accuracy, heldEval[0]!['eval/rewards/accuracies']);
+      // The reference is frozen: its log-probs are what they were.
+      const again = scoreReference(reference, train.slice(0, 4), learnConfig, PAD);
+      again.forEach((s, i) => assert.ok(Math.abs(s.refChosen - scoredTrain[i]!.refChosen) < 1e-4));
+    } finally {
+      setTrainingEngine('ort');
+      opt.dispose();
+      dispose(policy, reference);
+      if (trained && trained !== policy) dispose(trained);
+    }
+  });
+}
+
+for (const engine of ['ort', 'tfjs'] as const) {
+  test(`cancellation stops within one step with a cancel checkpoint, and no tensor outlives a step (${engine} engine)`, async () => {
+    setTrainingEngine(engine);
+    const policy = model(8);
+    const reference = model(8);
+    const opt = new AdamW(tf, DEFAULT_DPO.optim);
+    const controller = new AbortController();
+    const pairs = letterPairs(6, 3);
+    const config = { ...DEFAULT_DPO, steps: 1000, batchSize: 2, maxLen: 16, evalEvery: 1 };
+    const counts = new Map<number, number>();
+    const events: StageEvent[] = [];
+    try {
+      await assert.rejects(
+        (async () => {
+          for await (const e of dpo(policy, reference, opt, { train: pairs, eval: pairs.slice(0, 2), pad: PAD }, config, controller.signal)) {
+            events.push(e);
+            if (e.type === 'metrics') counts.set(e.record.step, tf.memory().numTensors);
+            if (e.type === 'metrics' && e.record.step === 3 && 'eval/loss/dpo' in e.record.values) controller.abort();
+          }
+        })(),
+        (err: unknown) => err instanceof Error && err.name === 'AbortError',
+      );
+      const last = events[events.length - 1] as StageEvent & { type: 'checkpoint' };
+      assert.deepEqual([last.type, last.step, last.reason], ['checkpoint', 3, 'cancel']);
+      // The optimizer state saved is step 3's: the tfjs optimizer's, or the ONNX Runtime engine's snapshot.
+      assert.equal(engine === 'ort' ? last.snapshot?.optimizer.step : opt.step, 3);
+      assert.equal(last.snapshot === undefined, engine === 'tfjs');
+      if (engine === 'ort') assert.deepEqual([...last.snapshot!.weights.keys()].sort(), [...parameterShapes(small).keys()].sort());
+      assert.equal(counts.get(3), counts.get(2));
+      assert.equal(tf.memory().numTensors, counts.get(3));
+    } finally {
+      setTrainingEngine('ort');
+      opt.dispose();
+      dispose(policy, reference);
+    }
+  });
+}
 
 test('bad settings are refused before any step', async () => {
   const policy = model(9);
@@ -286,33 +323,41 @@ test('rlhf train dpo: a bad setting names the file and field; no rankings is a c
   }
 });
 
-test('a cancelled DPO run resumes against the original reference and matches an uninterrupted run', async () => {
-  // One seed for both runs (without one, each run id seeds its own data order).
-  const settings = { model: 'base', steps: 8, batchSize: 2, maxLen: 24, evalFraction: 0, checkpointEvery: 2, seed: 11, optim: { lr: 1e-2, warmupSteps: 0 } };
-  const whole = capture();
-  assert.equal(await runCli(['train', 'dpo', '--config', writeConfig('whole.json', { ...settings, runId: 'dpo-whole' }), '--backend', 'wasm'], whole.io), 0, whole.err.join('\n'));
-  const cut = writeConfig('cut.json', { ...settings, runId: 'dpo-cut' });
-  const controller = new AbortController();
-  const first = capture();
-  const io: CliIo = { ...first.io, signal: controller.signal, out: (t) => (first.out.push(t), t.includes('[dpo] checkpoint at step 4') && controller.abort()) };
-  assert.equal(await runCli(['train', 'dpo', '--config', cut, '--backend', 'wasm'], io), 130, first.err.join('\n'));
-  const resumed = capture();
-  assert.equal(await runCli(['train', 'dpo', '--config', cut, '--backend', 'wasm'], resumed.io), 0, resumed.err.join('\n'));
-  assert.ok(
-    resumed.out.some((l) => l.includes('resuming at step 4')),
-    resumed.out.join('\n'),
-  );
-  const losses = (id: string): Map<number, number> => {
-    const lines = fs
-      .readFileSync(path.join(dir, '.rlhf', 'runs', id, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { step: number; values: Record<string, number> });
-    return new Map(lines.filter((l) => 'loss/dpo' in l.values).map((l) => [l.step, l.values['loss/dpo']!]));
-  };
-  const a = losses('dpo-whole');
-  const b = losses('dpo-cut');
-  // The policy has moved by step 5 (lr 1e-2): a reference loaded from the step-4 checkpoint would give log 2.
-  assert.ok(Math.abs(a.get(5)! - Math.log(2)) > 1e-3, `step 5 loss ${a.get(5)}`);
-  for (let step = 1; step <= 8; step++) assert.ok(Math.abs(a.get(step)! - b.get(step)!) < 1e-4, `step ${step}: ${a.get(step)} vs ${b.get(step)}`);
-});
+for (const firstEngine of ['ort', 'tfjs'] as const) {
+  test(`a cancelled DPO run (${firstEngine} engine) resumes on ONNX Runtime against the original reference and matches an uninterrupted run`, async () => {
+    // One seed for both runs (without one, each run id seeds its own data order).
+    const settings = { model: 'base', steps: 8, batchSize: 2, maxLen: 24, evalFraction: 0, checkpointEvery: 2, seed: 11, optim: { lr: 1e-2, warmupSteps: 0 } };
+    const whole = capture();
+    assert.equal(
+      await runCli(['train', 'dpo', '--config', writeConfig(`whole-${firstEngine}.json`, { ...settings, runId: `dpo-whole-${firstEngine}` }), '--backend', 'wasm'], whole.io),
+      0,
+      whole.err.join('\n'),
+    );
+    const cut = writeConfig(`cut-${firstEngine}.json`, { ...settings, runId: `dpo-cut-${firstEngine}` });
+    const controller = new AbortController();
+    const first = capture();
+    const io: CliIo = { ...first.io, signal: controller.signal, out: (t) => (first.out.push(t), t.includes('[dpo] checkpoint at step 4') && controller.abort()) };
+    assert.equal(await runCli(['train', 'dpo', '--config', cut, '--backend', 'wasm', '--engine', firstEngine], io), 130, first.err.join('\n'));
+    const resumed = capture();
+    assert.equal(await runCli(['train', 'dpo', '--config', cut, '--backend', 'wasm'], resumed.io), 0, resumed.err.join('\n'));
+    assert.ok(
+      resumed.out.some((l) => l.includes('resuming at step 4')),
+      resumed.out.join('\n'),
+    );
+    const losses = (id: string): Map<number, number> => {
+      const lines = fs
+        .readFileSync(path.join(dir, '.rlhf', 'runs', id, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { step: number; values: Record<string, number> });
+      return new Map(lines.filter((l) => 'loss/dpo' in l.values).map((l) => [l.step, l.values['loss/dpo']!]));
+    };
+    const a = losses(`dpo-whole-${firstEngine}`);
+    const b = losses(`dpo-cut-${firstEngine}`);
+    // The policy has moved by step 5 (lr 1e-2): a reference loaded from the step-4 checkpoint would give log 2.
+    assert.ok(Math.abs(a.get(5)! - Math.log(2)) > 1e-3, `step 5 loss ${a.get(5)}`);
+    // Same engine: the same numbers; the first four steps on tfjs: the same up to float rounding.
+    const tolerance = firstEngine === 'ort' ? 1e-4 : 1e-3;
+    for (let step = 1; step <= 8; step++) assert.ok(Math.abs(a.get(step)! - b.get(step)!) < tolerance, `step ${step}: ${a.get(step)} vs ${b.get(step)}`);
+  });
+}

@@ -2,16 +2,32 @@
  * Sampling with onnxruntime-node over the KV-cache graph of gptGraph.ts. The CUDA execution
  * provider is used when it loads, else CPU. Token choice is pick.ts's, shared with the tfjs
  * sampler, so the two differ only in where logits come from. After a policy update call
- * `refresh(weights)`: the session is rebuilt from the new weights.
+ * `refresh(weights)`.
+ *
+ * Two ways to hold the weights (liveGraph.ts builds both graphs without weight bytes inside):
+ * - baked (default): the session holds its own copy of the weights, read at creation from the
+ *   caller's buffers as in-memory external data (no serialisation). `refresh` builds a new
+ *   session: about 0.8 s at distilgpt2 size, 1.6 s at gpt2 size (bench/refresh.ts). The weights
+ *   are prepacked for the matmuls, so decode steps are fastest.
+ * - live (`live: true`, CPU only): one session, built once, whose parameters are graph inputs fed
+ *   the caller's Float32Arrays by reference at every run (no copy). A policy update written into
+ *   those same buffers needs no new session: `refresh` with the same buffers costs nothing, with
+ *   new ones it only swaps the tensors it feeds. The price is at every step: ONNX Runtime packs
+ *   each weight matrix again in every matmul (decode steps ~1.4× slower at distilgpt2 size), and
+ *   the logits differ from a baked session's in the last bits (~1e-5), so a near-tie may pick a
+ *   different token. The buffers must not change while a `sample` or `logits` call is running
+ *   (they are read at every step). On CUDA the weights would cross to the device at every step,
+ *   so there the sampler stays baked (see `live`).
  */
 import type * as Ort from 'onnxruntime-node';
 import type { GPT2Config } from '../model/config';
 import { headDim } from '../model/config';
 import type { NamedTensor } from '../model/safetensors';
-import { buildGptGraph, pastKeyName, pastValueName, presentKeyName, presentValueName } from '../onnx/gptGraph';
+import { pastKeyName, pastValueName, presentKeyName, presentValueName } from '../onnx/gptGraph';
 import { firstLine } from '../onnx/probe';
 import { UserError } from '../errors';
 import { ortThreads } from '../train/ort/device';
+import { buildExternalGptGraph, buildLiveGptGraph, checkedParameters, externalWeights } from './liveGraph';
 import { checkSamplingOptions, pickToken, seededRandom, sequenceSeed } from './pick';
 import { completionText, finishReason, stopAfter } from './stop';
 import type { Stopped } from './stop';
@@ -25,6 +41,8 @@ export interface OrtSamplerOptions {
   readonly providers?: readonly string[];
   /** Threads per op on CPU. Default: this process's count (ort/device.ts: the physical cores minus the reserved ones, or --threads), as the training sessions. */
   readonly intraOpThreads?: number;
+  /** Feed the weights' own buffers to one session built once (CPU only; see the file comment). Default false. */
+  readonly live?: boolean;
 }
 
 export interface SamplerModel {
@@ -38,11 +56,31 @@ interface Step {
   readonly past: Record<string, Ort.Tensor>;
 }
 
+/** The options of the sampler's sessions (exported for bench/refresh.ts's split of a rebuild's cost). */
+export function samplerSessionOptions(provider: string, intraOpThreads = ortThreads()): Ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    logSeverityLevel: 4,
+    // Idle pool threads sleep instead of spinning: the editor shares these cores, and on a
+    // busy 2-core machine spinning made decode steps ~5× slower (measured).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
 export class OrtSampler {
   /** Full-logits session for `logits()`, built on first use (sampling needs only the last position). */
   private full: Promise<Ort.InferenceSession> | undefined;
   /** Calls run one at a time, so a refresh never releases a session a sample is using. */
   private queue: Promise<unknown> = Promise.resolve();
+
+  /** Live sessions only: the weights as the tensors every run is fed (views of the caller's buffers). */
+  private feeds: Record<string, Ort.Tensor> = {};
+  /** The full-logits graph (built on first use), and the sampling graph of a baked sampler. */
+  private fullBytes: Uint8Array | undefined;
 
   private constructor(
     private readonly ort: OrtModule,
@@ -52,29 +90,29 @@ export class OrtSampler {
     /** The provider the session runs on ('cuda' or 'cpu'). */
     readonly provider: string,
     private readonly sessionOptions: Ort.InferenceSession.SessionOptions,
-  ) {}
+    /** Whether runs read the weights' buffers (one session for every refresh) rather than a baked copy. */
+    readonly live: boolean,
+    private readonly bytes: Uint8Array,
+  ) {
+    if (live) this.feeds = this.feedsOf(weights);
+  }
 
   static async create(model: SamplerModel, opts: OrtSamplerOptions = {}): Promise<OrtSampler> {
     const ort = await import('onnxruntime-node');
     // A missing CUDA is expected; without this ORT prints the failure to stderr.
     ort.env.logLevel = 'fatal';
-    const bytes = buildGptGraph(model.config, model.weights, { logits: 'last', fused: true });
+    const sampling = { logits: 'last', fused: true } as const;
+    checkedParameters(model.config, model.weights);
+    let baked: Uint8Array | undefined;
+    let liveBytes: Uint8Array | undefined;
     const failures: string[] = [];
     for (const provider of opts.providers ?? ['cuda', 'cpu']) {
-      const sessionOptions: Ort.InferenceSession.SessionOptions = {
-        executionProviders: [provider],
-        graphOptimizationLevel: 'all',
-        intraOpNumThreads: opts.intraOpThreads ?? ortThreads(),
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        logSeverityLevel: 4,
-        // Idle pool threads sleep instead of spinning: the editor shares these cores, and on a
-        // busy 2-core machine spinning made decode steps ~5× slower (measured).
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      };
+      const live = opts.live === true && provider === 'cpu';
+      const bytes = live ? (liveBytes ??= buildLiveGptGraph(model.config, sampling)) : (baked ??= buildExternalGptGraph(model.config, sampling));
+      const sessionOptions = samplerSessionOptions(provider, opts.intraOpThreads);
       try {
-        const session = await ort.InferenceSession.create(bytes, sessionOptions);
-        return new OrtSampler(ort, session, model.config, model.weights, provider, sessionOptions);
+        const session = await ort.InferenceSession.create(bytes, live ? sessionOptions : { ...sessionOptions, externalData: externalWeights(model.config, model.weights) });
+        return new OrtSampler(ort, session, model.config, model.weights, provider, sessionOptions, live, bytes);
       } catch (err) {
         failures.push(`${provider}: ${firstLine(err)}`);
       }
@@ -82,9 +120,17 @@ export class OrtSampler {
     throw new Error(`OrtSampler: no execution provider could load the model (${failures.join('; ')})`);
   }
 
-  /** Rebuild the session from updated weights (same config and provider); waits for running calls. */
+  /**
+   * Use updated weights from the next call on (same config and provider); waits for running calls.
+   * Baked: rebuilds the session. Live: nothing to do for the same buffers written in place, a
+   * swap of the fed tensors for new ones.
+   */
   refresh(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
-    return this.exclusive(() => this.rebuild(weights));
+    return this.exclusive(async () => {
+      if (!this.live) return this.rebuild(weights);
+      this.feeds = this.feedsOf(weights);
+      this.weights = weights;
+    });
   }
 
   dispose(): Promise<void> {
@@ -100,8 +146,19 @@ export class OrtSampler {
     return result;
   }
 
+  /** Tensors over the weights' own buffers (no copy), keyed by the live graph's input names. */
+  private feedsOf(weights: ReadonlyMap<string, NamedTensor>): Record<string, Ort.Tensor> {
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const name of checkedParameters(this.config, weights)) {
+      const w = weights.get(name) as NamedTensor;
+      const old = this.feeds[name];
+      feeds[name] = old && old.data === w.data ? old : new this.ort.Tensor('float32', w.data, w.shape);
+    }
+    return feeds;
+  }
+
   private async rebuild(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
-    const next = await this.ort.InferenceSession.create(buildGptGraph(this.config, weights, { logits: 'last', fused: true }), this.sessionOptions);
+    const next = await this.ort.InferenceSession.create(this.bytes, { ...this.sessionOptions, externalData: externalWeights(this.config, weights) });
     const old = this.session;
     this.session = next;
     this.weights = weights;
@@ -208,7 +265,10 @@ export class OrtSampler {
       let seen = 0;
       return m.map((v) => (v ? seen++ : 0));
     });
-    this.full ??= this.ort.InferenceSession.create(buildGptGraph(this.config, this.weights, { fused: true }), this.sessionOptions);
+    if (!this.full) {
+      this.fullBytes ??= this.live ? buildLiveGptGraph(this.config, { fused: true }) : buildExternalGptGraph(this.config, { fused: true });
+      this.full = this.ort.InferenceSession.create(this.fullBytes, this.live ? this.sessionOptions : { ...this.sessionOptions, externalData: externalWeights(this.config, this.weights) });
+    }
     const session = await this.full;
     const cut = splitAt ?? T;
     const first = await this.run(session, flat(inputIds, 0, cut), flat(attentionMask, 0, cut), flat(positions, 0, cut), B, cut, this.emptyPast(B));
@@ -241,6 +301,7 @@ export class OrtSampler {
       attention_mask: new Tensor('int64', mask, [B, mask.length / B]),
       position_ids: new Tensor('int64', positions, [B, T]),
       ...past,
+      ...this.feeds,
     });
     const present: Record<string, Ort.Tensor> = {};
     for (let i = 0; i < this.config.n_layer; i++) {

@@ -4,9 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { forward } from '../../../../src/core/model/gpt2';
 import { weightsToParams } from '../../../../src/core/model/checkpoint';
-import { OrtSampler } from '../../../../src/core/sample/ortSampler';
+import { buildGptGraph, pastKeyName, pastValueName } from '../../../../src/core/onnx/gptGraph';
+import { OrtSampler, samplerSessionOptions } from '../../../../src/core/sample/ortSampler';
 import { sampleTfjs } from '../../../../src/core/sample/tfjsSampler';
 import { DEFAULT_SAMPLING } from '../../../../src/core/sample/types';
+import type { SamplingOptions } from '../../../../src/core/sample/types';
 import { isAbortError } from '../../../../src/core/errors';
 import { TINY, randomWeights } from '../onnx/tinyModel';
 
@@ -218,6 +220,144 @@ test('bad options and prompts are user errors; long prompts are fitted; an abort
       assert.equal(out[0]?.tokens.length, 10);
     }
   } finally {
+    await sampler.dispose();
+  }
+});
+
+/** A model big enough that a leaked session or weight copy per refresh shows in the RSS (~6 M parameters, 24 MB). */
+const MEDIUM: typeof TINY = { ...TINY, vocab_size: 4000, n_positions: 64, n_embd: 256, n_head: 4, n_layer: 6 };
+
+/** Overwrite the weights in place (as the ONNX Runtime trainer updates its parameters). */
+function updateInPlace(weights: ReturnType<typeof randomWeights>, seed: number): void {
+  const fresh = randomWeights(TINY, seed);
+  for (const [name, w] of weights) w.data.set((fresh.get(name) as { data: Float32Array }).data);
+}
+
+test('a live sampler reads the buffers it was given: after an in-place update it samples as a sampler built on the new weights', async () => {
+  const weights = randomWeights(TINY, 31);
+  const live = await OrtSampler.create({ config: TINY, weights }, { providers: ['cpu'], live: true });
+  try {
+    assert.equal(live.live, true);
+    const prompts = [[10, 20, 30], [40, 50], [60], []];
+    const decode = (ids: readonly number[]): string => ids.join(',');
+    const settings = [
+      { ...DEFAULT_SAMPLING, temperature: 0, maxNewTokens: 12 },
+      { ...DEFAULT_SAMPLING, temperature: 1, topK: 40, maxNewTokens: 16, seed: 3 },
+    ];
+    const same = async (reference: typeof weights): Promise<void> => {
+      const baked = await OrtSampler.create({ config: TINY, weights: reference }, { providers: ['cpu'] });
+      try {
+        assert.equal(baked.live, false);
+        for (const options of settings) {
+          const a = await live.sample(prompts, options, decode);
+          const b = await baked.sample(prompts, options, decode);
+          assert.deepEqual(
+            a.map((c) => [c.tokens, c.finishReason]),
+            b.map((c) => [c.tokens, c.finishReason]),
+          );
+          for (const [i, c] of a.entries()) assert.ok(maxAbsDiff(c.logprobs, b[i]?.logprobs ?? []) < 1e-4);
+        }
+        const ref = tfjsLogits(reference, ROWS, MASK);
+        assert.ok(maxAbsDiff(realPositions(await live.logits(ROWS, MASK), MASK, TINY.vocab_size), realPositions(ref, MASK, TINY.vocab_size)) < 1e-4);
+      } finally {
+        await baked.dispose();
+      }
+    };
+    await same(randomWeights(TINY, 31));
+    const before = await live.sample(prompts, settings[1] as SamplingOptions, decode);
+    updateInPlace(weights, 32);
+    await live.refresh(weights);
+    await same(randomWeights(TINY, 32));
+    // The update changed what it samples (the test could fail).
+    assert.notDeepEqual(
+      before.map((c) => c.tokens),
+      (await live.sample(prompts, settings[1] as SamplingOptions, decode)).map((c) => c.tokens),
+    );
+    // A new Map of new buffers works too, and so does going back.
+    await live.refresh(randomWeights(TINY, 33));
+    await same(randomWeights(TINY, 33));
+  } finally {
+    await live.dispose();
+  }
+});
+
+test('a baked sampler holds its own copy: an in-place update changes nothing until refresh, which works with the same Map or a new one', async () => {
+  const weights = randomWeights(TINY, 41);
+  const sampler = await OrtSampler.create({ config: TINY, weights }, { providers: ['cpu'] });
+  try {
+    const options = { ...DEFAULT_SAMPLING, temperature: 1, maxNewTokens: 10, seed: 9 };
+    const first = await sampler.sample([[1, 2, 3]], options, String);
+    updateInPlace(weights, 42);
+    assert.deepEqual(await sampler.sample([[1, 2, 3]], options, String), first);
+    await sampler.refresh(weights);
+    const logits = await sampler.logits([[1, 2, 3]], [[1, 1, 1]]);
+    assert.ok(maxAbsDiff(logits, tfjsLogits(randomWeights(TINY, 42), [[1, 2, 3]], [[1, 1, 1]])) < 1e-4);
+    await sampler.refresh(randomWeights(TINY, 41));
+    assert.deepEqual(await sampler.sample([[1, 2, 3]], options, String), first);
+  } finally {
+    await sampler.dispose();
+  }
+});
+
+test('weights of the wrong shape are refused at create and refresh', async () => {
+  const bad = randomWeights(TINY, 1);
+  bad.set('ln_f.bias', { shape: [3], data: new Float32Array(3) });
+  for (const live of [false, true]) await assert.rejects(OrtSampler.create({ config: TINY, weights: bad }, { providers: ['cpu'], live }), /'ln_f.bias' has shape \[3\]/);
+  const sampler = await OrtSampler.create({ config: TINY, weights: randomWeights(TINY, 1) }, { providers: ['cpu'], live: true });
+  try {
+    await assert.rejects(sampler.refresh(bad), /'ln_f.bias' has shape \[3\]/);
+  } finally {
+    await sampler.dispose();
+  }
+});
+
+test('20 refreshes leak no session or weights (RSS roughly flat), baked with new Maps and live in place', async () => {
+  const options = { ...DEFAULT_SAMPLING, maxNewTokens: 4, seed: 1 };
+  for (const live of [false, true]) {
+    const weights = randomWeights(MEDIUM, 51, 'lm', 0.05);
+    const sampler = await OrtSampler.create({ config: MEDIUM, weights }, { providers: ['cpu'], live });
+    try {
+      const round = async (i: number): Promise<void> => {
+        if (live) {
+          for (const w of weights.values()) w.data[i % w.data.length] += 0.01;
+          await sampler.refresh(weights);
+        } else {
+          await sampler.refresh(new Map([...weights].map(([k, w]) => [k, { shape: w.shape, data: w.data.slice() }])));
+        }
+        await sampler.sample([[1, 2, 3, 4]], options, String);
+        if (!live) await sampler.logits([[1, 2]], [[1, 1]]);
+      };
+      for (let i = 0; i < 3; i++) await round(i); // allocator pools settle
+      const start = process.memoryUsage().rss;
+      for (let i = 0; i < 20; i++) await round(i);
+      const grown = (process.memoryUsage().rss - start) / 2 ** 20;
+      // A leaked session per refresh holds ≥ 24 MB of weights: 20 of them would be ≥ 480 MB.
+      assert.ok(grown < 120, `${live ? 'live' : 'baked'}: RSS grew ${grown.toFixed(0)} MB over 20 refreshes`);
+    } finally {
+      await sampler.dispose();
+    }
+  }
+});
+
+test('weights read as external data compute exactly what a model with the weights inside computes', async () => {
+  const weights = randomWeights(TINY, 61);
+  const ort = await import('onnxruntime-node');
+  const inside = await ort.InferenceSession.create(buildGptGraph(TINY, weights, { fused: true }), samplerSessionOptions('cpu'));
+  const sampler = await OrtSampler.create({ config: TINY, weights }, { providers: ['cpu'] });
+  try {
+    const ids = [[5, 17, 99, 3]];
+    const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from([5n, 17n, 99n, 3n]), [1, 4]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(4).fill(1n), [1, 4]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from([0n, 1n, 2n, 3n]), [1, 4]),
+    };
+    for (let i = 0; i < TINY.n_layer; i++) {
+      for (const name of [pastKeyName(i), pastValueName(i)]) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, TINY.n_head, 0, TINY.n_embd / TINY.n_head]);
+    }
+    const expected = (await inside.run(feeds)).logits?.data as Float32Array;
+    assert.deepEqual(await sampler.logits(ids, [[1, 1, 1, 1]]), expected);
+  } finally {
+    await inside.release();
     await sampler.dispose();
   }
 });

@@ -180,6 +180,8 @@ export interface ModelGraph {
   readonly hidden: string;
   /** Outputs grad.<name> for every parameter and grad_norm (their global L2 norm), from `loss`. */
   readonly gradients: (loss: string) => void;
+  /** The same model over another ids input [B', T'] (positions 0..T'−1, causal): its hidden states. */
+  readonly forward: (ids: string) => string;
 }
 
 /**
@@ -207,15 +209,18 @@ export function modelGraph(config: GPT2Config, idsDims: readonly [string, string
   const ids = g.input('input_ids', 'int64', idsDims);
   const zero = g.int64Const([0], []);
   const one = g.int64Const([1], []);
-  const range = g.op('Range', [zero, g.op('Gather', [g.op('Shape', [ids]), one], { axis: 0 }), one]); // [T]
-  const future = g.op('Greater', [g.op('Unsqueeze', [range, g.int64Const([0])]), g.op('Unsqueeze', [range, g.int64Const([1])])]); // [T, T]: key after query
-  const causal = g.op('Mul', [g.op('Cast', [future], { to: 1 }), g.floatConst([MASKED], [])]); // [T, T]
-  let io: GptInputs = { ids, positions: range, positionAxes: [0], bias: causal };
+  /** Positions 0..T−1 of `input` and the causal bias [T, T]. */
+  const causalInputs = (input: string): GptInputs => {
+    const range = g.op('Range', [zero, g.op('Gather', [g.op('Shape', [input]), one], { axis: 0 }), one]); // [T]
+    const future = g.op('Greater', [g.op('Unsqueeze', [range, g.int64Const([0])]), g.op('Unsqueeze', [range, g.int64Const([1])])]); // [T, T]: key after query
+    return { ids: input, positions: range, positionAxes: [0], bias: g.op('Mul', [g.op('Cast', [future], { to: 1 }), g.floatConst([MASKED], [])]) };
+  };
+  let io = causalInputs(ids);
   if (options.masked) {
     const mask = g.input('attention_mask', 'float', idsDims);
     const counted = g.op('Max', [g.op('Sub', [g.op('CumSum', [mask, g.int64Const([1], [])]), g.floatConst([1], [])]), g.floatConst([0], [])]); // [B, T]
     const padding = g.op('Unsqueeze', [g.op('Mul', [g.op('Sub', [g.floatConst([1], []), mask]), g.floatConst([MASKED], [])]), g.int64Const([1, 2])]); // [B, 1, 1, T]
-    io = { ids, positions: g.op('Cast', [counted], { to: 7 }), positionAxes: [], bias: g.op('Add', [padding, causal]) }; // positions [B, T]; bias [B, 1, T, T]
+    io = { ids, positions: g.op('Cast', [counted], { to: 7 }), positionAxes: [], bias: g.op('Add', [padding, io.bias]) }; // positions [B, T]; bias [B, 1, T, T]
   }
   const hidden = gpt2(t, config, p, io); // [B, T, C]
   const gradients = (loss: string): void => {
@@ -226,7 +231,7 @@ export function modelGraph(config: GPT2Config, idsDims: readonly [string, string
     g.output(g.op('Sqrt', [squares.length === 1 ? (squares[0] as string) : g.op('Sum', squares)]), 'grad_norm', 'float', []);
     names.forEach((name, i) => g.output(grads[i] as string, gradName(name), 'float', shapes.get(name) as number[]));
   };
-  return { t, p, ids, hidden, gradients };
+  return { t, p, ids, hidden, gradients, forward: (other) => gpt2(t, config, p, causalInputs(other)) };
 }
 
 /**

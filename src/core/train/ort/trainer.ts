@@ -62,7 +62,8 @@ export class OrtTrainer {
   private readonly sessions = new Map<string, Promise<Ort.InferenceSession>>();
 
   private constructor(
-    private readonly ort: typeof Ort,
+    /** onnxruntime-node, for building feeds. */
+    readonly ort: typeof Ort,
     private readonly graphs: TrainerGraphs,
     private readonly sessionOptions: Ort.InferenceSession.SessionOptions,
     readonly config: GPT2Config,

@@ -10,6 +10,7 @@ import { forward } from '../../model/gpt2';
 import type { Params } from '../../model/gpt2';
 import { valueHead } from '../../model/heads';
 import { matMul } from '../../model/ops';
+import type { Weights } from '../../model/checkpoint';
 import type { Completion, SamplingOptions } from '../../sample/types';
 import { shuffle } from '../data/batches';
 import type { TrainModel } from '../stage';
@@ -122,7 +123,8 @@ export type Scorer = (prompts: readonly string[], responses: readonly string[], 
 /** Produces rollouts from the current policy; `refresh` is called after every policy update. */
 export interface RolloutSampler {
   sample(prompts: readonly (readonly number[])[], options: SamplingOptions, signal?: AbortSignal): Promise<Completion[]>;
-  refresh(policy: TrainModel): Promise<void>;
+  /** The policy's LM weights after an update (HF names). */
+  refresh(weights: Weights): Promise<void>;
 }
 
 export interface PromptItem {
@@ -157,10 +159,36 @@ export interface Collected {
   readonly scoreSeconds: number;
 }
 
+/** A rollout's per-token arrays [n·R] for its rows: log-probs, entropies, and values when asked for. */
+export interface TokenArrays {
+  readonly logp: Float32Array;
+  readonly entropy: Float32Array;
+  readonly values?: Float32Array;
+}
+
+/** The rollout's scoring passes (no gradients), at the rollout's sampling temperature. */
+export interface RolloutScoring {
+  /** The policy's statistics of rows `rows` (values from its value head). */
+  policy(r: Rollout, rows: readonly number[], withValues: boolean): Promise<TokenArrays>;
+  /** The frozen reference's log-probs of rows `rows`. */
+  reference(r: Rollout, rows: readonly number[]): Promise<Float32Array>;
+}
+
+/** The scoring passes through the tfjs models (the tfjs engine). */
+export function tfjsRolloutScoring(policy: TrainModel, reference: TrainModel, temperature: number): RolloutScoring {
+  return {
+    policy: async (r, rows, withValues) =>
+      tf.tidy(() => {
+        const s = responseStats(policy.params, policy.config, r, rows, temperature, withValues);
+        return { logp: s.logprobs.dataSync() as Float32Array, entropy: s.entropy.dataSync() as Float32Array, ...(s.values ? { values: s.values.dataSync() as Float32Array } : {}) };
+      }),
+    reference: async (r, rows) => tf.tidy(() => responseStats(reference.params, reference.config, r, rows, temperature, false).logprobs.dataSync() as Float32Array),
+  };
+}
+
 /** Sample from the policy, recompute its statistics and the reference's, and score (no gradients). */
 export async function collectRollout(
-  policy: TrainModel,
-  reference: TrainModel,
+  scoring: RolloutScoring,
   sampler: RolloutSampler,
   scorer: Scorer,
   data: RolloutData,
@@ -184,17 +212,23 @@ export async function collectRollout(
   const rolloutSeconds = (performance.now() - started) / 1000;
   const scoreStart = performance.now();
   const rows = allRows(rollout.B);
-  const temperature = sampling.temperature;
-  const [oldLogp, entropy, refLogp, values] = tf.tidy(() => {
-    const pol = responseStats(policy.params, policy.config, rollout, rows, temperature, withValues);
-    const ref = responseStats(reference.params, reference.config, rollout, rows, temperature, false);
-    return [pol.logprobs.dataSync(), pol.entropy.dataSync(), ref.logprobs.dataSync(), pol.values?.dataSync()] as (Float32Array | undefined)[];
-  }) as unknown as [Float32Array, Float32Array, Float32Array, Float32Array | undefined];
+  const pol = await scoring.policy(rollout, rows, withValues);
+  const refLogp = await scoring.reference(rollout, rows);
   const texts = rollout.responses.map((r) => data.decode(r));
   const rawScores = await scorer(
     chosen.map((p) => p.text),
     texts,
     rollout,
   );
-  return { rollout, oldLogp, entropy, refLogp, ...(values ? { values } : {}), texts, rawScores, rolloutSeconds, scoreSeconds: (performance.now() - scoreStart) / 1000 };
+  return {
+    rollout,
+    oldLogp: pol.logp,
+    entropy: pol.entropy,
+    refLogp,
+    ...(pol.values ? { values: pol.values } : {}),
+    texts,
+    rawScores,
+    rolloutSeconds,
+    scoreSeconds: (performance.now() - scoreStart) / 1000,
+  };
 }

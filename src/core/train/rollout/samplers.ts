@@ -11,8 +11,8 @@ import { OrtSampler } from '../../sample/ortSampler';
 import type { Rollout, RolloutSampler, Scorer } from './rollout';
 import type { TrainModel } from '../stage';
 
-/** The policy's LM weights only (no value head), as the ONNX graph wants them. */
-function lmWeights(model: TrainModel): Weights {
+/** The policy's LM weights only (no value head), as the ONNX graph wants them (the tfjs engine's policy). */
+export function lmWeights(model: TrainModel): Weights {
   const out: Weights = new Map();
   for (const name of parameterShapes(model.config).keys()) {
     const v = model.params[name];
@@ -27,7 +27,7 @@ export async function ortRolloutSampler(policy: TrainModel, decode: (ids: readon
   const sampler = await OrtSampler.create({ config: policy.config, weights: lmWeights(policy) });
   return {
     sample: (prompts, options, signal) => sampler.sample(prompts, options, decode, signal),
-    refresh: (p) => sampler.refresh(lmWeights(p)),
+    refresh: (weights) => sampler.refresh(weights),
     dispose: () => sampler.dispose(),
   };
 }

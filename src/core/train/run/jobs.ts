@@ -34,6 +34,8 @@ import { rloo } from '../stages/rloo';
 import type { RlooConfig } from '../stages/rloo';
 import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
 import { ortRolloutSampler, rewardModelScorer, textScorer } from '../rollout/samplers';
+import { ortRewardModelScorer } from '../rollout/ortPolicy';
+import { trainingEngine } from '../engine';
 import { afinnScore } from '../labeler';
 
 /** Pretraining from `model` (or from fresh weights of `architecture`) on a corpus. */
@@ -242,6 +244,7 @@ async function* withPolicyContext(
   const tokenizer = policy.tokenizer;
   const reference = loadModel(options.reference ?? options.model, 'lm');
   let rm: LoadedModel | undefined;
+  let releaseScorer: (() => Promise<void>) | undefined;
   let sampler: (RolloutSampler & { dispose(): Promise<void> }) | undefined;
   try {
     for (const v of Object.values(reference.params)) v.trainable = false;
@@ -251,7 +254,12 @@ async function* withPolicyContext(
     else {
       rm = loadModel(required(options.scorer, 'reward model'), 'reward');
       for (const v of Object.values(rm.params)) v.trainable = false;
-      scorer = rewardModelScorer(rm, tokenizer.eosTokenId);
+      if (trainingEngine().name === 'ort') {
+        // The reward model as an ONNX Runtime session (its tfjs tensors freed once it holds them).
+        const ortScorer = await ortRewardModelScorer(rm, tokenizer.eosTokenId);
+        releaseScorer = ortScorer.release;
+        scorer = ortScorer;
+      } else scorer = rewardModelScorer(rm, tokenizer.eosTokenId);
     }
     // The reward model reads prompt + response + EOS.
     const context = Math.min(policy.config.n_positions, reference.config.n_positions, rm ? rm.config.n_positions - 1 : Infinity);
@@ -279,6 +287,7 @@ async function* withPolicyContext(
     yield* loop({ reference, sampler, scorer, data });
   } finally {
     await sampler?.dispose();
+    await releaseScorer?.();
     if (rm) disposeModel(rm);
     disposeModel(reference);
   }

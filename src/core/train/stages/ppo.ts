@@ -16,7 +16,11 @@ import type { AdamW, OptimConfig } from '../optim';
 import { batchRandom, corpusBatch, shuffle } from '../data/batches';
 import { lmLoss } from '../lm';
 import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from '../rollout/rollout';
-import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
+import { policyEngine } from '../rollout/policyEngine';
+import { rolloutFeeds, rowsFeed } from '../rollout/ortPolicy';
+import type * as Ort from 'onnxruntime-node';
+import { buildPpoGraphs } from '../../onnx/policyGraphs';
+import type { Rollout, RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
 import { due, metrics, optimStep } from '../stage';
 import { masked, mean, rowSumMasked, sum, variance, whitenMasked } from '../stats';
 import type { ResumePoint, StageEvent, TrainModel } from '../stage';
@@ -140,6 +144,58 @@ export function clippedValueLoss(vpred: tf.Tensor, oldValues: tf.Tensor, returns
   return tf.mul(0.5, tf.maximum(tf.square(tf.sub(vpred, returns)), tf.square(tf.sub(vclipped, returns))));
 }
 
+/** A rollout's per-token arrays a PPO minibatch reads, [B·R] each. */
+export interface PpoArrays {
+  readonly oldLogp: Float32Array;
+  readonly advantages: Float32Array;
+  readonly returns: Float32Array;
+  readonly oldValues: Float32Array;
+}
+
+/**
+ * PPO's loss on the minibatch `mb` of a rollout (tfjs): clipped surrogate + vfCoef × clipped value
+ * loss − entCoef × entropy (+ ptxCoef × the LM loss on corpus windows), each a masked mean over
+ * the response tokens; with the statistics the stage reports.
+ */
+export function ppoMinibatchLoss(
+  policy: TrainModel,
+  rollout: Rollout,
+  mb: readonly number[],
+  arrays: PpoArrays,
+  config: Pick<PpoConfig, 'temperature' | 'clipRange' | 'clipRangeValue' | 'vfCoef' | 'entCoef' | 'ptxCoef' | 'ptxBatch' | 'ptxBlockSize'>,
+  ptxCorpus: Int32Array | undefined,
+  random: () => number,
+): { loss: tf.Scalar; extras: Record<string, tf.Scalar> } {
+  const R = rollout.R;
+  const pick = (src: Float32Array): tf.Tensor2D => tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(src.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
+  const mask = pick(rollout.responseMask);
+  const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, true);
+  const { loss: pg, ratio } = clippedSurrogate(s.logprobs, pick(arrays.oldLogp), pick(arrays.advantages), config.clipRange);
+  const vf = clippedValueLoss(s.values as tf.Tensor, pick(arrays.oldValues), pick(arrays.returns), config.clipRangeValue);
+  const n = tf.maximum(tf.sum(mask), 1);
+  const avg = (x: tf.Tensor): tf.Scalar => tf.div(tf.sum(tf.mul(x, mask)), n) as tf.Scalar;
+  const pgLoss = avg(pg);
+  const vfLoss = avg(vf);
+  let loss = tf.add(pgLoss, tf.mul(vfLoss, config.vfCoef)) as tf.Scalar;
+  if (config.entCoef > 0) loss = tf.sub(loss, tf.mul(avg(s.entropy), config.entCoef)) as tf.Scalar;
+  if (config.ptxCoef > 0 && ptxCorpus) {
+    const c = corpusBatch(ptxCorpus, config.ptxBlockSize, config.ptxBatch, random);
+    loss = tf.add(loss, tf.mul(lmLoss(policy, { B: config.ptxBatch, T: config.ptxBlockSize, ...c }), config.ptxCoef)) as tf.Scalar;
+  }
+  const logRatio = tf.sub(s.logprobs, pick(arrays.oldLogp));
+  return {
+    loss,
+    extras: {
+      pg: pgLoss,
+      vf: vfLoss,
+      approxkl: tf.mul(0.5, avg(tf.square(logRatio))) as tf.Scalar,
+      clipfrac: avg(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), 'float32')),
+      ratio: avg(ratio),
+      vpred: avg(s.values as tf.Tensor),
+    },
+  };
+}
+
 /** Ziegler et al.'s adaptive KL controller: β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon). */
 export function adaptKl(coef: number, kl: number, n: number, target: number, horizon: number): number {
   const error = Math.min(0.2, Math.max(-0.2, kl / target - 1));
@@ -162,161 +218,171 @@ export async function* ppo(
   if (policy.params['v_head.summary.weight'] === undefined) throw new Error('ppo: the policy has no value head');
   const state: PpoState = { klCoef: config.klCoef, scoreMean: 0, scoreVar: 1, scoreCount: 0, ...(resume?.state as Partial<PpoState> | undefined) };
   let iteration = resume?.step ?? 0;
-  await sampler.refresh(policy);
-  while (iteration < config.iterations) {
-    if (signal?.aborted) {
-      yield { type: 'checkpoint', step: iteration, reason: 'cancel', state: { ...state } };
-      signal.throwIfAborted();
-    }
-    iteration += 1;
-    const started = performance.now();
-    const random = batchRandom(config.seed, iteration);
-
-    // 1–2. Rollout from the current policy; old log-probs, values and entropy; reference log-probs; scores.
-    const chosen = pickPrompts(data.prompts, config.rolloutBatch, random);
-    const c = await collectRollout(
-      policy,
-      reference,
-      sampler,
-      scorer,
-      data,
-      chosen,
-      {
-        ...DEFAULT_SAMPLING,
-        temperature: config.temperature,
-        topP: config.topP,
-        maxNewTokens: config.maxNewTokens,
-        eosTokenId: data.eos,
-        seed: config.seed * 100_003 + iteration,
-      },
-      true,
-      signal,
-    );
-    const { rollout, oldLogp, entropy, refLogp, texts, rawScores } = c;
-    const oldValues = c.values as Float32Array;
-    const { B, R } = rollout;
-
-    // 3. Rewards: normalised, clipped score at the last response token; −β·KL on every token.
-    const scores = rawScores.map((s, b) => s + (config.missingEosPenalty !== 0 && !rollout.containsEos[b] ? config.missingEosPenalty : 0));
-    if (config.scoreNorm === 'running') updateRunning(state, scores);
-    const normalised = scores.map((s) => {
-      const z = config.scoreNorm === 'running' ? (s - state.scoreMean) / Math.sqrt(state.scoreVar + 1e-8) : s;
-      return Math.max(-config.scoreClip, Math.min(config.scoreClip, z));
-    });
-    const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
-    const advantages = new Float32Array(B * R);
-    const returns = new Float32Array(B * R);
-    const seqKl: number[] = [];
-    const nonScore: number[] = [];
-    for (let b = 0; b < B; b++) {
-      const len = rollout.responses[b]?.length ?? 0;
-      const rewards: number[] = [];
-      const values: number[] = [];
-      let klSum = 0;
-      for (let t = 0; t < len; t++) {
-        const k = kl[b * R + t] as number;
-        klSum += k;
-        rewards.push(-state.klCoef * k + (t === len - 1 ? (normalised[b] as number) : 0));
-        values.push(oldValues[b * R + t] as number);
+  const pe = await policyEngine('ppo', policy, reference, optimizer, buildPpoGraphs(policy.config, config), config.temperature);
+  try {
+    const { engine } = pe;
+    const trainer = engine.trainer;
+    await sampler.refresh(pe.weights());
+    while (iteration < config.iterations) {
+      if (signal?.aborted) {
+        yield pe.checkpoint(iteration, 'cancel', { ...state });
+        signal.throwIfAborted();
       }
-      seqKl.push(klSum);
-      nonScore.push(-state.klCoef * klSum);
-      // 4. GAE on the real tokens of the row.
-      const g = gae(rewards, values, config.gamma, config.lam);
-      g.advantages.forEach((a, t) => (advantages[b * R + t] = a));
-      g.returns.forEach((ret, t) => (returns[b * R + t] = ret));
-    }
-    if (config.whitenAdvantages) whitenMasked(advantages, rollout.responseMask);
+      iteration += 1;
+      const started = performance.now();
+      const random = batchRandom(config.seed, iteration);
 
-    // 5. Epochs × shuffled minibatches.
-    const mbSize = Math.max(1, Math.floor(B / config.miniBatches));
-    const stats = { policy: [] as number[], value: [] as number[], approxkl: [] as number[], clipfrac: [] as number[], ratio: [] as number[], vpred: [] as number[] };
-    let lastLr = 0;
-    let lastGradNorm = 0;
-    epochs: for (let epoch = 0; epoch < config.ppoEpochs; epoch++) {
-      const order = shuffle(allRows(B), random);
-      for (let start = 0; start + mbSize <= B; start += mbSize) {
-        const mb = order.slice(start, start + mbSize);
-        const pick = (src: Float32Array): tf.Tensor2D => tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(src.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
-        const r = optimStep('ppo', policy, optimizer, () => {
-          const mask = pick(rollout.responseMask);
-          const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, true);
-          const { loss: pg, ratio } = clippedSurrogate(s.logprobs, pick(oldLogp), pick(advantages), config.clipRange);
-          const vf = clippedValueLoss(s.values as tf.Tensor, pick(oldValues), pick(returns), config.clipRangeValue);
-          const n = tf.maximum(tf.sum(mask), 1);
-          const avg = (x: tf.Tensor): tf.Scalar => tf.div(tf.sum(tf.mul(x, mask)), n) as tf.Scalar;
-          const pgLoss = avg(pg);
-          const vfLoss = avg(vf);
-          let loss = tf.add(pgLoss, tf.mul(vfLoss, config.vfCoef)) as tf.Scalar;
-          if (config.entCoef > 0) loss = tf.sub(loss, tf.mul(avg(s.entropy), config.entCoef)) as tf.Scalar;
-          if (config.ptxCoef > 0 && data.ptxCorpus) {
-            const c = corpusBatch(data.ptxCorpus, config.ptxBlockSize, config.ptxBatch, random);
-            loss = tf.add(loss, tf.mul(lmLoss(policy, { B: config.ptxBatch, T: config.ptxBlockSize, ...c }), config.ptxCoef)) as tf.Scalar;
-          }
-          const logRatio = tf.sub(s.logprobs, pick(oldLogp));
-          return {
-            loss,
-            extras: {
-              pg: pgLoss,
-              vf: vfLoss,
-              approxkl: tf.mul(0.5, avg(tf.square(logRatio))) as tf.Scalar,
-              clipfrac: avg(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), 'float32')),
-              ratio: avg(ratio),
-              vpred: avg(s.values as tf.Tensor),
-            },
-          };
-        });
-        stats.policy.push(r.extras.pg as number);
-        stats.value.push(r.extras.vf as number);
-        stats.approxkl.push(r.extras.approxkl as number);
-        stats.clipfrac.push(r.extras.clipfrac as number);
-        stats.ratio.push(r.extras.ratio as number);
-        stats.vpred.push(r.extras.vpred as number);
-        lastLr = r.lr;
-        lastGradNorm = r.gradNorm;
-        if (config.targetApproxKl > 0 && (r.extras.approxkl as number) > config.targetApproxKl) break epochs;
+      // 1–2. Rollout from the current policy; old log-probs, values and entropy; reference log-probs; scores.
+      const chosen = pickPrompts(data.prompts, config.rolloutBatch, random);
+      const c = await collectRollout(
+        pe.scoring,
+        sampler,
+        scorer,
+        data,
+        chosen,
+        {
+          ...DEFAULT_SAMPLING,
+          temperature: config.temperature,
+          topP: config.topP,
+          maxNewTokens: config.maxNewTokens,
+          eosTokenId: data.eos,
+          seed: config.seed * 100_003 + iteration,
+        },
+        true,
+        signal,
+      );
+      const { rollout, oldLogp, entropy, refLogp, texts, rawScores } = c;
+      const oldValues = c.values as Float32Array;
+      const { B, R } = rollout;
+
+      // 3. Rewards: normalised, clipped score at the last response token; −β·KL on every token.
+      const scores = rawScores.map((s, b) => s + (config.missingEosPenalty !== 0 && !rollout.containsEos[b] ? config.missingEosPenalty : 0));
+      if (config.scoreNorm === 'running') updateRunning(state, scores);
+      const normalised = scores.map((s) => {
+        const z = config.scoreNorm === 'running' ? (s - state.scoreMean) / Math.sqrt(state.scoreVar + 1e-8) : s;
+        return Math.max(-config.scoreClip, Math.min(config.scoreClip, z));
+      });
+      const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
+      const advantages = new Float32Array(B * R);
+      const returns = new Float32Array(B * R);
+      const seqKl: number[] = [];
+      const nonScore: number[] = [];
+      for (let b = 0; b < B; b++) {
+        const len = rollout.responses[b]?.length ?? 0;
+        const rewards: number[] = [];
+        const values: number[] = [];
+        let klSum = 0;
+        for (let t = 0; t < len; t++) {
+          const k = kl[b * R + t] as number;
+          klSum += k;
+          rewards.push(-state.klCoef * k + (t === len - 1 ? (normalised[b] as number) : 0));
+          values.push(oldValues[b * R + t] as number);
+        }
+        seqKl.push(klSum);
+        nonScore.push(-state.klCoef * klSum);
+        // 4. GAE on the real tokens of the row.
+        const g = gae(rewards, values, config.gamma, config.lam);
+        g.advantages.forEach((a, t) => (advantages[b * R + t] = a));
+        g.returns.forEach((ret, t) => (returns[b * R + t] = ret));
       }
-    }
+      if (config.whitenAdvantages) whitenMasked(advantages, rollout.responseMask);
 
-    // Explained variance of the rollout's values against its returns.
-    const realRet = masked(returns, rollout.responseMask);
-    const realVal = masked(oldValues, rollout.responseMask);
-    const varRet = variance(realRet);
-    const explained = varRet > 0 ? 1 - variance(realRet.map((x, i) => x - (realVal[i] as number))) / varRet : 0;
-    const meanKl = mean(seqKl);
-    const klCoefUsed = state.klCoef;
-    if (config.adaptiveKl) state.klCoef = adaptKl(state.klCoef, meanKl, B, config.adaptiveKl.target, config.adaptiveKl.horizon);
-    await sampler.refresh(policy);
-    const seconds = (performance.now() - started) / 1000;
-    const { rolloutSeconds, scoreSeconds } = c;
-    const responseTokens = sum(rollout.responseMask);
-    yield metrics('ppo', iteration, {
-      'objective/kl': meanKl,
-      'objective/kl_coef': klCoefUsed,
-      'objective/entropy': mean(allRows(B).map((b) => rowSumMasked(entropy, rollout.responseMask, b, R))),
-      'objective/non_score_reward': mean(nonScore),
-      'objective/rlhf_reward': mean(rawScores.map((s, b) => s + (nonScore[b] as number))),
-      'objective/scores': mean(rawScores),
-      'policy/approxkl': mean(stats.approxkl),
-      'policy/clipfrac': mean(stats.clipfrac),
-      'loss/policy': mean(stats.policy),
-      'loss/value': mean(stats.value),
-      'val/vpred': mean(stats.vpred),
-      'val/explained_variance': explained,
-      'val/ratio': mean(stats.ratio),
-      lr: lastLr,
-      grad_norm: lastGradNorm,
-      tokens_per_second: responseTokens / seconds,
-      'time/rollout': rolloutSeconds,
-      'time/scoring': scoreSeconds,
-      'time/update': seconds - rolloutSeconds - scoreSeconds,
-    });
-    if (due(iteration, config.sampleEvery) || iteration === 1) {
-      yield { type: 'samples', samples: chosen.slice(0, 4).map((p, b) => ({ iteration, prompt: p.text, completion: texts[b] as string, score: rawScores[b] as number, kl: seqKl[b] as number })) };
+      // 5. Epochs × shuffled minibatches.
+      const mbSize = Math.max(1, Math.floor(B / config.miniBatches));
+      const stats = { policy: [] as number[], value: [] as number[], approxkl: [] as number[], clipfrac: [] as number[], ratio: [] as number[], vpred: [] as number[] };
+      let lastLr = 0;
+      let lastGradNorm = 0;
+      epochs: for (let epoch = 0; epoch < config.ppoEpochs; epoch++) {
+        const order = shuffle(allRows(B), random);
+        for (let start = 0; start + mbSize <= B; start += mbSize) {
+          const mb = order.slice(start, start + mbSize);
+          const arrays = { oldLogp, advantages, returns, oldValues };
+          const r = trainer
+            ? await engine.ortStep((t) => t.gradients(ppoFeeds(t.ort, rollout, mb, arrays, config, data.ptxCorpus, random), PPO_STATS))
+            : optimStep('ppo', policy, optimizer, () => ppoMinibatchLoss(policy, rollout, mb, arrays, config, data.ptxCorpus, random));
+          stats.policy.push(r.extras.pg as number);
+          stats.value.push(r.extras.vf as number);
+          stats.approxkl.push(r.extras.approxkl as number);
+          stats.clipfrac.push(r.extras.clipfrac as number);
+          stats.ratio.push(r.extras.ratio as number);
+          stats.vpred.push(r.extras.vpred as number);
+          lastLr = r.lr;
+          lastGradNorm = r.gradNorm;
+          if (config.targetApproxKl > 0 && (r.extras.approxkl as number) > config.targetApproxKl) break epochs;
+        }
+      }
+
+      // Explained variance of the rollout's values against its returns.
+      const realRet = masked(returns, rollout.responseMask);
+      const realVal = masked(oldValues, rollout.responseMask);
+      const varRet = variance(realRet);
+      const explained = varRet > 0 ? 1 - variance(realRet.map((x, i) => x - (realVal[i] as number))) / varRet : 0;
+      const meanKl = mean(seqKl);
+      const klCoefUsed = state.klCoef;
+      if (config.adaptiveKl) state.klCoef = adaptKl(state.klCoef, meanKl, B, config.adaptiveKl.target, config.adaptiveKl.horizon);
+      await sampler.refresh(pe.weights());
+      const seconds = (performance.now() - started) / 1000;
+      const { rolloutSeconds, scoreSeconds } = c;
+      const responseTokens = sum(rollout.responseMask);
+      yield metrics('ppo', iteration, {
+        'objective/kl': meanKl,
+        'objective/kl_coef': klCoefUsed,
+        'objective/entropy': mean(allRows(B).map((b) => rowSumMasked(entropy, rollout.responseMask, b, R))),
+        'objective/non_score_reward': mean(nonScore),
+        'objective/rlhf_reward': mean(rawScores.map((s, b) => s + (nonScore[b] as number))),
+        'objective/scores': mean(rawScores),
+        'policy/approxkl': mean(stats.approxkl),
+        'policy/clipfrac': mean(stats.clipfrac),
+        'loss/policy': mean(stats.policy),
+        'loss/value': mean(stats.value),
+        'val/vpred': mean(stats.vpred),
+        'val/explained_variance': explained,
+        'val/ratio': mean(stats.ratio),
+        lr: lastLr,
+        grad_norm: lastGradNorm,
+        tokens_per_second: responseTokens / seconds,
+        'time/rollout': rolloutSeconds,
+        'time/scoring': scoreSeconds,
+        'time/update': seconds - rolloutSeconds - scoreSeconds,
+      });
+      if (due(iteration, config.sampleEvery) || iteration === 1) {
+        yield { type: 'samples', samples: chosen.slice(0, 4).map((p, b) => ({ iteration, prompt: p.text, completion: texts[b] as string, score: rawScores[b] as number, kl: seqKl[b] as number })) };
+      }
+      if (due(iteration, config.checkpointEvery) && iteration < config.iterations) yield pe.checkpoint(iteration, 'interval', { ...state });
     }
-    if (due(iteration, config.checkpointEvery) && iteration < config.iterations) yield { type: 'checkpoint', step: iteration, reason: 'interval', state: { ...state } };
+    yield pe.checkpoint(iteration, 'final', { ...state });
+  } finally {
+    await pe.release();
   }
-  yield { type: 'checkpoint', step: iteration, reason: 'final', state: { ...state } };
+}
+
+const PPO_STATS = ['pg', 'vf', 'approxkl', 'clipfrac', 'ratio', 'vpred'];
+
+/** PPO's minibatch as the ONNX Runtime graph takes it (onnx/policyGraphs.ts); PPO-ptx windows drawn as the tfjs path draws them. */
+function ppoFeeds(ort: typeof Ort, rollout: Rollout, mb: readonly number[], arrays: PpoArrays, config: PpoConfig, ptxCorpus: Int32Array | undefined, random: () => number): Record<string, Ort.Tensor> {
+  const R = rollout.R;
+  const feeds: Record<string, Ort.Tensor> = {
+    ...rolloutFeeds(ort, rollout, mb),
+    old_logp: rowsFeed(ort, arrays.oldLogp, mb, R),
+    advantages: rowsFeed(ort, arrays.advantages, mb, R),
+    returns: rowsFeed(ort, arrays.returns, mb, R),
+    old_values: rowsFeed(ort, arrays.oldValues, mb, R),
+  };
+  if (config.ptxCoef > 0 && ptxCorpus) {
+    const c = corpusBatch(ptxCorpus, config.ptxBlockSize, config.ptxBatch, random);
+    const dims = [config.ptxBatch, config.ptxBlockSize];
+    feeds.ptx_ids = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(c.ids, (v) => BigInt(v)),
+      dims,
+    );
+    feeds.ptx_targets = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(c.targets, (v) => BigInt(v)),
+      dims,
+    );
+  }
+  return feeds;
 }
 
 /** Welford-style merge of a batch into the running score mean/variance. */

@@ -10,7 +10,10 @@ import { DEFAULT_OPTIM } from '../optim';
 import type { AdamW, OptimConfig } from '../optim';
 import { batchRandom, shuffle } from '../data/batches';
 import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from '../rollout/rollout';
-import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
+import { policyEngine } from '../rollout/policyEngine';
+import { rolloutFeeds } from '../rollout/ortPolicy';
+import { buildRlooGraphs } from '../../onnx/policyGraphs';
+import type { Rollout, RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
 import { clippedSurrogate } from './ppo';
 import { due, metrics, optimStep } from '../stage';
 import { mean, rowSumMasked, sum, whiten } from '../stats';
@@ -68,6 +71,35 @@ export function leaveOneOut(rewards: readonly number[], k: number): number[] {
   return out;
 }
 
+/**
+ * RLOO's loss on the minibatch `mb` of a rollout (tfjs): the sequence-level clipped surrogate of
+ * the response log-prob against its old value, mean over sequences; with its statistics.
+ */
+export function rlooMinibatchLoss(
+  policy: TrainModel,
+  rollout: Rollout,
+  mb: readonly number[],
+  oldSeqLogp: readonly number[],
+  advantages: readonly number[],
+  config: Pick<RlooConfig, 'temperature' | 'clipRange'>,
+): { loss: tf.Scalar; extras: Record<string, tf.Scalar> } {
+  const R = rollout.R;
+  const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, false);
+  const mask = tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(rollout.responseMask.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
+  const seqLogp = tf.sum(tf.mul(s.logprobs, mask), 1); // [mb]
+  const old = tf.tensor1d(mb.map((row) => oldSeqLogp[row] as number));
+  const { loss, ratio } = clippedSurrogate(seqLogp, old, tf.tensor1d(mb.map((row) => advantages[row] as number)), config.clipRange);
+  const logRatio = tf.sub(seqLogp, old);
+  return {
+    loss: tf.mean(loss) as tf.Scalar,
+    extras: {
+      approxkl: tf.mul(0.5, tf.mean(tf.square(logRatio))) as tf.Scalar,
+      clipfrac: tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), 'float32')) as tf.Scalar,
+      ratio: tf.mean(ratio) as tf.Scalar,
+    },
+  };
+}
+
 export async function* rloo(
   policy: TrainModel,
   reference: TrainModel,
@@ -81,101 +113,111 @@ export async function* rloo(
 ): AsyncGenerator<StageEvent> {
   if (config.k < 2) throw new Error('rloo: k must be at least 2');
   let iteration = resume?.step ?? 0;
-  await sampler.refresh(policy);
-  while (iteration < config.iterations) {
-    if (signal?.aborted) {
-      yield { type: 'checkpoint', step: iteration, reason: 'cancel' };
-      signal.throwIfAborted();
-    }
-    iteration += 1;
-    const started = performance.now();
-    const random = batchRandom(config.seed, iteration);
-    // k consecutive rows per prompt, so groups are contiguous.
-    const prompts = pickPrompts(data.prompts, config.promptsPerIteration, random).flatMap((p) => Array.from({ length: config.k }, () => p));
-    const c = await collectRollout(
-      policy,
-      reference,
-      sampler,
-      scorer,
-      data,
-      prompts,
-      {
-        ...DEFAULT_SAMPLING,
-        temperature: config.temperature,
-        maxNewTokens: config.maxNewTokens,
-        eosTokenId: data.eos,
-        seed: config.seed * 100_003 + iteration,
-      },
-      false,
-      signal,
-    );
-    const { rollout, oldLogp, refLogp, entropy, rawScores, texts } = c;
-    const { B, R } = rollout;
-    const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
-    const seqKl = allRows(B).map((b) => rowSumMasked(kl, rollout.responseMask, b, R));
-    const oldSeqLogp = allRows(B).map((b) => rowSumMasked(oldLogp, rollout.responseMask, b, R));
-    const rewards = rawScores.map((s, b) => s - config.klCoef * (seqKl[b] as number));
-    const loo = leaveOneOut(rewards, config.k);
-    const adv = config.normalizeAdvantages ? whiten(loo) : loo;
-
-    const mbSize = Math.max(1, Math.floor(B / config.miniBatches));
-    const losses: number[] = [];
-    const approxkl: number[] = [];
-    const clipfrac: number[] = [];
-    const ratios: number[] = [];
-    let lr = 0;
-    let gradNorm = 0;
-    for (let epoch = 0; epoch < config.epochs; epoch++) {
-      const order = shuffle(allRows(B), random);
-      for (let start = 0; start + mbSize <= B; start += mbSize) {
-        const mb = order.slice(start, start + mbSize);
-        const r = optimStep('rloo', policy, optimizer, () => {
-          const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, false);
-          const mask = tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(rollout.responseMask.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
-          const seqLogp = tf.sum(tf.mul(s.logprobs, mask), 1); // [mb]
-          const old = tf.tensor1d(mb.map((row) => oldSeqLogp[row] as number));
-          const { loss, ratio } = clippedSurrogate(seqLogp, old, tf.tensor1d(mb.map((row) => adv[row] as number)), config.clipRange);
-          const logRatio = tf.sub(seqLogp, old);
-          return {
-            loss: tf.mean(loss) as tf.Scalar,
-            extras: {
-              approxkl: tf.mul(0.5, tf.mean(tf.square(logRatio))) as tf.Scalar,
-              clipfrac: tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), 'float32')) as tf.Scalar,
-              ratio: tf.mean(ratio) as tf.Scalar,
-            },
-          };
-        });
-        losses.push(r.loss);
-        approxkl.push(r.extras.approxkl as number);
-        clipfrac.push(r.extras.clipfrac as number);
-        ratios.push(r.extras.ratio as number);
-        lr = r.lr;
-        gradNorm = r.gradNorm;
+  const pe = await policyEngine('rloo', policy, reference, optimizer, buildRlooGraphs(policy.config, config), config.temperature);
+  try {
+    const { engine } = pe;
+    const trainer = engine.trainer;
+    await sampler.refresh(pe.weights());
+    while (iteration < config.iterations) {
+      if (signal?.aborted) {
+        yield pe.checkpoint(iteration, 'cancel');
+        signal.throwIfAborted();
       }
+      iteration += 1;
+      const started = performance.now();
+      const random = batchRandom(config.seed, iteration);
+      // k consecutive rows per prompt, so groups are contiguous.
+      const prompts = pickPrompts(data.prompts, config.promptsPerIteration, random).flatMap((p) => Array.from({ length: config.k }, () => p));
+      const c = await collectRollout(
+        pe.scoring,
+        sampler,
+        scorer,
+        data,
+        prompts,
+        {
+          ...DEFAULT_SAMPLING,
+          temperature: config.temperature,
+          maxNewTokens: config.maxNewTokens,
+          eosTokenId: data.eos,
+          seed: config.seed * 100_003 + iteration,
+        },
+        false,
+        signal,
+      );
+      const { rollout, oldLogp, refLogp, entropy, rawScores, texts } = c;
+      const { B, R } = rollout;
+      const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
+      const seqKl = allRows(B).map((b) => rowSumMasked(kl, rollout.responseMask, b, R));
+      const oldSeqLogp = allRows(B).map((b) => rowSumMasked(oldLogp, rollout.responseMask, b, R));
+      const rewards = rawScores.map((s, b) => s - config.klCoef * (seqKl[b] as number));
+      const loo = leaveOneOut(rewards, config.k);
+      const adv = config.normalizeAdvantages ? whiten(loo) : loo;
+
+      const mbSize = Math.max(1, Math.floor(B / config.miniBatches));
+      const losses: number[] = [];
+      const approxkl: number[] = [];
+      const clipfrac: number[] = [];
+      const ratios: number[] = [];
+      let lr = 0;
+      let gradNorm = 0;
+      for (let epoch = 0; epoch < config.epochs; epoch++) {
+        const order = shuffle(allRows(B), random);
+        for (let start = 0; start + mbSize <= B; start += mbSize) {
+          const mb = order.slice(start, start + mbSize);
+          const r = trainer
+            ? await engine.ortStep((t) =>
+                t.gradients(
+                  {
+                    ...rolloutFeeds(t.ort, rollout, mb),
+                    old_seq_logp: new t.ort.Tensor(
+                      'float32',
+                      Float32Array.from(mb, (row) => oldSeqLogp[row] as number),
+                      [mb.length],
+                    ),
+                    advantages: new t.ort.Tensor(
+                      'float32',
+                      Float32Array.from(mb, (row) => adv[row] as number),
+                      [mb.length],
+                    ),
+                  },
+                  ['approxkl', 'clipfrac', 'ratio'],
+                ),
+              )
+            : optimStep('rloo', policy, optimizer, () => rlooMinibatchLoss(policy, rollout, mb, oldSeqLogp, adv, config));
+          losses.push(r.loss);
+          approxkl.push(r.extras.approxkl as number);
+          clipfrac.push(r.extras.clipfrac as number);
+          ratios.push(r.extras.ratio as number);
+          lr = r.lr;
+          gradNorm = r.gradNorm;
+        }
+      }
+      await sampler.refresh(pe.weights());
+      const seconds = (performance.now() - started) / 1000;
+      yield metrics('rloo', iteration, {
+        'objective/kl': mean(seqKl),
+        'objective/entropy': mean(allRows(B).map((b) => rowSumMasked(entropy, rollout.responseMask, b, R))),
+        'objective/non_score_reward': mean(seqKl.map((k) => -config.klCoef * k)),
+        'objective/rlhf_reward': mean(rewards),
+        'objective/scores': mean(rawScores),
+        'policy/approxkl': mean(approxkl),
+        'policy/clipfrac': mean(clipfrac),
+        'loss/policy': mean(losses),
+        'val/ratio': mean(ratios),
+        lr,
+        grad_norm: gradNorm,
+        tokens_per_second: sum(rollout.responseMask) / seconds,
+        'time/rollout': c.rolloutSeconds,
+        'time/scoring': c.scoreSeconds,
+        'time/update': seconds - c.rolloutSeconds - c.scoreSeconds,
+      });
+      if (due(iteration, config.sampleEvery) || iteration === 1) {
+        yield { type: 'samples', samples: prompts.slice(0, 4).map((p, b) => ({ iteration, prompt: p.text, completion: texts[b] as string, score: rawScores[b] as number, kl: seqKl[b] as number })) };
+      }
+      if (due(iteration, config.checkpointEvery) && iteration < config.iterations) yield pe.checkpoint(iteration, 'interval');
     }
-    await sampler.refresh(policy);
-    const seconds = (performance.now() - started) / 1000;
-    yield metrics('rloo', iteration, {
-      'objective/kl': mean(seqKl),
-      'objective/entropy': mean(allRows(B).map((b) => rowSumMasked(entropy, rollout.responseMask, b, R))),
-      'objective/non_score_reward': mean(seqKl.map((k) => -config.klCoef * k)),
-      'objective/rlhf_reward': mean(rewards),
-      'objective/scores': mean(rawScores),
-      'policy/approxkl': mean(approxkl),
-      'policy/clipfrac': mean(clipfrac),
-      'loss/policy': mean(losses),
-      'val/ratio': mean(ratios),
-      lr,
-      grad_norm: gradNorm,
-      tokens_per_second: sum(rollout.responseMask) / seconds,
-      'time/rollout': c.rolloutSeconds,
-      'time/scoring': c.scoreSeconds,
-      'time/update': seconds - c.rolloutSeconds - c.scoreSeconds,
-    });
-    if (due(iteration, config.sampleEvery) || iteration === 1) {
-      yield { type: 'samples', samples: prompts.slice(0, 4).map((p, b) => ({ iteration, prompt: p.text, completion: texts[b] as string, score: rawScores[b] as number, kl: seqKl[b] as number })) };
-    }
-    if (due(iteration, config.checkpointEvery) && iteration < config.iterations) yield { type: 'checkpoint', step: iteration, reason: 'interval' };
+    yield pe.checkpoint(iteration, 'final');
+  } finally {
+    await pe.release();
   }
-  yield { type: 'checkpoint', step: iteration, reason: 'final' };
 }

@@ -43,8 +43,8 @@ const pairs: DpoPair[] = [
 ];
 
 /** Random weights spread enough that the two models' log-probs differ clearly (non-trivial LayerNorm scales and biases too). */
-function randomModel(seed: number): Record<string, tf.Tensor> {
-  return Object.fromEntries([...randomWeights(config, seed)].map(([name, w]) => [name, tf.tensor(w.data, [...w.shape])]));
+function randomModel(seed: number): Record<string, tf.Variable> {
+  return Object.fromEntries([...randomWeights(config, seed)].map(([name, w]) => [name, tf.variable(tf.tensor(w.data, [...w.shape]), false, `dpo_init_${seed}_${name}`)]));
 }
 
 test('the DPO training graph: loss, statistics and every gradient match tfjs (ε 0 and 0.2); the loss graph agrees', async () => {

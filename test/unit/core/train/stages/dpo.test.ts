@@ -131,7 +131,7 @@ const learnConfig: DpoConfig = {
 /** The parameters a checkpoint's snapshot carries, as a tfjs model (the ONNX Runtime engine freed the policy's own). */
 function fromSnapshot(event: StageEvent | undefined): TrainModel {
   assert.ok(event?.type === 'checkpoint' && event.snapshot, 'a checkpoint with a snapshot');
-  return { config: small, params: Object.fromEntries([...event.snapshot.weights].map(([name, w]) => [name, tf.tensor(Float32Array.from(w.data), [...w.shape])])) };
+  return { config: small, params: Object.fromEntries([...event.snapshot.weights].map(([name, w]) => [name, tf.variable(tf.tensor(Float32Array.from(w.data), [...w.shape]), false)])) };
 }
 
 for (const engine of ['ort', 'tfjs'] as const) {

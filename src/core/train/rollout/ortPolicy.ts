@@ -1,0 +1,149 @@
+/**
+ * PPO and RLOO on the ONNX Runtime engine: a rollout's rows as the policy graphs' feeds
+ * (onnx/policyGraphs.ts), the frozen reference and reward model as sessions whose weights are
+ * initializers (built once per run, their tfjs tensors freed), and the rollout's scoring passes
+ * (policy log-probs, entropies, values; reference log-probs) through them.
+ */
+import type * as Ort from 'onnxruntime-node';
+import type { GPT2Config } from '../../model/config';
+import type { Weights } from '../../model/checkpoint';
+import { parameterShapes } from '../../model/config';
+import { buildFrozenStatsGraph, buildRewardScoreGraph } from '../../onnx/policyGraphs';
+import { resolveOrtDevice } from '../ort/device';
+import type { OrtTrainer } from '../ort/trainer';
+import type { TrainModel } from '../stage';
+import type { Rollout, RolloutScoring, Scorer, TokenArrays } from './rollout';
+
+type OrtModule = typeof Ort;
+
+const int64 = (ort: OrtModule, values: ArrayLike<number>, dims: readonly number[]): Ort.Tensor =>
+  new ort.Tensor(
+    'int64',
+    BigInt64Array.from(Array.from(values), (v) => BigInt(v)),
+    [...dims],
+  );
+
+/** Rows `rows` of [B·width] values. */
+export function pickRows(src: Float32Array, rows: readonly number[], width: number): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((row, i) => out.set(src.subarray(row * width, (row + 1) * width), i * width));
+  return out;
+}
+
+/**
+ * The policy graphs' rollout inputs for rows `rows`: ids and mask [n, P+R]; for response token j
+ * of row i the hidden state at column P−1+j predicts it (token_index = i·T + P−1+j), its id, mask.
+ */
+export function rolloutFeeds(ort: OrtModule, r: Rollout, rows: readonly number[]): Record<string, Ort.Tensor> {
+  const n = rows.length;
+  const T = r.P + r.R;
+  const ids = new Int32Array(n * T);
+  rows.forEach((row, i) => ids.set(r.ids.subarray(row * T, (row + 1) * T), i * T));
+  const index = Array.from({ length: n * r.R }, (_, k) => Math.floor(k / r.R) * T + r.P - 1 + (k % r.R));
+  const targets = new Int32Array(n * r.R);
+  rows.forEach((row, i) => targets.set(r.responseIds.subarray(row * r.R, (row + 1) * r.R), i * r.R));
+  return {
+    input_ids: int64(ort, ids, [n, T]),
+    attention_mask: new ort.Tensor('float32', pickRows(r.mask, rows, T), [n, T]),
+    token_index: int64(ort, index, [n * r.R]),
+    targets: int64(ort, targets, [n * r.R]),
+    response_mask: new ort.Tensor('float32', pickRows(r.responseMask, rows, r.R), [n, r.R]),
+  };
+}
+
+/** Per-row arrays [n, R] as a feed. */
+export function rowsFeed(ort: OrtModule, src: Float32Array, rows: readonly number[], R: number): Ort.Tensor {
+  return new ort.Tensor('float32', pickRows(src, rows, R), [rows.length, R]);
+}
+
+/** The model's weights (the names of `names`) read once from its tfjs tensors, then the tensors freed. */
+function takeWeights(model: TrainModel, names: Iterable<string>): Weights {
+  const out: Weights = new Map();
+  for (const name of names) {
+    const v = model.params[name];
+    if (!v) throw new Error(`frozen model: parameter '${name}' is missing`);
+    out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+    v.dispose();
+  }
+  return out;
+}
+
+/** A frozen model in one ONNX Runtime session, its weights initializers. */
+class FrozenSession {
+  private constructor(
+    readonly ort: OrtModule,
+    private readonly session: Ort.InferenceSession,
+  ) {}
+
+  static async create(bytes: Uint8Array): Promise<FrozenSession> {
+    const ort = await import('onnxruntime-node');
+    const { device, threads } = await resolveOrtDevice();
+    return new FrozenSession(ort, await ort.InferenceSession.create(bytes, { executionProviders: [device], intraOpNumThreads: threads, graphOptimizationLevel: 'all', logSeverityLevel: 3 }));
+  }
+
+  async run(feeds: Record<string, Ort.Tensor>, outputs: readonly string[]): Promise<Record<string, Float32Array>> {
+    const out = await this.session.run(feeds, [...outputs]);
+    return Object.fromEntries(outputs.map((o) => [o, out[o]?.data as Float32Array]));
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/**
+ * The rollout's scoring passes on ONNX Runtime: the policy's statistics from the trainer's `stats`
+ * graph (its current parameters), the reference's log-probs from a frozen session. The reference's
+ * tfjs tensors are freed once the session holds its weights.
+ */
+export async function ortRolloutScoring(trainer: OrtTrainer, reference: TrainModel, temperature: number): Promise<RolloutScoring & { release(): Promise<void> }> {
+  const ref = await FrozenSession.create(buildFrozenStatsGraph(reference.config, takeWeights(reference, parameterShapes(reference.config).keys()), temperature));
+  const ort = ref.ort;
+  return {
+    policy: async (r, rows, withValues): Promise<TokenArrays> => {
+      const out = await trainer.infer('stats', rolloutFeeds(ort, r, rows), withValues ? ['logp', 'entropy', 'values'] : ['logp', 'entropy']);
+      return { logp: out.logp as Float32Array, entropy: out.entropy as Float32Array, ...(withValues ? { values: out.values as Float32Array } : {}) };
+    },
+    reference: async (r, rows) => (await ref.run(rolloutFeeds(ort, r, rows), ['logp'])).logp as Float32Array,
+    release: () => ref.release(),
+  };
+}
+
+/**
+ * A reward model (GPT2ForSequenceClassification) scoring each rollout row at its last real token
+ * on ONNX Runtime, after appending EOS to responses that lack it — as rewardModelScorer (tfjs).
+ * Its tfjs tensors are freed once the session holds its weights.
+ */
+export async function ortRewardModelScorer(rm: TrainModel, eos: number | null): Promise<Scorer & { release(): Promise<void> }> {
+  const config: GPT2Config = rm.config;
+  const session = await FrozenSession.create(buildRewardScoreGraph(config, takeWeights(rm, [...parameterShapes(config).keys(), 'score.weight'])));
+  const ort = session.ort;
+  const scorer = async (_prompts: readonly string[], _responses: readonly string[], r: Rollout): Promise<number[]> => {
+    const T = r.P + r.R + 1;
+    // Prompts are fitted to the context before sampling; should a row still be too long, the
+    // reward model reads its last n_positions tokens (the response and the EOS).
+    const keep = Math.min(T, config.n_positions);
+    const ids = new Int32Array(r.B * keep).fill(eos ?? 0);
+    const mask = new Float32Array(r.B * keep);
+    const last: number[] = [];
+    for (let b = 0; b < r.B; b++) {
+      const row = new Int32Array(T).fill(eos ?? 0);
+      const m = new Float32Array(T);
+      row.set(r.ids.subarray(b * (T - 1), (b + 1) * (T - 1)));
+      m.set(r.mask.subarray(b * (T - 1), (b + 1) * (T - 1)));
+      const len = r.responses[b]?.length ?? 0;
+      if (eos !== null && r.responses[b]?.[len - 1] !== eos) {
+        row[r.P + len] = eos;
+        m[r.P + len] = 1;
+      }
+      ids.set(row.subarray(T - keep), b * keep);
+      mask.set(m.subarray(T - keep), b * keep);
+      let l = 0;
+      for (let t = 0; t < keep; t++) if ((mask[b * keep + t] as number) > 0) l = t;
+      last.push(l);
+    }
+    const out = await session.run({ input_ids: int64(ort, ids, [r.B, keep]), attention_mask: new ort.Tensor('float32', mask, [r.B, keep]), last_index: int64(ort, last, [r.B]) }, ['scores']);
+    return Array.from(out.scores as Float32Array);
+  };
+  return Object.assign(scorer, { release: () => session.release() });
+}

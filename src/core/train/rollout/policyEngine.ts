@@ -1,0 +1,64 @@
+/**
+ * What PPO and RLOO train through, on either engine: the stage engine (engine.ts) over the policy
+ * graphs, the rollout's scoring passes, the policy's LM weights for the sampler's refresh, and
+ * checkpoint events carrying the engine's snapshot. On ONNX Runtime the policy's, the reference's
+ * and (ortPolicy.ts) the reward model's tfjs tensors are freed once the engine holds them: read
+ * weights through `weights()`, never from the tfjs models.
+ */
+import type { StageName } from '../../../protocol/stages';
+import type { Weights } from '../../model/checkpoint';
+import { parameterShapes } from '../../model/config';
+import type { PolicyGraphs } from '../../onnx/policyGraphs';
+import { stageEngine } from '../engine';
+import type { StageEngine } from '../engine';
+import type { AdamW } from '../optim';
+import type { StageEvent, TrainModel } from '../stage';
+import { ortRolloutScoring } from './ortPolicy';
+import { tfjsRolloutScoring } from './rollout';
+import type { RolloutScoring } from './rollout';
+import { lmWeights } from './samplers';
+
+export interface PolicyEngine {
+  readonly engine: StageEngine;
+  readonly scoring: RolloutScoring;
+  /** The policy's LM weights now (no value head): views of the trainer's buffers on ONNX Runtime. */
+  weights(): Weights;
+  /** A checkpoint event at `step`, with the engine's snapshot. */
+  checkpoint(step: number, reason: 'interval' | 'final' | 'cancel', state?: unknown): StageEvent;
+  release(): Promise<void>;
+}
+
+export async function policyEngine(stage: StageName, policy: TrainModel, reference: TrainModel, optimizer: AdamW, graphs: PolicyGraphs, temperature: number): Promise<PolicyEngine> {
+  const engine = await stageEngine(stage, policy, optimizer, graphs);
+  const trainer = engine.trainer;
+  let scoring: RolloutScoring & { release?: () => Promise<void> };
+  try {
+    scoring = trainer ? await ortRolloutScoring(trainer, reference, temperature) : tfjsRolloutScoring(policy, reference, temperature);
+  } catch (err) {
+    await engine.release();
+    throw err;
+  }
+  const lmNames = [...parameterShapes(policy.config).keys()];
+  return {
+    engine,
+    scoring,
+    weights: () => {
+      if (!trainer) return lmWeights(policy);
+      return new Map(
+        lmNames.map((name) => {
+          const p = trainer.params.get(name);
+          if (!p) throw new Error(`${stage}: the trainer has no parameter '${name}'`);
+          return [name, { shape: [...p.shape], data: p.data }];
+        }),
+      );
+    },
+    checkpoint: (step, reason, state) => {
+      const snapshot = engine.snapshot();
+      return { type: 'checkpoint', step, reason, ...(state === undefined ? {} : { state }), ...(snapshot ? { snapshot } : {}) };
+    },
+    release: async () => {
+      await scoring.release?.();
+      await engine.release();
+    },
+  };
+}

@@ -7,13 +7,13 @@
  * Two ways to hold the weights (liveGraph.ts builds both graphs without weight bytes inside):
  * - baked (default): the session holds its own copy of the weights, read at creation from the
  *   caller's buffers as in-memory external data (no serialisation). `refresh` builds a new
- *   session: about 0.8 s at distilgpt2 size, 1.6 s at gpt2 size (bench/refresh.ts). The weights
+ *   session: about 0.9 s at distilgpt2 size, 1.8 s at gpt2 size (bench/refresh.ts). The weights
  *   are prepacked for the matmuls, so decode steps are fastest.
  * - live (`live: true`, CPU only): one session, built once, whose parameters are graph inputs fed
  *   the caller's Float32Arrays by reference at every run (no copy). A policy update written into
  *   those same buffers needs no new session: `refresh` with the same buffers costs nothing, with
  *   new ones it only swaps the tensors it feeds. The price is at every step: ONNX Runtime packs
- *   each weight matrix again in every matmul (decode steps ~1.4× slower at distilgpt2 size), and
+ *   each weight matrix again in every matmul (sampling ~2× slower at distilgpt2 and gpt2 size), and
  *   the logits differ from a baked session's in the last bits (~1e-5), so a near-tie may pick a
  *   different token. The buffers must not change while a `sample` or `logits` call is running
  *   (they are read at every step). On CUDA the weights would cross to the device at every step,

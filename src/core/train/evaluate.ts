@@ -8,6 +8,17 @@ import { DEFAULT_SAMPLING } from '../sample/types';
 import { disposeModel, loadModel } from './model';
 import { ortRolloutSampler } from './rollout/samplers';
 import { allRows, buildRollout, responseStats } from './rollout/rollout';
+import type { Rollout } from './rollout/rollout';
+import { ortFrozenLogProbs } from './rollout/ortPolicy';
+import { trainingEngine } from './engine';
+import { loadCheckpoint } from '../model/checkpoint';
+import type { Checkpoint, Weights } from '../model/checkpoint';
+import { parameterShapes } from '../model/config';
+import type { NamedTensor } from '../model/safetensors';
+import { OrtSampler } from '../sample/ortSampler';
+import { fitPrompt, promptRoom } from '../sample/types';
+import type { Completion, SamplingOptions } from '../sample/types';
+import type { Tokenizer } from '../tokenizer/tokenizer';
 
 export interface PolicyEvaluation {
   readonly meanScore: number;
@@ -25,35 +36,81 @@ export interface EvaluateOptions {
 }
 
 export async function evaluatePolicy(policyDir: string, referenceDir: string, prompts: readonly string[], score: (text: string) => number, options: EvaluateOptions): Promise<PolicyEvaluation> {
+  if (trainingEngine().name === 'ort') return evaluateOnOrt(policyDir, referenceDir, prompts, score, options);
   const policy = loadModel(policyDir, 'lm');
   const reference = loadModel(referenceDir, 'lm');
   const decode = (ids: readonly number[]): string => policy.tokenizer.decode(ids);
   const sampler = await ortRolloutSampler(policy, decode);
   try {
-    const rows = prompts.flatMap((text) => Array.from({ length: options.n }, () => ({ text, ids: policy.tokenizer.encode(text) })));
-    const completions = await sampler.sample(
-      rows.map((r) => r.ids),
-      { ...DEFAULT_SAMPLING, temperature: options.temperature, maxNewTokens: options.maxNewTokens, eosTokenId: policy.tokenizer.eosTokenId, seed: options.seed },
-    );
-    const eos = policy.tokenizer.eosTokenId;
-    const rollout = buildRollout(
-      rows.map((r) => r.ids),
-      completions,
-      eos ?? 0,
-      eos,
-    );
+    const { rows, completions, rollout } = await sample(policy.tokenizer, policy.config.n_positions, (p, o) => sampler.sample(p, o), prompts, options);
     const kl = tf.tidy(() => {
       const all = allRows(rollout.B);
       const p = responseStats(policy.params, policy.config, rollout, all, options.temperature, false).logprobs;
       const q = responseStats(reference.params, reference.config, rollout, all, options.temperature, false).logprobs;
       return Array.from(tf.sum(tf.mul(tf.sub(p, q), tf.tensor2d(rollout.responseMask, [rollout.B, rollout.R])), 1).dataSync());
     });
-    const samples = completions.map((c, i) => ({ prompt: rows[i]!.text, completion: c.text, score: score(c.text) }));
-    const mean = (xs: readonly number[]): number => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
-    return { meanScore: mean(samples.map((s) => s.score)), meanKl: mean(kl), samples };
+    return summary(rows, completions, kl, score);
   } finally {
     await sampler.dispose();
     disposeModel(policy);
     disposeModel(reference);
   }
+}
+
+/** The same on ONNX Runtime alone: the sampler and both models' log-probs from the checkpoints' weights, no tfjs. */
+async function evaluateOnOrt(policyDir: string, referenceDir: string, prompts: readonly string[], score: (text: string) => number, options: EvaluateOptions): Promise<PolicyEvaluation> {
+  const policy = loadCheckpoint(policyDir);
+  const reference = loadCheckpoint(referenceDir);
+  const lm = (c: Checkpoint): Weights => new Map([...parameterShapes(c.config).keys()].map((name) => [name, c.weights.get(name) as NamedTensor]));
+  const decode = (ids: readonly number[]): string => policy.tokenizer.decode(ids);
+  const sampler = await OrtSampler.create({ config: policy.config, weights: lm(policy) });
+  const p = await ortFrozenLogProbs(policy.config, lm(policy), options.temperature);
+  const q = await ortFrozenLogProbs(reference.config, lm(reference), options.temperature);
+  try {
+    const { rows, completions, rollout } = await sample(policy.tokenizer, policy.config.n_positions, (ids, o) => sampler.sample(ids, o, decode), prompts, options);
+    const all = allRows(rollout.B);
+    const lp = await p.logp(rollout, all);
+    const lq = await q.logp(rollout, all);
+    const kl = all.map((b) => {
+      let s = 0;
+      for (let j = 0; j < rollout.R; j++) s += ((lp[b * rollout.R + j] as number) - (lq[b * rollout.R + j] as number)) * (rollout.responseMask[b * rollout.R + j] as number);
+      return s;
+    });
+    return summary(rows, completions, kl, score);
+  } finally {
+    await sampler.dispose();
+    await p.release();
+    await q.release();
+  }
+}
+
+/** `options.n` samples per prompt with a fixed seed, laid out as a rollout. */
+async function sample(
+  tokenizer: Tokenizer,
+  nPositions: number,
+  run: (prompts: readonly (readonly number[])[], options: SamplingOptions) => Promise<Completion[]>,
+  prompts: readonly string[],
+  options: EvaluateOptions,
+): Promise<{ rows: { text: string; ids: number[] }[]; completions: Completion[]; rollout: Rollout }> {
+  // A prompt longer than the context leaves room for keeps its end, as the sampler does (so the rollout is what was sampled).
+  const room = promptRoom(nPositions, options.maxNewTokens);
+  const rows = prompts.flatMap((text) => Array.from({ length: options.n }, () => ({ text, ids: [...fitPrompt(tokenizer.encode(text), room)] })));
+  const eos = tokenizer.eosTokenId;
+  const completions = await run(
+    rows.map((r) => r.ids),
+    { ...DEFAULT_SAMPLING, temperature: options.temperature, maxNewTokens: options.maxNewTokens, eosTokenId: eos, seed: options.seed },
+  );
+  const rollout = buildRollout(
+    rows.map((r) => r.ids),
+    completions,
+    eos ?? 0,
+    eos,
+  );
+  return { rows, completions, rollout };
+}
+
+function summary(rows: readonly { text: string }[], completions: readonly Completion[], kl: readonly number[], score: (text: string) => number): PolicyEvaluation {
+  const samples = completions.map((c, i) => ({ prompt: rows[i]!.text, completion: c.text, score: score(c.text) }));
+  const mean = (xs: readonly number[]): number => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
+  return { meanScore: mean(samples.map((s) => s.score)), meanKl: mean(kl), samples };
 }

@@ -91,20 +91,33 @@ class FrozenSession {
   }
 }
 
+/** A frozen model's response-token log-probs at `temperature` on ONNX Runtime (its weights initializers). */
+export async function ortFrozenLogProbs(
+  config: GPT2Config,
+  weights: Weights,
+  temperature: number,
+): Promise<{ logp(r: Rollout, rows: readonly number[]): Promise<Float32Array>; release(): Promise<void> }> {
+  const session = await FrozenSession.create(buildFrozenStatsGraph(config, weights, temperature));
+  return {
+    logp: async (r, rows) => (await session.run(rolloutFeeds(session.ort, r, rows), ['logp'])).logp as Float32Array,
+    release: () => session.release(),
+  };
+}
+
 /**
  * The rollout's scoring passes on ONNX Runtime: the policy's statistics from the trainer's `stats`
  * graph (its current parameters), the reference's log-probs from a frozen session. The reference's
  * tfjs tensors are freed once the session holds its weights.
  */
 export async function ortRolloutScoring(trainer: OrtTrainer, reference: TrainModel, temperature: number): Promise<RolloutScoring & { release(): Promise<void> }> {
-  const ref = await FrozenSession.create(buildFrozenStatsGraph(reference.config, takeWeights(reference, parameterShapes(reference.config).keys()), temperature));
-  const ort = ref.ort;
+  const ref = await ortFrozenLogProbs(reference.config, takeWeights(reference, parameterShapes(reference.config).keys()), temperature);
+  const ort = trainer.ort;
   return {
     policy: async (r, rows, withValues): Promise<TokenArrays> => {
       const out = await trainer.infer('stats', rolloutFeeds(ort, r, rows), withValues ? ['logp', 'entropy', 'values'] : ['logp', 'entropy']);
       return { logp: out.logp as Float32Array, entropy: out.entropy as Float32Array, ...(withValues ? { values: out.values as Float32Array } : {}) };
     },
-    reference: async (r, rows) => (await ref.run(rolloutFeeds(ort, r, rows), ['logp'])).logp as Float32Array,
+    reference: (r, rows) => ref.logp(r, rows),
     release: () => ref.release(),
   };
 }

@@ -121,3 +121,21 @@ test('no tensor leaks across PPO iterations', async () => {
   assert.equal(counts.get(3), counts.get(2));
   assert.equal(counts.get(4), counts.get(3));
 });
+
+test('50 PPO iterations on the ONNX Runtime engine leave RSS flat (sessions, feeds and the sampler refresh keep nothing per iteration)', async () => {
+  const rss: number[] = [];
+  await runPpo({ ...toyPpo, iterations: 50, rolloutBatch: 8, maxNewTokens: 8, sampleEvery: 0 }, 6, (e) => {
+    if (e.type === 'metrics') rss.push(process.memoryUsage().rss);
+  });
+  assert.equal(rss.length, 50);
+  // After 10 iterations of warm-up (allocator pools, JIT), what remains may wander but not climb.
+  const settled = rss[9] as number;
+  const growth = (Math.max(...rss.slice(10)) - settled) / 2 ** 20;
+  console.log(
+    `PPO RSS: ${(settled / 2 ** 20).toFixed(0)} MB after 10 iterations, at most +${growth.toFixed(1)} MB over the next 40 (${[19, 29, 39, 49].map((i) => ((rss[i] as number) / 2 ** 20).toFixed(0)).join(', ')} MB)`,
+  );
+  assert.ok(growth < 40, `RSS grew by ${growth.toFixed(1)} MB over 40 iterations`);
+  // A leak grows linearly; settling slows down: the last 20 iterations add little.
+  const late = ((rss[49] as number) - (rss[29] as number)) / 2 ** 20;
+  assert.ok(late < 12, `RSS grew by ${late.toFixed(1)} MB over the last 20 iterations`);
+});

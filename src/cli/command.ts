@@ -64,12 +64,12 @@ export const ENGINE_OPTIONS = { engine: { type: 'string' }, device: { type: 'str
 /** Their usage and help lines. */
 export const ENGINE_USAGE = `[--engine ort|tfjs] [--device ${ORT_DEVICES.join('|')}] [--threads N]`;
 export const ENGINE_HELP =
-  '  --engine        what trains pretraining, SFT and the reward model: ort (ONNX Runtime; default) or tfjs\n' +
+  '  --engine        what trains every stage: ort (ONNX Runtime; default) or tfjs\n' +
   `  --device        ONNX Runtime's device: ${ORT_DEVICES.join(', ')} (default auto: a GPU provider that loads and agrees with the CPU on a check step, else the CPU)\n` +
   '  --threads N     CPU threads for ONNX Runtime (default: the physical cores)';
 
 /**
- * `--engine` (ort | tfjs, default ort): what trains pretraining, SFT and the reward model;
+ * `--engine` (ort | tfjs, default ort): what trains every stage;
  * `--device` (default auto) and `--threads` (default the physical cores): where ONNX Runtime
  * runs. Applied to this process.
  */

@@ -33,7 +33,7 @@ function main(): void {
   }
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const labeler = arg('labeler');
-  // What trains pretraining, SFT and the reward model: ONNX Runtime unless the host asks for tfjs;
+  // What trains every stage: ONNX Runtime unless the host asks for tfjs;
   // its device (rlhf.engine.device; resolved on first use) and threads (--threads, else the
   // physical cores minus rlhf.engine.reservedCores).
   const device = arg('device');

@@ -18,7 +18,7 @@ export function isOrtDevice(value: unknown): value is OrtDevice {
   return typeof value === 'string' && (ORT_DEVICES as readonly string[]).includes(value);
 }
 
-/** What trains pretraining, SFT and the reward model in a process, as loaded. */
+/** What trains every stage in a process, as loaded. */
 export interface TrainingReport {
   readonly engine: 'ort' | 'tfjs';
   /** ONNX Runtime's execution provider, or the tfjs backend. */

@@ -15,7 +15,7 @@ export const statusCommand: CliCommand = {
     const { report } = await initCompute(backendFlag(flags));
     // What really loaded: the device is resolved (and checked) here, as a training run would.
     const training = await trainingReport(engine, report.backend);
-    io.out(flags.json ? JSON.stringify({ ...report, training }, null, 2) : `${formatBackendReport(report)}\ntraining (pretrain, SFT, reward): ${formatTrainingReport(training)}`);
+    io.out(flags.json ? JSON.stringify({ ...report, training }, null, 2) : `${formatBackendReport(report)}\ntraining: ${formatTrainingReport(training)}`);
     return 0;
   },
 };

@@ -1,5 +1,5 @@
 /**
- * Which engine trains pretraining, SFT and the reward model: ONNX Runtime (the default: every
+ * Which engine trains every stage (pretraining, SFT, reward model, DPO, PPO, RLOO): ONNX Runtime (the default: every
  * core, the training graphs of onnx/gptGraph.ts, AdamW in the arena) or tfjs (the
  * correctness reference, and the backends a user can still pick). The stage loop sees one
  * interface either way. The ONNX Runtime engine starts from the tfjs model and optimizer the

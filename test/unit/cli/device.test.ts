@@ -39,7 +39,7 @@ test('rlhf status --json: the training engine, the device it resolved to, and it
 test('rlhf status says the training device in one line', async () => {
   const r = await cli('status', '--backend', 'cpu', '--device', 'cpu', '--threads', '2');
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^training \(pretrain, SFT, reward\): ONNX Runtime on cpu, 2 thread\(s\)$/m);
+  assert.match(r.out, /^training: ONNX Runtime on cpu, 2 thread\(s\)$/m);
 });
 
 test('a bad --device or --threads is a usage error naming the valid values', async () => {

@@ -4,11 +4,14 @@ timed by phase the way the TypeScript PPO reports it:
   scoring  – policy log-probs and values, reference log-probs, reward-model scores (no grad);
   update   – KL-shaped rewards, GAE, whitening, `epochs` × `minibatches` clipped PPO updates (Adam).
 Takes one JSON argument {"vocab", "ctx", "d", "heads", "layers", "rollout", "prompt_len",
-"new_tokens", "epochs", "minibatches", "reps"}; prints one JSON line with the median seconds of
-each phase. Uses the GPT of torch_gpt.py plus a value head and a score head.
+"new_tokens", "epochs", "minibatches", "reps", "threads"} (threads 0 or absent: all cores); runs
+reps + 1 iterations, the first a warm-up; prints one JSON line with the median seconds of each
+phase and of the whole iteration ("total"), and the process's peak RSS ("peak_rss_mb", from
+ru_maxrss, KiB on Linux). Uses the GPT of torch_gpt.py plus a value head and a score head.
 """
 import json
 import os
+import resource
 import sys
 import time
 
@@ -39,7 +42,7 @@ def main():
     opt = torch.optim.Adam(params, lr=1e-5)
     B, P, R = c["rollout"], c["prompt_len"], c["new_tokens"]
     prompts = torch.randint(0, c["vocab"], (B, P))
-    times = {"rollout": [], "scoring": [], "update": []}
+    times = {"rollout": [], "scoring": [], "update": [], "total": []}
 
     for _ in range(c["reps"] + 1):
         t0 = time.perf_counter()
@@ -92,11 +95,16 @@ def main():
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
         t3 = time.perf_counter()
-        for k, v in zip(times, (t1 - t0, t2 - t1, t3 - t2)):
+        for k, v in zip(times, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
             times[k].append(v)
 
     med = lambda xs: sorted(xs[1:])[len(xs[1:]) // 2]  # the first iteration is warm-up
-    print(json.dumps({**{k: med(v) for k, v in times.items()}, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    print(json.dumps({
+        **{k: med(v) for k, v in times.items()},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }))
 
 
 if __name__ == "__main__":

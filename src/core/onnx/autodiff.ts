@@ -399,7 +399,7 @@ export class Tape {
    */
   tokenLogProbs(h: string, wte: string, targets: string, temperature: number): { logp: string; entropy: string } {
     const invT = 1 / Math.max(temperature, 1e-7);
-    const z = this.g.op('Mul', [this.g.op('Gemm', [h, wte], { transB: 1 }), this.scalar(invT)]); // [K, V]
+    const z = this.g.op('Gemm', [h, wte], { transB: 1, alpha: invT }, { floats: ['alpha'] }); // [K, V], scaled in the Gemm (no second [K, V])
     const logSoft = this.g.op('LogSoftmax', [z], { axis: -1 }); // [K, V]
     const t = this.g.op('Unsqueeze', [targets, this.ints([1])]); // [K, 1]
     const logp = this.g.op('Reshape', [this.g.op('GatherElements', [logSoft, t], { axis: 1 }), this.ints([-1])]); // [K]

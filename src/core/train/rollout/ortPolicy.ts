@@ -78,7 +78,11 @@ class FrozenSession {
   static async create(bytes: Uint8Array): Promise<FrozenSession> {
     const ort = await import('onnxruntime-node');
     const { device, threads } = await resolveOrtDevice();
-    return new FrozenSession(ort, await ort.InferenceSession.create(bytes, { executionProviders: [device], intraOpNumThreads: threads, graphOptimizationLevel: 'all', logSeverityLevel: 3 }));
+    // No CPU memory arena: it would keep a scoring pass's peak (the [tokens, vocabulary] logits) for the whole run.
+    return new FrozenSession(
+      ort,
+      await ort.InferenceSession.create(bytes, { executionProviders: [device], intraOpNumThreads: threads, graphOptimizationLevel: 'all', enableCpuMemArena: false, logSeverityLevel: 3 }),
+    );
   }
 
   async run(feeds: Record<string, Ort.Tensor>, outputs: readonly string[]): Promise<Record<string, Float32Array>> {
@@ -91,15 +95,46 @@ class FrozenSession {
   }
 }
 
+/** Floats of one [tokens, vocabulary] temporary a scoring pass may hold (64 MB): rows are scored in chunks under it. */
+const LOGITS_BUDGET = 16 * 1024 * 1024;
+
+/** `rows` in chunks whose response-token logits stay under LOGITS_BUDGET, each scored by `run`, results concatenated per output. */
+async function chunked<K extends string>(
+  r: Rollout,
+  rows: readonly number[],
+  vocab: number,
+  run: (part: readonly number[]) => Promise<Record<K, Float32Array>>,
+  budget = LOGITS_BUDGET,
+): Promise<Record<K, Float32Array>> {
+  const per = Math.max(1, Math.floor(budget / Math.max(1, r.R * vocab)));
+  if (rows.length <= per) return run(rows);
+  const parts: Record<K, Float32Array>[] = [];
+  for (let i = 0; i < rows.length; i += per) parts.push(await run(rows.slice(i, i + per)));
+  const keys = Object.keys(parts[0] as object) as K[];
+  return Object.fromEntries(
+    keys.map((k) => {
+      const out = new Float32Array(parts.reduce((n, p) => n + p[k].length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p[k], at);
+        at += p[k].length;
+      }
+      return [k, out];
+    }),
+  ) as Record<K, Float32Array>;
+}
+
 /** A frozen model's response-token log-probs at `temperature` on ONNX Runtime (its weights initializers). */
 export async function ortFrozenLogProbs(
   config: GPT2Config,
   weights: Weights,
   temperature: number,
+  logitsBudget = LOGITS_BUDGET,
 ): Promise<{ logp(r: Rollout, rows: readonly number[]): Promise<Float32Array>; release(): Promise<void> }> {
   const session = await FrozenSession.create(buildFrozenStatsGraph(config, weights, temperature));
   return {
-    logp: async (r, rows) => (await session.run(rolloutFeeds(session.ort, r, rows), ['logp'])).logp as Float32Array,
+    logp: async (r, rows) =>
+      (await chunked(r, rows, config.vocab_size, async (part) => ({ logp: (await session.run(rolloutFeeds(session.ort, r, part), ['logp'])).logp as Float32Array }), logitsBudget)).logp,
     release: () => session.release(),
   };
 }
@@ -109,12 +144,13 @@ export async function ortFrozenLogProbs(
  * graph (its current parameters), the reference's log-probs from a frozen session. The reference's
  * tfjs tensors are freed once the session holds its weights.
  */
-export async function ortRolloutScoring(trainer: OrtTrainer, reference: TrainModel, temperature: number): Promise<RolloutScoring & { release(): Promise<void> }> {
-  const ref = await ortFrozenLogProbs(reference.config, takeWeights(reference, parameterShapes(reference.config).keys()), temperature);
+export async function ortRolloutScoring(trainer: OrtTrainer, reference: TrainModel, temperature: number, logitsBudget = LOGITS_BUDGET): Promise<RolloutScoring & { release(): Promise<void> }> {
+  const ref = await ortFrozenLogProbs(reference.config, takeWeights(reference, parameterShapes(reference.config).keys()), temperature, logitsBudget);
   const ort = trainer.ort;
   return {
     policy: async (r, rows, withValues): Promise<TokenArrays> => {
-      const out = await trainer.infer('stats', rolloutFeeds(ort, r, rows), withValues ? ['logp', 'entropy', 'values'] : ['logp', 'entropy']);
+      const outputs = withValues ? ['logp', 'entropy', 'values'] : ['logp', 'entropy'];
+      const out = await chunked(r, rows, trainer.config.vocab_size, (part) => trainer.infer('stats', rolloutFeeds(ort, r, part), outputs), logitsBudget);
       return { logp: out.logp as Float32Array, entropy: out.entropy as Float32Array, ...(withValues ? { values: out.values as Float32Array } : {}) };
     },
     reference: (r, rows) => ref.logp(r, rows),

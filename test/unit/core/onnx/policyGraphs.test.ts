@@ -165,9 +165,13 @@ test('the frozen reference’s log-probs and the reward model’s scores on ONNX
   const copy: TrainModel = { config, params: Object.fromEntries(Object.entries(reference.params).map(([k, v]) => [k, tf.variable(v.clone(), false)])) };
   const policy = model(7, 'value');
   const trainer = await OrtTrainer.create(buildPpoGraphs(config, { ...DEFAULT_PPO, temperature: 0.9 }), config, weightsOf(policy), { threads: 1 });
-  const scoring = await ortRolloutScoring(trainer, copy, 0.9);
+  // A logits budget of one row's: every row scored in its own chunk.
+  const scoring = await ortRolloutScoring(trainer, copy, 0.9, r.R * config.vocab_size);
   try {
     assert.ok(relError(await scoring.reference(r, [1, 3, 0]), want) < 1e-4, 'reference log-probs');
+    const policyWant = await tfjsRolloutScoring(policy, policy, 0.9).policy(r, [2, 0, 1], true);
+    const policyGot = await scoring.policy(r, [2, 0, 1], true);
+    for (const k of ['logp', 'entropy', 'values'] as const) assert.ok(relError(policyGot[k] as Float32Array, policyWant[k] as Float32Array) < 1e-4, `policy ${k}, in chunks`);
     assert.equal(
       Object.values(copy.params).every((v) => v.isDisposed),
       true,

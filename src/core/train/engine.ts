@@ -8,7 +8,6 @@
  * work as before, a run started on one engine resumes on the other, and nothing is copied into
  * tfjs to save it.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { StageName } from '../../protocol/stages';
 import { evalLmLoss, lmLoss } from './lm';
 import type { LmRows } from './lm';
@@ -17,7 +16,7 @@ import { OrtTrainer } from './ort/trainer';
 import type { LossAndGrads, TrainerGraphs } from './ort/trainer';
 import { configureOrtDevice, resolveOrtDevice } from './ort/device';
 import type { OrtDeviceSettings } from './ort/device';
-import { due, NonFiniteError, optimStep } from './stage';
+import { disposeParams, due, NonFiniteError, optimStep, takeParam } from './stage';
 import type { LoopConfig, StageEvent, StepResult, TrainingSnapshot, TrainModel } from './stage';
 
 export type TrainingEngineName = 'ort' | 'tfjs';
@@ -93,12 +92,7 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
   const { device, threads } = await resolveOrtDevice();
   // Each parameter moves into the trainer's arena and its tfjs copy is freed at once (at gpt2
   // size the model is never held twice); then the AdamW moments move the same way.
-  const weights = (name: string, into: Float32Array): void => {
-    const v = model.params[name];
-    if (!v) throw new Error(`${stage}: the model has no parameter '${name}'`);
-    into.set(v.dataSync() as Float32Array);
-    v.dispose();
-  };
+  const weights = (name: string, into: Float32Array): void => into.set(takeParam(model, name).data);
   const options = { provider: device, threads };
   const trainer =
     objective === 'lm'
@@ -106,7 +100,7 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
       : objective === 'reward'
         ? await OrtTrainer.reward(model.config, weights, options)
         : await OrtTrainer.create(objective, model.config, weights, options);
-  tf.dispose(Object.values(model.params));
+  disposeParams(model);
   const adam = trainer.optimizer(optimizer.config);
   const state = await optimizer.state();
   optimizer.dispose();

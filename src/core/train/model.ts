@@ -17,6 +17,7 @@ import type { NamedTensor } from '../model/safetensors';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { writeFileAtomic } from '../store/fsx';
 import type { AdamW } from './optim';
+import { disposeParams } from './stage';
 import type { TrainingSnapshot, TrainModel } from './stage';
 
 /** A model in training with what is needed to save it as an HF folder. */
@@ -31,16 +32,36 @@ export interface LoadedModel extends TrainModel {
  */
 export function modelFromCheckpoint(ckpt: Checkpoint, kind: HeadKind, seed = 0): LoadedModel {
   const names = [...parameterShapes(ckpt.config).keys(), ...headShapes(kind, ckpt.config.n_embd).keys()];
-  const params: Record<string, tf.Variable> = {};
-  for (const name of names) {
-    const w = ckpt.weights.get(name);
-    if (!w) continue;
-    const t = tf.tensor(w.data, [...w.shape], 'float32');
-    params[name] = tf.variable(t);
-    t.dispose(); // the variable holds its own reference to the data
+  // The checkpoint's arrays stay plain until tfjs asks for variables (the tfjs engine): the ONNX
+  // Runtime engine takes them from `plain`, so the model is never copied into tfjs.
+  let plain: Weights | undefined = new Map(names.flatMap((name) => (ckpt.weights.has(name) ? [[name, ckpt.weights.get(name) as NamedTensor] as const] : [])));
+  // A fresh head (an LM checkpoint loaded as a reward model or a policy with a value head): small, made in tfjs.
+  if (kind !== 'lm' && names.some((n) => !ckpt.weights.has(n))) {
+    for (const [name, v] of Object.entries(initHead(ckpt.config, kind === 'reward' ? 'reward' : 'value', seed))) {
+      plain.set(name, { shape: [...v.shape], data: Float32Array.from(v.dataSync()) });
+      v.dispose();
+    }
   }
-  if (kind !== 'lm' && names.some((n) => !params[n])) Object.assign(params, initHead(ckpt.config, kind === 'reward' ? 'reward' : 'value', seed));
-  return { config: ckpt.config, params, kind, tokenizer: ckpt.tokenizer };
+  let params: Record<string, tf.Variable> | undefined;
+  return {
+    config: ckpt.config,
+    kind,
+    tokenizer: ckpt.tokenizer,
+    get params(): Record<string, tf.Variable> {
+      if (!params) {
+        const made: Record<string, tf.Variable> = {};
+        for (const [name, w] of plain ?? []) {
+          const t = tf.tensor(w.data, [...w.shape], 'float32');
+          made[name] = tf.variable(t);
+          t.dispose(); // the variable holds its own reference to the data
+        }
+        params = made;
+        plain = undefined;
+      }
+      return params;
+    },
+    plain: () => plain,
+  };
 }
 
 export function loadModel(dir: string, kind: HeadKind, seed = 0): LoadedModel {
@@ -49,6 +70,8 @@ export function loadModel(dir: string, kind: HeadKind, seed = 0): LoadedModel {
 
 /** The current values as checkpoint weights. */
 export function weightsOf(model: TrainModel): Weights {
+  const plain = model.plain?.();
+  if (plain) return new Map([...plain].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
   const out: Weights = new Map();
   for (const [name, v] of Object.entries(model.params)) out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
   return out;
@@ -73,7 +96,7 @@ export function writeFreshModel(dir: string, config: GPT2Config, tokenizer: Toke
 }
 
 export function disposeModel(model: TrainModel): void {
-  tf.dispose(Object.values(model.params));
+  disposeParams(model);
 }
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';

@@ -62,7 +62,37 @@ export interface ResumePoint {
 /** A model being trained: its config and trainable parameters keyed by HF names. */
 export interface TrainModel {
   readonly config: GPT2Config;
+  /** tfjs variables by HF name (a model loaded from a checkpoint makes them on first use). */
   readonly params: Record<string, tf.Variable>;
+  /**
+   * The parameters as plain arrays while no tfjs variables have been made from them (a loaded
+   * checkpoint): the ONNX Runtime engine takes them from here, so the model is never copied into tfjs.
+   */
+  readonly plain?: () => Map<string, { readonly shape: readonly number[]; readonly data: Float32Array }> | undefined;
+}
+
+/**
+ * Parameter `name` as plain values, handed over: from the model's plain arrays (then dropped
+ * from it), or read from its tfjs variable (then freed). Either way the model no longer holds it.
+ */
+export function takeParam(model: TrainModel, name: string): { readonly shape: readonly number[]; readonly data: Float32Array } {
+  const plain = model.plain?.();
+  const w = plain?.get(name);
+  if (plain && w) {
+    plain.delete(name);
+    return w;
+  }
+  const v = model.params[name];
+  if (!v) throw new Error(`the model has no parameter '${name}'`);
+  const out = { shape: [...v.shape], data: v.dataSync() as Float32Array };
+  v.dispose();
+  return out;
+}
+
+/** Free the model's tfjs variables, if it has made any (a plain model makes none). */
+export function disposeParams(model: TrainModel): void {
+  if (model.plain?.()) return;
+  tf.dispose(Object.values(model.params));
 }
 
 /** A loss or gradient became NaN/Inf: the run stops and the last good checkpoint is kept. */

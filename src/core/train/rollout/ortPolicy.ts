@@ -11,6 +11,7 @@ import { parameterShapes } from '../../model/config';
 import { buildFrozenStatsGraph, buildRewardScoreGraph } from '../../onnx/policyGraphs';
 import { resolveOrtDevice } from '../ort/device';
 import type { OrtTrainer } from '../ort/trainer';
+import { takeParam } from '../stage';
 import type { TrainModel } from '../stage';
 import type { Rollout, RolloutScoring, Scorer, TokenArrays } from './rollout';
 
@@ -56,14 +57,12 @@ export function rowsFeed(ort: OrtModule, src: Float32Array, rows: readonly numbe
   return new ort.Tensor('float32', pickRows(src, rows, R), [rows.length, R]);
 }
 
-/** The model's weights (the names of `names`) read once from its tfjs tensors, then the tensors freed. */
+/** The model's weights (the names of `names`), handed over: the model no longer holds them (takeParam). */
 function takeWeights(model: TrainModel, names: Iterable<string>): Weights {
   const out: Weights = new Map();
   for (const name of names) {
-    const v = model.params[name];
-    if (!v) throw new Error(`frozen model: parameter '${name}' is missing`);
-    out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
-    v.dispose();
+    const w = takeParam(model, name);
+    out.set(name, { shape: [...w.shape], data: w.data });
   }
   return out;
 }

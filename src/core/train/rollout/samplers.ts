@@ -14,7 +14,13 @@ import type { TrainModel } from '../stage';
 /** The policy's LM weights only (no value head), as the ONNX graph wants them (the tfjs engine's policy). */
 export function lmWeights(model: TrainModel): Weights {
   const out: Weights = new Map();
+  const plain = model.plain?.();
   for (const name of parameterShapes(model.config).keys()) {
+    const w = plain?.get(name);
+    if (w) {
+      out.set(name, { shape: [...w.shape], data: w.data });
+      continue;
+    }
     const v = model.params[name];
     if (!v) throw new Error(`policy: parameter '${name}' is missing`);
     out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });

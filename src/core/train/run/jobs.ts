@@ -247,14 +247,16 @@ async function* withPolicyContext(
   let releaseScorer: (() => Promise<void>) | undefined;
   let sampler: (RolloutSampler & { dispose(): Promise<void> }) | undefined;
   try {
-    for (const v of Object.values(reference.params)) v.trainable = false;
+    const onTfjs = trainingEngine().name === 'tfjs';
+    // Frozen: no gradients (the tfjs engine; ONNX Runtime takes the plain weights and makes no variables).
+    if (onTfjs) for (const v of Object.values(reference.params)) v.trainable = false;
     let scorer: Scorer;
     if (options.scorer === 'builtin:afinn') scorer = textScorer(afinnScore);
     else if (options.scorer.startsWith('builtin:')) throw new UserError(`Unknown built-in scorer '${options.scorer}': the one built in is builtin:afinn.`);
     else {
       rm = loadModel(required(options.scorer, 'reward model'), 'reward');
-      for (const v of Object.values(rm.params)) v.trainable = false;
-      if (trainingEngine().name === 'ort') {
+      if (onTfjs) for (const v of Object.values(rm.params)) v.trainable = false;
+      if (!onTfjs) {
         // The reward model as an ONNX Runtime session (its tfjs tensors freed once it holds them).
         const ortScorer = await ortRewardModelScorer(rm, tokenizer.eosTokenId);
         releaseScorer = ortScorer.release;

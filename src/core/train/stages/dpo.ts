@@ -14,6 +14,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { UserError } from '../../errors';
+import { weightsOf } from '../model';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../../model/safetensors';
 import { buildDpoGraphs, buildSequenceLogProbsGraph } from '../../onnx/dpoGraph';
@@ -233,7 +234,7 @@ export function dpoFeeds(ort: typeof Ort, batch: DpoBatch, reference?: Float32Ar
 
 /** An ONNX file holds at most 2 GiB; a larger reference (gpt2-large and up) is scored on tfjs instead. */
 const MAX_REFERENCE_BYTES = 1.8 * 1024 ** 3;
-const referenceFitsOneGraph = (reference: TrainModel): boolean => Object.values(reference.params).reduce((n, v) => n + 4 * v.size, 0) <= MAX_REFERENCE_BYTES;
+const referenceFitsOneGraph = (reference: TrainModel): boolean => [...weightsOf(reference).values()].reduce((n, w) => n + w.data.byteLength, 0) <= MAX_REFERENCE_BYTES;
 
 /**
  * scoreReference on ONNX Runtime: one session over the reference's weights (read from its tensors
@@ -244,7 +245,8 @@ export async function scoreReferenceOrt(reference: TrainModel, pairs: readonly D
   const ort = await import('onnxruntime-node');
   ort.env.logLevel = 'fatal';
   const { device, threads } = await resolveOrtDevice();
-  const weights = new Map<string, NamedTensor>(Object.entries(reference.params).map(([name, v]) => [name, { shape: v.shape, data: v.dataSync() as Float32Array }]));
+  // Read, not taken: the reference may be the policy itself (a plain model's arrays, or its tfjs variables' values).
+  const weights = new Map<string, NamedTensor>(weightsOf(reference));
   const session = await ort.InferenceSession.create(buildSequenceLogProbsGraph(reference.config, weights), {
     executionProviders: [device],
     intraOpNumThreads: threads,

@@ -67,16 +67,18 @@ function median(xs: readonly number[]): number {
 }
 
 /**
- * One engine at one size in this process. The models are built as a user's run loads them (the
- * policy with its value head, the reference, the reward model as tfjs tensors), then handed over
+ * One engine at one size in this process. The models are built as a user's run loads them from
+ * checkpoints (run/jobs.ts's loadModel: plain arrays, made tfjs variables only if the tfjs engine
+ * asks; the policy with a fresh value head, the reference, the reward model), then handed over
  * as run/jobs.ts does: on ONNX Runtime the reward model's session takes its weights and frees its
  * tensors, the sampler copies the policy's LM weights, and the stage moves the policy into the
  * trainer and the reference into its session, freeing theirs.
  */
 async function measure(engine: 'ort' | 'tfjs', config: GPT2Config, iterations: number, backend: 'wasm' | 'cpu'): Promise<Measured> {
   const { initCompute } = await import('../src/core/compute/backend');
-  const { initParams } = await import('../src/core/model/gpt2');
-  const { initHead } = await import('../src/core/model/heads');
+  const { initTensor } = await import('../src/core/model/gpt2');
+  const { parameterShapes } = await import('../src/core/model/config');
+  const { modelFromCheckpoint } = await import('../src/core/train/model');
   const { byteLevelTokenizerJson } = await import('../src/core/tokenizer/byteLevel');
   const { tokenizerFromJson } = await import('../src/core/tokenizer/tokenizer');
   const { AdamW } = await import('../src/core/train/optim');
@@ -89,9 +91,19 @@ async function measure(engine: 'ort' | 'tfjs', config: GPT2Config, iterations: n
   setTrainingEngine(engine);
   const tokenizer = tokenizerFromJson(byteLevelTokenizerJson(), 'byte-level');
   const eos = config.vocab_size - 1;
-  const policy = { config, params: { ...initParams(config, 1), ...initHead(config, 'value', 1) } };
-  const reference = { config, params: initParams(config, 1) }; // the same seed: the initial policy
-  const rm = { config, params: { ...initParams(config, 2), ...initHead(config, 'reward', 2) } };
+  // A checkpoint's arrays, GPT-2's random init one parameter at a time (initParams' seeds).
+  const checkpoint = (seed: number): Parameters<typeof modelFromCheckpoint>[0] => {
+    const weights = new Map<string, { shape: number[]; data: Float32Array }>();
+    [...parameterShapes(config)].forEach(([name, shape], i) => {
+      const t = initTensor(name, shape, seed * 1000 + i + 1, config.n_layer);
+      weights.set(name, { shape: [...shape], data: t.dataSync() as Float32Array });
+      t.dispose();
+    });
+    return { dir: '', config, kind: 'lm', weights, tokenizer };
+  };
+  const policy = modelFromCheckpoint(checkpoint(1), 'value', 1);
+  const reference = modelFromCheckpoint(checkpoint(1), 'lm'); // the same seed: the initial policy
+  const rm = modelFromCheckpoint(checkpoint(2), 'reward', 2);
   const decode = (ids: readonly number[]): string => tokenizer.decode(ids); // ids past the byte vocabulary decode to nothing
   let releaseScorer: (() => Promise<void>) | undefined;
   let scorer: Scorer;

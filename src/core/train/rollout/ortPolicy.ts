@@ -77,10 +77,18 @@ class FrozenSession {
   static async create(bytes: Uint8Array): Promise<FrozenSession> {
     const ort = await import('onnxruntime-node');
     const { device, threads } = await resolveOrtDevice();
-    // No CPU memory arena: it would keep a scoring pass's peak (the [tokens, vocabulary] logits) for the whole run.
+    // No CPU memory arena: it would keep a scoring pass's peak (the [tokens, vocabulary] logits) for
+    // the whole run. No prepacked copies of the weights: −150 MB at distilgpt2 size, same speed (measured).
     return new FrozenSession(
       ort,
-      await ort.InferenceSession.create(bytes, { executionProviders: [device], intraOpNumThreads: threads, graphOptimizationLevel: 'all', enableCpuMemArena: false, logSeverityLevel: 3 }),
+      await ort.InferenceSession.create(bytes, {
+        executionProviders: [device],
+        intraOpNumThreads: threads,
+        graphOptimizationLevel: 'all',
+        enableCpuMemArena: false,
+        logSeverityLevel: 3,
+        extra: { session: { disable_prepacking: '1' } },
+      }),
     );
   }
 

@@ -31,22 +31,41 @@ export interface LoadedModel extends TrainModel {
  * fresh score head (the SFT → reward-model step); extra heads in the file are dropped.
  */
 export function modelFromCheckpoint(ckpt: Checkpoint, kind: HeadKind, seed = 0): LoadedModel {
-  const names = [...parameterShapes(ckpt.config).keys(), ...headShapes(kind, ckpt.config.n_embd).keys()];
-  // The checkpoint's arrays stay plain until tfjs asks for variables (the tfjs engine): the ONNX
-  // Runtime engine takes them from `plain`, so the model is never copied into tfjs.
-  let plain: Weights | undefined = new Map(names.flatMap((name) => (ckpt.weights.has(name) ? [[name, ckpt.weights.get(name) as NamedTensor] as const] : [])));
-  // A fresh head (an LM checkpoint loaded as a reward model or a policy with a value head): small, made in tfjs.
-  if (kind !== 'lm' && names.some((n) => !ckpt.weights.has(n))) {
+  return lazyModel(ckpt.config, kind, ckpt.tokenizer, plainWeights(ckpt, kind, seed));
+}
+
+/**
+ * The checkpoint's arrays for `kind` (a fresh head, small and made in tfjs, when the file has none).
+ * Its own function so that no closure of the model keeps the whole checkpoint alive.
+ */
+function plainWeights(ckpt: Checkpoint, kind: HeadKind, seed: number): Weights {
+  const plain: Weights = new Map();
+  let missing = false;
+  for (const name of [...parameterShapes(ckpt.config).keys(), ...headShapes(kind, ckpt.config.n_embd).keys()]) {
+    const w = ckpt.weights.get(name);
+    if (w) plain.set(name, w);
+    else missing = true;
+  }
+  if (kind !== 'lm' && missing) {
     for (const [name, v] of Object.entries(initHead(ckpt.config, kind === 'reward' ? 'reward' : 'value', seed))) {
       plain.set(name, { shape: [...v.shape], data: Float32Array.from(v.dataSync()) });
       v.dispose();
     }
   }
+  return plain;
+}
+
+/**
+ * A model over plain arrays that become tfjs variables only when tfjs asks for them (the tfjs
+ * engine): the ONNX Runtime engine takes them from `plain`, so the model is never copied into tfjs.
+ */
+function lazyModel(config: GPT2Config, kind: HeadKind, tokenizer: Tokenizer, weights: Weights): LoadedModel {
+  let plain: Weights | undefined = weights;
   let params: Record<string, tf.Variable> | undefined;
   return {
-    config: ckpt.config,
+    config,
     kind,
-    tokenizer: ckpt.tokenizer,
+    tokenizer,
     get params(): Record<string, tf.Variable> {
       if (!params) {
         const made: Record<string, tf.Variable> = {};

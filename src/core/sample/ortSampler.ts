@@ -76,6 +76,8 @@ export class OrtSampler {
   private full: Promise<Ort.InferenceSession> | undefined;
   /** Calls run one at a time, so a refresh never releases a session a sample is using. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Why the last refresh could not build its session (the old one is already freed). */
+  private broken: unknown;
 
   /** Live sessions only: the weights as the tensors every run is fed (views of the caller's buffers). */
   private feeds: Record<string, Ort.Tensor> = {};
@@ -135,7 +137,7 @@ export class OrtSampler {
 
   dispose(): Promise<void> {
     return this.exclusive(async () => {
-      await this.session.release();
+      if (this.broken === undefined) await this.session.release(); // a failed refresh already freed it
       await this.releaseFull();
     });
   }
@@ -158,12 +160,19 @@ export class OrtSampler {
   }
 
   private async rebuild(weights: ReadonlyMap<string, NamedTensor>): Promise<void> {
-    const next = await this.ort.InferenceSession.create(this.bytes, { ...this.sessionOptions, externalData: externalWeights(this.config, weights) });
-    const old = this.session;
-    this.session = next;
-    this.weights = weights;
-    await old.release();
+    const externalData = externalWeights(this.config, weights); // checks the shapes before anything is freed
+    // The old session goes first, so the model is never held twice (at gpt2 size that was the peak
+    // of every PPO iteration). Should the new one fail, sampling says so instead of using a freed session.
+    await this.session.release();
     await this.releaseFull();
+    try {
+      this.session = await this.ort.InferenceSession.create(this.bytes, { ...this.sessionOptions, externalData });
+      this.broken = undefined;
+    } catch (err) {
+      this.broken = err;
+      throw err;
+    }
+    this.weights = weights;
   }
 
   private async releaseFull(): Promise<void> {
@@ -181,6 +190,7 @@ export class OrtSampler {
   }
 
   private async generate(prompts: readonly (readonly number[])[], options: SamplingOptions, decode: (ids: readonly number[]) => string, signal?: AbortSignal): Promise<Completion[]> {
+    if (this.broken !== undefined) throw new Error(`OrtSampler: the last refresh failed (${firstLine(this.broken)}); refresh again`);
     const problem = checkSamplingOptions(options);
     if (problem) throw new UserError(`Sampling options: ${problem}.`);
     const { config } = this;

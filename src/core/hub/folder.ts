@@ -7,17 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
 import { parseConfig } from '../model/hfConfig';
+import type { ModelFolderView } from '../../protocol/engine';
 
-export interface ModelFolderInfo {
-  readonly dir: string;
-  readonly modelType?: string;
-  readonly architectures: readonly string[];
-  readonly sizeBytes: number;
-  readonly files: number;
-  /** Whether the workbench can load it; `problem` says why not. */
-  readonly supported: boolean;
-  readonly problem?: string;
-}
+/** A model folder's architecture and size, and whether the workbench can load it (`problem` says why not). */
+export type ModelFolderInfo = Omit<ModelFolderView, 'setAsBase'>;
 
 export function inspectModelFolder(dir: string): ModelFolderInfo {
   const configFile = path.join(dir, 'config.json');

@@ -16,21 +16,11 @@ import { gradName } from '../../../../src/core/onnx/gptGraph';
 import { completionLogProbs, dpoBatch, dpoFeeds, dpoTerms, scoreReference, scoreReferenceOrt } from '../../../../src/core/train/stages/dpo';
 import type { DpoPair } from '../../../../src/core/train/stages/dpo';
 import { randomWeights } from './tinyModel';
+import { relError } from './relError';
 
 const config: GPT2Config = { ...TINY_CONFIG, vocab_size: 61, n_positions: 16, n_embd: 24, n_head: 3, n_layer: 2 };
 const PAD = 60;
 const MAX_LEN = 12;
-
-/** max |a − b| / max |b| (max |b| floored at 1e-4). */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  return diff / Math.max(scale, 1e-4);
-}
 
 const tokens = (n: number, seed: number): number[] => Array.from({ length: n }, (_, j) => (seed * 13 + j * 7 + 1) % PAD);
 

@@ -24,19 +24,10 @@ import { DEFAULT_RLOO, rlooMinibatchLoss } from '../../../../src/core/train/stag
 import type { TrainModel } from '../../../../src/core/train/stage';
 import { seededRandom } from '../../../../src/core/sample/pick';
 import { corpusBatch } from '../../../../src/core/train/data/batches';
+import { relError } from './relError';
 
 const config: GPT2Config = { ...TINY_CONFIG, vocab_size: 61, n_positions: 24, n_embd: 24, n_head: 3, n_layer: 2 };
 const EOS = 60;
-
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  return diff / Math.max(scale, 1e-4);
-}
 
 /** Prompts of different lengths (left padded) and responses of different lengths, one ending in EOS. */
 function rollout() {

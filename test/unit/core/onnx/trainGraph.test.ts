@@ -23,23 +23,9 @@ import { AdamW, DEFAULT_OPTIM } from '../../../../src/core/train/optim';
 import type { OptimConfig } from '../../../../src/core/train/optim';
 import { OrtTrainer } from '../../../../src/core/train/ort/trainer';
 import { optimStep } from '../../../../src/core/train/stage';
+import { relError } from './relError';
 
 const config: GPT2Config = { ...TINY_CONFIG, vocab_size: 61, n_positions: 16, n_embd: 24, n_head: 3, n_layer: 2 };
-
-/**
- * max |a − b| / max |b|, with max |b| floored at 1e-4: a gradient that is zero in exact arithmetic
- * (ln_f.bias under the pairwise loss: every pair adds to one score what it takes from another)
- * is rounding noise in both implementations.
- */
-function relError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  return diff / Math.max(scale, 1e-4);
-}
 
 test('LM loss and every gradient of the ONNX training graph match tfjs', async () => {
   await initCompute('cpu');

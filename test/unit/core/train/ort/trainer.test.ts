@@ -1,7 +1,8 @@
 /**
  * The ONNX Runtime trainer holds no memory per step: 100 steps (loss, gradients into the arena,
  * AdamW in place) after a warm-up leave RSS and the JS heap flat. A copy of the gradients per
- * step kept alive would raise RSS's floor by ~1.8 MB a step (~90 MB over the last 50 steps here).
+ * step kept alive would raise RSS's floor by ~1.8 MB a step (~90 MB over the last 50 steps here);
+ * allocator noise moves it by up to ~20 MB (measured on a busy 2-core machine).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +41,7 @@ test('100 training steps on the ONNX Runtime engine leave RSS and the heap flat'
     }
     const grownMb = (Math.min(...rss.slice(50)) - Math.min(...rss.slice(0, 50))) / 2 ** 20;
     const heapMb = (process.memoryUsage().heapUsed - heap) / 2 ** 20;
-    assert.ok(grownMb < 20, `RSS's floor rose ${grownMb.toFixed(1)} MB over 100 steps`);
+    assert.ok(grownMb < 45, `RSS's floor rose ${grownMb.toFixed(1)} MB over 100 steps`);
     assert.ok(heapMb < 20, `the JS heap grew ${heapMb.toFixed(1)} MB over 100 steps`);
   } finally {
     await trainer.release();

@@ -17,6 +17,7 @@ import type { OptimConfig } from '../optim';
 import { ArrayAdamW } from './adamw';
 import type { ParamBuffer } from './adamw';
 import { createArena } from './arena';
+import { int64Tensor } from './session';
 import type { Arena } from './arena';
 
 export interface OrtEngineOptions {
@@ -219,19 +220,11 @@ export class OrtTrainer {
     return feeds;
   }
 
-  private int64(values: ArrayLike<number>, dims: readonly number[]): Ort.Tensor {
-    return new this.ort.Tensor(
-      'int64',
-      BigInt64Array.from(Array.from(values), (v) => BigInt(v)),
-      [...dims],
-    );
-  }
-
   private lmFeeds(rows: LmRows): Record<string, Ort.Tensor> {
     const { B, T } = rows;
     return {
-      input_ids: this.int64(rows.ids, [B, T]),
-      targets: this.int64(rows.targets, [B, T]),
+      input_ids: int64Tensor(this.ort, rows.ids, [B, T]),
+      targets: int64Tensor(this.ort, rows.targets, [B, T]),
       loss_mask: new this.ort.Tensor('float32', rows.mask ?? new Float32Array(B * T).fill(1), [B, T]),
     };
   }
@@ -247,10 +240,10 @@ export class OrtTrainer {
     for (const g of batch.pairGroup) perGroup.set(g, (perGroup.get(g) ?? 0) + 1);
     const P = batch.winners.length;
     return {
-      input_ids: this.int64(batch.ids, [batch.S, batch.T]),
-      last_index: this.int64(last, [batch.S]),
-      winners: this.int64(batch.winners, [P]),
-      losers: this.int64(batch.losers, [P]),
+      input_ids: int64Tensor(this.ort, batch.ids, [batch.S, batch.T]),
+      last_index: int64Tensor(this.ort, last, [batch.S]),
+      winners: int64Tensor(this.ort, batch.winners, [P]),
+      losers: int64Tensor(this.ort, batch.losers, [P]),
       pair_weight: new this.ort.Tensor(
         'float32',
         Float32Array.from(batch.pairGroup, (g) => 1 / ((perGroup.get(g) as number) * perGroup.size)),

@@ -9,20 +9,13 @@ import type { GPT2Config } from '../../model/config';
 import type { Weights } from '../../model/checkpoint';
 import { parameterShapes } from '../../model/config';
 import { buildFrozenStatsGraph, buildRewardScoreGraph } from '../../onnx/policyGraphs';
-import { resolveOrtDevice } from '../ort/device';
+import { FrozenSession, int64Tensor } from '../ort/session';
 import type { OrtTrainer } from '../ort/trainer';
 import { takeParam } from '../stage';
 import type { TrainModel } from '../stage';
 import type { Rollout, RolloutScoring, Scorer, TokenArrays } from './rollout';
 
 type OrtModule = typeof Ort;
-
-const int64 = (ort: OrtModule, values: ArrayLike<number>, dims: readonly number[]): Ort.Tensor =>
-  new ort.Tensor(
-    'int64',
-    BigInt64Array.from(Array.from(values), (v) => BigInt(v)),
-    [...dims],
-  );
 
 /** Rows `rows` of [B·width] values. */
 export function pickRows(src: Float32Array, rows: readonly number[], width: number): Float32Array {
@@ -44,10 +37,10 @@ export function rolloutFeeds(ort: OrtModule, r: Rollout, rows: readonly number[]
   const targets = new Int32Array(n * r.R);
   rows.forEach((row, i) => targets.set(r.responseIds.subarray(row * r.R, (row + 1) * r.R), i * r.R));
   return {
-    input_ids: int64(ort, ids, [n, T]),
+    input_ids: int64Tensor(ort, ids, [n, T]),
     attention_mask: new ort.Tensor('float32', pickRows(r.mask, rows, T), [n, T]),
-    token_index: int64(ort, index, [n * r.R]),
-    targets: int64(ort, targets, [n * r.R]),
+    token_index: int64Tensor(ort, index, [n * r.R]),
+    targets: int64Tensor(ort, targets, [n * r.R]),
     response_mask: new ort.Tensor('float32', pickRows(r.responseMask, rows, r.R), [n, r.R]),
   };
 }
@@ -65,41 +58,6 @@ function takeWeights(model: TrainModel, names: Iterable<string>): Weights {
     out.set(name, { shape: [...w.shape], data: w.data });
   }
   return out;
-}
-
-/** A frozen model in one ONNX Runtime session, its weights initializers. */
-class FrozenSession {
-  private constructor(
-    readonly ort: OrtModule,
-    private readonly session: Ort.InferenceSession,
-  ) {}
-
-  static async create(bytes: Uint8Array): Promise<FrozenSession> {
-    const ort = await import('onnxruntime-node');
-    const { device, threads } = await resolveOrtDevice();
-    // No CPU memory arena: it would keep a scoring pass's peak (the [tokens, vocabulary] logits) for
-    // the whole run. No prepacked copies of the weights: −150 MB at distilgpt2 size, same speed (measured).
-    return new FrozenSession(
-      ort,
-      await ort.InferenceSession.create(bytes, {
-        executionProviders: [device],
-        intraOpNumThreads: threads,
-        graphOptimizationLevel: 'all',
-        enableCpuMemArena: false,
-        logSeverityLevel: 3,
-        extra: { session: { disable_prepacking: '1' } },
-      }),
-    );
-  }
-
-  async run(feeds: Record<string, Ort.Tensor>, outputs: readonly string[]): Promise<Record<string, Float32Array>> {
-    const out = await this.session.run(feeds, [...outputs]);
-    return Object.fromEntries(outputs.map((o) => [o, out[o]?.data as Float32Array]));
-  }
-
-  release(): Promise<void> {
-    return this.session.release();
-  }
 }
 
 /** Floats of one [tokens, vocabulary] temporary a scoring pass may hold (64 MB): rows are scored in chunks under it. */
@@ -198,7 +156,9 @@ export async function ortRewardModelScorer(rm: TrainModel, eos: number | null): 
       for (let t = 0; t < keep; t++) if ((mask[b * keep + t] as number) > 0) l = t;
       last.push(l);
     }
-    const out = await session.run({ input_ids: int64(ort, ids, [r.B, keep]), attention_mask: new ort.Tensor('float32', mask, [r.B, keep]), last_index: int64(ort, last, [r.B]) }, ['scores']);
+    const out = await session.run({ input_ids: int64Tensor(ort, ids, [r.B, keep]), attention_mask: new ort.Tensor('float32', mask, [r.B, keep]), last_index: int64Tensor(ort, last, [r.B]) }, [
+      'scores',
+    ]);
     return Array.from(out.scores as Float32Array);
   };
   return Object.assign(scorer, { release: () => session.release() });

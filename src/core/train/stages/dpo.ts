@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../../model/safetensors';
 import { buildDpoGraphs, buildSequenceLogProbsGraph } from '../../onnx/dpoGraph';
 import { engineLoop, stageEngine, trainingEngine } from '../engine';
-import { resolveOrtDevice } from '../ort/device';
+import { FrozenSession, int64Tensor } from '../ort/session';
 import type { OrtTrainer } from '../ort/trainer';
 import { sequenceLogProbs } from '../../model/heads';
 import { logSigmoid } from '../../model/ops';
@@ -207,25 +207,23 @@ export function dpoFeeds(ort: typeof Ort, batch: DpoBatch, reference?: Float32Ar
       mask[k++] = 1;
     }
   }
-  const int64 = (values: BigInt64Array, dims: number[]): Ort.Tensor => new ort.Tensor('int64', values, dims);
   const feeds: Record<string, Ort.Tensor> = {
-    input_ids: int64(
-      BigInt64Array.from(batch.ids, (v) => BigInt(v)),
-      [S, T],
-    ),
-    rows: int64(rows, [S, L]),
-    targets: int64(targets, [S, L]),
+    input_ids: int64Tensor(ort, batch.ids, [S, T]),
+    rows: new ort.Tensor('int64', rows, [S, L]),
+    targets: new ort.Tensor('int64', targets, [S, L]),
     completion_mask: new ort.Tensor('float32', mask, [S, L]),
   };
   if (reference) {
     if (reference.length !== S) throw new Error(`dpo: ${reference.length} reference log-probs for ${S} sequences`);
     feeds.reference_logps = new ort.Tensor('float32', reference, [S]);
-    feeds.chosen_index = int64(
-      BigInt64Array.from({ length: batch.B }, (_, i) => BigInt(i)),
+    feeds.chosen_index = int64Tensor(
+      ort,
+      Array.from({ length: batch.B }, (_, i) => i),
       [batch.B],
     );
-    feeds.rejected_index = int64(
-      BigInt64Array.from({ length: batch.B }, (_, i) => BigInt(batch.B + i)),
+    feeds.rejected_index = int64Tensor(
+      ort,
+      Array.from({ length: batch.B }, (_, i) => batch.B + i),
       [batch.B],
     );
   }
@@ -242,24 +240,14 @@ const referenceFitsOneGraph = (reference: TrainModel): boolean => [...weightsOf(
  */
 export async function scoreReferenceOrt(reference: TrainModel, pairs: readonly DpoPair[], config: Pick<DpoConfig, 'maxLen' | 'batchSize'>, pad: number): Promise<ScoredPair[]> {
   if (pairs.length === 0) return [];
-  const ort = await import('onnxruntime-node');
-  ort.env.logLevel = 'fatal';
-  const { device, threads } = await resolveOrtDevice();
   // Read, not taken: the reference may be the policy itself (a plain model's arrays, or its tfjs variables' values).
   const weights = new Map<string, NamedTensor>(weightsOf(reference));
-  const session = await ort.InferenceSession.create(buildSequenceLogProbsGraph(reference.config, weights), {
-    executionProviders: [device],
-    intraOpNumThreads: threads,
-    graphOptimizationLevel: 'all',
-    enableCpuMemArena: false,
-    logSeverityLevel: 3,
-  });
+  const session = await FrozenSession.create(buildSequenceLogProbsGraph(reference.config, weights));
   weights.clear();
   try {
     const scored: ScoredPair[] = [];
     for (const part of chunk(pairs, config.batchSize)) {
-      const out = await session.run(dpoFeeds(ort, dpoBatch(part, config.maxLen, pad)), ['logps']);
-      const lp = out.logps?.data as Float32Array;
+      const lp = (await session.run(dpoFeeds(session.ort, dpoBatch(part, config.maxLen, pad)), ['logps'])).logps as Float32Array;
       part.forEach((pair, i) => scored.push({ pair, refChosen: lp[i] as number, refRejected: lp[part.length + i] as number }));
     }
     return scored;

@@ -18,6 +18,7 @@ import { lmLoss } from '../lm';
 import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from '../rollout/rollout';
 import { policyEngine } from '../rollout/policyEngine';
 import { rolloutFeeds, rowsFeed } from '../rollout/ortPolicy';
+import { int64Tensor } from '../ort/session';
 import type * as Ort from 'onnxruntime-node';
 import { buildPpoGraphs } from '../../onnx/policyGraphs';
 import type { Rollout, RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
@@ -359,7 +360,15 @@ export async function* ppo(
 const PPO_STATS = ['pg', 'vf', 'approxkl', 'clipfrac', 'ratio', 'vpred'];
 
 /** PPO's minibatch as the ONNX Runtime graph takes it (onnx/policyGraphs.ts); PPO-ptx windows drawn as the tfjs path draws them. */
-function ppoFeeds(ort: typeof Ort, rollout: Rollout, mb: readonly number[], arrays: PpoArrays, config: PpoConfig, ptxCorpus: Int32Array | undefined, random: () => number): Record<string, Ort.Tensor> {
+export function ppoFeeds(
+  ort: typeof Ort,
+  rollout: Rollout,
+  mb: readonly number[],
+  arrays: PpoArrays,
+  config: PpoConfig,
+  ptxCorpus: Int32Array | undefined,
+  random: () => number,
+): Record<string, Ort.Tensor> {
   const R = rollout.R;
   const feeds: Record<string, Ort.Tensor> = {
     ...rolloutFeeds(ort, rollout, mb),
@@ -371,16 +380,8 @@ function ppoFeeds(ort: typeof Ort, rollout: Rollout, mb: readonly number[], arra
   if (config.ptxCoef > 0 && ptxCorpus) {
     const c = corpusBatch(ptxCorpus, config.ptxBlockSize, config.ptxBatch, random);
     const dims = [config.ptxBatch, config.ptxBlockSize];
-    feeds.ptx_ids = new ort.Tensor(
-      'int64',
-      BigInt64Array.from(c.ids, (v) => BigInt(v)),
-      dims,
-    );
-    feeds.ptx_targets = new ort.Tensor(
-      'int64',
-      BigInt64Array.from(c.targets, (v) => BigInt(v)),
-      dims,
-    );
+    feeds.ptx_ids = int64Tensor(ort, c.ids, dims);
+    feeds.ptx_targets = int64Tensor(ort, c.targets, dims);
   }
   return feeds;
 }

@@ -16,14 +16,13 @@ import { initHead } from '../../../../src/core/model/heads';
 import { buildPpoGraphs, buildRlooGraphs } from '../../../../src/core/onnx/policyGraphs';
 import { gradName } from '../../../../src/core/onnx/gptGraph';
 import { OrtTrainer } from '../../../../src/core/train/ort/trainer';
-import { ortRewardModelScorer, ortRolloutScoring, rolloutFeeds, rowsFeed } from '../../../../src/core/train/rollout/ortPolicy';
+import { ortRewardModelScorer, ortRolloutScoring, rolloutFeeds } from '../../../../src/core/train/rollout/ortPolicy';
 import { buildRollout, tfjsRolloutScoring } from '../../../../src/core/train/rollout/rollout';
 import { rewardModelScorer } from '../../../../src/core/train/rollout/samplers';
-import { DEFAULT_PPO, ppoMinibatchLoss } from '../../../../src/core/train/stages/ppo';
+import { DEFAULT_PPO, ppoFeeds, ppoMinibatchLoss } from '../../../../src/core/train/stages/ppo';
 import { DEFAULT_RLOO, rlooMinibatchLoss } from '../../../../src/core/train/stages/rloo';
 import type { TrainModel } from '../../../../src/core/train/stage';
 import { seededRandom } from '../../../../src/core/sample/pick';
-import { corpusBatch } from '../../../../src/core/train/data/batches';
 import { relError } from './relError';
 
 const config: GPT2Config = { ...TINY_CONFIG, vocab_size: 61, n_positions: 24, n_embd: 24, n_head: 3, n_layer: 2 };
@@ -77,14 +76,7 @@ test('PPO: rollout statistics, minibatch loss, its statistics and every gradient
     const vars = policy.params;
     const { value, grads } = tf.variableGrads(() => ppoMinibatchLoss(policy, r, mb, arrays, hp, undefined, random).loss, Object.values(vars));
     const expectedStats = tf.tidy(() => Object.fromEntries(Object.entries(ppoMinibatchLoss(policy, r, mb, arrays, hp, undefined, random).extras).map(([k, v]) => [k, v.dataSync()[0] as number])));
-    const feeds = {
-      ...rolloutFeeds(trainer.ort, r, mb),
-      old_logp: rowsFeed(trainer.ort, arrays.oldLogp, mb, r.R),
-      advantages: rowsFeed(trainer.ort, arrays.advantages, mb, r.R),
-      returns: rowsFeed(trainer.ort, arrays.returns, mb, r.R),
-      old_values: rowsFeed(trainer.ort, arrays.oldValues, mb, r.R),
-    };
-    const out = await trainer.gradients(feeds, ['pg', 'vf', 'approxkl', 'clipfrac', 'ratio', 'vpred']);
+    const out = await trainer.gradients(ppoFeeds(trainer.ort, r, mb, arrays, hp, undefined, random), ['pg', 'vf', 'approxkl', 'clipfrac', 'ratio', 'vpred']);
     assert.ok(Math.abs(out.loss - (value.dataSync()[0] as number)) < 1e-5, `loss ${out.loss} vs ${value.dataSync()[0]}`);
     for (const [k, v] of Object.entries(expectedStats)) assert.ok(Math.abs((out.values[k] as number) - v) < 1e-4, `${k}: ${out.values[k]} vs ${v}`);
     assert.ok(expectedStats.clipfrac! > 0 && expectedStats.clipfrac! < 1, 'both branches of the clip are exercised');
@@ -198,22 +190,8 @@ test('PPO-ptx: the pretraining term over corpus windows adds the same loss and g
     const arrays = { oldLogp: zeros, advantages: zeros.map((_, i) => Math.sin(i)), returns: zeros, oldValues: zeros };
     const mb = [0, 1];
     const { value, grads } = tf.variableGrads(() => ppoMinibatchLoss(policy, r, mb, arrays, hp, corpus, seededRandom(11)).loss, Object.values(policy.params));
-    const c = corpusBatch(corpus, hp.ptxBlockSize, hp.ptxBatch, seededRandom(11));
-    const int64 = (a: Int32Array): InstanceType<typeof trainer.ort.Tensor> =>
-      new trainer.ort.Tensor(
-        'int64',
-        BigInt64Array.from(a, (v) => BigInt(v)),
-        [hp.ptxBatch, hp.ptxBlockSize],
-      );
-    const out = await trainer.gradients({
-      ...rolloutFeeds(trainer.ort, r, mb),
-      old_logp: rowsFeed(trainer.ort, arrays.oldLogp, mb, r.R),
-      advantages: rowsFeed(trainer.ort, arrays.advantages, mb, r.R),
-      returns: rowsFeed(trainer.ort, arrays.returns, mb, r.R),
-      old_values: rowsFeed(trainer.ort, arrays.oldValues, mb, r.R),
-      ptx_ids: int64(c.ids),
-      ptx_targets: int64(c.targets),
-    });
+    // The stage's own feeds: the same corpus windows from the same seed as the tfjs side draws.
+    const out = await trainer.gradients(ppoFeeds(trainer.ort, r, mb, arrays, hp, corpus, seededRandom(11)));
     assert.ok(Math.abs(out.loss - (value.dataSync()[0] as number)) < 1e-5, `loss ${out.loss} vs ${value.dataSync()[0]}`);
     for (const [name, v] of Object.entries(policy.params)) assert.ok(relError(out.grads.get(name) as Float32Array, grads[v.name]?.dataSync() as Float32Array) < 1e-4, gradName(name));
     tf.dispose([value, ...Object.values(grads)]);

@@ -109,6 +109,7 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
         completion: s.completion,
         score: s.score ?? null,
         kl: s.kl ?? null,
+        ...(s.rewards ? { rewards: s.rewards } : {}),
       }));
       return { samples };
     },

@@ -36,6 +36,8 @@ export interface SamplePoint {
   readonly completion: string;
   readonly score: number | null;
   readonly kl: number | null;
+  /** Each reward function's value (GRPO), by function name; null: it could not score this one. */
+  readonly rewards?: Readonly<Record<string, number | null>>;
 }
 
 /** A run as the UI lists it. */

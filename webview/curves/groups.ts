@@ -1,6 +1,7 @@
 /**
  * How the metrics are grouped on the panel, in order. Names come from src/protocol/metrics.ts;
- * a metric no group lists lands in "Other", so a new metric still shows.
+ * a metric no group lists lands in "Other", so a new metric still shows. GRPO's per-function
+ * rewards (`rewards/<name>/mean`, one per reward function of the run) have a group of their own.
  */
 export interface MetricGroup {
   readonly id: string;
@@ -28,6 +29,12 @@ export const GROUPS: readonly MetricGroup[] = [
       'val/ratio',
     ],
   },
+  {
+    id: 'grpo',
+    title: 'GRPO',
+    metrics: ['reward', 'reward_std', 'frac_reward_zero_std', 'kl', 'clip_ratio', 'completions/mean_length', 'completions/clipped_ratio', 'loss'],
+  },
+  { id: 'rewardFunctions', title: 'Reward functions', metrics: [] },
   { id: 'reward', title: 'Reward model', metrics: ['reward/loss', 'reward/accuracy', 'reward/margin', 'reward/eval_loss', 'reward/eval_accuracy', 'reward/chosen', 'reward/rejected'] },
   { id: 'dpo', title: 'DPO', metrics: ['loss/dpo', 'rewards/accuracies', 'rewards/margins', 'rewards/chosen', 'rewards/rejected', 'eval/loss/dpo', 'eval/rewards/accuracies'] },
   { id: 'lm', title: 'SFT / pretraining', metrics: ['sft/loss', 'sft/eval_loss', 'pretrain/loss', 'pretrain/eval_loss'] },
@@ -36,10 +43,14 @@ export const GROUPS: readonly MetricGroup[] = [
 
 const KNOWN = new Map(GROUPS.flatMap((g) => g.metrics.map((m) => [m, g.id] as const)));
 
+/** A reward function's mean (GRPO): `rewards/<name>/mean`. DPO's `rewards/chosen` etc. have no `/mean`. */
+const isRewardFunctionMetric = (m: string): boolean => /^rewards\/.+\/mean$/.test(m);
+
 /** The groups with the metrics present (in the group's order, unknown names last in "other"). */
 export function groupMetrics(present: ReadonlySet<string>): { group: MetricGroup; metrics: string[] }[] {
   const out = GROUPS.map((group) => ({ group, metrics: group.metrics.filter((m) => present.has(m)) }));
   const other = out.find((g) => g.group.id === 'other');
-  for (const m of present) if (!KNOWN.has(m)) other?.metrics.push(m);
+  const functions = out.find((g) => g.group.id === 'rewardFunctions');
+  for (const m of [...present].sort()) if (!KNOWN.has(m)) (isRewardFunctionMetric(m) ? functions : other)?.metrics.push(m);
   return out.filter((g) => g.metrics.length > 0);
 }

@@ -2,6 +2,7 @@
  * The samples table: what the policy wrote at each iteration, with the reward it got and its KL
  * to the reference, newest iteration first. A row with both a high reward and a high KL (top
  * quarter of each, among the rows shown) is marked: that is what reward hacking looks like.
+ * A GRPO run's rows also show each reward function's value (a column per function).
  */
 import type { SamplePoint } from '../../src/protocol/engineTraining';
 
@@ -44,8 +45,9 @@ export function renderSamples(container: HTMLElement, runLabel: string | undefin
   const table = document.createElement('table');
   table.className = 'samples';
   table.dataset.testid = 'samples-table';
+  const functions = [...new Set(rows.flatMap((r) => Object.keys(r.rewards ?? {})))];
   const head = document.createElement('tr');
-  head.append(cell('th', 'iter'), cell('th', 'reward', 'num'), cell('th', 'KL', 'num'), cell('th', 'prompt'), cell('th', 'completion'));
+  head.append(cell('th', 'iter'), cell('th', 'reward', 'num'), ...functions.map((f) => cell('th', f, 'num fn')), cell('th', 'KL', 'num'), cell('th', 'prompt'), cell('th', 'completion'));
   const thead = document.createElement('thead');
   thead.append(head);
   const tbody = document.createElement('tbody');
@@ -56,7 +58,14 @@ export function renderSamples(container: HTMLElement, runLabel: string | undefin
       tr.className = 'suspect';
       tr.title = 'High reward and high KL to the reference: check that the reward model rewards what you meant.';
     }
-    tr.append(cell('td', String(r.iteration)), cell('td', fmt(r.score), 'num'), cell('td', fmt(r.kl), 'num'), cell('td', r.prompt, 'text'), cell('td', r.completion, 'text completion'));
+    tr.append(
+      cell('td', String(r.iteration)),
+      cell('td', fmt(r.score), 'num'),
+      ...functions.map((f) => cell('td', fmt(r.rewards?.[f] ?? null), 'num fn')),
+      cell('td', fmt(r.kl), 'num'),
+      cell('td', r.prompt, 'text'),
+      cell('td', r.completion, 'text completion'),
+    );
     tbody.append(tr);
   }
   table.append(thead, tbody);

@@ -177,6 +177,8 @@ export const sampleRecord = z.strictObject({
   completion: text(MAX_COMPLETION_CHARS),
   score: z.number().nullable().optional(),
   kl: z.number().nullable().optional(),
+  /** Each reward function's value (GRPO), by function name; null: it could not score this one. */
+  rewards: z.record(z.string().min(1).max(200), z.number().nullable()).optional(),
 });
 export type SampleRecord = z.infer<typeof sampleRecord>;
 

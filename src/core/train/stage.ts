@@ -37,6 +37,8 @@ export interface SampleLine {
   readonly completion: string;
   readonly score: number;
   readonly kl: number;
+  /** Each reward function's value for this completion (GRPO; null: the function could not score it). */
+  readonly rewards?: Readonly<Record<string, number | null>>;
 }
 
 /** Loop settings every stage has (each stage's config extends this). */

@@ -1,8 +1,8 @@
 /**
- * The project, ranking and editor features (UI issue I): the project commands, the ranking
- * panel (restored by a serializer), the sidebar's project section, the inline completion
- * provider, and a watcher that refreshes the sidebar when the project's files change (the CLI,
- * another window, a training run).
+ * The project, ranking and editor features (UI issue I): the project commands, RLHF: New Reward
+ * Function, the ranking panel (restored by a serializer), the sidebar's project section, the
+ * inline completion provider, and a watcher that refreshes the sidebar when the project's files
+ * change (the CLI, another window, a training run).
  */
 import * as vscode from 'vscode';
 import type { FeatureDeps } from './features';
@@ -10,6 +10,7 @@ import { registerProjectCommands } from './project/commands';
 import { registerInlineCompletions } from './project/inlineProvider';
 import { registerModelCommands } from './project/modelCommands';
 import { RANKING_VIEW_TYPE, RankingPanel } from './project/rankingPanel';
+import { registerRewardCommands } from './project/rewardCommands';
 import { watchWorkspace } from './project/sidebarProject';
 
 /** Quiet time before a burst of file changes refreshes the sidebar. */
@@ -27,6 +28,7 @@ export function registerProjectFeatures(deps: FeatureDeps): void {
   deps.context.subscriptions.push(
     ...registerProjectCommands(deps),
     ...registerModelCommands(deps),
+    ...registerRewardCommands(),
     ...registerInlineCompletions(deps),
     ...watchWorkspace(() =>
       deps.eventLoop.track('workspace change', () => {

@@ -4,6 +4,7 @@
  * engine implements them in src/engine/projectHandlers.ts, the host calls them through the
  * EngineClient. Every request names the workspace folder that holds `.rlhf/`.
  */
+import type { ChatMessage } from './chat';
 
 /** One stage's model as the sidebar shows it: where it is and where that came from. */
 export interface ModelView {
@@ -60,7 +61,10 @@ export interface ProjectOverview {
 export interface RankingItem {
   readonly batchId: string;
   readonly promptId: string;
+  /** The prompt's text (a chat prompt's plain transcript). */
   readonly prompt: string;
+  /** Set for a chat prompt: its messages, shown as a conversation; the completions are the assistant's replies. */
+  readonly messages?: readonly ChatMessage[];
   readonly completions: readonly { readonly id: string; readonly text: string; readonly temperature?: number }[];
   /** The model that sampled it. */
   readonly model: string;

@@ -1,6 +1,7 @@
 /**
  * The ranking panel app: one prompt and its K completions at a time, ranked by keyboard or by
- * dragging. Renders the host's full state (bootstrap, then every `didChangeState`); keeps only
+ * dragging. A chat prompt is shown as one conversation (a role label per message, the system
+ * message dimmed) and its completions as the assistant's replies, without the prompt's tail. Renders the host's full state (bootstrap, then every `didChangeState`); keeps only
  * its drafts (ranks being assigned, with an undo history) and persists them with setState, so a
  * failed save or a reloaded panel keeps the ranking.
  *
@@ -11,6 +12,7 @@
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import type { ChatRole } from '../../src/protocol/chat';
 import type { RankingCommand, RankingItem, RankingState } from '../../src/protocol/ranking';
 import { isRankingNotification } from '../../src/protocol/ranking';
 import { readBootstrap, vscodeApi } from '../shared/vscodeApi';
@@ -49,6 +51,8 @@ const LONG_CHARS = 400;
 const LONG_LINES = 6;
 /** How much of the prompt's end is shown before each completion, so a continuation reads in context. */
 const CONTEXT_CHARS = 80;
+/** How a chat prompt's roles are labelled. */
+const ROLE_LABELS: Record<ChatRole, string> = { system: 'System', user: 'User', assistant: 'Assistant' };
 /** Undo steps kept per batch. */
 const MAX_HISTORY = 50;
 /** Elements that Enter and Space activate themselves: they never submit. */
@@ -231,6 +235,23 @@ function promptTail(prompt: string): string {
   return `…${space >= 0 && space < CONTEXT_CHARS / 4 ? tail.slice(space) : tail}`;
 }
 
+/** The prompt: its text, or a chat prompt's messages as one conversation (role labels; the system message dimmed). */
+function promptView(item: RankingItem): HTMLElement {
+  if (!item.messages) return el('div', { class: 'prompt-text', 'data-testid': 'prompt' }, item.prompt);
+  return el(
+    'div',
+    { class: 'prompt-text conversation', 'data-testid': 'prompt', 'data-kind': 'chat' },
+    ...item.messages.map((m) =>
+      el(
+        'div',
+        { class: `turn ${m.role}`, 'data-testid': 'turn', 'data-role': m.role },
+        el('span', { class: 'role', 'data-testid': 'role' }, ROLE_LABELS[m.role] ?? m.role),
+        el('div', { class: 'content' }, m.content),
+      ),
+    ),
+  );
+}
+
 /** The words of completion `index` that none of the other, different completions has. */
 function highlighted(item: RankingItem, index: number): Piece[] {
   const own = item.completions[index]!.text;
@@ -257,7 +278,8 @@ function completionCard(item: RankingItem, d: Draft, position: number): HTMLElem
   const c = item.completions[index]!;
   const rank = d.verdict === 'ranked' ? d.ranks[index] : null;
   const long = c.text.length > LONG_CHARS || c.text.split('\n').length > LONG_LINES;
-  const context = el('span', { class: 'context', 'data-testid': 'context', 'aria-hidden': 'true' }, promptTail(item.prompt));
+  // A continuation reads on from the prompt's end; a chat reply stands on its own.
+  const context = item.messages ? '' : el('span', { class: 'context', 'data-testid': 'context', 'aria-hidden': 'true' }, promptTail(item.prompt));
   const text = el('div', { class: `text${long && !expanded.has(index) ? ' collapsed' : ''}`, 'data-testid': 'completion-text' }, context);
   if (page.highlightDifferences) {
     for (const p of highlighted(item, index)) text.append(p.changed ? el('mark', {}, p.text) : p.text);
@@ -349,7 +371,7 @@ function rankingView(item: RankingItem, d: Draft): HTMLElement[] {
       'section',
       { class: 'prompt', 'aria-label': 'Prompt' },
       el('h2', { 'data-testid': 'prompt-heading' }, state.selection === 'current' ? 'Prompt: your selection' : 'Prompt'),
-      el('div', { class: 'prompt-text', 'data-testid': 'prompt' }, item.prompt),
+      promptView(item),
       el('div', { class: 'muted sampled-by', 'data-testid': 'sampled-by', title: item.model }, `Sampled by ${item.model}`),
     ),
     el('div', { class: 'row' }, el('h2', {}, `Completions (${item.completions.length})`), diffToggle),

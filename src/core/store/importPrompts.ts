@@ -1,22 +1,29 @@
 /**
- * Prompts from a file: `.txt` (one prompt per line), `.jsonl` (a string, or an object with a
- * `prompt` or `text` string, per line) or `.csv` (a header row with a `prompt` or `text` column;
- * quoted fields may span lines). Every prompt is checked before any is stored.
+ * Prompts from a file: `.txt` (one prompt per line), `.jsonl` (per line: a string, an object with
+ * a `prompt` or `text` string, or a chat prompt: an object with a `messages` list, or TRL's
+ * conversational `prompt` list, of {role, content} messages) or `.csv` (a header row with a
+ * `prompt` or `text` column; quoted fields may span lines). Every prompt is checked before any is
+ * stored.
  */
 import { errorMessage } from '../../protocol/guards';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { UserError } from '../errors';
+import { plainChatText } from '../tokenizer/chat';
 import { inputJsonl, inputLines, inputText } from './input';
 import type { Project } from './project';
-import type { AddPromptsResult } from './prompts';
-import { checkPromptText } from './prompts';
+import type { ChatMessage } from '../../protocol/chat';
+import type { AddPromptsResult, PromptInput } from './prompts';
+import { checkChatMessages, checkPromptText } from './prompts';
 
 export type PromptFormat = 'txt' | 'jsonl' | 'csv';
 
 export interface FilePrompt {
+  /** The prompt's text (a chat prompt's plain transcript, as the store keeps it). */
   readonly text: string;
+  /** A chat prompt's messages. */
+  readonly messages?: readonly ChatMessage[];
   /** `file:line` for messages. */
   readonly where: string;
 }
@@ -35,21 +42,39 @@ export function promptFormatOf(file: string, format?: string): PromptFormat {
   throw new UserError(`Cannot tell the prompt format of ${file}: use a .txt, .jsonl or .csv file, or pass the format (txt, jsonl, csv).`);
 }
 
-const jsonlPrompt = z.union([z.string(), z.looseObject({ prompt: z.string() }).transform((o) => o.prompt), z.looseObject({ text: z.string() }).transform((o) => o.text)]);
+/** A chat prompt's messages, checked by checkChatMessages (which names what is wrong). */
+const messagesField = z.array(z.unknown()).max(10_000);
+const jsonlPrompt = z.union([
+  z.string(),
+  z.looseObject({ messages: messagesField }).transform((o) => ({ messages: o.messages })),
+  z.looseObject({ prompt: z.string() }).transform((o) => o.prompt),
+  // TRL's conversational prompt-only rows: {"prompt": [{"role": "user", "content": "…"}]}.
+  z.looseObject({ prompt: messagesField }).transform((o) => ({ messages: o.prompt })),
+  z.looseObject({ text: z.string() }).transform((o) => o.text),
+]);
 
 export function readPromptFile(file: string, format?: string): { format: PromptFormat; prompts: FilePrompt[] } {
   const f = promptFormatOf(file, format);
-  const prompts =
+  const prompts: FilePrompt[] =
     f === 'txt'
       ? inputLines(file).map(({ text, line }) => ({ text, where: `${file}:${line}` }))
       : f === 'jsonl'
-        ? inputJsonl(file, jsonlPrompt, "a prompt (a JSON string or an object with a 'prompt' or 'text' string)").map(({ value, line }) => ({
-            text: value,
-            where: `${file}:${line}`,
-          }))
+        ? inputJsonl(file, jsonlPrompt, "a prompt (a JSON string, an object with a 'prompt' or 'text' string, or a 'messages' or 'prompt' list of chat messages)").map(({ value, line }) =>
+            typeof value === 'string' ? { text: value, where: `${file}:${line}` } : chatPrompt(value.messages, `${file}:${line}`),
+          )
         : csvPrompts(file);
   prompts.forEach((p) => checkPromptText(p.text, p.where));
   return { format: f, prompts };
+}
+
+function chatPrompt(messages: unknown, where: string): FilePrompt {
+  const checked = checkChatMessages(messages, where);
+  return { text: plainChatText(checked), messages: checked, where };
+}
+
+/** What the store adds for a prompt read from a file. */
+function promptInput(p: FilePrompt): PromptInput {
+  return p.messages === undefined ? p.text : { messages: p.messages };
 }
 
 function csvPrompts(file: string): FilePrompt[] {
@@ -71,10 +96,6 @@ function csvPrompts(file: string): FilePrompt[] {
 /** Reads, checks, and stores the prompts of a file (existing texts are not added twice). */
 export async function importPrompts(project: Project, file: string, format?: string): Promise<PromptImport> {
   const { format: f, prompts } = readPromptFile(file, format);
-  const result = await project.prompts.add(
-    prompts.map((p) => p.text),
-    path.basename(file),
-    (i) => prompts[i]?.where ?? file,
-  );
+  const result = await project.prompts.add(prompts.map(promptInput), path.basename(file), (i) => prompts[i]?.where ?? file);
   return { ...result, format: f, read: prompts.length, prompts };
 }

@@ -6,6 +6,7 @@
  * completed by running it again. Nothing is guessed and nothing is dropped silently: rows the
  * project cannot hold are listed in `skipped`; what a format cannot hold is counted in `notHeld`.
  */
+import type { ChatMessage } from '../../protocol/chat';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { UserError } from '../errors';
@@ -20,7 +21,10 @@ import { pairFromTrl, trlFromPair, trlRow, TRL_FIELDS } from './trl';
 export type PreferenceFormat = 'trl' | 'hh';
 
 export interface TextPair {
+  /** The prompt's text (for a chat prompt, unused on import: the store renders its transcript). */
   readonly prompt: string;
+  /** Set for a chat prompt: its messages. */
+  readonly messages?: readonly ChatMessage[];
   readonly chosen: string;
   readonly rejected: string;
 }
@@ -67,7 +71,7 @@ export async function importPreferences(project: Project, file: string, options:
   const labeler = options.labeler ?? `imported:${name}`.slice(0, 200);
   const where = (i: number) => `${file}:${lines[i]}`;
   const { ids, added: promptsAdded } = await project.prompts.add(
-    pairs.map((p) => p.prompt),
+    pairs.map((p) => (p.messages ? { messages: p.messages } : p.prompt)),
     `${options.format}:${name}`,
     where,
   );
@@ -151,7 +155,14 @@ export function preferenceRows(project: Project, options: ExportOptions): { rows
       'batches whose model, sampling parameters, seed, tokens and log-probs are not kept',
     ),
   ];
-  if (options.format === 'trl') return { rows: pairs.map((p) => trlFromPair(p, options.conversational ?? false)), notHeld };
+  const prompts = project.prompts.byId();
+  const chats = pairs.filter((p) => prompts.get(p.promptId)?.messages !== undefined).length;
+  if (options.format === 'trl') {
+    const conversational = options.conversational ?? false;
+    if (!conversational) notHeld.push(...count(chats, 'chat prompts written as their plain transcript (system: …/user: …/assistant:); export with --conversational to keep their messages'));
+    return { rows: pairs.map((p) => trlFromPair({ ...p, ...(conversational ? { messages: prompts.get(p.promptId)?.messages } : {}) }, conversational)), notHeld };
+  }
+  notHeld.push(...count(chats, 'chat prompts written as their plain transcript (system: …/user: …/assistant:)'));
   let wrapped = 0;
   let spaced = 0;
   const rows = pairs.map((p) => {

@@ -3,6 +3,7 @@
  * Records are strict: an unknown field is an error, so a typo or a record from a newer version
  * of the extension is caught instead of silently dropped. `v` is the record's format version.
  */
+import { CHAT_ROLES } from '../../protocol/chat';
 import { STAGE_NAMES } from '../../protocol/stages';
 import { z } from 'zod';
 import { idSchema, labelerSchema } from './ids';
@@ -17,10 +18,38 @@ export const MAX_NOTE_CHARS = 10_000;
 /** Most completions one batch (and so one ranking) may hold. */
 export const MAX_K = 64;
 
+/** Most messages one chat prompt may hold. */
+export const MAX_CHAT_MESSAGES = 256;
+
+export const chatMessage = z.strictObject({ role: z.enum(CHAT_ROLES), content: text(MAX_PROMPT_CHARS) });
+
+/**
+ * A chat prompt's messages: a system message only first, then user and assistant turns, the
+ * last one the user's (the model answers it). Every message has text.
+ */
+export const chatMessages = z
+  .array(chatMessage)
+  .min(1)
+  .max(MAX_CHAT_MESSAGES)
+  .superRefine((ms, ctx) => {
+    ms.forEach((m, i) => {
+      if (m.content.trim() === '') ctx.addIssue({ code: 'custom', path: [i, 'content'], message: `message ${i + 1} (${m.role}) is empty` });
+      if (m.role === 'system' && i > 0) ctx.addIssue({ code: 'custom', path: [i, 'role'], message: 'a system message may only come first' });
+    });
+    if (ms[ms.length - 1]?.role !== 'user') ctx.addIssue({ code: 'custom', path: [ms.length - 1, 'role'], message: "the last message must be the user's (the model answers it)" });
+  });
+
 export const promptRecord = z.strictObject({
   v: z.literal(1),
   id: idSchema,
+  /**
+   * The prompt's text. For a chat prompt, its plain transcript (plainChatText in
+   * core/tokenizer/chat.ts: "system: …\nuser: …\nassistant:"), so every reader of `text` still
+   * has the whole prompt; what a model reads comes from promptInputText.
+   */
   text: text(MAX_PROMPT_CHARS).min(1),
+  /** Set for a chat prompt: its messages (the id is derived from them, not from `text`). */
+  messages: chatMessages.optional(),
   time,
   /** Where it came from: a file name, `ui`, `trl`, `hh` … */
   source: z.string().max(500).optional(),

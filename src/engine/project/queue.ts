@@ -44,6 +44,7 @@ function toItem(prompt: PromptRecord, batch: BatchRecord): RankingItem {
     batchId: batch.id,
     promptId: prompt.id,
     prompt: prompt.text,
+    ...(prompt.messages ? { messages: prompt.messages } : {}),
     completions: batch.completions.map((c) => ({
       id: c.id,
       text: c.text,

@@ -1,7 +1,12 @@
 /**
  * Where each stage's examples come from: a text corpus (pretraining), a prompt-completion JSONL
- * file (SFT), and the project's rankings (reward model). Every input is validated; errors name
- * the file and line.
+ * file (SFT), and the project's rankings (SFT on the best-ranked, the reward model, DPO). Every
+ * input is validated; errors name the file and line.
+ *
+ * Prompts and completions become tokens through one function, encodeExample (tokenizer/chat.ts):
+ * a chat prompt is rendered with the model's chat template and the completion is the assistant's
+ * reply in it, ending with the template's end-of-turn token; a plain-text prompt is its text and
+ * the completion ends with the EOS. The reward model thus scores the templated conversation.
  */
 import * as fs from 'node:fs';
 import { z } from 'zod';
@@ -12,6 +17,9 @@ import type { PreferencePair } from '../../store/pairs';
 import type { Project } from '../../store/project';
 import type { LabelSource } from '../../store/schemas';
 import type { Tokenizer } from '../../tokenizer/tokenizer';
+import type { PromptLike } from '../../tokenizer/chat';
+import { encodeExample, plainChatText } from '../../tokenizer/chat';
+import { checkChatMessages } from '../../store/prompts';
 import { mobyDickText } from '../../demo/corpus';
 import type { RankedGroup, SftExample } from './batches';
 import type { DpoPair } from '../stages/dpo';
@@ -24,19 +32,36 @@ export function corpusText(spec: string): string {
   return fs.readFileSync(spec, 'utf8');
 }
 
-const sftLine = z.looseObject({ prompt: z.string().max(100_000), completion: z.string().min(1).max(200_000) });
+const sftLine = z.looseObject({
+  prompt: z.union([z.string().max(100_000), z.array(z.unknown()).max(10_000)]),
+  completion: z.union([z.string().min(1).max(200_000), z.tuple([z.looseObject({ role: z.literal('assistant'), content: z.string().min(1).max(200_000) })])]),
+});
 
-/** TRL prompt-completion JSONL → examples; the completion ends with EOS so the model learns to stop. */
+/**
+ * TRL prompt-completion JSONL → examples: standard ({"prompt": "…", "completion": "…"}) or
+ * conversational ({"prompt": [messages], "completion": [{"role": "assistant", "content": "…"}]}).
+ * The completion ends with the end-of-turn token or EOS so the model learns to stop.
+ */
 export function loadSftJsonl(file: string, tokenizer: Tokenizer): SftExample[] {
   if (!fs.existsSync(file)) throw new UserError(`${file}: SFT data file not found.`);
   const read = readJsonl(file, sftLine);
   if (read.tail) throw new UserError(`${where(file, read.tail.line)}: ${read.tail.reason}.`);
   if (read.records.length === 0) throw new UserError(`${file}: no examples (expected JSON lines with "prompt" and "completion").`);
-  const eos = tokenizer.eosTokenId;
-  return read.records.map(({ value }) => ({
-    prompt: tokenizer.encode(value.prompt),
-    response: [...tokenizer.encode(value.completion), ...(eos === null ? [] : [eos])],
-  }));
+  return read.records.map(({ value, line }) => {
+    const prompt: PromptLike = typeof value.prompt === 'string' ? { text: value.prompt } : chatPrompt(value.prompt, where(file, line));
+    const completion = typeof value.completion === 'string' ? value.completion : value.completion[0].content;
+    return encodeExample(prompt, completion, tokenizer);
+  });
+}
+
+function chatPrompt(messages: unknown, at: string): PromptLike {
+  const checked = checkChatMessages(messages, at);
+  return { text: plainChatText(checked), messages: checked };
+}
+
+/** The stored prompt a pair belongs to (with its messages when it is a chat prompt). */
+function promptOf(prompts: ReadonlyMap<string, PromptLike>, pair: PreferencePair): PromptLike {
+  return prompts.get(pair.promptId) ?? { text: pair.prompt };
 }
 
 /** SFT data spec: the project's best-ranked completions instead of a file. */
@@ -53,13 +78,13 @@ export function bestRankedExamples(project: Project, tokenizer: Tokenizer, optio
   const sources: LabelSource[] = ['human', 'imported', ...(simulated ? (['simulated'] as const) : [])];
   const byEvent = new Map<string, PreferencePair[]>();
   for (const p of derivePairs(project, { sources })) byEvent.set(p.eventId, [...(byEvent.get(p.eventId) ?? []), p]);
-  const eos = tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId];
+  const prompts = project.prompts.byId();
   const examples: SftExample[] = [];
   for (const pairs of byEvent.values()) {
     const beaten = new Set(pairs.map((p) => p.rejectedId));
     const best = new Map(pairs.filter((p) => !beaten.has(p.chosenId)).map((p) => [p.chosenId, p.chosen]));
-    const prompt = tokenizer.encode((pairs[0] as PreferencePair).prompt);
-    for (const text of best.values()) examples.push({ prompt, response: [...tokenizer.encode(text), ...eos] });
+    const prompt = promptOf(prompts, pairs[0] as PreferencePair);
+    for (const text of best.values()) examples.push(encodeExample(prompt, text, tokenizer));
   }
   if (examples.length === 0) {
     throw new UserError(
@@ -94,6 +119,7 @@ export function rankedGroups(project: Project, tokenizer: Tokenizer, options: { 
   const pairs = derivePairs(project, { sources });
   const byEvent = new Map<string, PreferencePair[]>();
   for (const p of pairs) byEvent.set(p.eventId, [...(byEvent.get(p.eventId) ?? []), p]);
+  const prompts = project.prompts.byId();
   const groups: (RankedGroup & { promptId: string })[] = [];
   for (const ps of byEvent.values()) {
     const first = ps[0] as PreferencePair;
@@ -104,10 +130,12 @@ export function rankedGroups(project: Project, tokenizer: Tokenizer, options: { 
     }
     for (const id of texts.keys()) ids.push(id);
     const index = new Map(ids.map((id, i) => [id, i]));
+    const prompt = promptOf(prompts, first);
+    const encoded = ids.map((id) => encodeExample(prompt, texts.get(id) as string, tokenizer));
     groups.push({
       promptId: first.promptId,
-      prompt: tokenizer.encode(first.prompt),
-      completions: ids.map((id) => withEos(tokenizer.encode(texts.get(id) as string), tokenizer.eosTokenId)),
+      prompt: encoded[0]?.prompt ?? [],
+      completions: encoded.map((e) => withEos(e.response, tokenizer.eosTokenId)),
       pairs: ps.map((p) => [index.get(p.chosenId) as number, index.get(p.rejectedId) as number] as const),
     });
   }
@@ -137,13 +165,11 @@ export function preferencePairs(project: Project, tokenizer: Tokenizer, options:
   const defaults = trainingSources(project.meta).filter((s) => s !== 'simulated');
   const simulated = options.includeSimulated ?? project.meta.settings.includeSimulated;
   const sources: LabelSource[] = [...defaults, ...(simulated ? (['simulated'] as const) : [])];
-  const eos = tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId];
-  const pairs = derivePairs(project, { sources }).map((p) => ({
-    promptId: p.promptId,
-    prompt: tokenizer.encode(p.prompt),
-    chosen: [...tokenizer.encode(p.chosen), ...eos],
-    rejected: [...tokenizer.encode(p.rejected), ...eos],
-  }));
+  const prompts = project.prompts.byId();
+  const pairs = derivePairs(project, { sources }).map((p) => {
+    const chosen = encodeExample(promptOf(prompts, p), p.chosen, tokenizer);
+    return { promptId: p.promptId, prompt: chosen.prompt, chosen: chosen.response, rejected: encodeExample(promptOf(prompts, p), p.rejected, tokenizer).response };
+  });
   const promptIds = [...new Set(pairs.map((p) => p.promptId))];
   const held = new Set(splitHeldOut(promptIds, options.evalFraction, options.seed).eval);
   const strip = ({ prompt, chosen, rejected }: DpoPair): DpoPair => ({ prompt, chosen, rejected });

@@ -130,13 +130,14 @@ test('rows the project cannot hold are skipped and listed; unknown fields are re
         .join(''),
     );
     const r = await importPreferences(project, file, { format: 'trl' });
-    assert.equal(r.pairs, 1);
+    // Line 3 (a system message, then the user's) is a chat prompt now.
+    assert.equal(r.pairs, 2);
     assert.deepEqual(
       r.skipped.map((s) => s.line),
-      [2, 3, 4, 5],
+      [2, 4, 5],
     );
     assert.match(r.skipped[0]?.reason as string, /no 'prompt' field/);
-    assert.match(r.skipped[1]?.reason as string, /exactly one user message/);
+    assert.match(r.skipped[1]?.reason as string, /exactly one assistant message/);
     assert.deepEqual(messages(r.notHeld), ["1 field 'score_chosen' is not kept"]);
 
     const before = project.rankings.events().length;

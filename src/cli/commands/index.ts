@@ -3,6 +3,7 @@ import type { CliCommand } from '../command';
 import { statusCommand } from './status';
 import { sampleCommand } from './sample';
 import { exportOnnxCommand } from './exportOnnx';
+import { exportModelCommand } from './exportModel';
 import { modelInfoCommand } from './modelInfo';
 import { modelInitCommand } from './modelInit';
 import { modelPullCommand } from './modelPull';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly CliCommand[] = [
   modelPullCommand,
   sampleCommand,
   exportOnnxCommand,
+  exportModelCommand,
   initCommand,
   importPromptsCommand,
   importPreferencesCommand,

@@ -7,12 +7,11 @@
 import { errorMessage } from '../../protocol/guards';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type { GPT2Config } from './config';
 import { parameterShapes } from './config';
-import type { Params } from './gpt2';
 import type { NamedTensor } from './safetensors';
-import { readSafetensors, serializeSafetensors } from './safetensors';
+import type { WeightsLayout } from './shards';
+import { readModelWeights, writeModelWeights } from './shards';
 import type { Tokenizer, TokenizerJson } from '../tokenizer/tokenizer';
 import { loadTokenizer } from '../tokenizer/tokenizer';
 import { UserError } from '../errors';
@@ -34,6 +33,8 @@ export interface Checkpoint {
   readonly kind: HeadKind;
   readonly weights: Weights;
   readonly tokenizer: Tokenizer;
+  /** How the folder stored its weights (files, dtypes, stored names), to save them back the same way. */
+  readonly layout?: WeightsLayout;
 }
 
 export interface SaveOptions {
@@ -42,6 +43,8 @@ export interface SaveOptions {
   readonly weights: ReadonlyMap<string, NamedTensor>;
   /** A loaded tokenizer or a tokenizer.json object to write beside the weights. */
   readonly tokenizer: Tokenizer | TokenizerJson;
+  /** Save the weights as a loaded checkpoint stored them (its `layout`); default: one F32 model.safetensors. */
+  readonly layout?: WeightsLayout;
 }
 
 /** Head tensors per kind, with their shapes given the width C. */
@@ -72,9 +75,9 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const raw = readJson(configFile);
   const config = parseConfig(raw, configFile);
   const archs = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]) : [];
-  const stored = readWeights(dir);
+  const stored = readModelWeights(dir);
   const { file } = stored;
-  const tensors = stripPrefix(stored.tensors);
+  const tensors = stripPrefix(stored.weights);
   const kind: HeadKind = archs.includes('GPT2ForSequenceClassification') ? 'reward' : tensors.has('v_head.summary.weight') ? 'value' : 'lm';
 
   const expected = parameterShapes(config);
@@ -99,7 +102,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
   if (tokenizer.vocabSize > config.vocab_size) {
     throw new UserError(`${tokenizer.name}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocab_size}.`);
   }
-  return { dir, config, kind, weights, tokenizer };
+  return { dir, config, kind, weights, tokenizer, layout: stored.layout };
 }
 
 /** Write a checkpoint folder atomically: built in a sibling temp folder, then swapped in. */
@@ -112,35 +115,49 @@ export function saveCheckpoint(dir: string, opts: SaveOptions): void {
     const t = opts.weights.get(name);
     if (!t) throw new Error(`saveCheckpoint: weight '${name}' is missing for a '${kind}' checkpoint`);
     if (!sameShape(t.shape, shape)) throw new Error(`saveCheckpoint: weight '${name}' has shape [${t.shape}] but the config implies [${shape}]`);
-    // transformers' names: GPT2Model parameters live under `transformer.`; heads at the top.
-    ordered.set(name.startsWith('score.') || name.startsWith('v_head.') ? name : `transformer.${name}`, t);
+    // transformers' names: GPT2Model parameters live under `transformer.`; heads at the top. A
+    // loaded folder's own names win (the Hub's gpt2 stores `h.0.…` without the prefix).
+    const prefixed = name.startsWith('score.') || name.startsWith('v_head.') ? name : `transformer.${name}`;
+    ordered.set(opts.layout?.tensors.has(name) && !opts.layout.tensors.has(prefixed) ? name : prefixed, t);
   }
+  // A folder that stored the tied head keeps it (transformers drops it on its own saves).
+  const wte = ordered.get('transformer.wte.weight') ?? ordered.get('wte.weight');
+  if (kind !== 'reward' && wte && opts.layout?.tensors.has('lm_head.weight')) ordered.set('lm_head.weight', wte);
   const tokenizerJson = isTokenizer(opts.tokenizer) ? opts.tokenizer.json : opts.tokenizer;
-  const files: [string, string | Uint8Array][] = [
+  const files: [string, FileContent][] = [
     ['config.json', json(hfConfig(config, kind))],
     ['generation_config.json', json(generationConfig(config))],
     ['tokenizer.json', json(tokenizerJson)],
     ['tokenizer_config.json', json(tokenizerConfig(config, tokenizerJson))],
-    ['model.safetensors', serializeSafetensors(ordered)],
   ];
+  writeModelWeights(files, ordered, opts.layout);
   writeFolderAtomically(dir, files);
 }
+
+/**
+ * A file's content, or a function that makes it when it is written: whole, or as chunks (a
+ * safetensors shard tensor by tensor), so a big file is never in memory whole, nor two at once.
+ */
+export type FileContent = string | Uint8Array | (() => string | Uint8Array | Iterable<Uint8Array>);
 
 /**
  * Build the whole folder beside `dir`, fsync each file, then rename over the old one. A crash
  * leaves either the old folder or the new one under `dir` (or, between the two renames, both
  * complete beside it as `.<name>.tmp-*`), never a half-written checkpoint.
  */
-export function writeFolderAtomically(dir: string, files: readonly [string, string | Uint8Array][]): void {
+export function writeFolderAtomically(dir: string, files: readonly [string, FileContent][]): void {
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
   try {
-    for (const [name, content] of files) {
-      const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    for (const [name, file] of files) {
+      const content = typeof file === 'function' ? file() : file;
+      const chunks = typeof content === 'string' ? [Buffer.from(content, 'utf8')] : content instanceof Uint8Array ? [content] : content;
       const fd = fs.openSync(path.join(tmp, name), 'w');
       try {
-        for (let done = 0; done < bytes.byteLength;) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
+        for (const bytes of chunks) {
+          for (let done = 0; done < bytes.byteLength;) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
+        }
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -184,25 +201,6 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-/** model.safetensors, or the shards a model.safetensors.index.json lists. */
-function readWeights(dir: string): { file: string; tensors: Map<string, NamedTensor> } {
-  const single = path.join(dir, 'model.safetensors');
-  if (fs.existsSync(single)) return { file: single, tensors: readSafetensors(single).tensors };
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (fs.existsSync(index)) {
-    const map = readJson(index).weight_map;
-    if (typeof map !== 'object' || map === null) throw new UserError(`${index}: no "weight_map" object.`);
-    const tensors = new Map<string, NamedTensor>();
-    for (const shard of new Set(Object.values(map as Record<string, unknown>))) {
-      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) throw new UserError(`${index}: bad shard name ${JSON.stringify(shard)}.`);
-      for (const [k, t] of readSafetensors(path.join(dir, shard)).tensors) tensors.set(k, t);
-    }
-    return { file: index, tensors };
-  }
-  const hint = fs.existsSync(path.join(dir, 'pytorch_model.bin')) ? ' It has pytorch_model.bin: re-save it with model.save_pretrained(dir, safe_serialization=True).' : '';
-  throw new UserError(`${single}: missing; only safetensors weights are read.${hint}`);
-}
-
 function stripPrefix(tensors: Map<string, NamedTensor>): Map<string, NamedTensor> {
   const out = new Map<string, NamedTensor>();
   for (const [name, t] of tensors) out.set(name.startsWith('transformer.') ? name.slice('transformer.'.length) : name, t);
@@ -220,17 +218,3 @@ function sameValues(a: Float32Array, b: Float32Array | undefined): boolean {
 export const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
 
 const isTokenizer = (t: Tokenizer | TokenizerJson): t is Tokenizer => typeof (t as Tokenizer).encode === 'function';
-
-/** Checkpoint weights → gpt2.ts Params (new tensors; the caller disposes them). */
-export function weightsToParams(weights: ReadonlyMap<string, NamedTensor>): Params {
-  const params: Params = {};
-  for (const [name, t] of weights) params[name] = tf.tensor(t.data, [...t.shape], 'float32');
-  return params;
-}
-
-/** gpt2.ts Params (or tf.Variables) → checkpoint weights, read back from the backend. */
-export async function paramsToWeights(params: Readonly<Record<string, tf.Tensor>>): Promise<Weights> {
-  const weights: Weights = new Map();
-  for (const [name, t] of Object.entries(params)) weights.set(name, { shape: t.shape, data: Float32Array.from(await t.data()) });
-  return weights;
-}

@@ -1,8 +1,8 @@
 /** Exports through the engine: preferences (TRL / HH-RLHF JSONL) and the current policy (HF folder, ONNX). */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../core/errors';
 import { loadCheckpoint } from '../../core/model/checkpoint';
+import { exportHfFolder } from '../../core/model/exportHf';
 import { exportOnnx } from '../../core/onnx/export';
 import { exportPreferences } from '../../core/store/interchange';
 import { trainingSources } from '../../core/store/pairs';
@@ -23,20 +23,14 @@ export function exportPrefs(project: Project, params: Req<'project.exportPrefere
 export function exportModel(project: Project, params: Req<'project.exportModel'>['params']): Req<'project.exportModel'>['result'] {
   const out = absolute(params.out, 'the export folder');
   const policy = currentPolicy(project);
-  const ckpt = loadCheckpoint(policy.path);
   if (params.format === 'onnx') {
-    const report = exportOnnx(ckpt, out);
+    const report = exportOnnx(loadCheckpoint(policy.path), out);
     return { out: report.outDir, files: [...report.files], model: policy.path };
   }
-  if (fs.existsSync(out) && (!fs.statSync(out).isDirectory() || fs.readdirSync(out).length > 0)) {
-    throw new UserError(`${out}: exists and is not empty. Choose a new or empty folder for the Hugging Face export.`);
-  }
-  // The checkpoint folder already is a Hugging Face folder; copy its model files only (no
-  // optimizer or trainer state).
-  const files = fs.readdirSync(policy.path).filter((f) => /^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map)\.json$|\.safetensors$|^README\.md$/.test(f));
-  fs.mkdirSync(out, { recursive: true });
-  for (const f of files) fs.copyFileSync(path.join(policy.path, f), path.join(out, f));
-  return { out, files, model: policy.path };
+  // A full checkpoint is copied (model files only); a LoRA adapter is merged into its base
+  // (a relative base path is relative to the workspace, as project.json's model paths are).
+  const report = exportHfFolder(policy.path, out, { cwd: project.paths.workspace });
+  return { out, files: report.files, model: policy.path };
 }
 
 function absolute(p: string, what: string): string {

@@ -25,7 +25,10 @@ export function progressPrinter(out: (line: string) => void, every = 10): (e: Ru
         out(e.message);
         return;
       case 'samples':
-        for (const x of e.samples.slice(0, 2)) out(`  sample @${x.iteration} score=${formatNumber(x.score)} kl=${formatNumber(x.kl)}: ${JSON.stringify(x.prompt + x.completion)}`);
+        for (const x of e.samples.slice(0, 2)) {
+          const v = (n: number | null): string => (n === null ? '–' : formatNumber(n));
+          out(`  sample @${x.iteration} score=${v(x.score)} kl=${v(x.kl)}: ${JSON.stringify(x.prompt + x.completion)}`);
+        }
         return;
       case 'metrics': {
         const { stage, step, values } = e.record;

@@ -8,7 +8,12 @@ import type { StageName } from './stages';
 
 type StageMetric<S extends StageName> = (typeof STAGE_INFO)[S]['metrics'][number];
 
-export type MetricName = { [S in StageName]: StageMetric<S> }[StageName];
+/** A reward function's mean (GRPO): one per function of the run, so not declared with the stage. */
+export type RewardFunctionMetric = `rewards/${string}/mean`;
+
+export type MetricName = { [S in StageName]: StageMetric<S> }[StageName] | RewardFunctionMetric;
+
+export const rewardFunctionMetric = (name: string): RewardFunctionMetric => `rewards/${name}/mean`;
 
 /** One point: the values a stage reports at one optimisation step. */
 export interface MetricRecord {

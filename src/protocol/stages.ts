@@ -6,7 +6,7 @@
  * and job) is declared beside it in src/core/train/stages/registry.ts, keyed by these names.
  */
 
-export const STAGE_NAMES = ['pretrain', 'sft', 'reward', 'dpo', 'ppo', 'rloo'] as const;
+export const STAGE_NAMES = ['pretrain', 'sft', 'reward', 'dpo', 'ppo', 'rloo', 'grpo'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export const isStageName = (v: unknown): v is StageName => typeof v === 'string' && (STAGE_NAMES as readonly string[]).includes(v);
@@ -97,6 +97,30 @@ export const STAGE_INFO = {
     policy: 'REINFORCE leave-one-out against the reward model (no value head)',
     headline: 'objective/scores',
     metrics: [...POLICY_METRICS, ...OPTIMIZER_METRICS],
+  },
+  grpo: {
+    title: 'GRPO',
+    what: 'policy by GRPO against reward functions and the reward model',
+    startsFrom: 'sft',
+    rewardModel: true,
+    runControl: true,
+    policy: 'group-relative, against reward functions and/or the reward model (no value head)',
+    headline: 'reward',
+    // TRL's GRPOTrainer names; each reward function adds rewards/<name>/mean (metrics.ts).
+    metrics: [
+      'reward',
+      'reward_std',
+      'frac_reward_zero_std',
+      'kl',
+      'clip_ratio',
+      'completions/mean_length',
+      'completions/clipped_ratio',
+      'loss',
+      'time/rollout',
+      'time/scoring',
+      'time/update',
+      ...OPTIMIZER_METRICS,
+    ],
   },
 } as const satisfies Readonly<Record<StageName, StageInfo>>;
 

@@ -1,5 +1,5 @@
 /**
- * `rlhf train pretrain|sft|reward|dpo|ppo|rloo --config FILE [--project DIR]`: one stage as a
+ * `rlhf train pretrain|sft|reward|dpo|ppo|rloo|grpo --config FILE [--project DIR]`: one stage as a
  * run in the project (resumed when the config's runId already exists), with progress on the
  * terminal. Ctrl+C stops within one step and leaves a checkpoint to resume from.
  */
@@ -45,7 +45,7 @@ async function runTrain(stage: StageName, flags: FlagValues, io: CliIo): Promise
   const engine = applyEngineFlag(flags);
   const project = await Project.open(path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.'));
   const { report } = await initCompute(backendFlag(flags));
-  const { runId, job, config } = jobFromConfigFile(stage, path.resolve(io.cwd, file), project);
+  const { runId, job, config } = jobFromConfigFile(stage, path.resolve(io.cwd, file), project, undefined, { trusted: true });
   // The ONNX Runtime stages resolve their device here, so a device that does not work is said before the run starts.
   const onOrt = engine === 'ort' && (stage === 'pretrain' || stage === 'sft' || stage === 'reward');
   io.out(`run ${runId} in ${project.runs.dir(runId)} (${onOrt ? formatTrainingReport(await trainingReport('ort', report.backend)) : `tfjs ${report.backend}`})`);

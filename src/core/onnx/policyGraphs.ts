@@ -53,7 +53,7 @@ export interface RlooGraphConfig {
 }
 
 /** The rollout's response tokens under the model: log-probs, entropies [n, R] and, with a value head, values. */
-function responseTokens(m: ModelGraph, config: GPT2Config, temperature: number, withValues: boolean) {
+export function responseTokens(m: ModelGraph, config: GPT2Config, temperature: number, withValues: boolean) {
   const { t, p, hidden } = m;
   const g = t.g;
   const C = config.n_embd;
@@ -67,7 +67,7 @@ function responseTokens(m: ModelGraph, config: GPT2Config, temperature: number, 
 }
 
 /** The stats graph: logp, entropy (and values) [n, R] without gradients. */
-function statsGraph(config: GPT2Config, temperature: number, options: { values: boolean; weights?: ReadonlyMap<string, NamedTensor> }): Uint8Array {
+export function statsGraph(config: GPT2Config, temperature: number, options: { values: boolean; weights?: ReadonlyMap<string, NamedTensor> }): Uint8Array {
   const m = modelGraph(config, ['rows', 'seq'], { masked: true, ...(options.values ? { extra: valueHeadShapes(config) } : {}), ...(options.weights ? { weights: options.weights } : {}) });
   const r = responseTokens(m, config, temperature, options.values);
   r.g.output(r.logp, 'logp', 'float', ['rows', 'response']);
@@ -77,7 +77,7 @@ function statsGraph(config: GPT2Config, temperature: number, options: { values: 
 }
 
 /** Scalar statistics (not differentiated) as graph outputs. */
-function outputs(m: ModelGraph, values: Record<string, string>): void {
+export function outputs(m: ModelGraph, values: Record<string, string>): void {
   for (const [name, v] of Object.entries(values)) m.t.g.output(v, name, 'float', []);
 }
 

@@ -35,8 +35,10 @@ export interface SampleLine {
   readonly iteration: number;
   readonly prompt: string;
   readonly completion: string;
-  readonly score: number;
-  readonly kl: number;
+  /** Its reward (null: not scored, e.g. a GRPO completion a reward function could not score). */
+  readonly score: number | null;
+  /** Its KL to the reference (null: not measured, e.g. GRPO without a reference at β = 0). */
+  readonly kl: number | null;
   /** Each reward function's value for this completion (GRPO; null: the function could not score it). */
   readonly rewards?: Readonly<Record<string, number | null>>;
 }

@@ -61,6 +61,13 @@ export const STAGE_PRESETS: Readonly<Record<RunControlStage, Readonly<Record<str
     quick: { description: 'RLOO, 20 small iterations.', fields: { iterations: 20, promptsPerIteration: 4, k: 2, maxNewTokens: 16, sampleEvery: 1, checkpointEvery: 5 } },
     default: { description: 'The RLOO stage defaults.', fields: {} },
   },
+  grpo: {
+    quick: {
+      description: 'GRPO against the reward model, 20 small iterations (4 prompts × 4 completions). Add reward functions under "rewards" in the written file.',
+      fields: { iterations: 20, promptsPerIteration: 4, numGenerations: 4, maxNewTokens: 16, sampleEvery: 1, checkpointEvery: 5 },
+    },
+    default: { description: 'The GRPO stage defaults (rewards: the reward model; β = 0, token-mean loss, as TRL).', fields: {} },
+  },
   dpo: {
     quick: { description: 'A short DPO run: 60 steps.', fields: { steps: 60, batchSize: 4, maxLen: 64, evalEvery: 20, checkpointEvery: 20 } },
     default: { description: 'The DPO stage defaults.', fields: {} },

@@ -135,7 +135,16 @@ export async function startRun(params: StartRunParams, ctx: StartContext): Promi
         const time = Date.now();
         return emit({
           type: 'samples',
-          samples: e.samples.map((s) => ({ stage, iteration: s.iteration, time, prompt: s.prompt, completion: s.completion, score: finite(s.score), kl: finite(s.kl) })),
+          samples: e.samples.map((s) => ({
+            stage,
+            iteration: s.iteration,
+            time,
+            prompt: s.prompt,
+            completion: s.completion,
+            score: finite(s.score),
+            kl: finite(s.kl),
+            ...(s.rewards ? { rewards: s.rewards } : {}),
+          })),
         });
       }
     }
@@ -151,4 +160,4 @@ export async function startRun(params: StartRunParams, ctx: StartContext): Promi
   }
 }
 
-const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+const finite = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);

@@ -107,10 +107,18 @@ export async function ortFrozenLogProbs(
 /**
  * The rollout's scoring passes on ONNX Runtime: the policy's statistics from the trainer's `stats`
  * graph (its current parameters), the reference's log-probs from a frozen session. The reference's
- * tfjs tensors are freed once the session holds its weights.
+ * tfjs tensors are freed once the session holds its weights. Without a reference (GRPO at β = 0)
+ * there is no reference pass.
  */
-export async function ortRolloutScoring(trainer: OrtTrainer, reference: TrainModel, temperature: number, logitsBudget = LOGITS_BUDGET): Promise<RolloutScoring & { release(): Promise<void> }> {
-  const ref = await ortFrozenLogProbs(reference.config, takeWeights(reference, parameterShapes(reference.config).keys()), temperature, logitsBudget);
+export async function ortRolloutScoring(
+  trainer: OrtTrainer,
+  reference: TrainModel | undefined,
+  temperature: number,
+  logitsBudget = LOGITS_BUDGET,
+): Promise<RolloutScoring & { release(): Promise<void> }> {
+  const ref = reference
+    ? await ortFrozenLogProbs(reference.config, takeWeights(reference, parameterShapes(reference.config).keys()), temperature, logitsBudget)
+    : { logp: () => Promise.reject(new Error('no reference model: this run has no reference pass (β = 0)')), release: async () => undefined };
   const ort = trainer.ort;
   return {
     policy: async (r, rows, withValues): Promise<TokenArrays> => {

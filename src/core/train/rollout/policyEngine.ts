@@ -28,12 +28,14 @@ export interface PolicyEngine {
   release(): Promise<void>;
 }
 
-export async function policyEngine(stage: StageName, policy: TrainModel, reference: TrainModel, optimizer: AdamW, graphs: PolicyGraphs, temperature: number): Promise<PolicyEngine> {
+/** `reference` may be absent on ONNX Runtime (GRPO with β = 0): then there is no reference pass to ask for. */
+export async function policyEngine(stage: StageName, policy: TrainModel, reference: TrainModel | undefined, optimizer: AdamW, graphs: PolicyGraphs, temperature: number): Promise<PolicyEngine> {
   const engine = await stageEngine(stage, policy, optimizer, graphs);
   const trainer = engine.trainer;
   let scoring: RolloutScoring & { release?: () => Promise<void> };
   try {
-    scoring = trainer ? await ortRolloutScoring(trainer, reference, temperature) : tfjsRolloutScoring(policy, reference, temperature);
+    if (!trainer && !reference) throw new Error(`${stage}: the tfjs engine's rollout needs a reference model`);
+    scoring = trainer ? await ortRolloutScoring(trainer, reference, temperature) : tfjsRolloutScoring(policy, reference as TrainModel, temperature);
   } catch (err) {
     await engine.release();
     throw err;

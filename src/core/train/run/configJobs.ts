@@ -38,12 +38,19 @@ export function seedOfRun(runId: string): number {
   return h % 2_147_483_647;
 }
 
+/** Where a job is built: whether the workspace is trusted (only then do reward modules and command rewards run). */
+export interface JobOptions {
+  /** The CLI is trusted (the user ran it); the engine is told by the extension. Default: not trusted. */
+  readonly trusted?: boolean;
+}
+
 /** Reads a stage's config file into its job; `resumeId` is the run being resumed (its id wins over the file's). */
-export function jobFromConfigFile(stage: StageName, configFile: string, project: Project, resumeId?: string): ConfiguredJob {
+export function jobFromConfigFile(stage: StageName, configFile: string, project: Project, resumeId?: string, options: JobOptions = {}): ConfiguredJob {
   const { runId, job, config } = STAGE_SPECS[stage].load({
     configFile,
     project,
     promptFile,
+    trusted: options.trusted === true,
     identify: (f) => {
       const id = resumeId ?? f.runId ?? newRunId(stage);
       return { runId: id, f: f.seed === undefined ? { ...f, seed: seedOfRun(id) } : f };

@@ -23,6 +23,10 @@ import { DEFAULT_PPO } from '../stages/ppo';
 import type { PpoConfig } from '../stages/ppo';
 import { DEFAULT_RLOO } from '../stages/rloo';
 import type { RlooConfig } from '../stages/rloo';
+import { DEFAULT_GRPO } from '../stages/grpo';
+import type { GrpoConfig } from '../stages/grpo';
+import { GRPO_LOSS_AGGREGATIONS } from '../../onnx/grpoGraph';
+import { rewardsSchema } from '../../rewards/config';
 import type { DpoConfig } from '../stages/dpo';
 
 const positiveInt = z.int().min(1);
@@ -214,4 +218,48 @@ export function rlooConfig(f: Partial<RlooFile>): RlooConfig {
   const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, optim: o, ...rest } = f;
   const c = { ...DEFAULT_RLOO, ...stripUndefined(rest) } as RlooConfig;
   return { ...c, optim: optim(DEFAULT_RLOO.optim, o, c.iterations * c.epochs * c.miniBatches) };
+}
+
+export const grpoFileSchema = z.strictObject({
+  runId: loopFields.runId,
+  model: z.string().min(1).describe('The SFT model the policy starts from; also the frozen reference (when beta > 0) unless "reference" is set.'),
+  reference: z.string().min(1).optional(),
+  rewardModel: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('A reward-model folder, or "builtin:afinn". Without "rewards" it is the whole reward (required then); with them, the folder of their "rewardModel" entries.'),
+  rewards: rewardsSchema.optional(),
+  prompts: policyFields.prompts,
+  iterations: positiveInt.max(1_000_000).optional(),
+  promptsPerIteration: positiveInt.max(4096).optional(),
+  numGenerations: z.int().min(2).max(256).optional().describe('G: completions sampled per prompt; advantages are relative to the group.'),
+  miniBatches: positiveInt.max(4096).optional(),
+  numIterations: positiveInt.max(100).optional().describe("Passes over each iteration's completions (TRL's num_iterations); past the first, importance ratios against the old log-probs apply."),
+  temperature: z.number().gt(0).max(10).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  maxNewTokens: positiveInt.max(4096).optional(),
+  beta: z.number().min(0).max(100).optional().describe('KL coefficient on the per-token k3 estimate; 0 (default, as TRL): no reference model is loaded.'),
+  epsilon: z.number().gt(0).lt(1).optional().describe('Clip range of the importance ratio (below 1).'),
+  epsilonHigh: z.number().gt(0).max(10).optional().describe("Clip range above 1 (DAPO's clip-higher, e.g. 0.28). Default: epsilon."),
+  scaleRewards: z.enum(['group', 'none']).optional().describe('"group": advantages are (r − group mean) / group std; "none": r − group mean (Dr. GRPO).'),
+  lossAggregation: z
+    .enum(GRPO_LOSS_AGGREGATIONS)
+    .optional()
+    .describe('"sequence-mean" (GRPO: mean over each completion, then over completions), "token-mean" (DAPO; the default), "constant" (Dr. GRPO: sum / (completions × maxNewTokens)).'),
+  filterZeroStdGroups: z.boolean().optional().describe('Leave out groups whose rewards all tie (no signal).'),
+  sampleEvery: z.int().min(0).optional(),
+  checkpointEvery: z.int().min(0).optional(),
+  seed: z.int().optional(),
+  optim: optimSchema.optional(),
+});
+
+export type GrpoFile = z.infer<typeof grpoFileSchema>;
+
+export function grpoConfig(f: Partial<GrpoFile>): GrpoConfig {
+  const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, rewards: _rw, prompts: _p, optim: o, ...rest } = f;
+  const c = { ...DEFAULT_GRPO, ...stripUndefined(rest) } as GrpoConfig;
+  // The upper clip follows epsilon unless set.
+  const resolved = { ...c, epsilonHigh: f.epsilonHigh ?? c.epsilon };
+  return { ...resolved, optim: optim(DEFAULT_GRPO.optim, o, c.iterations * c.numIterations * c.miniBatches) };
 }

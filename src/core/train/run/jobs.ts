@@ -32,6 +32,12 @@ import { ppo } from '../stages/ppo';
 import type { PpoConfig } from '../stages/ppo';
 import { rloo } from '../stages/rloo';
 import type { RlooConfig } from '../stages/rloo';
+import { GRPO_ON_ORT_ONLY, grpo } from '../stages/grpo';
+import type { GrpoConfig } from '../stages/grpo';
+import { loadRewardFunctions } from '../../rewards/load';
+import type { RewardModelSpec, RewardSpec } from '../../rewards/config';
+import type { RewardFunction, RewardSample } from '../../rewards/types';
+import { rewardModelFunction, textRewardFunction } from '../rewardModelFunction';
 import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
 import { ortRolloutSampler, rewardModelScorer, textScorer } from '../rollout/samplers';
 import { ortRewardModelScorer } from '../rollout/ortPolicy';
@@ -265,26 +271,9 @@ async function* withPolicyContext(
     }
     // The reward model reads prompt + response + EOS.
     const context = Math.min(policy.config.n_positions, reference.config.n_positions, rm ? rm.config.n_positions - 1 : Infinity);
-    if (rollout.maxNewTokens >= context) {
-      throw new UserError(`${rollout.stage}: maxNewTokens ${rollout.maxNewTokens} leaves no room for a prompt in the model's context of ${context} tokens; lower maxNewTokens in the config.`);
-    }
-    const room = promptRoom(context, rollout.maxNewTokens);
-    const encoded = texts.map((text) => ({ text, ids: tokenizer.encode(text) }));
-    const cut = encoded.filter((p) => p.ids.length > room).length;
-    if (cut > 0) {
-      yield {
-        type: 'log',
-        message:
-          `${rollout.stage}: ${cut} of ${encoded.length} prompt${encoded.length === 1 ? '' : 's'} ${cut === 1 ? 'is' : 'are'} longer than the ${room} tokens the context leaves ` +
-          `(${context} − maxNewTokens ${rollout.maxNewTokens}); ${cut === 1 ? 'it is' : 'they are'} cut from the left, keeping ${cut === 1 ? 'its' : 'their'} last ${room} tokens.`,
-      };
-    }
-    const data: RolloutData = {
-      prompts: encoded.map((p) => ({ text: p.text, ids: fitPrompt(p.ids, room) })),
-      decode: (ids) => tokenizer.decode(ids),
-      eos: tokenizer.eosTokenId,
-      pad: tokenizer.eosTokenId ?? 0,
-    };
+    const fitted = fitPrompts(rollout.stage, texts, tokenizer, context, rollout.maxNewTokens);
+    if (fitted.note) yield { type: 'log', message: fitted.note };
+    const data = fitted.data;
     sampler = await ortRolloutSampler(policy, data.decode);
     yield* loop({ reference, sampler, scorer, data });
   } finally {
@@ -292,5 +281,117 @@ async function* withPolicyContext(
     await releaseScorer?.();
     if (rm) disposeModel(rm);
     disposeModel(reference);
+  }
+}
+
+/**
+ * Prompts as a policy stage samples them: tokenized and fitted to `context` (the smallest of the
+ * models involved), leaving room for `maxNewTokens`; a longer prompt keeps its end, and `note`
+ * says how many were cut.
+ */
+function fitPrompts(stage: StageName, texts: readonly string[], tokenizer: Tokenizer, context: number, maxNewTokens: number): { data: RolloutData; note?: string } {
+  if (maxNewTokens >= context) {
+    throw new UserError(`${stage}: maxNewTokens ${maxNewTokens} leaves no room for a prompt in the model's context of ${context} tokens; lower maxNewTokens in the config.`);
+  }
+  const room = promptRoom(context, maxNewTokens);
+  const encoded = texts.map((text) => ({ text, ids: tokenizer.encode(text) }));
+  const cut = encoded.filter((p) => p.ids.length > room).length;
+  const data: RolloutData = {
+    prompts: encoded.map((p) => ({ text: p.text, ids: fitPrompt(p.ids, room) })),
+    decode: (ids) => tokenizer.decode(ids),
+    eos: tokenizer.eosTokenId,
+    pad: tokenizer.eosTokenId ?? 0,
+  };
+  if (cut === 0) return { data };
+  return {
+    data,
+    note:
+      `${stage}: ${cut} of ${encoded.length} prompt${encoded.length === 1 ? '' : 's'} ${cut === 1 ? 'is' : 'are'} longer than the ${room} tokens the context leaves ` +
+      `(${context} − maxNewTokens ${maxNewTokens}); ${cut === 1 ? 'it is' : 'they are'} cut from the left, keeping ${cut === 1 ? 'its' : 'their'} last ${room} tokens.`,
+  };
+}
+
+export interface GrpoJobOptions {
+  /** The SFT model the policy starts from (and the reference when β > 0, unless `reference` is set). */
+  readonly model: string;
+  readonly reference?: string;
+  /** A reward-model folder or `builtin:afinn`: the reward when `rewards` is absent, and the folder of `rewardModel` entries that name none. */
+  readonly rewardModel?: string;
+  /** The reward functions (paths resolved); absent: the reward model alone. */
+  readonly rewards?: readonly RewardSpec[];
+  /** Prompt texts; default: every prompt in the project. */
+  readonly prompts?: readonly string[];
+  /** The workspace folder (reward modules resolve against its .rlhf/, commands run in it). */
+  readonly workspaceRoot: string;
+  /** Whether the workspace is trusted: only then do module and command rewards run. */
+  readonly trusted: boolean;
+}
+
+/** GRPO (ONNX Runtime only) from `model` against the config's reward functions, by default the reward model. */
+export function grpoJob(project: Project, config: GrpoConfig, options: GrpoJobOptions): StageJob {
+  return {
+    stage: 'grpo',
+    kind: 'lm',
+    optim: config.optim,
+    seed: config.seed,
+    from: () => {
+      if (trainingEngine().name !== 'ort') throw new UserError(GRPO_ON_ORT_ONLY);
+      return required(options.model, 'grpo');
+    },
+    loop: (m, optimizer, signal, resume) => withGrpoContext(project, m, options, config, (ctx) => grpo(m, ctx.reference, optimizer, ctx.sampler, ctx.rewards, ctx.data, config, signal, resume)),
+  };
+}
+
+interface GrpoContext {
+  readonly reference: LoadedModel | undefined;
+  readonly sampler: RolloutSampler;
+  readonly rewards: readonly RewardFunction[];
+  readonly data: RolloutData;
+}
+
+/**
+ * GRPO's reward functions (each reward model a frozen ONNX Runtime session), the reference (only
+ * when β > 0) and the ORT sampler; all freed when the loop ends. Prompts are fitted as for PPO,
+ * to the smallest context of the policy, the reference and every reward model.
+ */
+async function* withGrpoContext(
+  project: Project,
+  policy: LoadedModel,
+  options: GrpoJobOptions,
+  config: GrpoConfig,
+  loop: (ctx: GrpoContext) => AsyncGenerator<StageEvent>,
+): AsyncGenerator<StageEvent> {
+  const texts = options.prompts ?? project.prompts.list().map((p) => p.text);
+  if (texts.length === 0) throw new UserError(`No prompts to train on in ${project.paths.dir}: import some with \`rlhf import prompts FILE\`.`);
+  const tokenizer = policy.tokenizer;
+  const rewardModels: LoadedModel[] = [];
+  let reference: LoadedModel | undefined;
+  let rewards: RewardFunction[] = [];
+  let sampler: (RolloutSampler & { dispose(): Promise<void> }) | undefined;
+  // A `rewardModel` entry: its folder (or builtin:afinn) as a reward function; the loader names and weighs it.
+  const rewardModel = async (spec: RewardModelSpec): Promise<RewardFunction> => {
+    const folder = spec.path ?? options.rewardModel;
+    if (!folder) throw new UserError('grpo: a "rewardModel" entry in "rewards" needs a folder: set its "path", or the config\'s "rewardModel".');
+    if (folder === 'builtin:afinn') return textRewardFunction('afinn', 1, afinnScore);
+    if (folder.startsWith('builtin:')) throw new UserError(`Unknown built-in scorer '${folder}': the one built in is builtin:afinn.`);
+    const rm = loadModel(required(folder, 'reward model'), 'reward');
+    rewardModels.push(rm);
+    const sampleTokens = (s: RewardSample): { prompt: number[]; response: number[] } => ({ prompt: tokenizer.encode(s.prompt), response: tokenizer.encode(s.completion) });
+    return rewardModelFunction(rm, sampleTokens, tokenizer.eosTokenId, { name: 'rewardModel', weight: 1 });
+  };
+  try {
+    rewards = await loadRewardFunctions(options.rewards ?? [{ type: 'rewardModel' }], { workspaceRoot: options.workspaceRoot, trusted: options.trusted, rewardModel });
+    if (config.beta > 0) reference = loadModel(options.reference ?? options.model, 'lm');
+    // Each reward model reads prompt + response + EOS.
+    const context = Math.min(policy.config.n_positions, reference?.config.n_positions ?? Infinity, ...rewardModels.map((rm) => rm.config.n_positions - 1));
+    const fitted = fitPrompts('grpo', texts, tokenizer, context, config.maxNewTokens);
+    if (fitted.note) yield { type: 'log', message: fitted.note };
+    sampler = await ortRolloutSampler(policy, fitted.data.decode);
+    yield* loop({ reference, sampler, rewards, data: fitted.data });
+  } finally {
+    await sampler?.dispose();
+    for (const f of rewards) await f.dispose();
+    for (const rm of rewardModels) disposeModel(rm);
+    if (reference) disposeModel(reference);
   }
 }

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { StageName } from '../../../protocol/stages';
 import type { Project } from '../../store/project';
 import type { Tokenizer } from '../../tokenizer/tokenizer';
+import { UserError } from '../../errors';
 import { BEST_RANKED, bestRankedExamples } from '../data/datasets';
 import {
   dpoConfig,
@@ -20,12 +21,14 @@ import {
   rewardFileSchema,
   rlooConfig,
   rlooFileSchema,
+  grpoConfig,
+  grpoFileSchema,
   sftConfig,
   sftFileSchema,
   configPath,
   readConfigFile,
 } from '../run/configs';
-import { dpoJob, ppoJob, pretrainJob, rewardJob, rlooJob, sftJob } from '../run/jobs';
+import { dpoJob, grpoJob, ppoJob, pretrainJob, rewardJob, rlooJob, sftJob } from '../run/jobs';
 import type { PolicyJobOptions } from '../run/jobs';
 import type { StageJob } from '../run/runner';
 
@@ -37,6 +40,8 @@ export interface BuildContext {
   readonly at: (p: string) => string;
   /** Prompt texts from a file named in the config (one per line). */
   readonly promptFile: (file: string) => string[];
+  /** Whether the workspace is trusted (only then do module and command rewards run). */
+  readonly trusted: boolean;
 }
 
 /** The fields every config file has that the loader fills in (run id, seed). */
@@ -51,6 +56,8 @@ export interface LoadContext {
   readonly project: Project;
   readonly identify: <F extends RunFields>(f: F) => { runId: string; f: F };
   readonly promptFile: (file: string) => string[];
+  /** Whether the workspace is trusted: the CLI is; the engine is told by the extension. */
+  readonly trusted: boolean;
 }
 
 export interface StageSpec {
@@ -66,7 +73,7 @@ function stage<F extends RunFields>(fileSchema: z.ZodType<F>, build: (f: F, ctx:
     fileSchema,
     load: (ctx) => {
       const { runId, f } = ctx.identify(readConfigFile(ctx.configFile, fileSchema));
-      const built = build(f, { project: ctx.project, runId, at: (p) => configPath(ctx.configFile, p), promptFile: ctx.promptFile });
+      const built = build(f, { project: ctx.project, runId, at: (p) => configPath(ctx.configFile, p), promptFile: ctx.promptFile, trusted: ctx.trusted });
       return { runId, job: built.job, config: { ...f, resolved: built.resolved } };
     },
   };
@@ -115,5 +122,21 @@ export const STAGE_SPECS: Readonly<Record<StageName, StageSpec>> = {
   rloo: stage(rlooFileSchema, (f, ctx) => {
     const c = rlooConfig(f);
     return { job: rlooJob(ctx.project, c, policyOptions(f, ctx)), resolved: c };
+  }),
+  grpo: stage(grpoFileSchema, (f, ctx) => {
+    if (!f.rewardModel && !f.rewards) throw new UserError('grpo: set "rewardModel" (a reward-model folder), "rewards" (reward functions), or both.');
+    const c = grpoConfig(f);
+    // A rewardModel entry's folder is relative to the config file, as every path in it.
+    const rewards = f.rewards?.map((r) => (r.type === 'rewardModel' && r.path !== undefined ? { ...r, path: ctx.at(r.path) } : r));
+    const options = {
+      model: ctx.at(f.model),
+      ...optional('reference', f.reference && ctx.at(f.reference)),
+      ...optional('rewardModel', f.rewardModel && ctx.at(f.rewardModel)),
+      ...optional('rewards', rewards),
+      ...optional('prompts', f.prompts === undefined ? undefined : ctx.promptFile(ctx.at(f.prompts))),
+      workspaceRoot: ctx.project.paths.workspace,
+      trusted: ctx.trusted,
+    };
+    return { job: grpoJob(ctx.project, c, options), resolved: c };
   }),
 };

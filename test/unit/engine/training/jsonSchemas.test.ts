@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { PROJECT_SCHEMA_PATH, projectSchemaText, schemaPath, schemaText } from '../../../../src/engine/training/jsonSchemas';
 import { STAGE_NAMES } from '../../../../src/protocol/stages';
 import { STAGE_PRESETS } from '../../../../src/engine/training/presets';
-import { dpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema } from '../../../../src/core/train/run/configs';
+import { dpoFileSchema, grpoFileSchema, ppoFileSchema, rewardFileSchema, rlooFileSchema, sftFileSchema } from '../../../../src/core/train/run/configs';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 
@@ -25,6 +25,10 @@ test('schemas/ is in sync with the zod config schemas (regenerate with npm run s
   assert.equal(ppo.additionalProperties, false);
   assert.deepEqual(ppo.required?.sort(), ['model', 'rewardModel']);
   assert.deepEqual(ppo.properties.klEstimator?.enum, ['k1', 'k3']);
+  // GRPO needs only the policy: the reward model, reward functions or both are checked when the file is read.
+  const grpo = JSON.parse(schemaText('grpo')) as { required?: string[]; properties: Record<string, { enum?: string[] }> };
+  assert.deepEqual(grpo.required, ['model']);
+  assert.deepEqual(grpo.properties.lossAggregation?.enum, ['sequence-mean', 'token-mean', 'constant']);
   const project = path.join(ROOT, PROJECT_SCHEMA_PATH);
   assert.equal(fs.readFileSync(project, 'utf8'), projectSchemaText(), `${project} is stale: run npm run schemas`);
   assert.equal((JSON.parse(projectSchemaText()) as { additionalProperties?: unknown }).additionalProperties, false);
@@ -43,11 +47,11 @@ test('package.json contributes each schema for .rlhf/configs/<stage>*.json, and 
 
 test('every stage preset is a valid config once the models are filled in', () => {
   const models = { model: '/m', rewardModel: '/rm', data: 'd.jsonl' };
-  const schemas = { sft: sftFileSchema, reward: rewardFileSchema, ppo: ppoFileSchema, rloo: rlooFileSchema, dpo: dpoFileSchema } as const;
+  const schemas = { sft: sftFileSchema, reward: rewardFileSchema, ppo: ppoFileSchema, rloo: rlooFileSchema, grpo: grpoFileSchema, dpo: dpoFileSchema } as const;
   for (const [stage, presets] of Object.entries(STAGE_PRESETS) as [keyof typeof schemas, (typeof STAGE_PRESETS)[keyof typeof schemas]][]) {
     for (const [name, preset] of Object.entries(presets)) {
       const { model, rewardModel, data } = models;
-      const body = stage === 'sft' ? { model, data } : stage === 'ppo' || stage === 'rloo' ? { model, rewardModel } : { model };
+      const body = stage === 'sft' ? { model, data } : stage === 'ppo' || stage === 'rloo' || stage === 'grpo' ? { model, rewardModel } : { model };
       const parsed = schemas[stage].safeParse({ ...body, ...preset.fields });
       assert.ok(parsed.success, `${stage} preset ${name}: ${parsed.success ? '' : parsed.error.message}`);
     }

@@ -1,6 +1,8 @@
-// One AdamW step over a parameter's n floats in tfjs-wasm's heap (see matmul.ts for the memory
-// contract), reading p, g, m, v and writing the new values to pOut, mOut, vOut (new tensors:
-// nothing tfjs holds is changed in place). Same arithmetic as src/core/train/optim.ts:
+// One AdamW step over a parameter's n floats in the memory the module imports (the ONNX Runtime
+// engine's arena, src/core/train/ort/arena.ts, which passes byte offsets and updates in place:
+// pOut = p, mOut = m, vOut = v). The module keeps no state of its own in that memory: no data
+// segments, globals or start function (scripts/build.mjs checks). Same arithmetic as
+// src/core/train/optim.ts and ort/adamw.ts's JavaScript loop:
 //   g ← g·clip;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
 //   p ← p·decay − lr · (m / bc1) / (√(v / bc2) + eps)
 
@@ -33,22 +35,4 @@ export function adamW(
     store<f32>(mOut + o, mi);
     store<f32>(vOut + o, vi);
   }
-}
-
-/** Σ x[i]² over n floats (a gradient's squared norm), accumulated in f64 per lane. */
-export function sumSquares(x: usize, n: i32): f64 {
-  let acc0 = f64x2.splat(0), acc1 = f64x2.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const xi = v128.load(x + ((<usize>i) << 2));
-    const sq = f32x4.mul(xi, xi);
-    acc0 = f64x2.add(acc0, f64x2.promote_low_f32x4(sq));
-    acc1 = f64x2.add(acc1, f64x2.promote_low_f32x4(i32x4.shuffle(sq, sq, 2, 3, 0, 1)));
-  }
-  let s = f64x2.extract_lane(acc0, 0) + f64x2.extract_lane(acc0, 1) + f64x2.extract_lane(acc1, 0) + f64x2.extract_lane(acc1, 1);
-  for (; i < n; i++) {
-    const xi = <f64>load<f32>(x + ((<usize>i) << 2));
-    s += xi * xi;
-  }
-  return s;
 }

@@ -1,8 +1,3 @@
-// The WebAssembly kernels the tfjs wasm backend runs with (src/core/compute/wasmKernels.ts).
-export { gemm, pack } from './matmul';
-export { gatherRows, scatterAddRows, sumRows, addArrays, mulArrays, softmaxGrad } from './rows';
-export { expArray } from './exp';
-export { adamW, sumSquares } from './adam';
-export { copyRows, swapMiddle } from './copy';
-export { tokenLogProbs, tokenLogProbsGrad } from './xent';
-export { layerNorm, layerNormGrad, gelu, geluGrad } from './norm';
+// The project's WebAssembly kernel: AdamW with SIMD over the ONNX Runtime engine's arena
+// (src/core/train/ort/arena.ts), built by scripts/build.mjs into dist/kernels.wasm.
+export { adamW } from './adam';

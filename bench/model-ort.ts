@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { GPT2Config } from '../src/core/model/config';
 import type { Params } from '../src/core/model/gpt2';
-import { paramsToWeights } from '../src/core/model/checkpoint';
+import { paramsToWeights } from '../src/core/model/gpt2';
 import { OrtSampler } from '../src/core/sample/ortSampler';
 import { sampleTfjs } from '../src/core/sample/tfjsSampler';
 import { DEFAULT_SAMPLING } from '../src/core/sample/types';

@@ -21,7 +21,6 @@ import { forward, initParams } from '../src/core/model/gpt2';
 import type { Params } from '../src/core/model/gpt2';
 import { crossEntropy } from '../src/core/model/ops';
 import { sampleTfjs } from '../src/core/sample/tfjsSampler';
-import { installWasmKernels } from '../src/core/compute/wasmKernels';
 import { AdamW, DEFAULT_OPTIM } from '../src/core/train/optim';
 import { DEFAULT_SAMPLING } from '../src/core/sample/types';
 
@@ -197,11 +196,7 @@ function benchTorch(c: BenchConfig, reps: number): TorchResult | string {
 async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') failed`);
   await tf.ready();
-  if (name === 'wasm' && !kernelNote) kernelNote = installWasmKernels(tf).detail;
 }
-
-/** Whether the wasm rows ran with our BatchMatMul (src/core/compute/wasmKernels.ts), and from where. */
-let kernelNote = '';
 
 const fmt = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
 
@@ -251,7 +246,6 @@ async function main(): Promise<void> {
     }
     console.log(`              pytorch   ${fmt(row.torchSampleTokS, 0)} tok/s   (${row.torchNote})`);
   }
-  console.log(`\nwasm kernels: ${kernelNote}`);
   if (values.json) fs.writeFileSync(values.json, JSON.stringify(rows, null, 2));
 }
 

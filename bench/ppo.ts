@@ -75,30 +75,27 @@ function median(xs: readonly number[]): number {
  * trainer and the reference into its session, freeing theirs.
  */
 async function measure(engine: 'ort' | 'tfjs', config: GPT2Config, iterations: number, backend: 'wasm' | 'cpu'): Promise<Measured> {
-  const { initCompute } = await import('../src/core/compute/backend');
-  const { initTensor } = await import('../src/core/model/gpt2');
+  const { computeReport } = await import('../src/core/compute/backend');
+  const { initParameter } = await import('../src/core/model/init');
   const { parameterShapes } = await import('../src/core/model/config');
   const { modelFromCheckpoint } = await import('../src/core/train/model');
   const { byteLevelTokenizerJson } = await import('../src/core/tokenizer/byteLevel');
   const { tokenizerFromJson } = await import('../src/core/tokenizer/tokenizer');
-  const { AdamW } = await import('../src/core/train/optim');
+  const { AdamWState } = await import('../src/core/train/optim');
   const { setTrainingEngine } = await import('../src/core/train/engine');
   const { resolveOrtDevice } = await import('../src/core/train/ort/device');
   const { DEFAULT_PPO, ppo } = await import('../src/core/train/stages/ppo');
-  const { ortRolloutSampler, rewardModelScorer } = await import('../src/core/train/rollout/samplers');
+  const { ortRolloutSampler } = await import('../src/core/train/rollout/samplers');
   const { ortRewardModelScorer } = await import('../src/core/train/rollout/ortPolicy');
-  const { tf, report } = await initCompute(backend);
+  // tfjs is loaded only for its engine, as a run does.
+  const report = await computeReport(engine === 'tfjs', backend);
   setTrainingEngine(engine);
   const tokenizer = tokenizerFromJson(byteLevelTokenizerJson(), 'byte-level');
   const eos = config.vocab_size - 1;
-  // A checkpoint's arrays, GPT-2's random init one parameter at a time (initParams' seeds).
+  // A checkpoint's arrays, GPT-2's random init one parameter at a time (initWeights' seeds).
   const checkpoint = (seed: number): Parameters<typeof modelFromCheckpoint>[0] => {
     const weights = new Map<string, { shape: number[]; data: Float32Array }>();
-    [...parameterShapes(config)].forEach(([name, shape], i) => {
-      const t = initTensor(name, shape, seed * 1000 + i + 1, config.n_layer);
-      weights.set(name, { shape: [...shape], data: t.dataSync() as Float32Array });
-      t.dispose();
-    });
+    [...parameterShapes(config)].forEach(([name, shape], i) => weights.set(name, { shape: [...shape], data: initParameter(name, shape, seed * 1000 + i + 1, config.n_layer) }));
     return { dir: '', config, kind: 'lm', weights, tokenizer };
   };
   const policy = modelFromCheckpoint(checkpoint(1), 'value', 1);
@@ -111,7 +108,7 @@ async function measure(engine: 'ort' | 'tfjs', config: GPT2Config, iterations: n
     const s = await ortRewardModelScorer(rm, eos);
     releaseScorer = s.release;
     scorer = s;
-  } else scorer = rewardModelScorer(rm, eos);
+  } else scorer = (await import('../src/core/train/tfjs/rollout')).rewardModelScorer(rm, eos);
   const sampler = await ortRolloutSampler(policy, decode);
   // Prompts of exactly promptLen byte tokens, as the PyTorch side uses.
   const prompts = Array.from({ length: SHAPE.rollout }, (_, i) => `prompt ${String(i).padStart(2, '0')}`.slice(0, SHAPE.promptLen)).map((text) => ({ text, ids: tokenizer.encode(text) }));
@@ -125,7 +122,7 @@ async function measure(engine: 'ort' | 'tfjs', config: GPT2Config, iterations: n
     sampleEvery: 0,
     checkpointEvery: 0,
   };
-  const optimizer = new AdamW(tf, ppoConfig.optim);
+  const optimizer = new AdamWState(ppoConfig.optim);
   const rows: (Phases & { tokS: number })[] = [];
   // No EOS while sampling: every response is exactly newTokens long, as in the PyTorch loop.
   for await (const e of ppo(policy, reference, optimizer, sampler, scorer, { prompts, decode, eos: null, pad: eos }, ppoConfig)) {
@@ -147,7 +144,7 @@ async function measure(engine: 'ort' | 'tfjs', config: GPT2Config, iterations: n
     tokS: median(steady.map((r) => r.tokS)),
     rssMb: process.resourceUsage().maxRSS / 1024,
     timed: steady.length,
-    backend: `${ort}tfjs ${report.backend}; sampler ORT ${report.ortProviders.join(',')}`,
+    backend: `${ort}${report.backend ? `tfjs ${report.backend}; ` : ''}sampler ORT ${report.ortProviders.join(',')}`,
   };
 }
 

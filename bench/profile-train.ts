@@ -9,7 +9,6 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { installWasmKernels } from '../src/core/compute/wasmKernels';
 import { makeTrainStep, REFERENCE } from './model';
 
 const cfgArg = (process.argv[2] ? JSON.parse(process.argv[2]) : {}) as Partial<typeof REFERENCE>;
@@ -18,7 +17,6 @@ async function main(): Promise<void> {
   setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
   await tf.setBackend('wasm');
   await tf.ready();
-  console.log(installWasmKernels(tf).detail);
   const stats = new Map<string, { n: number; ms: number }>();
   let on = false;
   for (const k of tf.getKernelsForBackend('wasm')) {

@@ -42,20 +42,13 @@ async function measure(engine: Engine, c: BenchConfig, reps: number, provider: s
   if (engine === 'ort' || engine === 'ort1') {
     const { OrtTrainer } = await import('../src/core/train/ort/trainer');
     const { DEFAULT_OPTIM } = await import('../src/core/train/optim');
-    const { initTensor } = await import('../src/core/model/gpt2');
+    const { initParameter } = await import('../src/core/model/init');
     const { parameterShapes } = await import('../src/core/model/config');
-    await import('@tensorflow/tfjs-backend-cpu');
     const config = toGPT2(c);
-    // GPT-2's random init through tfjs (initParams' seeds), one parameter at a time straight into
-    // the trainer's memory, as a stage loads a checkpoint: no second copy of the model.
-    const tf = await import('@tensorflow/tfjs-core');
-    await tf.setBackend('cpu');
+    // GPT-2's random init (initWeights' seeds), one parameter at a time straight into the
+    // trainer's memory, as a stage loads a checkpoint: no second copy of the model.
     const index = new Map([...parameterShapes(config).keys()].map((name, i) => [name, i + 1]));
-    const fill = (name: string, into: Float32Array): void => {
-      const t = initTensor(name, parameterShapes(config).get(name) as number[], index.get(name) as number, config.n_layer);
-      into.set(t.dataSync());
-      t.dispose();
-    };
+    const fill = (name: string, into: Float32Array): void => into.set(initParameter(name, parameterShapes(config).get(name) as number[], index.get(name) as number, config.n_layer));
     const trainer = await OrtTrainer.lm(config, fill, { ...(engine === 'ort1' ? { threads: 1 } : {}), provider });
     const adam = trainer.optimizer({ ...DEFAULT_OPTIM, lr: 1e-3, minLrRatio: 1, warmupSteps: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 });
     const N = c.batch * c.ctx;
@@ -69,7 +62,7 @@ async function measure(engine: Engine, c: BenchConfig, reps: number, provider: s
   } else {
     const { initCompute } = await import('../src/core/compute/backend');
     const { makeTrainStep } = await import('./model');
-    await initCompute('wasm'); // with the project's wasm kernels, as the engine trains today
+    await initCompute('wasm'); // the tfjs engine on tfjs-backend-wasm's own kernels
     const made = makeTrainStep(c);
     step = made.step;
     dispose = made.dispose;

@@ -1,7 +1,10 @@
 // Bundles the extension, the engine, the CLI and the webview apps with esbuild, and compiles
-// our WebAssembly kernels (assembly/ → dist/kernels.wasm, loaded by src/core/compute/wasmKernels.ts).
+// our WebAssembly AdamW kernel (assembly/ → dist/kernels.wasm, run by the ONNX Runtime engine's
+// arena, src/core/train/ort/arena.ts).
 // Heavy runtime libraries stay external: they load from node_modules at run time (and ship in
-// the .vsix), so activation never pulls them in.
+// the .vsix), so activation never pulls them in. tfjs is required only where the tfjs engine is
+// chosen: the modules that use it are reached through `await import()`, which esbuild turns into
+// lazily initialised modules (test/unit/processes/noTfjs.test.ts checks the default path).
 // Usage: node scripts/build.mjs [--watch | --kernels (only dist/kernels.wasm, for benchmarks)]
 import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
@@ -60,9 +63,9 @@ const builds = [
 ];
 
 /**
- * assembly/ → dist/kernels.wasm. The module imports tfjs-backend-wasm's memory and
- * must not write to it on its own: no data segments, globals or start function (a segment
- * would land on tfjs's heap at instantiation), and no import but that memory.
+ * assembly/ → dist/kernels.wasm. The module imports the arena's memory and must not write to it
+ * on its own: no data segments, globals or start function (a segment would land on the
+ * training buffers at instantiation), and no import but that memory.
  */
 async function buildKernels() {
   const out = 'dist/kernels.wasm';
@@ -85,7 +88,7 @@ async function buildKernels() {
       size |= (byte & 0x7f) << shift;
       if (!(byte & 0x80)) break;
     }
-    if (id in FORBIDDEN) throw new Error(`assembly/: the module has a ${FORBIDDEN[id]} section (it would write into tfjs's heap); not written to ${out}`);
+    if (id in FORBIDDEN) throw new Error(`assembly/: the module has a ${FORBIDDEN[id]} section (it would write into the arena's memory); not written to ${out}`);
     at += size;
   }
   writeFileSync(out, bytes);

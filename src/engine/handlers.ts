@@ -4,7 +4,7 @@
  */
 import type { CoreRequests, EngineMethod, EngineNotifications, ModelRequests, ParamsOf, ResultOf } from '../protocol/engine';
 import { BACKEND_PREFERENCES, isBackendPreference } from '../protocol/backend';
-import { initCompute } from '../core/compute/backend';
+import { computeReport } from '../core/compute/backend';
 import { trainingEngine } from '../core/train/engine';
 import { trainingReport } from '../core/train/ort/device';
 import { UserError } from '../core/errors';
@@ -49,9 +49,11 @@ function coreHandlers(defaultBackend: string | undefined): HandlersFor<CoreReque
     async status(params) {
       const requested = params.backend ?? defaultBackend ?? 'auto';
       if (!isBackendPreference(requested)) throw new UserError(`Unknown backend '${requested}': use ${BACKEND_PREFERENCES.join(', ')}.`);
-      const { report } = await initCompute(requested);
+      // tfjs is loaded only for the tfjs engine or a tfjs backend named explicitly: the default engine never loads it.
+      const engine = trainingEngine().name;
+      const report = await computeReport(engine === 'tfjs' || requested !== 'auto', requested);
       // The training device as it resolves (a device that fails is reported, not thrown: the backend report still shows).
-      return { ...report, training: await trainingReport(trainingEngine().name, report.backend, true) };
+      return { ...report, training: await trainingReport(engine, report.backend ?? requested, true) };
     },
     async wait(params, ctx) {
       const started = Date.now();

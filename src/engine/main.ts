@@ -1,7 +1,8 @@
 /**
- * The engine process: forked by the extension host, it owns all heavy work (tfjs, onnxruntime)
- * so the host thread never trains or samples. It speaks the protocol in src/protocol/engine.ts
- * over the Node IPC channel and exits when the channel closes.
+ * The engine process: forked by the extension host, it owns all heavy work (ONNX Runtime, and
+ * tfjs when that engine is chosen) so the host thread never trains or samples, and it runs at a
+ * lower CPU priority than the editor (priority.ts). It speaks the protocol in
+ * src/protocol/engine.ts over the Node IPC channel and exits when the channel closes.
  */
 import { setTrainingEngine } from '../core/train/engine';
 import { isOrtDevice } from '../protocol/backend';
@@ -10,6 +11,7 @@ import { isClientMessage } from '../protocol/engine';
 import { isAbortError, isUserError } from '../core/errors';
 import { createHandlers } from './handlers';
 import type { HandlerContext, Handlers } from './handlers';
+import { lowerEnginePriority } from './priority';
 
 const send = (message: EngineMessage): void => {
   process.send?.(message);
@@ -31,6 +33,8 @@ function main(): void {
     console.error('The RLHF engine is started by the extension over IPC; use the `rlhf` CLI to run it by hand.');
     process.exit(2);
   }
+  // First, before any ONNX Runtime session makes its threads: they inherit the lowered priority.
+  lowerEnginePriority();
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const labeler = arg('labeler');
   // What trains every stage: ONNX Runtime unless the host asks for tfjs;

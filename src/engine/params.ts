@@ -63,6 +63,7 @@ const PARAMS: { readonly [M in EngineMethod]: z.ZodType<ParamsOf<M>> } = {
     configFile: absolutePath.optional(),
     preset: z.string().regex(SAFE_ID, 'must be a preset name').optional(),
     resume: runId.optional(),
+    trusted: z.boolean().optional(),
   }),
   'training.runs': z.strictObject({ workspace }),
   'training.metrics': z.strictObject({ workspace, runId }),

@@ -3,10 +3,9 @@
  * trains one run at a time; `training.start` stays pending while it trains and streams
  * `training.event` notifications. Reads (runs, metrics, samples) work while a run trains.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { initCompute } from '../core/compute/backend';
+import { trainingEngine } from '../core/train/engine';
 import { UserError } from '../core/errors';
 import { Project } from '../core/store/project';
 import { isBackendPreference } from '../protocol/backend';
@@ -48,9 +47,9 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
       if (active !== undefined || starting) throw new UserError(`Run ${active ?? '(starting)'} is training: stop it first (RLHF: Stop Run). One run trains at a time.`);
       starting = true;
       try {
-        lowerPriority();
+        // The tfjs engine's backend (the setting); ONNX Runtime never loads tfjs.
         const backend = options.defaultBackend ?? 'auto';
-        await initCompute(isBackendPreference(backend) ? backend : 'auto');
+        if (trainingEngine().name === 'tfjs') await initCompute(isBackendPreference(backend) ? backend : 'auto');
         // The demo creates its project; stage runs need one.
         const project = params.kind === 'demo' && params.resume === undefined ? await openOrCreate(workspace) : await Project.open(workspace);
         return await startRun(params, {
@@ -122,26 +121,6 @@ export function trainingHandlers(options: EngineOptions): HandlersFor<TrainingRe
       return { presets };
     },
   };
-}
-
-/**
- * Training is background work on a machine the editor shares: lower the engine's CPU priority
- * (nice 10) so the extension host and the editor's UI win the cores when they need them. On
- * Linux a nice value is per thread, so every thread of the process is lowered (threads started
- * later, e.g. ONNX Runtime's pools, inherit it). Best effort: a refusal changes nothing else.
- */
-let lowered = false;
-function lowerPriority(): void {
-  if (lowered) return;
-  lowered = true;
-  const tasks = process.platform === 'linux' && fs.existsSync('/proc/self/task') ? fs.readdirSync('/proc/self/task').map(Number) : [0];
-  for (const tid of tasks) {
-    try {
-      if (os.getPriority(tid) < 10) os.setPriority(tid, 10);
-    } catch {
-      // Not permitted or the thread ended: keep the priority it has.
-    }
-  }
 }
 
 async function tryOpen(workspace: string): Promise<Project | undefined> {

@@ -77,12 +77,12 @@ export function activate(context: vscode.ExtensionContext): RlhfWorkbenchApi {
       try {
         report = await engine.request('status', {}, { signal: controller.signal });
         lastError = undefined;
-        log.info(
-          `Engine ready: ${report.backend} (${report.backendPackage}), ORT providers ${report.ortProviders.join(', ')}${report.training ? `; training: ${formatTrainingReport(report.training)}` : ''}`,
-        );
+        // The tfjs backend is there only when the engine runs on tfjs (an explicit rlhf.engine.backend).
+        const training = report.training ? `; training: ${formatTrainingReport(report.training)}` : '';
+        log.info(`Engine ready: ${report.backend ? `${report.backend} (${report.backendPackage}), ` : ''}ORT providers ${report.ortProviders.join(', ')}${training}`);
         sidebar.refresh();
         void vscode.window.showInformationMessage(
-          `RLHF engine: ${report.backend} backend, tfjs ${report.tfjsVersion}, ONNX Runtime ${report.ortVersion} (${report.ortProviders.join(', ')})${report.training ? `; training: ${formatTrainingReport(report.training)}` : ''}.`,
+          `RLHF engine: ${report.backend ? `${report.backend} backend, tfjs ${report.tfjsVersion}, ` : ''}ONNX Runtime ${report.ortVersion} (${report.ortProviders.join(', ')})${training}.`,
         );
       } catch (err) {
         if (err instanceof EngineRequestError && err.cancelled) return;

@@ -45,14 +45,18 @@ export interface BackendAttempt {
   readonly detail: string;
 }
 
-/** The compute report: real values read from the loaded libraries, never configured strings. */
+/**
+ * The compute report: real values read from the loaded libraries, never configured strings. The
+ * tfjs fields are there only where tfjs was loaded (the tfjs engine, or a tfjs backend asked for
+ * by name): the default engine, ONNX Runtime, never loads it.
+ */
 export interface BackendReport {
   /** The tfjs backend in use for training. */
-  readonly backend: BackendName;
+  readonly backend?: BackendName;
   /** `@tensorflow/tfjs-core` version. */
-  readonly tfjsVersion: string;
+  readonly tfjsVersion?: string;
   /** Which package provides the backend (e.g. `@tensorflow/tfjs-backend-wasm@4.22.0`). */
-  readonly backendPackage: string;
+  readonly backendPackage?: string;
   /** onnxruntime-node version. */
   readonly ortVersion: string;
   /** onnxruntime execution providers that actually created a session here. */

@@ -71,6 +71,11 @@ export interface StartRunParams {
   readonly preset?: string;
   /** Resume this run from its last checkpoint, with the settings it was started with. */
   readonly resume?: string;
+  /**
+   * The workspace is trusted (the editor's workspace trust): only then does a run load reward
+   * modules from .rlhf/rewards/ or run command rewards. Absent: not trusted.
+   */
+  readonly trusted?: boolean;
 }
 
 export interface StartRunResult {

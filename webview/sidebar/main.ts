@@ -25,8 +25,11 @@ function engineSection(state: SidebarState): HTMLElement {
     const item = (k: string, v: string, id: string): void => {
       dl.append(el('dt', {}, k), el('dd', { 'data-testid': id }, v));
     };
-    item('Backend', `${r.backend} (${r.backendPackage})`, 'backend');
-    item('tfjs', r.tfjsVersion, 'tfjs-version');
+    // The tfjs rows only when the engine runs on tfjs (it is not loaded otherwise).
+    if (r.backend) {
+      item('Backend', `${r.backend} (${r.backendPackage})`, 'backend');
+      item('tfjs', r.tfjsVersion ?? '', 'tfjs-version');
+    }
     item('ONNX Runtime', `${r.ortVersion}: ${r.ortProviders.join(', ') || 'no provider'}`, 'ort');
     if (r.training) item('Training', formatTrainingReport(r.training), 'training');
     item('Node', `${r.node} ${r.platform}`, 'node');

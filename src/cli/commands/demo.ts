@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type { CliCommand } from '../command';
 import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, applyEngineFlag, backendFlag, stringFlag } from '../command';
-import { initCompute } from '../../core/compute/backend';
+import { computeReport } from '../../core/compute/backend';
 import { trainingReport } from '../../core/train/ort/device';
 import { formatTrainingReport } from '../../protocol/backend';
 import { runDemo } from '../../core/demo/demo';
@@ -16,14 +16,16 @@ export const demoCommand: CliCommand = {
   name: ['demo'],
   summary: 'Run the default demo: tiny base model → SFT → sample → simulated ranking → reward model → PPO.',
   usage: `[--project DIR] ${ENGINE_USAGE} [--backend auto|tensorflow|wasm|cpu] [--json]`,
-  help: `  --project DIR   the workspace for the demo project (default: the current folder)\n${ENGINE_HELP}\n  --backend       force a tfjs backend\n  --json          print the summary as JSON at the end`,
+  help: `  --project DIR   the workspace for the demo project (default: the current folder)\n${ENGINE_HELP}\n  --backend       the tfjs backend of the tfjs engine (--engine tfjs)\n  --json          print the summary as JSON at the end`,
   options: { project: { type: 'string' }, ...ENGINE_OPTIONS, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run(flags, _p, io) {
     const workspace = path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.');
     const engine = applyEngineFlag(flags);
-    const { report } = await initCompute(backendFlag(flags));
-    const training = await trainingReport(engine, report.backend);
-    io.out(`RLHF Workbench demo in ${workspace} (tfjs ${report.backend}, ONNX Runtime ${report.ortProviders.join(', ')}; training: ${formatTrainingReport(training)})`);
+    const backend = backendFlag(flags);
+    // tfjs is loaded (on --backend) only for the tfjs engine.
+    const report = await computeReport(engine === 'tfjs', backend);
+    const training = await trainingReport(engine, report.backend ?? backend);
+    io.out(`RLHF Workbench demo in ${workspace} (${report.backend ? `tfjs ${report.backend}, ` : ''}ONNX Runtime ${report.ortProviders.join(', ')}; training: ${formatTrainingReport(training)})`);
     const print = progressPrinter(io.out, 20);
     const started = Date.now();
     const summary = await runDemo(workspace, undefined, {

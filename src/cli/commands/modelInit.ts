@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CliCommand } from '../command';
 import { UsageError, stringFlag } from '../command';
-import { initCompute } from '../../core/compute/backend';
 import { UserError } from '../../core/errors';
 import { parameterShapes } from '../../core/model/config';
 import { parseConfig } from '../../core/model/hfConfig';
@@ -46,7 +45,6 @@ export const modelInitCommand: CliCommand = {
     if (fs.existsSync(out) && (!fs.statSync(out).isDirectory() || fs.readdirSync(out).length > 0)) throw new UserError(`${out} already exists and is not an empty folder; choose another --out.`);
     const tokenizerFlag = stringFlag(flags, 'tokenizer');
     const tokenizer = tokenizerFlag ? loadTokenizer(path.resolve(io.cwd, tokenizerFlag)) : tokenizerFromJson(byteLevelTokenizerJson(), 'byte-level');
-    await initCompute('cpu');
     writeFreshModel(out, config, tokenizer, seed);
     const parameters = [...parameterShapes(config).values()].reduce((s, dims) => s + dims.reduce((a, b) => a * b, 1), 0);
     io.out(

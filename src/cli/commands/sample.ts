@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { CliCommand, FlagValues } from '../command';
 import { UsageError, numberFlag, stringFlag } from '../command';
 import type { Checkpoint } from '../../core/model/checkpoint';
-import { loadCheckpoint, weightsToParams } from '../../core/model/checkpoint';
+import { loadCheckpoint } from '../../core/model/checkpoint';
 import { UserError } from '../../core/errors';
 import type { Completion, SamplingOptions } from '../../core/sample/types';
 import { DEFAULT_SAMPLING } from '../../core/sample/types';
@@ -89,6 +89,7 @@ async function sampleOrt(ckpt: Checkpoint, ids: number[][], options: SamplingOpt
 async function sampleWithTfjs(ckpt: Checkpoint, ids: number[][], options: SamplingOptions, decode: (t: readonly number[]) => string, signal: AbortSignal): Promise<Completion[]> {
   const { initCompute } = await import('../../core/compute/backend');
   const { sampleTfjs } = await import('../../core/sample/tfjsSampler');
+  const { weightsToParams } = await import('../../core/model/gpt2');
   const { tf } = await initCompute('auto');
   const params = weightsToParams(ckpt.weights);
   try {

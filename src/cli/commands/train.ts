@@ -33,7 +33,7 @@ function trainCommand(stage: StageName): CliCommand {
     name: ['train', stage],
     summary: `Train the ${STAGE_INFO[stage].what} as a run in the project.`,
     usage: `--config FILE [--project DIR] ${ENGINE_USAGE} [--backend auto|tensorflow|wasm|cpu]`,
-    help: `  --config FILE   JSON, as schemas/${stage}.schema.json describes (paths are relative to the file):\n${configFields(stage)}\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)\n${ENGINE_HELP}\n  --backend       force a tfjs backend (the tfjs engine, and the stages still on tfjs)`,
+    help: `  --config FILE   JSON, as schemas/${stage}.schema.json describes (paths are relative to the file):\n${configFields(stage)}\n  --project DIR   the workspace holding .rlhf/ (default: the current folder)\n${ENGINE_HELP}\n  --backend       the tfjs backend of the tfjs engine (--engine tfjs)`,
     options: { config: { type: 'string' }, project: { type: 'string' }, ...ENGINE_OPTIONS, backend: { type: 'string' } },
     run: (flags, _p, io) => runTrain(stage, flags, io),
   };
@@ -43,12 +43,13 @@ async function runTrain(stage: StageName, flags: FlagValues, io: CliIo): Promise
   const file = stringFlag(flags, 'config');
   if (!file) throw new UsageError('--config FILE is required.');
   const engine = applyEngineFlag(flags);
+  const backend = backendFlag(flags);
   const project = await Project.open(path.resolve(io.cwd, stringFlag(flags, 'project') ?? '.'));
-  const { report } = await initCompute(backendFlag(flags));
+  // tfjs is loaded (on --backend) only for the tfjs engine; ONNX Runtime never needs it.
+  const tfjsBackend = engine === 'tfjs' ? (await initCompute(backend)).report.backend : undefined;
   const { runId, job, config } = jobFromConfigFile(stage, path.resolve(io.cwd, file), project, undefined, { trusted: true });
-  // The ONNX Runtime stages resolve their device here, so a device that does not work is said before the run starts.
-  const onOrt = engine === 'ort' && (stage === 'pretrain' || stage === 'sft' || stage === 'reward');
-  io.out(`run ${runId} in ${project.runs.dir(runId)} (${onOrt ? formatTrainingReport(await trainingReport('ort', report.backend)) : `tfjs ${report.backend}`})`);
+  // ONNX Runtime resolves its device here, so a device that does not work is said before the run starts.
+  io.out(`run ${runId} in ${project.runs.dir(runId)} (${formatTrainingReport(await trainingReport(engine, tfjsBackend ?? backend))})`);
   const result = await runPipeline(project, runId, [job], config, { signal: io.signal, onEvent: progressPrinter(io.out) });
   io.out(`final checkpoint: ${result.finals[stage]}`);
   return 0;

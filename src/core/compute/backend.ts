@@ -1,15 +1,15 @@
 /**
- * Chooses the tfjs training backend (tensorflow GPU → tensorflow CPU → wasm → cpu, or the one
- * the user forces) and reports what actually loaded. Heavy libraries are imported lazily, so
- * importing this module costs nothing until `initCompute` runs.
+ * The compute report, and the tfjs engine's backend: `initCompute` chooses the tfjs backend
+ * (tensorflow GPU → tensorflow CPU → wasm → cpu, or the one the user forces) and reports what
+ * actually loaded; `computeReport` is what `rlhf status` and the engine's status say, which on
+ * the default (ONNX Runtime) engine is ONNX Runtime's alone: tfjs is not loaded for it. Heavy
+ * libraries are loaded lazily, so importing this module costs nothing until one of them runs.
  */
 import * as path from 'node:path';
-import type * as tfTypes from '@tensorflow/tfjs-core';
 import type { BackendAttempt, BackendName, BackendPreference, BackendReport } from '../../protocol/backend';
 import { firstLine, probeOrtProviders } from '../onnx/probe';
-import { installWasmKernels } from './wasmKernels';
-
-type Tf = typeof tfTypes;
+import { tfjs } from './tfjs';
+import type { Tf } from './tfjs';
 
 interface Candidate {
   readonly backend: BackendName;
@@ -62,7 +62,7 @@ export function initCompute(preference: BackendPreference = 'auto'): Promise<Com
 }
 
 async function selectBackend(preference: BackendPreference): Promise<Compute> {
-  const tf = await import('@tensorflow/tfjs-core');
+  const tf = tfjs();
   const attempts: BackendAttempt[] = [];
   const chain = preference === 'auto' ? CANDIDATES : CANDIDATES.filter((c) => c.backend === preference);
   let chosen: Candidate | undefined;
@@ -72,11 +72,6 @@ async function selectBackend(preference: BackendPreference): Promise<Compute> {
       if (!(await tf.setBackend(candidate.backend))) throw new Error(`tf.setBackend('${candidate.backend}') returned false`);
       await tf.ready();
       attempts.push({ backend: candidate.pkg, ok: true, detail: `backend '${tf.getBackend()}' ready` });
-      if (candidate.backend === 'wasm') {
-        const kernels = installWasmKernels(tf);
-        attempts.push({ backend: 'rlhf wasm kernels', ok: kernels.ok, detail: kernels.detail });
-        if (!kernels.ok) console.warn(`rlhf: ${kernels.detail}`);
-      }
       chosen = candidate;
       break;
     } catch (err) {
@@ -87,19 +82,37 @@ async function selectBackend(preference: BackendPreference): Promise<Compute> {
     const tried = attempts.map((a) => `${a.backend}: ${a.detail}`).join('; ');
     throw new Error(`No tfjs backend could be loaded for '${preference}' (${tried}).`);
   }
-  const providers = await probeOrtProviders();
+  const ort = await ortReport();
   const report: BackendReport = {
     backend: chosen.backend,
     tfjsVersion: tf.version_core,
     backendPackage: `${chosen.pkg}@${packageVersion(chosen.pkg)}`,
+    ...ort,
+    attempts: [...attempts, ...ort.attempts],
+  };
+  return { tf, report };
+}
+
+/** ONNX Runtime's part of the report: its version, the providers that create a session here, and the process. */
+async function ortReport(): Promise<BackendReport> {
+  const providers = await probeOrtProviders();
+  return {
     ortVersion: packageVersion('onnxruntime-node'),
     ortProviders: providers.filter((p) => p.ok).map((p) => p.provider),
-    attempts: [...attempts, ...providers.map((p) => ({ backend: `onnxruntime-node/${p.provider}`, ok: p.ok, detail: p.detail }))],
+    attempts: providers.map((p) => ({ backend: `onnxruntime-node/${p.provider}`, ok: p.ok, detail: p.detail })),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     pid: process.pid,
   };
-  return { tf, report };
+}
+
+/**
+ * What `rlhf status` and the engine's status report: with tfjs (initialised on `preference`)
+ * when `withTfjs` (the tfjs engine trains, or a tfjs backend was asked for by name), else ONNX
+ * Runtime's alone, without loading tfjs.
+ */
+export async function computeReport(withTfjs: boolean, preference: BackendPreference): Promise<BackendReport> {
+  return withTfjs ? (await initCompute(preference)).report : ortReport();
 }
 
 function packageVersion(pkg: string): string {
@@ -114,8 +127,7 @@ function packageVersion(pkg: string): string {
 /** A human-readable, multi-line rendering of the report (CLI and output channel). */
 export function formatBackendReport(r: BackendReport): string {
   const lines = [
-    `backend:        ${r.backend} (${r.backendPackage})`,
-    `tfjs-core:      ${r.tfjsVersion}`,
+    ...(r.backend ? [`backend:        ${r.backend} (${r.backendPackage})`, `tfjs-core:      ${r.tfjsVersion}`] : []),
     `onnxruntime:    ${r.ortVersion}, providers: ${r.ortProviders.join(', ') || 'none'}`,
     `node:           ${r.node} on ${r.platform} (pid ${r.pid})`,
     'tried:',

@@ -1,14 +1,12 @@
 /**
  * Scaled-dot-product attention core, softmax(q·kᵀ + bias)·v over all heads, with its own
  * gradient: the softmax backward is one row-wise formula instead of tfjs's op-by-op chain.
- * Every product is a batched matmul over the B·H heads. With our wasm kernel
- * (compute/wasmKernels.ts) transposed operands are passed by flag; without it, tfjs-wasm's
- * own kernel is 10–50× slower on them, so each transpose is made explicit.
- * Measured and rejected (before our kernel): one 2-D matmul per head on sliced row blocks.
+ * Every product is a batched matmul over the B·H heads. Transposed operands are passed by flag,
+ * except on tfjs-wasm, whose kernel is 10–50× slower on them: there each transpose is explicit.
+ * Measured and rejected: one 2-D matmul per head on sliced row blocks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SOFTMAX_GRAD_KERNEL } from '../compute/wasmModelKernels';
-import { fastTransposedMatMul, hasKernel } from './ops';
+import { fastTransposedMatMul } from './ops';
 
 /** op(a_g)·op(b_g) for each of the G matrices of a [G, ·, ·] and b [G, ·, ·]. */
 function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D, transposeA: boolean, transposeB: boolean): tf.Tensor3D {
@@ -44,8 +42,8 @@ const attendOp = tf.customGrad((...args: Array<tf.Tensor | GradSave>) => {
       const p3 = tf.reshape(sp, [G, T, Tk]) as tf.Tensor3D; // [G, T, Tk]
       const dp = batchMatMul(dy3, sv, false, true); // [G, T, Tk]
       const dv = batchMatMul(p3, dy3, true, false); // [G, Tk, D]
-      // Softmax backward, row-wise: dS = P ⊙ (dP − Σ dP⊙P); one kernel where ours is registered.
-      const ds = (hasKernel(SOFTMAX_GRAD_KERNEL) ? tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { probs: p3, dprobs: dp }) : tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true)))) as tf.Tensor3D; // [G, T, Tk]
+      // Softmax backward, row-wise: dS = P ⊙ (dP − Σ dP⊙P).
+      const ds = tf.mul(p3, tf.sub(dp, tf.sum(tf.mul(dp, p3), -1, true))) as tf.Tensor3D; // [G, T, Tk]
       const dq = batchMatMul(ds, sk, false, false); // [G, T, D]
       const dk = batchMatMul(ds, sq, true, false); // [G, Tk, D]
       return [tf.reshape(dq, [B, H, T, D]), tf.reshape(dk, [B, H, Tk, D]), tf.reshape(dv, [B, H, Tk, D]), tf.zerosLike(sbias)];

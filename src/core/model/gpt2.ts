@@ -5,8 +5,11 @@
  * scalar score (see heads.ts). Ops come from ops.ts, which keeps training fast on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { headDim, parameterShapes } from './config';
+import { headDim } from './config';
 import type { GPT2Config } from './config';
+import type { Weights } from './checkpoint';
+import { initWeights } from './init';
+import type { NamedTensor } from './safetensors';
 import { attend } from './attention';
 import { embedding, geluNew, layerNorm, linear, matMul, matMulBT, addPositionEmbedding } from './ops';
 
@@ -138,26 +141,34 @@ export function disposeCache(cache: KVCache | undefined): void {
 }
 
 /**
- * Fresh GPT-2 parameters as trainable tf.Variables (GPT-2's init: normal std 0.02, the two
- * residual projections `c_proj` scaled by 1/√(2·n_layer), LayerNorm weight 1 and bias 0,
- * biases 0). The same seed gives the same weights. Dispose with tf.dispose(Object.values(p)).
+ * Fresh GPT-2 parameters as trainable tf.Variables: init.ts's initialisation (the same seed gives
+ * the same weights on either engine). Dispose with tf.dispose(Object.values(p)).
  */
 export function initParams(config: GPT2Config, seed: number): Record<string, tf.Variable> {
+  return variables(initWeights(config, seed));
+}
+
+/** Trainable variables of plain weights (copied). */
+export function variables(weights: ReadonlyMap<string, NamedTensor>): Record<string, tf.Variable> {
   const out: Record<string, tf.Variable> = {};
-  let index = 0;
-  for (const [name, shape] of parameterShapes(config)) {
-    index += 1;
-    out[name] = tf.variable(initTensor(name, shape, seed * 1000 + index, config.n_layer));
+  for (const [name, w] of weights) {
+    const t = tf.tensor(w.data, [...w.shape], 'float32');
+    out[name] = tf.variable(t);
+    t.dispose(); // the variable holds its own reference to the data
   }
   return out;
 }
 
-/** One parameter's initial value by its HF name (shared with heads.ts). */
-export function initTensor(name: string, shape: readonly number[], seed: number, nLayer: number): tf.Tensor {
-  return tf.tidy(() => {
-    if (/(^|\.)ln_(1|2|f)\.weight$/.test(name)) return tf.ones([...shape]);
-    if (name.endsWith('.bias')) return tf.zeros([...shape]);
-    const std = /c_proj\.weight$/.test(name) ? 0.02 / Math.sqrt(2 * nLayer) : 0.02;
-    return tf.randomNormal([...shape], 0, std, 'float32', seed);
-  });
+/** Checkpoint weights → Params (new tensors; the caller disposes them). */
+export function weightsToParams(weights: ReadonlyMap<string, NamedTensor>): Params {
+  const params: Params = {};
+  for (const [name, t] of weights) params[name] = tf.tensor(t.data, [...t.shape], 'float32');
+  return params;
+}
+
+/** Params (or tf.Variables) → checkpoint weights, read back from the backend. */
+export async function paramsToWeights(params: Readonly<Record<string, tf.Tensor>>): Promise<Weights> {
+  const weights: Weights = new Map();
+  for (const [name, t] of Object.entries(params)) weights.set(name, { shape: t.shape, data: Float32Array.from(await t.data()) });
+  return weights;
 }

@@ -8,8 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GPT2Config } from './config';
-import { forward, initTensor } from './gpt2';
+import { forward, variables } from './gpt2';
 import type { Params } from './gpt2';
+import { initHeadWeights } from './init';
 import { tokenLogProbs } from './ops';
 import { headShapes as checkpointHeadShapes } from './checkpoint';
 
@@ -20,15 +21,9 @@ export function headShapes(config: GPT2Config, kind: HeadKind): Map<string, read
   return checkpointHeadShapes(kind, config.n_embd);
 }
 
-/** Fresh head parameters as tf.Variables (normal std 0.02, bias 0), to merge into a Params. */
+/** Fresh head parameters as tf.Variables (init.ts: normal std 0.02, bias 0), to merge into a Params. */
 export function initHead(config: GPT2Config, kind: HeadKind, seed: number): Record<string, tf.Variable> {
-  const out: Record<string, tf.Variable> = {};
-  let index = 0;
-  for (const [name, shape] of headShapes(config, kind)) {
-    index += 1;
-    out[name] = tf.variable(initTensor(name, shape, seed * 1000 + 900 + index, config.n_layer));
-  }
-  return out;
+  return variables(initHeadWeights(config, kind, seed));
 }
 
 function param(params: Params, name: string): tf.Tensor {

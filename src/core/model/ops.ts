@@ -1,24 +1,19 @@
 /**
- * The tfjs ops the GPT-2 forward and every training stage are built from, written so that
- * training is fast on the wasm backend and works at all there:
- *  - tfjs-wasm has no UnsortedSegmentSum, so tf.gather has no gradient there: `embedding`
- *    uses ours (compute/wasmKernels.ts) or, where it is not loaded, a one-hot matmul;
- *  - tfjs-wasm's own matmul is 10–50× slower with a transposed operand, and tfjs's matMul
- *    gradient uses them. Our wasm kernel (compute/wasmKernels.ts) takes transposed operands at
- *    full speed; where it is not loaded, `matMulT` transposes explicitly instead;
+ * The tfjs ops the GPT-2 forward and every training stage are built from (the tfjs engine),
+ * written so that training works on the wasm backend and is not needlessly slow there:
+ *  - tfjs-wasm has no UnsortedSegmentSum, so tf.gather has no gradient there: `embedding`'s
+ *    gradient is a one-hot matmul where the backend lacks it;
+ *  - tfjs-wasm's matmul is 10–50× slower with a transposed operand, and tfjs's matMul gradient
+ *    uses them: on wasm `matMulT` transposes explicitly instead;
  *  - wasm's Tanh is ~10× slower than its Sigmoid: `geluNew` uses x·σ(2z) (equal to
  *    0.5x(1+tanh z)); its Sum over axis 0 is slow too (`columnSum`);
- *  - `layerNorm` and `geluNew` have closed-form gradients: fewer ops than tfjs's chain rule;
- *    `layerNorm`, `geluNew` and `tokenLogProbs` run as one fused kernel each way where ours
- *    are registered (compute/wasmModelKernels.ts), else as the tfjs ops written here.
+ *  - `layerNorm` and `geluNew` have closed-form gradients: fewer ops than tfjs's chain rule.
  * Gradient functions use only their inputs and save()d tensors (tfjs's rule for customGrad).
  * The same code runs on every backend; on cpu it is checked against the plain tfjs ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; every op here is trained through.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { wasmKernelsActive } from '../compute/wasmKernels';
-import { GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, TOKEN_LOGPROBS_GRAD_KERNEL, TOKEN_LOGPROBS_KERNEL } from '../compute/wasmModelKernels';
 
 type GradSave = (tensors: tf.Tensor[]) => void;
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
@@ -32,15 +27,9 @@ function withGrad(f: (inputs: tf.Tensor[], save: GradSave) => { value: tf.Tensor
   return (...inputs) => op(...inputs);
 }
 
-/** Whether the current backend has kernel `name` (ours from compute/wasm*Kernels.ts, or tfjs's). */
-export function hasKernel(name: string): boolean {
+/** Whether the current backend has kernel `name`. */
+function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
-}
-
-/** Run one of our fused kernels (registered: see hasKernel). */
-function runOurs(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] {
-  const out = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
-  return Array.isArray(out) ? out : [out];
 }
 
 /**
@@ -52,17 +41,14 @@ export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
   return tf.reshape(tf.transpose(tf.reshape(x, [1, M, N, 1]), [0, 2, 1, 3]), [N, M]); // [N, M]
 }
 
-/**
- * Whether tf.matMul's transpose flags are fast on the current backend: everywhere except
- * tfjs-wasm without our kernel.
- */
+/** Whether tf.matMul's transpose flags are fast on the current backend: everywhere except tfjs-wasm. */
 export function fastTransposedMatMul(): boolean {
   return !slowWasm();
 }
 
-/** tfjs-wasm without our kernels: its transposed matmuls and axis-0 sums are the slow ones. */
+/** tfjs-wasm: its transposed matmuls and axis-0 sums are the slow ones. */
 function slowWasm(): boolean {
-  return tf.getBackend() === 'wasm' && !wasmKernelsActive();
+  return tf.getBackend() === 'wasm';
 }
 
 /** op(a)·op(b) for 2-D operands, op = transpose where asked: by flag where fast, else explicitly. */
@@ -71,10 +57,7 @@ export function matMulT(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, tra
   return tf.matMul(transposeA ? transpose2d(a) : a, transposeB ? transpose2d(b) : b);
 }
 
-/**
- * [N, C] column sums as a [C] vector. tfjs-wasm's own Sum over axis 0 is slow, so without our
- * kernel this is a matmul by ones.
- */
+/** [N, C] column sums as a [C] vector. tfjs-wasm's Sum over axis 0 is slow, so there this is a matmul by ones. */
 function columnSum(x: tf.Tensor2D): tf.Tensor1D {
   if (!slowWasm()) return tf.sum(x, 0);
   const ones = tf.ones([1, x.shape[0]]);
@@ -137,7 +120,7 @@ const embeddingImpl = withGrad(([table, ids], save) => {
     value: tf.gather(table!, ids!),
     gradFunc: (dy, saved) => {
       const [sids] = saved as [tf.Tensor1D];
-      // Row sums per id; tfjs-wasm has no UnsortedSegmentSum (ours adds one), else oneHotᵀ·dy.
+      // Row sums per id; tfjs-wasm has no UnsortedSegmentSum: there oneHotᵀ·dy.
       const dTable = hasKernel(tf.UnsortedSegmentSum) ? tf.unsortedSegmentSum(dy, sids, vocab) : matMulT(tf.oneHot(sids, vocab) as tf.Tensor2D, dy as tf.Tensor2D, true, false); // [V, C]
       return [dTable, tf.zerosLike(sids)];
     },
@@ -175,14 +158,6 @@ export function addPositionEmbedding(x: tf.Tensor2D, wpe: tf.Tensor2D, start: nu
 
 const layerNormImpl = (eps: number) =>
   withGrad(([x, weight, bias], save) => {
-    if (hasKernel(LAYER_NORM_KERNEL)) {
-      const [y, mean, rstd] = runOurs(LAYER_NORM_KERNEL, { x: x!, weight: weight!, bias: bias! }, { eps }) as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-      save([x!, mean, rstd, weight!]);
-      return {
-        value: y,
-        gradFunc: (dy, [sx, smean, srstd, sw]) => runOurs(LAYER_NORM_GRAD_KERNEL, { x: sx!, mean: smean!, rstd: srstd!, weight: sw!, dy }), // dx, dweight, dbias
-      };
-    }
     const xc = tf.sub(x!, tf.mean(x!, -1, true)); // [N, C]
     const rstd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), eps)); // [N, 1]
     const xhat = tf.mul(xc, rstd);
@@ -217,10 +192,6 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_K = 0.044715;
 
 const geluNewImpl = withGrad(([x], save) => {
-  if (hasKernel(GELU_KERNEL)) {
-    save([x!]);
-    return { value: runOurs(GELU_KERNEL, { x: x! })[0]!, gradFunc: (dy, [sx]) => runOurs(GELU_GRAD_KERNEL, { x: sx!, dy }) };
-  }
   const xx = tf.mul(x!, x!);
   const z2 = tf.mul(tf.mul(x!, tf.add(tf.mul(xx, GELU_K), 1)), 2 * GELU_C); // 2z = 2c(x + k·x³)
   const s = tf.sigmoid(z2);
@@ -251,22 +222,11 @@ export function logSigmoid(x: tf.Tensor): tf.Tensor {
   return tf.neg(tf.softplus(tf.neg(x)));
 }
 
-/** tokenLogProbs in one kernel each way: log-softmax and pick, then dlogits = dy·(onehot − softmax). */
-const tokenLogProbsFused = withGrad(([logits, targets], save) => {
-  const [logp, lse] = runOurs(TOKEN_LOGPROBS_KERNEL, { logits: logits!, targets: targets! }) as [tf.Tensor1D, tf.Tensor1D];
-  save([logits!, targets!, lse]);
-  return {
-    value: logp,
-    gradFunc: (dy, [sl, st, slse]) => [runOurs(TOKEN_LOGPROBS_GRAD_KERNEL, { logits: sl!, targets: st!, lse: slse!, dy })[0]!, tf.zerosLike(st!)],
-  };
-});
-
 /**
  * log p(target) for each row of logits [N, V] at targets [N] (int32) → [N], through a stable
  * log-softmax. The pick is a one-hot product, so it has a gradient on wasm too.
  */
 export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
-  if (targets.dtype === 'int32' && logits.dtype === 'float32' && hasKernel(TOKEN_LOGPROBS_KERNEL)) return tokenLogProbsFused(logits, targets) as tf.Tensor1D;
   const logp = tf.logSoftmax(logits); // [N, V]
   const pick = tf.oneHot(targets, logits.shape[1]); // [N, V]
   return tf.sum(tf.mul(logp, pick), -1) as tf.Tensor1D;

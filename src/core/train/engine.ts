@@ -1,22 +1,23 @@
 /**
- * Which engine trains every stage (pretraining, SFT, reward model, DPO, PPO, RLOO): ONNX Runtime (the default: every
- * core, the training graphs of onnx/gptGraph.ts, AdamW in the arena) or tfjs (the
- * correctness reference, and the backends a user can still pick). The stage loop sees one
- * interface either way. The ONNX Runtime engine starts from the tfjs model and optimizer the
- * runner loaded (then frees the model's copy of the parameters: the trainer's arena holds them),
- * and hands each checkpoint a `snapshot` of its own buffers, so checkpoints, resume and cancel
- * work as before, a run started on one engine resumes on the other, and nothing is copied into
- * tfjs to save it.
+ * Which engine trains every stage (pretraining, SFT, reward model, DPO, PPO, RLOO): ONNX Runtime
+ * (the default: every core, the training graphs of onnx/gptGraph.ts, AdamW in the arena) or tfjs
+ * (the correctness reference, and the backends a user can still pick). The stage loop sees one
+ * interface either way. The ONNX Runtime engine starts from the model and optimizer state the
+ * runner loaded as plain arrays (taking the model's parameters over: the trainer's arena holds
+ * them) and never loads tfjs; the tfjs engine (tfjs/engine.ts, imported only when chosen) makes
+ * tfjs variables of them. Either hands each checkpoint a `snapshot` of its parameters and AdamW
+ * state, so checkpoints, resume and cancel work the same, and a run started on one engine resumes
+ * on the other.
  */
+import type * as tf from '@tensorflow/tfjs-core';
 import type { StageName } from '../../protocol/stages';
-import { evalLmLoss, lmLoss } from './lm';
 import type { LmRows } from './lm';
-import type { AdamW } from './optim';
+import type { Optimizer } from './optim';
 import { OrtTrainer } from './ort/trainer';
 import type { LossAndGrads, TrainerGraphs } from './ort/trainer';
 import { configureOrtDevice, resolveOrtDevice } from './ort/device';
 import type { OrtDeviceSettings } from './ort/device';
-import { disposeParams, due, NonFiniteError, optimStep, takeParam } from './stage';
+import { disposeParams, due, NonFiniteError, takeParam } from './stage';
 import type { LoopConfig, StageEvent, StepResult, TrainingSnapshot, TrainModel } from './stage';
 
 export type TrainingEngineName = 'ort' | 'tfjs';
@@ -50,16 +51,19 @@ export interface LmEngine {
   train(rows: LmRows): Promise<StepResult>;
   /** Mean loss over `batches` without gradients. */
   evalLoss(batches: readonly LmRows[]): Promise<number>;
-  /** What a checkpoint saves from this engine (absent on tfjs: the model and optimizer themselves). */
+  /** What a checkpoint saves from this engine: its parameters and AdamW state. */
   snapshot(): TrainingSnapshot | undefined;
   release(): Promise<void>;
 }
 
+/** A loss of the tfjs model, with extra scalars computed in the same pass (read back after the step). */
+export type TfjsLoss = () => { loss: tf.Scalar; extras?: Record<string, tf.Scalar> };
+
 /**
  * A stage's engine over `model` and `optimizer` (their current state is where it starts): for
- * ONNX Runtime, a trainer for `objective` whose parameters and AdamW state checkpoints read
- * through `snapshot`; the tfjs model's parameters are freed once copied (do not read them after).
- * For tfjs, nothing of its own.
+ * ONNX Runtime, a trainer for `objective`, which takes the model's parameters over (do not read
+ * them from the model after); for tfjs, AdamW over the model's tfjs variables. Checkpoints read
+ * both through `snapshot`.
  */
 export interface StageEngine {
   readonly name: TrainingEngineName;
@@ -69,6 +73,8 @@ export interface StageEngine {
   readonly trainer?: OrtTrainer;
   /** One ONNX Runtime optimisation step: `run` gives the loss and gradients; then the NaN guard and AdamW. */
   ortStep(run: (t: OrtTrainer) => Promise<LossAndGrads>): Promise<StepResult>;
+  /** One tfjs optimisation step: the gradients of `loss` (tf.variableGrads), the NaN guard, AdamW. */
+  tfjsStep(loss: TfjsLoss): StepResult;
   snapshot(): TrainingSnapshot | undefined;
   release(): Promise<void>;
 }
@@ -77,21 +83,12 @@ export interface StageEngine {
  * `objective`: the LM loss or the reward model's pairwise loss (onnx/gptGraph.ts), or any
  * TrainerGraphs over the model's parameters (the policy stages' graphs, with their heads).
  */
-export async function stageEngine(stage: StageName, model: TrainModel, optimizer: AdamW, objective: 'lm' | 'reward' | TrainerGraphs): Promise<StageEngine> {
-  if (engineName === 'tfjs') {
-    return {
-      name: 'tfjs',
-      get step() {
-        return optimizer.step;
-      },
-      ortStep: () => Promise.reject(new Error('ortStep on the tfjs engine')),
-      snapshot: () => undefined,
-      release: async () => undefined,
-    };
-  }
+export async function stageEngine(stage: StageName, model: TrainModel, optimizer: Optimizer, objective: 'lm' | 'reward' | TrainerGraphs): Promise<StageEngine> {
+  if (engineName === 'tfjs') return (await import('./tfjs/engine')).tfjsStageEngine(stage, model, optimizer);
   const { device, threads } = await resolveOrtDevice();
-  // Each parameter moves into the trainer's arena and its tfjs copy is freed at once (at gpt2
-  // size the model is never held twice); then the AdamW moments move the same way.
+  // Each parameter moves into the trainer's arena, taken from the model (its plain arrays, or a
+  // tfjs variable freed at once): at gpt2 size the model is never held twice. Then the AdamW
+  // moments move the same way.
   const weights = (name: string, into: Float32Array): void => into.set(takeParam(model, name).data);
   const options = { provider: device, threads };
   const trainer =
@@ -120,25 +117,38 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
       if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stage, step, 'the gradient norm');
       return { loss: out.loss, lr, gradNorm, extras: out.values };
     },
+    tfjsStep: () => {
+      throw new Error('tfjsStep on the ONNX Runtime engine');
+    },
     snapshot: () => ({ weights: trainer.params, optimizer: adam.state(shapes) }),
     release: () => trainer.release(),
   };
 }
 
 /** The language-model stages' engine (pretraining, SFT). */
-export async function lmEngine(stage: StageName, model: TrainModel, optimizer: AdamW): Promise<LmEngine> {
+export async function lmEngine(stage: StageName, model: TrainModel, optimizer: Optimizer): Promise<LmEngine> {
   const engine = await stageEngine(stage, model, optimizer, 'lm');
   const trainer = engine.trainer;
-  return {
+  const lm = (train: LmEngine['train'], evalLoss: LmEngine['evalLoss']): LmEngine => ({
     name: engine.name,
     get step() {
       return engine.step;
     },
-    train: (rows) => (trainer ? engine.ortStep((t) => t.lossAndGrads(rows)) : Promise.resolve(optimStep(stage, model, optimizer, () => ({ loss: lmLoss(model, rows) })))),
-    evalLoss: async (batches) => (trainer ? trainer.evalLoss(batches) : evalLmLoss(model, batches)),
+    train,
+    evalLoss,
     snapshot: () => engine.snapshot(),
     release: () => engine.release(),
-  };
+  });
+  if (trainer)
+    return lm(
+      (rows) => engine.ortStep((t) => t.lossAndGrads(rows)),
+      (batches) => trainer.evalLoss(batches),
+    );
+  const { evalLmLoss, lmLoss } = await import('./lm');
+  return lm(
+    async (rows) => engine.tfjsStep(() => ({ loss: lmLoss(model, rows) })),
+    async (batches) => evalLmLoss(model, batches),
+  );
 }
 
 /**

@@ -3,11 +3,10 @@
  * seed, score the texts with a scorer, and measure the KL to a reference on those samples
  * (Σ over response tokens of log π − log π_ref, the k1 estimate of KL(π‖π_ref)).
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_SAMPLING } from '../sample/types';
 import { disposeModel, loadModel } from './model';
 import { ortRolloutSampler } from './rollout/samplers';
-import { allRows, buildRollout, responseStats } from './rollout/rollout';
+import { allRows, buildRollout } from './rollout/rollout';
 import type { Rollout } from './rollout/rollout';
 import { ortFrozenLogProbs } from './rollout/ortPolicy';
 import { trainingEngine } from './engine';
@@ -37,19 +36,14 @@ export interface EvaluateOptions {
 
 export async function evaluatePolicy(policyDir: string, referenceDir: string, prompts: readonly string[], score: (text: string) => number, options: EvaluateOptions): Promise<PolicyEvaluation> {
   if (trainingEngine().name === 'ort') return evaluateOnOrt(policyDir, referenceDir, prompts, score, options);
+  const { sequenceKl } = await import('./tfjs/rollout');
   const policy = loadModel(policyDir, 'lm');
   const reference = loadModel(referenceDir, 'lm');
   const decode = (ids: readonly number[]): string => policy.tokenizer.decode(ids);
   const sampler = await ortRolloutSampler(policy, decode);
   try {
     const { rows, completions, rollout } = await sample(policy.tokenizer, policy.config.n_positions, (p, o) => sampler.sample(p, o), prompts, options);
-    const kl = tf.tidy(() => {
-      const all = allRows(rollout.B);
-      const p = responseStats(policy.params, policy.config, rollout, all, options.temperature, false).logprobs;
-      const q = responseStats(reference.params, reference.config, rollout, all, options.temperature, false).logprobs;
-      return Array.from(tf.sum(tf.mul(tf.sub(p, q), tf.tensor2d(rollout.responseMask, [rollout.B, rollout.R])), 1).dataSync());
-    });
-    return summary(rows, completions, kl, score);
+    return summary(rows, completions, sequenceKl(policy, reference, rollout, options.temperature), score);
   } finally {
     await sampler.dispose();
     disposeModel(policy);

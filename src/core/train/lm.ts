@@ -1,6 +1,7 @@
 /**
  * The language-model loss pretraining and SFT share: next-token cross-entropy over [B, T]
- * rows, averaged over the positions whose mask is 1.
+ * rows, averaged over the positions whose mask is 1. The rows are both engines'; the loss here is
+ * the tfjs engine's (engine.ts imports it only there; ONNX Runtime's is onnx/gptGraph.ts's).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { forward } from '../model/gpt2';
@@ -16,7 +17,7 @@ export interface LmRows {
   readonly mask?: Float32Array;
 }
 
-/** Mean next-token loss (a scalar tensor: call inside tf.tidy or optimStep). */
+/** Mean next-token loss (a scalar tensor: call inside tf.tidy or a tfjs step). */
 export function lmLoss(model: TrainModel, rows: LmRows): tf.Scalar {
   const { B, T, config } = { ...rows, config: model.config };
   const ids = tf.tensor2d(rows.ids, [B, T], 'int32');

@@ -1,22 +1,23 @@
 /**
- * Moving a model between its checkpoint form (HF weights as Float32Arrays) and its training
- * form (tf.Variables keyed by the same HF names), plus the optimizer state saved beside it.
+ * Moving a model between its checkpoint form (HF weights as Float32Arrays, what the ONNX Runtime
+ * engine trains from) and the tfjs engine's training form (tf.Variables keyed by the same HF
+ * names, made only when tfjs asks for them), plus the optimizer state saved beside it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { tfjs } from '../compute/tfjs';
 import { parameterShapes } from '../model/config';
 import type { GPT2Config } from '../model/config';
-import { initParams } from '../model/gpt2';
 import { UserError } from '../errors';
 import { headShapes, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
 import type { Checkpoint, HeadKind, Weights } from '../model/checkpoint';
-import { initHead } from '../model/heads';
+import { initHeadWeights, initWeights } from '../model/init';
 import { readSafetensors, serializeSafetensors } from '../model/safetensors';
 import type { NamedTensor } from '../model/safetensors';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { writeFileAtomic } from '../store/fsx';
-import type { AdamW } from './optim';
+import type { Optimizer } from './optim';
 import { disposeParams } from './stage';
 import type { TrainingSnapshot, TrainModel } from './stage';
 
@@ -35,7 +36,7 @@ export function modelFromCheckpoint(ckpt: Checkpoint, kind: HeadKind, seed = 0):
 }
 
 /**
- * The checkpoint's arrays for `kind` (a fresh head, small and made in tfjs, when the file has none).
+ * The checkpoint's arrays for `kind` (a fresh head, model/init.ts's, when the file has none).
  * Its own function so that no closure of the model keeps the whole checkpoint alive.
  */
 function plainWeights(ckpt: Checkpoint, kind: HeadKind, seed: number): Weights {
@@ -46,18 +47,14 @@ function plainWeights(ckpt: Checkpoint, kind: HeadKind, seed: number): Weights {
     if (w) plain.set(name, w);
     else missing = true;
   }
-  if (kind !== 'lm' && missing) {
-    for (const [name, v] of Object.entries(initHead(ckpt.config, kind === 'reward' ? 'reward' : 'value', seed))) {
-      plain.set(name, { shape: [...v.shape], data: Float32Array.from(v.dataSync()) });
-      v.dispose();
-    }
-  }
+  if (kind !== 'lm' && missing) for (const [name, w] of initHeadWeights(ckpt.config, kind, seed)) plain.set(name, w);
   return plain;
 }
 
 /**
  * A model over plain arrays that become tfjs variables only when tfjs asks for them (the tfjs
- * engine): the ONNX Runtime engine takes them from `plain`, so the model is never copied into tfjs.
+ * engine, which loads tfjs then): the ONNX Runtime engine takes them from `plain`, so the model is
+ * never copied into tfjs, and tfjs is never loaded.
  */
 function lazyModel(config: GPT2Config, kind: HeadKind, tokenizer: Tokenizer, weights: Weights): LoadedModel {
   let plain: Weights | undefined = weights;
@@ -68,10 +65,11 @@ function lazyModel(config: GPT2Config, kind: HeadKind, tokenizer: Tokenizer, wei
     tokenizer,
     get params(): Record<string, tf.Variable> {
       if (!params) {
+        const core = tfjs();
         const made: Record<string, tf.Variable> = {};
         for (const [name, w] of plain ?? []) {
-          const t = tf.tensor(w.data, [...w.shape], 'float32');
-          made[name] = tf.variable(t);
+          const t = core.tensor(w.data, [...w.shape], 'float32');
+          made[name] = core.variable(t);
           t.dispose(); // the variable holds its own reference to the data
         }
         params = made;
@@ -97,20 +95,15 @@ export function weightsOf(model: TrainModel): Weights {
 }
 
 /**
- * An HF model folder with fresh weights of `config` (GPT-2's initialisation, seeded) and
- * `tokenizer`: for pretraining from scratch (`rlhf model init`, the pretrain stage) and benchmarks.
- * The tokenizer must fit the vocabulary.
+ * An HF model folder with fresh weights of `config` (GPT-2's initialisation, seeded: model/init.ts)
+ * and `tokenizer`: for pretraining from scratch (`rlhf model init`, the pretrain stage) and
+ * benchmarks. The tokenizer must fit the vocabulary.
  */
 export function writeFreshModel(dir: string, config: GPT2Config, tokenizer: Tokenizer, seed: number): string {
   if (tokenizer.vocabSize > config.vocab_size) {
     throw new UserError(`The tokenizer has ${tokenizer.vocabSize} tokens, more than the config's vocab_size ${config.vocab_size}; raise vocab_size.`);
   }
-  const params = initParams(config, seed);
-  try {
-    saveCheckpoint(dir, { config, kind: 'lm', weights: weightsOf({ config, params }), tokenizer });
-  } finally {
-    tf.dispose(Object.values(params));
-  }
+  saveCheckpoint(dir, { config, kind: 'lm', weights: initWeights(config, seed), tokenizer });
   return dir;
 }
 
@@ -122,20 +115,21 @@ const OPTIMIZER_FILE = 'optimizer.safetensors';
 
 /**
  * An HF folder plus `optimizer.safetensors` (AdamW moments and step), so training can resume.
- * The parameters and moments come from `snapshot` when the stage trained outside tfjs (the ONNX
- * Runtime engine), else from the tfjs model and `optimizer`. No optimizer: the folder alone.
+ * The parameters and moments come from the engine's `snapshot` when there is one, else from the
+ * model and `optimizer`. No optimizer: the folder alone. `kind`: what to save the model as, when
+ * not its own (PPO trains with a value head and ships an LM).
  */
-export async function saveTrainingCheckpoint(dir: string, model: LoadedModel, optimizer: AdamW | undefined, snapshot?: TrainingSnapshot): Promise<void> {
+export async function saveTrainingCheckpoint(dir: string, model: LoadedModel, optimizer: Optimizer | undefined, snapshot?: TrainingSnapshot, kind: HeadKind = model.kind): Promise<void> {
   const weights: Weights = snapshot ? new Map([...snapshot.weights].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }])) : weightsOf(model);
-  saveCheckpoint(dir, { config: model.config, kind: model.kind, weights, tokenizer: model.tokenizer });
+  saveCheckpoint(dir, { config: model.config, kind, weights, tokenizer: model.tokenizer });
   if (!optimizer) return;
   const { step, slots } = snapshot ? snapshot.optimizer : await optimizer.state();
   const tensors = new Map<string, NamedTensor>([...slots].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
   writeFileAtomic(path.join(dir, OPTIMIZER_FILE), serializeSafetensors(tensors, { step: String(step), format: 'rlhf-workbench-adamw' }));
 }
 
-/** Restore AdamW from a checkpoint folder; false when the folder has no optimizer state. */
-export function restoreOptimizer(dir: string, optimizer: AdamW): boolean {
+/** Restore AdamW's state from a checkpoint folder; false when the folder has no optimizer state. */
+export function restoreOptimizer(dir: string, optimizer: Optimizer): boolean {
   const file = path.join(dir, OPTIMIZER_FILE);
   if (!fs.existsSync(file)) return false;
   const st = readSafetensors(file);

@@ -1,11 +1,12 @@
 /**
  * AdamW with decoupled weight decay, global-norm gradient clipping, and a warmup-then-cosine
- * learning-rate schedule, shared by every stage. Parameters are updated in one fixed (sorted)
- * order so the optimizer state is stable across steps and across save/restore.
+ * learning-rate schedule, shared by every stage: its settings and schedule, the state a stage
+ * starts from (`Optimizer`: the runner's `AdamWState`, plain arrays from a checkpoint), and the
+ * tfjs engine's AdamW (the ONNX Runtime engine's is ort/adamw.ts). Parameters are updated in one
+ * fixed (sorted) order so the optimizer state is stable across steps and across save/restore.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { ADAMW_KERNEL, SUM_SQUARES_KERNEL } from '../compute/wasmKernels';
-import type { AdamWAttrs } from '../compute/wasmKernels';
+import type { AdamWAttrs } from '../compute/adamKernel';
 
 type Tf = typeof tf;
 
@@ -68,13 +69,58 @@ export function adamwFactors(c: OptimConfig, step: number, gradNorm: number): Om
   };
 }
 
+/** AdamW's state as a checkpoint stores it: the step, and `m.<name>` / `v.<name>` moments. */
+export interface OptimizerState {
+  readonly step: number;
+  readonly slots: Map<string, { shape: number[]; data: Float32Array }>;
+}
+
+/**
+ * What a stage is handed to train with: AdamW's settings and the state it starts from. The engine
+ * the stage runs on takes the state over (engine.ts): ort/adamw.ts on ONNX Runtime, `AdamW` below
+ * on tfjs; checkpoints then save the engine's state.
+ */
+export interface Optimizer {
+  readonly config: OptimConfig;
+  /** Steps taken so far. */
+  readonly step: number;
+  state(): Promise<OptimizerState>;
+  /** Restore a checkpoint's state (`state()`'s format). */
+  restore(step: number, slots: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>): void;
+  dispose(): void;
+}
+
+/** An optimizer not yet started: fresh, or a checkpoint's state as plain arrays (the runner's; no tfjs). */
+export class AdamWState implements Optimizer {
+  step = 0;
+  private slots = new Map<string, { shape: number[]; data: Float32Array }>();
+
+  constructor(readonly config: OptimConfig) {}
+
+  async state(): Promise<OptimizerState> {
+    return { step: this.step, slots: this.slots };
+  }
+
+  restore(step: number, slots: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>): void {
+    for (const key of slots.keys()) if (!/^[mv]\./.test(key)) throw new Error(`Unknown optimizer slot '${key}'.`);
+    this.step = step;
+    this.slots = new Map([...slots].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
+  }
+
+  /** Drops the arrays (an engine that took the state over holds its own copy). */
+  dispose(): void {
+    this.slots = new Map();
+  }
+}
+
 export interface StepReport {
   readonly lr: number;
   /** Global gradient norm before clipping. */
   readonly gradNorm: number;
 }
 
-export class AdamW {
+/** AdamW on tfjs variables: the tfjs engine's. */
+export class AdamW implements Optimizer {
   /** Steps taken so far (the next step is `step + 1`). */
   step = 0;
   private readonly m = new Map<string, tf.Variable>();
@@ -95,15 +141,8 @@ export class AdamW {
     const names = Object.keys(grads)
       .filter((n) => params[n] !== undefined)
       .sort();
-    // One fused kernel per step and per parameter where our wasm kernels are loaded
-    // (compute/wasmKernels.ts), else the same arithmetic in tfjs ops.
-    const fused = (kernel: string): boolean => tf.getKernel(kernel, tf.getBackend()) !== undefined;
     const gradNorm = tf.tidy(() => {
       if (!names.length) return 0;
-      if (fused(SUM_SQUARES_KERNEL)) {
-        const inputs = Object.fromEntries(names.map((n, i) => [`x${i}`, grads[n] as tf.Tensor]));
-        return Math.sqrt((tf.engine().runKernel(SUM_SQUARES_KERNEL, inputs, {}) as tf.Tensor).dataSync()[0] as number);
-      }
       const squares = names.map((n) => tf.sum(tf.square(grads[n] as tf.Tensor)));
       return Math.sqrt(tf.addN(squares).dataSync()[0] as number);
     });
@@ -112,21 +151,11 @@ export class AdamW {
     const { lr, beta1, beta2, eps, bc1, bc2, clip } = f;
     if (!Number.isFinite(gradNorm)) return { lr, gradNorm };
     this.step = stepNo;
-    const fusedAdam = fused(ADAMW_KERNEL);
     for (const name of names) {
       const p = params[name] as tf.Variable;
       const m = this.slot(this.m, name, p);
       const v = this.slot(this.v, name, p);
       tf.tidy(() => {
-        if (fusedAdam) {
-          const attrs: AdamWAttrs = { lr, beta1, beta2, eps, bc1, bc2, decay: f.decayFor(p.rank), clip };
-          const inputs = { p, g: grads[name] as tf.Tensor, m, v };
-          const [pNew, mNew, vNew] = tf.engine().runKernel(ADAMW_KERNEL, inputs, { ...attrs }) as tf.Tensor[];
-          p.assign(pNew!);
-          m.assign(mNew!);
-          v.assign(vNew!);
-          return;
-        }
         const g = clip === 1 ? (grads[name] as tf.Tensor) : tf.mul(grads[name] as tf.Tensor, clip);
         const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
         const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2));
@@ -142,13 +171,18 @@ export class AdamW {
   }
 
   /** Optimizer state as plain arrays (for checkpoints): step, and m/v per parameter name. */
-  async state(): Promise<{ step: number; slots: Map<string, { shape: number[]; data: Float32Array }> }> {
+  async state(): Promise<OptimizerState> {
+    return this.stateSync();
+  }
+
+  /** The same, read synchronously (a checkpoint's snapshot). */
+  stateSync(): OptimizerState {
     const slots = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const [prefix, map] of [
       ['m', this.m],
       ['v', this.v],
     ] as const) {
-      for (const [name, t] of map) slots.set(`${prefix}.${name}`, { shape: t.shape, data: (await t.data()) as Float32Array });
+      for (const [name, t] of map) slots.set(`${prefix}.${name}`, { shape: t.shape, data: t.dataSync() as Float32Array });
     }
     return { step: this.step, slots };
   }

@@ -1,13 +1,14 @@
 /**
  * What every training stage shares: the events its loop yields (metrics, checkpoint requests),
- * the loop settings every stage has, the NaN/Inf guard, and one optimisation step.
- * A stage never does I/O: it yields, and the runner (or a test) decides what to do.
+ * the loop settings every stage has, the model being trained, and the NaN/Inf guard (the tfjs
+ * engine's optimisation step is in tfjs/engine.ts). A stage never does I/O: it yields, and the
+ * runner (or a test) decides what to do.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { MetricName, MetricRecord } from '../../protocol/metrics';
 import type { StageName } from '../../protocol/stages';
 import type { GPT2Config } from '../model/config';
-import type { AdamW, OptimConfig } from './optim';
+import type { OptimConfig } from './optim';
 
 export type StageEvent =
   | { readonly type: 'metrics'; readonly record: MetricRecord }
@@ -22,9 +23,9 @@ export type StageEvent =
   | { readonly type: 'samples'; readonly samples: readonly SampleLine[] };
 
 /**
- * What to save when the parameters and optimizer state live outside the tfjs model and optimizer
- * (the ONNX Runtime engine's buffers): views, valid until the loop goes on, so a checkpoint
- * copies nothing but what it writes.
+ * What a checkpoint saves: the engine's parameters and optimizer state (the ONNX Runtime
+ * engine's buffers: views, valid until the loop goes on, so a checkpoint copies nothing but what
+ * it writes; the tfjs engine's read back from its variables).
  */
 export interface TrainingSnapshot {
   readonly weights: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
@@ -93,10 +94,16 @@ export function takeParam(model: TrainModel, name: string): { readonly shape: re
   return out;
 }
 
+/** Whether the model has parameter `name`, without making tfjs variables of a plain model. */
+export function hasParam(model: TrainModel, name: string): boolean {
+  const plain = model.plain?.();
+  return plain ? plain.has(name) : model.params[name] !== undefined;
+}
+
 /** Free the model's tfjs variables, if it has made any (a plain model makes none). */
 export function disposeParams(model: TrainModel): void {
   if (model.plain?.()) return;
-  tf.dispose(Object.values(model.params));
+  for (const v of Object.values(model.params)) v.dispose();
 }
 
 /** A loss or gradient became NaN/Inf: the run stops and the last good checkpoint is kept. */
@@ -116,39 +123,6 @@ export interface StepResult {
   readonly gradNorm: number;
   /** Extra scalars the loss function reported (read after the step). */
   readonly extras: Record<string, number>;
-}
-
-/**
- * One optimisation step: loss and gradients for the trainable params, the NaN guard, AdamW.
- * `lossFn` returns the scalar loss and may return extra scalars (accuracies, margins) that are
- * computed in the same pass; they are read back as numbers.
- */
-export function optimStep(stage: StageName, model: TrainModel, optimizer: AdamW, lossFn: () => { loss: tf.Scalar; extras?: Record<string, tf.Scalar> }): StepResult {
-  const vars = Object.values(model.params).filter((v) => v.trainable);
-  const byVarName = new Map(Object.entries(model.params).map(([name, v]) => [v.name, name]));
-  const extras: Record<string, tf.Scalar> = {};
-  const { value, grads } = tf.variableGrads(() => {
-    const out = lossFn();
-    for (const [k, t] of Object.entries(out.extras ?? {})) extras[k] = tf.keep(t);
-    return out.loss;
-  }, vars);
-  try {
-    const loss = value.dataSync()[0] as number;
-    const step = optimizer.step + 1;
-    if (!Number.isFinite(loss)) throw new NonFiniteError(stage, step, 'the loss');
-    const named: Record<string, tf.Tensor> = {};
-    for (const [varName, g] of Object.entries(grads)) {
-      const name = byVarName.get(varName);
-      if (name) named[name] = g;
-    }
-    const { lr, gradNorm } = optimizer.apply(model.params, named);
-    if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stage, step, 'the gradient norm');
-    const extraValues: Record<string, number> = {};
-    for (const [k, t] of Object.entries(extras)) extraValues[k] = t.dataSync()[0] as number;
-    return { loss, lr, gradNorm, extras: extraValues };
-  } finally {
-    tf.dispose([value, ...Object.values(grads), ...Object.values(extras)]);
-  }
 }
 
 /** A metrics event for `stage` at `step`. */

@@ -10,8 +10,8 @@ import type { RunControlStage } from '../../protocol/stages';
 
 /**
  * `demo-quick`: the demo pipeline cut to a minute or two on two cores (for trying the UI and
- * for the e2e test): few SFT and reward steps, many small PPO iterations (~0.3 s each with
- * the wasm kernels) with a checkpoint every 5, so a stop loses at most 4 iterations (redone
+ * for the e2e test): few SFT and reward steps, many small PPO iterations (a fraction of a
+ * second each) with a checkpoint every 5, so a stop loses at most 4 iterations (redone
  * on resume). 200 of them: the e2e test stops, resumes, hides and shows the panel and stops
  * again before the run can finish.
  */

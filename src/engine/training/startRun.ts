@@ -40,6 +40,8 @@ interface Plan {
 }
 
 function plan(params: StartRunParams, project: Project, signal: AbortSignal): Plan {
+  // The workspace's trust is the editor's now, also for a resumed run (absent: not trusted).
+  const trusted = params.trusted === true;
   if (params.resume !== undefined) {
     const runId = params.resume;
     if (!project.runs.list().some((r) => r.id === runId)) throw new UserError(`No run ${runId} in ${project.runs.dir(runId)}: pick a run from the list.`);
@@ -51,7 +53,7 @@ function plan(params: StartRunParams, project: Project, signal: AbortSignal): Pl
       return { runId, kind: 'demo', resumed: true, run: (onEvent) => demo(project, config, runId, signal, onEvent) };
     }
     if (!launch.configFile) throw new UserError(`${path.join(project.runs.dir(runId), 'launch.json')}: no config file recorded.`);
-    return stagePlan(launch.kind, launch.configFile, project, signal, runId, launch.preset);
+    return stagePlan(launch.kind, launch.configFile, project, signal, runId, launch.preset, trusted);
   }
   const kind = params.kind;
   if (!isRunKind(kind)) throw new UserError(`training.start: 'kind' must be one of ${RUN_KINDS.join(', ')} (got ${JSON.stringify(kind)}).`);
@@ -67,7 +69,7 @@ function plan(params: StartRunParams, project: Project, signal: AbortSignal): Pl
   const configFile = params.configFile ?? fromPreset?.file;
   if (configFile === undefined) throw new UserError(`training.start: a ${kind} run needs a config file or a preset.`);
   if (!path.isAbsolute(configFile)) throw new UserError(`training.start: the config file path must be absolute (got ${configFile}).`);
-  const planned = stagePlan(kind, configFile, project, signal, undefined, params.preset);
+  const planned = stagePlan(kind, configFile, project, signal, undefined, params.preset, trusted);
   return fromPreset?.edited
     ? { ...planned, notes: [`${configFile}: you edited this preset's file, so it runs as you saved it (delete it to get the preset's settings and the project's newest models again).`] }
     : planned;
@@ -80,8 +82,8 @@ async function demo(project: Project, config: DemoConfig, runId: string, signal:
   return { sft: s.sftFinal, reward: s.rewardFinal, ppo: s.policyFinal };
 }
 
-function stagePlan(kind: Exclude<RunKind, 'demo'>, configFile: string, project: Project, signal: AbortSignal, resumeId: string | undefined, preset: string | undefined): Plan {
-  const configured = jobFromConfigFile(kind, configFile, project, resumeId);
+function stagePlan(kind: Exclude<RunKind, 'demo'>, configFile: string, project: Project, signal: AbortSignal, resumeId: string | undefined, preset: string | undefined, trusted: boolean): Plan {
+  const configured = jobFromConfigFile(kind, configFile, project, resumeId, { trusted });
   const runId = configured.runId;
   const resumed = resumeId !== undefined || project.runs.list().some((r) => r.id === runId);
   return {

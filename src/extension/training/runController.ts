@@ -93,7 +93,7 @@ export class RunController implements vscode.Disposable {
         else if (m.event.type === 'checkpoint') progress.report({ message: `${m.event.stage} step ${m.event.step} (checkpoint saved)` });
       });
       try {
-        const result = await this.deps.engine.request('training.start', { ...params, workspace }, { signal: controller.signal });
+        const result = await this.deps.engine.request('training.start', { ...params, workspace, trusted: vscode.workspace.isTrusted }, { signal: controller.signal });
         this.deps.log.info(`Run ${result.runId} completed. ${formatStats(this.eventLoop.stats(), this.eventLoop.stalls())}`);
         void vscode.window.showInformationMessage(`RLHF: run ${result.runId} completed.`, 'Show Curves').then((c) => c && vscode.commands.executeCommand('rlhf.showCurves', result.runId));
       } catch (err) {

@@ -12,8 +12,8 @@ test('status reports the real backend, versions and ORT providers of the engine 
   try {
     const report = await client.request('status', {});
     assert.equal(report.backend, 'cpu');
-    assert.match(report.tfjsVersion, /^\d+\.\d+\.\d+$/);
-    assert.match(report.backendPackage, /^@tensorflow\/tfjs-backend-cpu@\d/);
+    assert.match(report.tfjsVersion ?? '', /^\d+\.\d+\.\d+$/);
+    assert.match(report.backendPackage ?? '', /^@tensorflow\/tfjs-backend-cpu@\d/);
     assert.ok(report.ortProviders.includes('cpu'), `providers: ${report.ortProviders.join(',')}`);
     assert.equal(report.pid, client.pid);
     assert.notEqual(report.pid, process.pid);

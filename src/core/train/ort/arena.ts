@@ -8,8 +8,8 @@
  * a missing kernel file, gets plain Float32Arrays and the JavaScript update instead.
  */
 import * as fs from 'node:fs';
-import { findKernelFile, writingSection } from '../../compute/wasmKernels';
-import type { AdamWAttrs } from '../../compute/wasmKernels';
+import { findKernelFile, writingSection } from '../../compute/adamKernel';
+import type { AdamWAttrs } from '../../compute/adamKernel';
 
 const PAGE = 64 * 1024;
 const MAX_PAGES = 65536;

@@ -1,9 +1,9 @@
 /**
  * What PPO and RLOO train through, on either engine: the stage engine (engine.ts) over the policy
  * graphs, the rollout's scoring passes, the policy's LM weights for the sampler's refresh, and
- * checkpoint events carrying the engine's snapshot. On ONNX Runtime the policy's, the reference's
- * and (ortPolicy.ts) the reward model's tfjs tensors are freed once the engine holds them: read
- * weights through `weights()`, never from the tfjs models.
+ * checkpoint events carrying the engine's snapshot. On ONNX Runtime the engine takes the policy's,
+ * the reference's and (ortPolicy.ts) the reward model's weights over: read them through
+ * `weights()`, never from the models. The tfjs engine's scoring is tfjs/rollout.ts, loaded only there.
  */
 import type { StageName } from '../../../protocol/stages';
 import type { Weights } from '../../model/checkpoint';
@@ -11,10 +11,9 @@ import { parameterShapes } from '../../model/config';
 import type { PolicyGraphs } from '../../onnx/policyGraphs';
 import { stageEngine } from '../engine';
 import type { StageEngine } from '../engine';
-import type { AdamW } from '../optim';
+import type { Optimizer } from '../optim';
 import type { StageEvent, TrainModel } from '../stage';
 import { ortRolloutScoring } from './ortPolicy';
-import { tfjsRolloutScoring } from './rollout';
 import type { RolloutScoring } from './rollout';
 import { lmWeights } from './samplers';
 
@@ -29,13 +28,13 @@ export interface PolicyEngine {
 }
 
 /** `reference` may be absent on ONNX Runtime (GRPO with β = 0): then there is no reference pass to ask for. */
-export async function policyEngine(stage: StageName, policy: TrainModel, reference: TrainModel | undefined, optimizer: AdamW, graphs: PolicyGraphs, temperature: number): Promise<PolicyEngine> {
+export async function policyEngine(stage: StageName, policy: TrainModel, reference: TrainModel | undefined, optimizer: Optimizer, graphs: PolicyGraphs, temperature: number): Promise<PolicyEngine> {
   const engine = await stageEngine(stage, policy, optimizer, graphs);
   const trainer = engine.trainer;
   let scoring: RolloutScoring & { release?: () => Promise<void> };
   try {
     if (!trainer && !reference) throw new Error(`${stage}: the tfjs engine's rollout needs a reference model`);
-    scoring = trainer ? await ortRolloutScoring(trainer, reference, temperature) : tfjsRolloutScoring(policy, reference as TrainModel, temperature);
+    scoring = trainer ? await ortRolloutScoring(trainer, reference, temperature) : (await import('../tfjs/rollout')).tfjsRolloutScoring(policy, reference as TrainModel, temperature);
   } catch (err) {
     await engine.release();
     throw err;

@@ -2,18 +2,12 @@
  * Rollouts for PPO and RLOO: sampled responses laid out for recomputation by the training
  * model, their per-token log-probs, entropies and values, the reference log-probs, the KL
  * estimators, and scoring. Layout: each row is [left-padded prompt | response right-padded],
- * so response token i sits at column P + i and is predicted from column P + i − 1.
+ * so response token i sits at column P + i and is predicted from column P + i − 1. The scoring
+ * passes run on the engine (ortPolicy.ts on ONNX Runtime, tfjs/rollout.ts on tfjs).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import type { GPT2Config } from '../../model/config';
-import { forward } from '../../model/gpt2';
-import type { Params } from '../../model/gpt2';
-import { valueHead } from '../../model/heads';
-import { matMul } from '../../model/ops';
 import type { Weights } from '../../model/checkpoint';
 import type { Completion, SamplingOptions } from '../../sample/types';
 import { shuffle } from '../data/batches';
-import type { TrainModel } from '../stage';
 
 export interface Rollout {
   readonly B: number;
@@ -58,60 +52,18 @@ export function buildRollout(prompts: readonly (readonly number[])[], completion
   return { B, P, R, ids, mask, responseMask, responseIds, responses, containsEos: responses.map((r) => eos !== null && r.includes(eos)) };
 }
 
-export interface TokenStats {
-  /** [B, R] log π(token) at the rollout temperature. */
-  readonly logprobs: tf.Tensor2D;
-  /** [B, R] entropy of the (temperature-scaled) next-token distribution. */
-  readonly entropy: tf.Tensor2D;
-  /** [B, R] value estimates (only when the model has a value head and values are asked for). */
-  readonly values?: tf.Tensor2D;
-}
-
 /**
- * Per-response-token log-probs (and entropy, values) under `params`, differentiable. Logits are
- * divided by `temperature` as at sampling time, so π_old and π_new are the same distribution.
+ * Per-token KL estimators of π against the reference from log-probs (Schulman's k1 = log π/π_ref,
+ * and k3 = (r − 1) − log r with r = π_ref/π: unbiased, always ≥ 0, lower variance).
  */
-export function responseStats(params: Params, config: GPT2Config, r: Rollout, rows: readonly number[], temperature: number, withValues: boolean): TokenStats {
-  const n = rows.length;
-  const T = r.P + r.R;
-  const take = <A extends Int32Array | Float32Array>(src: A, width: number): A => {
-    const out = new (src.constructor as new (len: number) => A)(n * width);
-    rows.forEach((row, i) => out.set(src.subarray(row * width, (row + 1) * width), i * width));
-    return out;
-  };
-  const ids = tf.tensor2d(take(r.ids, T), [n, T], 'int32');
-  const mask = tf.tensor2d(take(r.mask, T), [n, T]);
-  const out = forward(params, config, { ids, attentionMask: mask, logits: false });
-  // Columns P−1 … P+R−2 predict the R response tokens.
-  const h = tf.slice(out.hidden, [0, r.P - 1, 0], [n, r.R, config.n_embd]) as tf.Tensor3D; // [n, R, C]
-  const flat = tf.reshape(h, [n * r.R, config.n_embd]) as tf.Tensor2D; // [nR, C]
-  const wteT = tf.transpose(params['wte.weight'] as tf.Tensor2D) as tf.Tensor2D; // [C, V]
-  const logits = tf.div(matMul(flat, wteT), Math.max(temperature, 1e-7)) as tf.Tensor2D; // [nR, V]
-  const logp = tf.logSoftmax(logits); // [nR, V]
-  const targets = tf.tensor1d(take(r.responseIds, r.R), 'int32');
-  const picked = tf.sum(tf.mul(logp, tf.oneHot(targets, config.vocab_size)), -1); // [nR]
-  const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)); // [nR]
-  const stats: { logprobs: tf.Tensor2D; entropy: tf.Tensor2D; values?: tf.Tensor2D } = {
-    logprobs: tf.reshape(picked, [n, r.R]) as tf.Tensor2D,
-    entropy: tf.reshape(entropy, [n, r.R]) as tf.Tensor2D,
-  };
-  if (withValues) stats.values = valueHead(params, h);
-  return stats;
-}
-
-/** Per-token KL estimators of π against the reference from log-probs (Schulman's k1 and k3). */
-export function klEstimate(logp: tf.Tensor, refLogp: tf.Tensor, estimator: 'k1' | 'k3'): tf.Tensor {
-  const logRatio = tf.sub(logp, refLogp); // log π/π_ref
-  if (estimator === 'k1') return logRatio;
-  // k3 = (r − 1) − log r with r = π_ref/π: unbiased, always ≥ 0, lower variance.
-  const neg = tf.neg(logRatio);
-  return tf.sub(tf.sub(tf.exp(neg), 1), neg);
-}
-
-/** The same estimators on plain numbers (for tests and reports). */
 export function klEstimateNumber(logp: number, refLogp: number, estimator: 'k1' | 'k3'): number {
   const lr = logp - refLogp;
   return estimator === 'k1' ? lr : Math.exp(-lr) - 1 + lr;
+}
+
+/** klEstimateNumber over a rollout's [B·R] log-probs and the reference's. */
+export function klEstimates(logp: Float32Array, refLogp: Float32Array, estimator: 'k1' | 'k3'): Float32Array {
+  return logp.map((lp, i) => klEstimateNumber(lp, refLogp[i] as number, estimator));
 }
 
 /** Rows [0, n). */
@@ -172,18 +124,6 @@ export interface RolloutScoring {
   policy(r: Rollout, rows: readonly number[], withValues: boolean): Promise<TokenArrays>;
   /** The frozen reference's log-probs of rows `rows`. */
   reference(r: Rollout, rows: readonly number[]): Promise<Float32Array>;
-}
-
-/** The scoring passes through the tfjs models (the tfjs engine). */
-export function tfjsRolloutScoring(policy: TrainModel, reference: TrainModel, temperature: number): RolloutScoring {
-  return {
-    policy: async (r, rows, withValues) =>
-      tf.tidy(() => {
-        const s = responseStats(policy.params, policy.config, r, rows, temperature, withValues);
-        return { logp: s.logprobs.dataSync() as Float32Array, entropy: s.entropy.dataSync() as Float32Array, ...(s.values ? { values: s.values.dataSync() as Float32Array } : {}) };
-      }),
-    reference: async (r, rows) => tf.tidy(() => responseStats(reference.params, reference.config, r, rows, temperature, false).logprobs.dataSync() as Float32Array),
-  };
 }
 
 /** Sample from the policy, recompute its statistics and the reference's, and score (no gradients). */

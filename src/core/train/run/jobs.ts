@@ -39,7 +39,7 @@ import type { RewardModelSpec, RewardSpec } from '../../rewards/config';
 import type { RewardFunction, RewardSample } from '../../rewards/types';
 import { rewardModelFunction, textRewardFunction } from '../rewardModelFunction';
 import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
-import { ortRolloutSampler, rewardModelScorer, textScorer } from '../rollout/samplers';
+import { ortRolloutSampler, textScorer } from '../rollout/samplers';
 import { ortRewardModelScorer } from '../rollout/ortPolicy';
 import { trainingEngine } from '../engine';
 import { afinnScore } from '../labeler';
@@ -267,7 +267,7 @@ async function* withPolicyContext(
         const ortScorer = await ortRewardModelScorer(rm, tokenizer.eosTokenId);
         releaseScorer = ortScorer.release;
         scorer = ortScorer;
-      } else scorer = rewardModelScorer(rm, tokenizer.eosTokenId);
+      } else scorer = (await import('../tfjs/rollout')).rewardModelScorer(rm, tokenizer.eosTokenId);
     }
     // The reward model reads prompt + response + EOS.
     const context = Math.min(policy.config.n_positions, reference.config.n_positions, rm ? rm.config.n_positions - 1 : Infinity);

@@ -11,14 +11,13 @@
 import { errorMessage } from '../../../protocol/guards';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type * as Tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '../../store/fsx';
 import type { MetricRecord } from '../../../protocol/metrics';
 import type { HeadKind } from '../../model/checkpoint';
 import type { Project } from '../../store/project';
 import { isAbortError } from '../../errors';
-import { AdamW } from '../optim';
-import type { OptimConfig } from '../optim';
+import { AdamWState } from '../optim';
+import type { Optimizer, OptimConfig } from '../optim';
 import { disposeModel, loadModel, restoreOptimizer, saveTrainingCheckpoint } from '../model';
 import type { LoadedModel } from '../model';
 import { NonFiniteError } from '../stage';
@@ -34,7 +33,7 @@ export interface StageJob {
   /** The checkpoint folder to start from, given the previous stage's final folder. */
   readonly from: (previous: string | undefined) => string;
   /** The stage's loop over the loaded model; `resume` is set when continuing from a checkpoint. */
-  readonly loop: (model: LoadedModel, optimizer: AdamW, signal: AbortSignal | undefined, resume: ResumePoint | undefined) => AsyncGenerator<StageEvent>;
+  readonly loop: (model: LoadedModel, optimizer: Optimizer, signal: AbortSignal | undefined, resume: ResumePoint | undefined) => AsyncGenerator<StageEvent>;
   /** Kind saved in the final checkpoint when it differs (PPO trains with a value head, ships an LM). */
   readonly finalKind?: HeadKind;
   /** Seeds a fresh head when the starting checkpoint lacks one. */
@@ -127,7 +126,8 @@ async function runStage(
   if (!latest && job.prepare) await job.prepare(previous, signal);
   const from = latest ? path.resolve(runDir, latest.path) : job.from(previous);
   const model = loadModel(from, job.kind, job.seed ?? 0);
-  const optimizer = new AdamW(await tfModule(), job.optim);
+  // The optimizer's state as plain arrays (fresh, or the checkpoint's): the engine takes it over.
+  const optimizer = new AdamWState(job.optim);
   try {
     if (latest && !restoreOptimizer(from, optimizer)) throw new Error(`${from}: the checkpoint has no optimizer state to resume from`);
     const resume: ResumePoint | undefined = latest ? { step: latest.step, ...readTrainerState(from) } : undefined;
@@ -147,7 +147,7 @@ async function runStage(
       } else {
         const final = event.reason === 'final';
         const dir = path.join(stageDir, final ? FINAL : stepDir(event.step));
-        await saveTrainingCheckpoint(dir, final && job.finalKind ? { ...model, kind: job.finalKind } : model, final ? undefined : optimizer, event.snapshot);
+        await saveTrainingCheckpoint(dir, model, final ? undefined : optimizer, event.snapshot, (final && job.finalKind) || model.kind);
         if (!final) writeJsonAtomic(path.join(dir, TRAINER_STATE), { stage: job.stage, step: event.step, ...(event.state === undefined ? {} : { state: event.state }) });
         writer.flush();
         await project.runs.addCheckpoint(runId, { stage: job.stage, step: event.step, path: dir });
@@ -166,8 +166,4 @@ async function runStage(
     optimizer.dispose();
     disposeModel(model);
   }
-}
-
-async function tfModule(): Promise<typeof Tf> {
-  return import('@tensorflow/tfjs-core');
 }

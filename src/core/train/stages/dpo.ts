@@ -10,25 +10,24 @@
  *
  * Two engines (engine.ts): ONNX Runtime (the default) scores the reference with a session over its
  * weights (released once every pair is scored) and trains the policy through onnx/dpoGraph.ts's
- * graphs; tfjs (the correctness reference) does both with the functions below.
+ * graphs; tfjs (the correctness reference) does both with tfjs/dpo.ts.
  */
 import type * as Ort from 'onnxruntime-node';
 import { UserError } from '../../errors';
 import { weightsOf } from '../model';
-import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../../model/safetensors';
 import { buildDpoGraphs, buildSequenceLogProbsGraph } from '../../onnx/dpoGraph';
 import { engineLoop, stageEngine, trainingEngine } from '../engine';
+import type { StageEngine } from '../engine';
+import { resolveOrtDevice } from '../ort/device';
 import { FrozenSession, int64Tensor } from '../ort/session';
-import type { OrtTrainer } from '../ort/trainer';
-import { sequenceLogProbs } from '../../model/heads';
-import { logSigmoid } from '../../model/ops';
-import type { AdamW } from '../optim';
+import { OrtTrainer } from '../ort/trainer';
+import type { Optimizer } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, sampleBatch } from '../data/batches';
 import { chunk } from './sft';
-import { due, metrics, optimStep } from '../stage';
-import type { LoopConfig, StageEvent, TrainModel } from '../stage';
+import { due, metrics } from '../stage';
+import type { LoopConfig, StageEvent, StepResult, TrainModel } from '../stage';
 
 export interface DpoConfig extends LoopConfig {
   /** Longest prompt+completion in tokens (≤ n_positions); batchSize counts pairs (2 sequences each). */
@@ -106,41 +105,6 @@ export function dpoBatch(pairs: readonly DpoPair[], maxLen: number, pad: number)
   return { B: pairs.length, T, ids, mask, tokens };
 }
 
-/** Summed completion log-probs of each sequence under `model`, [2B] (a tensor: call inside a tidy). */
-export function completionLogProbs(model: TrainModel, batch: DpoBatch): tf.Tensor1D {
-  const S = 2 * batch.B;
-  const ids = tf.tensor2d(batch.ids, [S, batch.T], 'int32');
-  // Right padding: causal attention already keeps real tokens from seeing the pads after them.
-  const lp = sequenceLogProbs(model.params, model.config, ids); // [2B, T-1]
-  return tf.sum(tf.mul(lp, tf.tensor2d(batch.mask, [S, batch.T - 1])), -1) as tf.Tensor1D; // [2B]
-}
-
-export interface DpoTerms {
-  readonly loss: tf.Scalar;
-  /** Means over pairs of β(π_c − ref_c), β(π_r − ref_r), [chosen > rejected], and their gap. */
-  readonly chosen: tf.Scalar;
-  readonly rejected: tf.Scalar;
-  readonly accuracy: tf.Scalar;
-  readonly margin: tf.Scalar;
-}
-
-/** The loss and TRL's statistics from policy log-probs [2B] and the reference's (chosen first, then rejected). */
-export function dpoTerms(policy: tf.Tensor1D, reference: Float32Array, B: number, config: Pick<DpoConfig, 'beta' | 'labelSmoothing'>): DpoTerms {
-  const ratio = tf.mul(tf.sub(policy, tf.tensor1d(reference)), config.beta); // [2B]
-  const chosen = tf.slice(ratio, [0], [B]); // [B]
-  const rejected = tf.slice(ratio, [B], [B]); // [B]
-  const z = tf.sub(chosen, rejected); // βΔ
-  const eps = config.labelSmoothing;
-  const perPair = tf.sub(tf.mul(logSigmoid(z), -(1 - eps)), tf.mul(logSigmoid(tf.neg(z)), eps));
-  return {
-    loss: tf.mean(perPair) as tf.Scalar,
-    chosen: tf.mean(chosen) as tf.Scalar,
-    rejected: tf.mean(rejected) as tf.Scalar,
-    accuracy: tf.mean(tf.cast(tf.greater(chosen, rejected), 'float32')) as tf.Scalar,
-    margin: tf.mean(z) as tf.Scalar,
-  };
-}
-
 /** A pair with its reference log-probs, cached as numbers. */
 export interface ScoredPair {
   readonly pair: DpoPair;
@@ -148,42 +112,7 @@ export interface ScoredPair {
   readonly refRejected: number;
 }
 
-/** The frozen reference's completion log-probs of every pair, in batches, without gradients. */
-export function scoreReference(reference: TrainModel, pairs: readonly DpoPair[], config: Pick<DpoConfig, 'maxLen' | 'batchSize'>, pad: number): ScoredPair[] {
-  return chunk(pairs, config.batchSize).flatMap((part) => {
-    const lp = tf.tidy(() => completionLogProbs(reference, dpoBatch(part, config.maxLen, pad)).dataSync());
-    return part.map((pair, i) => ({ pair, refChosen: lp[i] as number, refRejected: lp[part.length + i] as number }));
-  });
-}
-
-const referenceOf = (part: readonly ScoredPair[]): Float32Array => Float32Array.from([...part.map((s) => s.refChosen), ...part.map((s) => s.refRejected)]);
-
-/** Held-out loss and preference accuracy, pair-weighted, without gradients. */
-export function evaluateDpo(policy: TrainModel, pairs: readonly ScoredPair[], config: DpoConfig, pad: number): { loss: number; accuracy: number; pairs: number } {
-  let loss = 0;
-  let correct = 0;
-  for (const part of chunk(pairs, config.batchSize)) {
-    const [l, a] = tf.tidy(() => {
-      const t = dpoTerms(
-        completionLogProbs(
-          policy,
-          dpoBatch(
-            part.map((s) => s.pair),
-            config.maxLen,
-            pad,
-          ),
-        ),
-        referenceOf(part),
-        part.length,
-        config,
-      );
-      return [t.loss.dataSync()[0] as number, t.accuracy.dataSync()[0] as number];
-    });
-    loss += (l as number) * part.length;
-    correct += (a as number) * part.length;
-  }
-  return pairs.length ? { loss: loss / pairs.length, accuracy: correct / pairs.length, pairs: pairs.length } : { loss: NaN, accuracy: NaN, pairs: 0 };
-}
+export const referenceOf = (part: readonly ScoredPair[]): Float32Array => Float32Array.from([...part.map((s) => s.refChosen), ...part.map((s) => s.refRejected)]);
 
 /**
  * A batch as the ONNX graphs take it (onnx/dpoGraph.ts): per row, the hidden states that score a
@@ -230,74 +159,132 @@ export function dpoFeeds(ort: typeof Ort, batch: DpoBatch, reference?: Float32Ar
   return feeds;
 }
 
-/** An ONNX file holds at most 2 GiB; a larger reference (gpt2-large and up) is scored on tfjs instead. */
+/**
+ * An ONNX file holds at most 2 GiB: a reference whose weights are larger (gpt2-large and up) is
+ * not a session with its weights as initializers but the DPO graph with its weights fed as inputs.
+ */
 const MAX_REFERENCE_BYTES = 1.8 * 1024 ** 3;
-const referenceFitsOneGraph = (reference: TrainModel): boolean => [...weightsOf(reference).values()].reduce((n, w) => n + w.data.byteLength, 0) <= MAX_REFERENCE_BYTES;
 
 /**
- * scoreReference on ONNX Runtime: one session over the reference's weights (read from its tensors
- * once), every pair scored in batches, the session released before returning.
+ * The frozen reference's summed completion log-probs of every pair, on ONNX Runtime, its session
+ * released before returning. The weights are read, not taken: the reference may be the policy
+ * itself (a plain model's arrays, or its tfjs variables' values).
  */
-export async function scoreReferenceOrt(reference: TrainModel, pairs: readonly DpoPair[], config: Pick<DpoConfig, 'maxLen' | 'batchSize'>, pad: number): Promise<ScoredPair[]> {
+export async function scoreReferenceOrt(
+  reference: TrainModel,
+  pairs: readonly DpoPair[],
+  config: Pick<DpoConfig, 'maxLen' | 'batchSize'>,
+  pad: number,
+  maxGraphBytes = MAX_REFERENCE_BYTES,
+): Promise<ScoredPair[]> {
   if (pairs.length === 0) return [];
-  // Read, not taken: the reference may be the policy itself (a plain model's arrays, or its tfjs variables' values).
   const weights = new Map<string, NamedTensor>(weightsOf(reference));
-  const session = await FrozenSession.create(buildSequenceLogProbsGraph(reference.config, weights));
+  const bytes = [...weights.values()].reduce((n, w) => n + w.data.byteLength, 0);
+  const score = bytes <= maxGraphBytes ? await referenceSession(reference, weights, config, pad) : await referenceFed(reference, weights, config, pad);
   weights.clear();
   try {
     const scored: ScoredPair[] = [];
-    for (const part of chunk(pairs, config.batchSize)) {
-      const lp = (await session.run(dpoFeeds(session.ort, dpoBatch(part, config.maxLen, pad)), ['logps'])).logps as Float32Array;
+    for (const part of chunk(pairs, score.pairsPerRun)) {
+      const lp = await score.run(part);
       part.forEach((pair, i) => scored.push({ pair, refChosen: lp[i] as number, refRejected: lp[part.length + i] as number }));
     }
     return scored;
   } finally {
-    await session.release();
+    await score.release();
   }
 }
 
-/** evaluateDpo on ONNX Runtime: the trainer's `loss` graph over its current parameters. */
-export async function evaluateDpoOrt(ort: typeof Ort, trainer: OrtTrainer, pairs: readonly ScoredPair[], config: DpoConfig, pad: number): Promise<{ loss: number; accuracy: number; pairs: number }> {
-  let loss = 0;
-  let correct = 0;
-  for (const part of chunk(pairs, config.batchSize)) {
-    const batch = dpoBatch(
-      part.map((s) => s.pair),
-      config.maxLen,
-      pad,
-    );
-    const out = await trainer.infer('loss', dpoFeeds(ort, batch, referenceOf(part)), ['loss', 'accuracy']);
-    loss += (out.loss?.[0] as number) * part.length;
-    correct += (out.accuracy?.[0] as number) * part.length;
-  }
-  return pairs.length ? { loss: loss / pairs.length, accuracy: correct / pairs.length, pairs: pairs.length } : { loss: NaN, accuracy: NaN, pairs: 0 };
+/** Scores pairs: their summed completion log-probs, chosen rows then rejected rows ([2·pairs]). */
+interface ReferenceScorer {
+  readonly pairsPerRun: number;
+  run(pairs: readonly DpoPair[]): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** One session, the reference's weights its initializers (onnx/dpoGraph.ts's logps graph), `batchSize` pairs a run. */
+async function referenceSession(reference: TrainModel, weights: ReadonlyMap<string, NamedTensor>, config: Pick<DpoConfig, 'maxLen' | 'batchSize'>, pad: number): Promise<ReferenceScorer> {
+  const session = await FrozenSession.create(buildSequenceLogProbsGraph(reference.config, weights));
+  return {
+    pairsPerRun: config.batchSize,
+    run: async (pairs) => (await session.run(dpoFeeds(session.ort, dpoBatch(pairs, config.maxLen, pad)), ['logps'])).logps as Float32Array,
+    release: () => session.release(),
+  };
+}
+
+/**
+ * The reference over 2 GiB: the DPO loss graph without gradients (β 1, reference log-probs 0),
+ * its weights inputs held by a trainer, one pair a run, whose `chosen` and `rejected` (means over
+ * the one pair of β(log π − 0)) are then that pair's summed log-probs.
+ */
+async function referenceFed(reference: TrainModel, weights: ReadonlyMap<string, NamedTensor>, config: Pick<DpoConfig, 'maxLen'>, pad: number): Promise<ReferenceScorer> {
+  const graphs = buildDpoGraphs(reference.config, { beta: 1, labelSmoothing: 0 });
+  const { device, threads } = await resolveOrtDevice();
+  const trainer = await OrtTrainer.create({ shapes: graphs.shapes, build: { train: graphs.build.loss } }, reference.config, weights, { provider: device, threads });
+  return {
+    pairsPerRun: 1,
+    run: async (pairs) => {
+      const out = await trainer.infer('train', dpoFeeds(trainer.ort, dpoBatch(pairs, config.maxLen, pad), new Float32Array(2)), ['chosen', 'rejected']);
+      return Float32Array.of(out.chosen?.[0] as number, out.rejected?.[0] as number);
+    },
+    release: () => trainer.release(),
+  };
+}
+
+/** A DPO step and its held-out evaluation, on the stage's engine. */
+export interface DpoOps {
+  /** One optimisation step on a batch and its pairs' reference log-probs; extras: chosen, rejected, accuracy, margin. */
+  step(batch: DpoBatch, reference: Float32Array): Promise<StepResult>;
+  /** Held-out loss and preference accuracy, pair-weighted. */
+  evaluate(pairs: readonly ScoredPair[]): Promise<{ loss: number; accuracy: number; pairs: number }>;
 }
 
 const DPO_STATS = ['chosen', 'rejected', 'accuracy', 'margin'] as const;
 
-export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer: AdamW, data: DpoData, config: DpoConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
+/** The ONNX Runtime trainer's DPO graphs (onnx/dpoGraph.ts): `train`, and `loss` for evaluation. */
+function ortDpoOps(engine: StageEngine, trainer: OrtTrainer, config: DpoConfig, pad: number): DpoOps {
+  const ort = trainer.ort;
+  return {
+    step: (batch, reference) => engine.ortStep((t) => t.gradients(dpoFeeds(ort, batch, reference), DPO_STATS)),
+    evaluate: async (pairs) => {
+      let loss = 0;
+      let correct = 0;
+      for (const part of chunk(pairs, config.batchSize)) {
+        const batch = dpoBatch(
+          part.map((s) => s.pair),
+          config.maxLen,
+          pad,
+        );
+        const out = await trainer.infer('loss', dpoFeeds(ort, batch, referenceOf(part)), ['loss', 'accuracy']);
+        loss += (out.loss?.[0] as number) * part.length;
+        correct += (out.accuracy?.[0] as number) * part.length;
+      }
+      return pairs.length ? { loss: loss / pairs.length, accuracy: correct / pairs.length, pairs: pairs.length } : { loss: NaN, accuracy: NaN, pairs: 0 };
+    },
+  };
+}
+
+export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer: Optimizer, data: DpoData, config: DpoConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
   if (config.maxLen > policy.config.n_positions) throw new UserError(`dpo: maxLen ${config.maxLen} exceeds the model's n_positions ${policy.config.n_positions}; lower maxLen in the config.`);
   if (reference.config.vocab_size !== policy.config.vocab_size) throw new Error('dpo: the reference model has a different vocabulary from the policy');
   if (!(config.beta > 0)) throw new Error(`dpo: beta must be > 0, got ${config.beta}`);
   if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 0.5)) throw new Error(`dpo: labelSmoothing must be in [0, 0.5), got ${config.labelSmoothing}`);
   if (data.train.length === 0) throw new Error('dpo: no preference pairs to train on');
-  const onOrt = trainingEngine().name === 'ort';
+  const tfjs = trainingEngine().name === 'tfjs' ? await import('../tfjs/dpo') : undefined;
   const started = performance.now();
-  // Scored before the engine starts: on ONNX Runtime it frees the policy's tensors (which may be the reference's).
+  // Scored before the engine starts: on ONNX Runtime it takes the policy's parameters over (which may be the reference's).
   let train: ScoredPair[];
   let held: ScoredPair[];
-  if (onOrt && referenceFitsOneGraph(reference)) {
+  if (tfjs) {
+    train = tfjs.scoreReference(reference, data.train, config, data.pad);
+    held = tfjs.scoreReference(reference, data.eval, config, data.pad);
+  } else {
     const all = await scoreReferenceOrt(reference, [...data.train, ...data.eval], config, data.pad);
     train = all.slice(0, data.train.length);
     held = all.slice(data.train.length);
-  } else {
-    train = scoreReference(reference, data.train, config, data.pad);
-    held = scoreReference(reference, data.eval, config, data.pad);
   }
   yield { type: 'log', message: `dpo: reference log-probs of ${train.length + held.length} pairs in ${((performance.now() - started) / 1000).toFixed(1)} s` };
   const engine = await stageEngine('dpo', policy, optimizer, buildDpoGraphs(policy.config, config));
-  const trainer = engine.trainer;
-  const ort = trainer ? await import('onnxruntime-node') : undefined;
+  const ops = engine.trainer ? ortDpoOps(engine, engine.trainer, config, data.pad) : (tfjs ?? (await import('../tfjs/dpo'))).tfjsDpoOps(engine, policy, config, data.pad);
   yield* engineLoop(engine, config, signal, async function* (step) {
     const part = sampleBatch(train, config.batchSize, batchRandom(config.seed, step));
     const batch = dpoBatch(
@@ -305,15 +292,8 @@ export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer:
       config.maxLen,
       data.pad,
     );
-    const ref = referenceOf(part);
     const t0 = performance.now();
-    const r =
-      trainer && ort
-        ? await engine.ortStep((t) => t.gradients(dpoFeeds(ort, batch, ref), DPO_STATS))
-        : optimStep('dpo', policy, optimizer, () => {
-            const t = dpoTerms(completionLogProbs(policy, batch), ref, batch.B, config);
-            return { loss: t.loss, extras: { chosen: t.chosen, rejected: t.rejected, accuracy: t.accuracy, margin: t.margin } };
-          });
+    const r = await ops.step(batch, referenceOf(part));
     const seconds = (performance.now() - t0) / 1000;
     yield metrics('dpo', step, {
       'loss/dpo': r.loss,
@@ -326,7 +306,7 @@ export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer:
       tokens_per_second: batch.tokens / seconds,
     });
     if (held.length && (due(step, config.evalEvery) || step === config.steps)) {
-      const e = trainer && ort ? await evaluateDpoOrt(ort, trainer, held, config, data.pad) : evaluateDpo(policy, held, config, data.pad);
+      const e = await ops.evaluate(held);
       yield metrics('dpo', step, { 'eval/loss/dpo': e.loss, 'eval/rewards/accuracies': e.accuracy });
     }
   });

@@ -7,22 +7,21 @@
  *   4. GAE(γ, λ) as the plain reverse loop; whiten advantages;
  *   5. epochs × shuffled minibatches of the clipped surrogate + clipped value loss − entropy
  *      bonus (+ PPO-ptx), approx-KL early stop; then adapt β and refresh the sampler.
- * Every hyperparameter is in PpoConfig with TRL-like defaults.
+ * Every hyperparameter is in PpoConfig with TRL-like defaults. The loss is onnx/policyGraphs.ts's
+ * on ONNX Runtime, tfjs/ppo.ts's on the tfjs engine.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_SAMPLING } from '../../sample/types';
 import { DEFAULT_OPTIM } from '../optim';
-import type { AdamW, OptimConfig } from '../optim';
+import type { Optimizer, OptimConfig } from '../optim';
 import { batchRandom, corpusBatch, shuffle } from '../data/batches';
-import { lmLoss } from '../lm';
-import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from '../rollout/rollout';
+import { allRows, collectRollout, klEstimates, pickPrompts } from '../rollout/rollout';
 import { policyEngine } from '../rollout/policyEngine';
 import { rolloutFeeds, rowsFeed } from '../rollout/ortPolicy';
 import { int64Tensor } from '../ort/session';
 import type * as Ort from 'onnxruntime-node';
 import { buildPpoGraphs } from '../../onnx/policyGraphs';
 import type { Rollout, RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
-import { due, metrics, optimStep } from '../stage';
+import { due, hasParam, metrics } from '../stage';
 import { masked, mean, rowSumMasked, sum, variance, whitenMasked } from '../stats';
 import type { ResumePoint, StageEvent, TrainModel } from '../stage';
 
@@ -131,70 +130,12 @@ export function gae(rewards: readonly number[], values: readonly number[], gamma
   return { advantages, returns: advantages.map((a, t) => a + (values[t] as number)) };
 }
 
-/** Clipped surrogate per token: max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε)). */
-export function clippedSurrogate(logp: tf.Tensor, oldLogp: tf.Tensor, adv: tf.Tensor, clip: number): { loss: tf.Tensor; ratio: tf.Tensor } {
-  const ratio = tf.exp(tf.sub(logp, oldLogp));
-  const unclipped = tf.mul(tf.neg(adv), ratio);
-  const clipped = tf.mul(tf.neg(adv), tf.clipByValue(ratio, 1 - clip, 1 + clip));
-  return { loss: tf.maximum(unclipped, clipped), ratio };
-}
-
-/** Clipped value loss per token: ½·max((V − R)², (V_old + clip(V − V_old, ±c) − R)²). */
-export function clippedValueLoss(vpred: tf.Tensor, oldValues: tf.Tensor, returns: tf.Tensor, clip: number): tf.Tensor {
-  const vclipped = tf.add(oldValues, tf.clipByValue(tf.sub(vpred, oldValues), -clip, clip));
-  return tf.mul(0.5, tf.maximum(tf.square(tf.sub(vpred, returns)), tf.square(tf.sub(vclipped, returns))));
-}
-
 /** A rollout's per-token arrays a PPO minibatch reads, [B·R] each. */
 export interface PpoArrays {
   readonly oldLogp: Float32Array;
   readonly advantages: Float32Array;
   readonly returns: Float32Array;
   readonly oldValues: Float32Array;
-}
-
-/**
- * PPO's loss on the minibatch `mb` of a rollout (tfjs): clipped surrogate + vfCoef × clipped value
- * loss − entCoef × entropy (+ ptxCoef × the LM loss on corpus windows), each a masked mean over
- * the response tokens; with the statistics the stage reports.
- */
-export function ppoMinibatchLoss(
-  policy: TrainModel,
-  rollout: Rollout,
-  mb: readonly number[],
-  arrays: PpoArrays,
-  config: Pick<PpoConfig, 'temperature' | 'clipRange' | 'clipRangeValue' | 'vfCoef' | 'entCoef' | 'ptxCoef' | 'ptxBatch' | 'ptxBlockSize'>,
-  ptxCorpus: Int32Array | undefined,
-  random: () => number,
-): { loss: tf.Scalar; extras: Record<string, tf.Scalar> } {
-  const R = rollout.R;
-  const pick = (src: Float32Array): tf.Tensor2D => tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(src.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
-  const mask = pick(rollout.responseMask);
-  const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, true);
-  const { loss: pg, ratio } = clippedSurrogate(s.logprobs, pick(arrays.oldLogp), pick(arrays.advantages), config.clipRange);
-  const vf = clippedValueLoss(s.values as tf.Tensor, pick(arrays.oldValues), pick(arrays.returns), config.clipRangeValue);
-  const n = tf.maximum(tf.sum(mask), 1);
-  const avg = (x: tf.Tensor): tf.Scalar => tf.div(tf.sum(tf.mul(x, mask)), n) as tf.Scalar;
-  const pgLoss = avg(pg);
-  const vfLoss = avg(vf);
-  let loss = tf.add(pgLoss, tf.mul(vfLoss, config.vfCoef)) as tf.Scalar;
-  if (config.entCoef > 0) loss = tf.sub(loss, tf.mul(avg(s.entropy), config.entCoef)) as tf.Scalar;
-  if (config.ptxCoef > 0 && ptxCorpus) {
-    const c = corpusBatch(ptxCorpus, config.ptxBlockSize, config.ptxBatch, random);
-    loss = tf.add(loss, tf.mul(lmLoss(policy, { B: config.ptxBatch, T: config.ptxBlockSize, ...c }), config.ptxCoef)) as tf.Scalar;
-  }
-  const logRatio = tf.sub(s.logprobs, pick(arrays.oldLogp));
-  return {
-    loss,
-    extras: {
-      pg: pgLoss,
-      vf: vfLoss,
-      approxkl: tf.mul(0.5, avg(tf.square(logRatio))) as tf.Scalar,
-      clipfrac: avg(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), 'float32')),
-      ratio: avg(ratio),
-      vpred: avg(s.values as tf.Tensor),
-    },
-  };
 }
 
 /** Ziegler et al.'s adaptive KL controller: β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon). */
@@ -206,7 +147,7 @@ export function adaptKl(coef: number, kl: number, n: number, target: number, hor
 export async function* ppo(
   policy: TrainModel,
   reference: TrainModel,
-  optimizer: AdamW,
+  optimizer: Optimizer,
   sampler: RolloutSampler,
   scorer: Scorer,
   data: PpoData,
@@ -216,13 +157,13 @@ export async function* ppo(
 ): AsyncGenerator<StageEvent> {
   if (data.prompts.length === 0) throw new Error('ppo: no prompts');
   if (config.ptxCoef > 0 && !data.ptxCorpus) throw new Error('ppo: ptxCoef > 0 needs a pretraining corpus');
-  if (policy.params['v_head.summary.weight'] === undefined) throw new Error('ppo: the policy has no value head');
+  if (!hasParam(policy, 'v_head.summary.weight')) throw new Error('ppo: the policy has no value head');
   const state: PpoState = { klCoef: config.klCoef, scoreMean: 0, scoreVar: 1, scoreCount: 0, ...(resume?.state as Partial<PpoState> | undefined) };
   let iteration = resume?.step ?? 0;
   const pe = await policyEngine('ppo', policy, reference, optimizer, buildPpoGraphs(policy.config, config), config.temperature);
   try {
     const { engine } = pe;
-    const trainer = engine.trainer;
+    const tfjs = engine.trainer ? undefined : await import('../tfjs/ppo');
     await sampler.refresh(pe.weights());
     while (iteration < config.iterations) {
       if (signal?.aborted) {
@@ -263,7 +204,7 @@ export async function* ppo(
         const z = config.scoreNorm === 'running' ? (s - state.scoreMean) / Math.sqrt(state.scoreVar + 1e-8) : s;
         return Math.max(-config.scoreClip, Math.min(config.scoreClip, z));
       });
-      const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
+      const kl = klEstimates(oldLogp, refLogp, config.klEstimator);
       const advantages = new Float32Array(B * R);
       const returns = new Float32Array(B * R);
       const seqKl: number[] = [];
@@ -298,9 +239,9 @@ export async function* ppo(
         for (let start = 0; start + mbSize <= B; start += mbSize) {
           const mb = order.slice(start, start + mbSize);
           const arrays = { oldLogp, advantages, returns, oldValues };
-          const r = trainer
-            ? await engine.ortStep((t) => t.gradients(ppoFeeds(t.ort, rollout, mb, arrays, config, data.ptxCorpus, random), PPO_STATS))
-            : optimStep('ppo', policy, optimizer, () => ppoMinibatchLoss(policy, rollout, mb, arrays, config, data.ptxCorpus, random));
+          const r = tfjs
+            ? engine.tfjsStep(() => tfjs.ppoMinibatchLoss(policy, rollout, mb, arrays, config, data.ptxCorpus, random))
+            : await engine.ortStep((t) => t.gradients(ppoFeeds(t.ort, rollout, mb, arrays, config, data.ptxCorpus, random), PPO_STATS));
           stats.policy.push(r.extras.pg as number);
           stats.value.push(r.extras.vf as number);
           stats.approxkl.push(r.extras.approxkl as number);

@@ -3,7 +3,7 @@
  * tiny default model is made (scripts/pretrain-default.ts).
  */
 import { UserError } from '../../errors';
-import type { AdamW } from '../optim';
+import type { Optimizer } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, corpusBatch } from '../data/batches';
 import { engineLoop, lmEngine } from '../engine';
@@ -34,7 +34,7 @@ export interface PretrainData {
   readonly eval?: Int32Array;
 }
 
-export async function* pretrain(model: TrainModel, optimizer: AdamW, data: PretrainData, config: PretrainConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
+export async function* pretrain(model: TrainModel, optimizer: Optimizer, data: PretrainData, config: PretrainConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
   const { blockSize, batchSize } = config;
   if (blockSize > model.config.n_positions) throw new UserError(`pretrain: blockSize ${blockSize} exceeds the model's n_positions ${model.config.n_positions}; lower blockSize in the config.`);
   // Fixed eval windows (same every evaluation, so eval loss curves are comparable).

@@ -2,20 +2,19 @@
  * RLOO: REINFORCE with a leave-one-out baseline (Ahmadian et al. 2024; TRL's RLOOTrainer), the
  * lighter alternative to PPO: no value head, k samples per prompt. Each sample's reward is
  * its score − β·KL(sequence); its baseline is the mean reward of the other k − 1 samples of
- * the same prompt. The update is the sequence-level clipped surrogate over a few epochs.
+ * the same prompt. The update is the sequence-level clipped surrogate over a few epochs: onnx/
+ * policyGraphs.ts's on ONNX Runtime, tfjs/rloo.ts's on the tfjs engine.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_SAMPLING } from '../../sample/types';
 import { DEFAULT_OPTIM } from '../optim';
-import type { AdamW, OptimConfig } from '../optim';
+import type { Optimizer, OptimConfig } from '../optim';
 import { batchRandom, shuffle } from '../data/batches';
-import { allRows, collectRollout, klEstimate, pickPrompts, responseStats } from '../rollout/rollout';
+import { allRows, collectRollout, klEstimates, pickPrompts } from '../rollout/rollout';
 import { policyEngine } from '../rollout/policyEngine';
 import { rolloutFeeds } from '../rollout/ortPolicy';
 import { buildRlooGraphs } from '../../onnx/policyGraphs';
-import type { Rollout, RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
-import { clippedSurrogate } from './ppo';
-import { due, metrics, optimStep } from '../stage';
+import type { RolloutData, RolloutSampler, Scorer } from '../rollout/rollout';
+import { due, metrics } from '../stage';
 import { mean, rowSumMasked, sum, whiten } from '../stats';
 import type { ResumePoint, StageEvent, TrainModel } from '../stage';
 
@@ -71,39 +70,10 @@ export function leaveOneOut(rewards: readonly number[], k: number): number[] {
   return out;
 }
 
-/**
- * RLOO's loss on the minibatch `mb` of a rollout (tfjs): the sequence-level clipped surrogate of
- * the response log-prob against its old value, mean over sequences; with its statistics.
- */
-export function rlooMinibatchLoss(
-  policy: TrainModel,
-  rollout: Rollout,
-  mb: readonly number[],
-  oldSeqLogp: readonly number[],
-  advantages: readonly number[],
-  config: Pick<RlooConfig, 'temperature' | 'clipRange'>,
-): { loss: tf.Scalar; extras: Record<string, tf.Scalar> } {
-  const R = rollout.R;
-  const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, false);
-  const mask = tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(rollout.responseMask.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
-  const seqLogp = tf.sum(tf.mul(s.logprobs, mask), 1); // [mb]
-  const old = tf.tensor1d(mb.map((row) => oldSeqLogp[row] as number));
-  const { loss, ratio } = clippedSurrogate(seqLogp, old, tf.tensor1d(mb.map((row) => advantages[row] as number)), config.clipRange);
-  const logRatio = tf.sub(seqLogp, old);
-  return {
-    loss: tf.mean(loss) as tf.Scalar,
-    extras: {
-      approxkl: tf.mul(0.5, tf.mean(tf.square(logRatio))) as tf.Scalar,
-      clipfrac: tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), 'float32')) as tf.Scalar,
-      ratio: tf.mean(ratio) as tf.Scalar,
-    },
-  };
-}
-
 export async function* rloo(
   policy: TrainModel,
   reference: TrainModel,
-  optimizer: AdamW,
+  optimizer: Optimizer,
   sampler: RolloutSampler,
   scorer: Scorer,
   data: RolloutData,
@@ -116,7 +86,7 @@ export async function* rloo(
   const pe = await policyEngine('rloo', policy, reference, optimizer, buildRlooGraphs(policy.config, config), config.temperature);
   try {
     const { engine } = pe;
-    const trainer = engine.trainer;
+    const tfjs = engine.trainer ? undefined : await import('../tfjs/rloo');
     await sampler.refresh(pe.weights());
     while (iteration < config.iterations) {
       if (signal?.aborted) {
@@ -146,7 +116,7 @@ export async function* rloo(
       );
       const { rollout, oldLogp, refLogp, entropy, rawScores, texts } = c;
       const { B, R } = rollout;
-      const kl = tf.tidy(() => klEstimate(tf.tensor2d(oldLogp, [B, R]), tf.tensor2d(refLogp, [B, R]), config.klEstimator).dataSync() as Float32Array);
+      const kl = klEstimates(oldLogp, refLogp, config.klEstimator);
       const seqKl = allRows(B).map((b) => rowSumMasked(kl, rollout.responseMask, b, R));
       const oldSeqLogp = allRows(B).map((b) => rowSumMasked(oldLogp, rollout.responseMask, b, R));
       const rewards = rawScores.map((s, b) => s - config.klCoef * (seqKl[b] as number));
@@ -164,8 +134,9 @@ export async function* rloo(
         const order = shuffle(allRows(B), random);
         for (let start = 0; start + mbSize <= B; start += mbSize) {
           const mb = order.slice(start, start + mbSize);
-          const r = trainer
-            ? await engine.ortStep((t) =>
+          const r = tfjs
+            ? engine.tfjsStep(() => tfjs.rlooMinibatchLoss(policy, rollout, mb, oldSeqLogp, adv, config))
+            : await engine.ortStep((t) =>
                 t.gradients(
                   {
                     ...rolloutFeeds(t.ort, rollout, mb),
@@ -182,8 +153,7 @@ export async function* rloo(
                   },
                   ['approxkl', 'clipfrac', 'ratio'],
                 ),
-              )
-            : optimStep('rloo', policy, optimizer, () => rlooMinibatchLoss(policy, rollout, mb, oldSeqLogp, adv, config));
+              );
           losses.push(r.loss);
           approxkl.push(r.extras.approxkl as number);
           clipfrac.push(r.extras.clipfrac as number);

@@ -3,7 +3,7 @@
  * so the model learns to answer, not to reproduce prompts.
  */
 import { UserError } from '../../errors';
-import type { AdamW } from '../optim';
+import type { Optimizer } from '../optim';
 import { DEFAULT_OPTIM } from '../optim';
 import { batchRandom, sampleBatch, sftBatch } from '../data/batches';
 import type { SftExample } from '../data/batches';
@@ -33,7 +33,7 @@ export interface SftData {
   readonly pad: number;
 }
 
-export async function* sft(model: TrainModel, optimizer: AdamW, data: SftData, config: SftConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
+export async function* sft(model: TrainModel, optimizer: Optimizer, data: SftData, config: SftConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
   if (config.maxLen > model.config.n_positions) throw new UserError(`sft: maxLen ${config.maxLen} exceeds the model's n_positions ${model.config.n_positions}; lower maxLen in the config.`);
   if (data.train.length === 0) throw new Error('sft: no training examples');
   const evalRows = chunk(data.eval, config.batchSize).map((examples) => sftBatch(examples, config.maxLen, data.pad));

@@ -6,16 +6,10 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { installWasmKernels } from '../../../../src/core/compute/wasmKernels';
 
 setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
 
 export async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') failed`);
   await tf.ready();
-  // The engine's wasm backend runs with our BatchMatMul (backend.ts); so do the tests.
-  if (name === 'wasm') {
-    const kernels = installWasmKernels(tf);
-    if (!kernels.ok) throw new Error(kernels.detail);
-  }
 }

@@ -1,8 +1,8 @@
 /**
- * The ONNX DPO graphs against the tfjs implementation (stages/dpo.ts, an independent one): on a
+ * The ONNX DPO graphs against the tfjs implementation (tfjs/dpo.ts, an independent one): on a
  * small random GPT-2, the loss, TRL's statistics and every parameter's gradient to 1e-4 relative,
  * with and without label smoothing; the loss-only graph gives the same loss; and the frozen
- * reference's session scores the pairs as scoreReference does.
+ * reference scores the pairs as scoreReference does (tfjs/dpo.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,8 @@ import { TINY_CONFIG, parameterShapes } from '../../../../src/core/model/config'
 import type { GPT2Config } from '../../../../src/core/model/config';
 import { buildDpoGraphs } from '../../../../src/core/onnx/dpoGraph';
 import { gradName } from '../../../../src/core/onnx/gptGraph';
-import { completionLogProbs, dpoBatch, dpoFeeds, dpoTerms, scoreReference, scoreReferenceOrt } from '../../../../src/core/train/stages/dpo';
+import { dpoBatch, dpoFeeds, scoreReferenceOrt } from '../../../../src/core/train/stages/dpo';
+import { completionLogProbs, dpoTerms, scoreReference } from '../../../../src/core/train/tfjs/dpo';
 import type { DpoPair } from '../../../../src/core/train/stages/dpo';
 import { randomWeights } from './tinyModel';
 import { relError } from './relError';
@@ -94,13 +95,18 @@ test('the DPO training graph: loss, statistics and every gradient match tfjs (ε
   }
 });
 
-test("the frozen reference's ONNX Runtime session gives scoreReference's log-probs", async () => {
+test("the frozen reference on ONNX Runtime gives scoreReference's log-probs: as a session, and fed to the DPO graph (over 2 GiB)", async () => {
   await initCompute('cpu');
   const reference = { config, params: randomModel(44) };
   try {
-    for (const batchSize of [1, 3]) {
+    // maxGraphBytes 0: every reference is "too large for one ONNX file", so its weights are fed as inputs.
+    for (const [batchSize, maxGraphBytes] of [
+      [1, undefined],
+      [3, undefined],
+      [3, 0],
+    ] as const) {
       const expected = scoreReference(reference, pairs, { maxLen: MAX_LEN, batchSize }, PAD);
-      const got = await scoreReferenceOrt(reference, pairs, { maxLen: MAX_LEN, batchSize }, PAD);
+      const got = await scoreReferenceOrt(reference, pairs, { maxLen: MAX_LEN, batchSize }, PAD, maxGraphBytes);
       assert.equal(got.length, pairs.length);
       got.forEach((s, i) => {
         const e = expected[i]!;

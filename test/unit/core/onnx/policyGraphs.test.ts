@@ -17,10 +17,12 @@ import { buildPpoGraphs, buildRlooGraphs } from '../../../../src/core/onnx/polic
 import { gradName } from '../../../../src/core/onnx/gptGraph';
 import { OrtTrainer } from '../../../../src/core/train/ort/trainer';
 import { ortRewardModelScorer, ortRolloutScoring, rolloutFeeds } from '../../../../src/core/train/rollout/ortPolicy';
-import { buildRollout, tfjsRolloutScoring } from '../../../../src/core/train/rollout/rollout';
-import { rewardModelScorer } from '../../../../src/core/train/rollout/samplers';
-import { DEFAULT_PPO, ppoFeeds, ppoMinibatchLoss } from '../../../../src/core/train/stages/ppo';
-import { DEFAULT_RLOO, rlooMinibatchLoss } from '../../../../src/core/train/stages/rloo';
+import { buildRollout } from '../../../../src/core/train/rollout/rollout';
+import { rewardModelScorer, tfjsRolloutScoring } from '../../../../src/core/train/tfjs/rollout';
+import { DEFAULT_PPO, ppoFeeds } from '../../../../src/core/train/stages/ppo';
+import { ppoMinibatchLoss } from '../../../../src/core/train/tfjs/ppo';
+import { DEFAULT_RLOO } from '../../../../src/core/train/stages/rloo';
+import { rlooMinibatchLoss } from '../../../../src/core/train/tfjs/rloo';
 import type { TrainModel } from '../../../../src/core/train/stage';
 import { seededRandom } from '../../../../src/core/sample/pick';
 import { relError } from './relError';

@@ -15,14 +15,15 @@ import { initParams } from '../../../../src/core/model/gpt2';
 import { buildLmTrainGraph, buildRewardTrainGraph, gradName } from '../../../../src/core/onnx/gptGraph';
 import { rewardBatch } from '../../../../src/core/train/data/batches';
 import type { RankedGroup } from '../../../../src/core/train/data/batches';
-import { DEFAULT_REWARD, pairLoss, reward } from '../../../../src/core/train/stages/reward';
+import { DEFAULT_REWARD, reward } from '../../../../src/core/train/stages/reward';
+import { pairLoss } from '../../../../src/core/train/tfjs/reward';
 import { setTrainingEngine } from '../../../../src/core/train/engine';
 import { lmLoss } from '../../../../src/core/train/lm';
 import { batchRandom, sampleBatch, sftBatch } from '../../../../src/core/train/data/batches';
 import { AdamW, DEFAULT_OPTIM } from '../../../../src/core/train/optim';
 import type { OptimConfig } from '../../../../src/core/train/optim';
 import { OrtTrainer } from '../../../../src/core/train/ort/trainer';
-import { optimStep } from '../../../../src/core/train/stage';
+import { optimStep } from '../../../../src/core/train/tfjs/engine';
 import { relError } from './relError';
 
 const config: GPT2Config = { ...TINY_CONFIG, vocab_size: 61, n_positions: 16, n_embd: 24, n_head: 3, n_layer: 2 };
@@ -214,11 +215,9 @@ test('10 reward-model steps of the stage on each engine from the same init follo
       for await (const e of reward(model, optimizer, { train: groups, eval: groups.slice(0, 2), pad: 0 }, cfg)) {
         if (e.type === 'metrics' && e.record.values['reward/loss'] !== undefined) losses.push(e.record.values['reward/loss']);
         if (e.type === 'metrics' && e.record.values['reward/eval_loss'] !== undefined) evals.push(e.record.values['reward/eval_loss']);
-        // What the runner would save: the engine's snapshot (ONNX Runtime), else the tfjs model and optimizer.
-        if (e.type === 'checkpoint' && e.reason === 'final') {
-          saved = e.snapshot
-            ? { params: Object.fromEntries([...e.snapshot.weights].map(([k, v]) => [k, Float32Array.from(v.data)])), step: e.snapshot.optimizer.step }
-            : { params: Object.fromEntries(Object.entries(model.params).map(([k, v]) => [k, Float32Array.from(v.dataSync())])), step: optimizer.step };
+        // What the runner saves: the engine's snapshot.
+        if (e.type === 'checkpoint' && e.reason === 'final' && e.snapshot) {
+          saved = { params: Object.fromEntries([...e.snapshot.weights].map(([k, v]) => [k, Float32Array.from(v.data)])), step: e.snapshot.optimizer.step };
         }
       }
       assert.ok(saved, 'a final checkpoint');

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { ADAMW_KERNEL } from '../../../../src/core/compute/wasmKernels';
 import { AdamW, DEFAULT_OPTIM, learningRate } from '../../../../src/core/train/optim';
 import { maxAbsDiff } from '../model/fixtures';
 import { useBackend } from '../model/useBackend';
@@ -75,7 +74,7 @@ test('state round-trips and does not leak tensors across steps', async () => {
   other.dispose();
 });
 
-test('AdamW on wasm (fused kernels) equals AdamW on cpu over steps with clipping and decay, without leaks', async () => {
+test('AdamW on wasm equals AdamW on cpu over steps with clipping and decay, without leaks', async () => {
   const c = { ...DEFAULT_OPTIM, lr: 0.05, warmupSteps: 2, totalSteps: 10, weightDecay: 0.1, maxGradNorm: 0.5 };
   const run = (): { params: number[][]; norms: number[] } => {
     const params = { w: tf.variable(tf.randomNormal([5, 7], 0, 1, 'float32', 3)), b: tf.variable(tf.randomNormal([7], 0, 1, 'float32', 4)) };
@@ -98,7 +97,6 @@ test('AdamW on wasm (fused kernels) equals AdamW on cpu over steps with clipping
   await useBackend('cpu');
   const cpu = run();
   await useBackend('wasm');
-  assert.ok(tf.getKernel(ADAMW_KERNEL, 'wasm'), 'the fused kernel is registered');
   const wasm = run();
   cpu.norms.forEach((n, i) => assert.ok(Math.abs(n - wasm.norms[i]!) < 1e-4 * n, `grad norm ${i}: cpu ${n}, wasm ${wasm.norms[i]}`));
   cpu.params.forEach((p, i) => assert.ok(maxAbsDiff(p, wasm.params[i]!) < 1e-5, `param ${i}: ${maxAbsDiff(p, wasm.params[i]!)}`));

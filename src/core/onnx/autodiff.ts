@@ -9,8 +9,11 @@
  * is recorded. A `fused` tape (inference only) writes them with ONNX Runtime's contrib ops where
  * they fit: a residual add followed by LayerNorm becomes SkipLayerNormalization (taking the
  * add's linear bias), gelu_new over a linear becomes FastGelu with that bias, attention over a
- * KV cache becomes one MultiHeadAttention. The unfused nodes they replace are left unused and
- * dropped when the graph is serialized.
+ * KV cache becomes one MultiHeadAttention. The Llama family's ops (the block at the end) fuse
+ * likewise: RMSNorm into SimplifiedLayerNormalization (SkipSimplifiedLayerNormalization after a
+ * residual sum), rotary embeddings into RotaryEmbedding, grouped-query attention over a KV cache
+ * into GroupQueryAttention. The unfused nodes they replace are left unused and dropped when the
+ * graph is serialized.
  *
  * Shapes in comments: N = B·T rows, C features, V vocabulary, H heads of D, P cached positions.
  */
@@ -37,6 +40,16 @@ export interface LayerCache {
   readonly presentV: string;
   /** attention_mask [B, P+T] int64 (the fused op reads padding from it; the unfused graph from `bias`). */
   readonly mask: string;
+}
+
+/**
+ * Rotary embedding tables: the angles' cos and sin [P, D/2] for positions 0..P−1, and the positions
+ * to read them at (int64, [B, T], or [T] shared by the rows).
+ */
+export interface RotaryTable {
+  readonly positions: string;
+  readonly cos: string;
+  readonly sin: string;
 }
 
 const MS = 'com.microsoft';
@@ -483,5 +496,160 @@ export class Tape {
       });
     }
     return params.map((p) => total(p) ?? this.g.op('ConstantOfShape', [this.shapeOf(p)]));
+  }
+
+  // ——— Llama-family ops: torch-layout linears, RMSNorm, rotary embeddings, SwiGLU, grouped-query attention ———
+
+  /** x [.., in] · Wᵀ (+ b), W [out, in] (torch.nn.Linear's layout, as HF's Llama projections). */
+  linearT(x: string, w: string, b: string | undefined, inDim: number, outDim: number): string {
+    // MatMul over a Transpose: ONNX Runtime folds the Transpose of an initializer at load and
+    // fuses it into the MatMul (transB) otherwise, so no transposed copy is made per step.
+    const mm = this.g.op('MatMul', [x, this.g.op('Transpose', [w], { perm: [1, 0] })]);
+    const y = b ? this.g.op('Add', [mm, b]) : mm;
+    return this.record(b ? [x, w, b] : [x, w], y, (gy, needs) => {
+      const gy2 = this.to2d(gy, outDim); // [N, out]
+      return [
+        needs(0) ? this.g.op('MatMul', [gy, w]) : undefined, // [.., in]
+        needs(1) ? this.g.op('Gemm', [gy2, this.to2d(x, inDim)], { transA: 1 }) : undefined, // [out, in]
+        b && needs(2) ? this.sum(gy2, [0]) : undefined,
+      ];
+    });
+  }
+
+  /**
+   * RMSNorm over the last axis (C features): y = γ · x / √(mean(x²) + ε). On a fused tape a residual
+   * sum followed by it becomes SkipSimplifiedLayerNormalization (which also outputs the sum).
+   * Backward: with r = 1/√(mean(x²) + ε), x̂ = x·r, g = dy·γ: dx = r·(g − x̂·mean(g·x̂)), dγ = Σ dy·x̂.
+   */
+  rmsNorm(x: string, gamma: string, C: number, eps: number): string {
+    if (this.fusable([x, gamma])) {
+      const terms = this.sums.get(x);
+      if (terms && !this.g.isConsumed(x)) {
+        this.g.removeProducer(x);
+        return this.g.opN(
+          'SkipSimplifiedLayerNormalization',
+          [terms.a, terms.b, gamma],
+          { epsilon: eps },
+          { outputs: 4, floats: ['epsilon'], domain: MS, names: [undefined, undefined, undefined, x] },
+        )[0] as string;
+      }
+      return this.g.op('SimplifiedLayerNormalization', [x, gamma], { axis: -1, epsilon: eps }, { floats: ['epsilon'] }); // ORT's, in the default domain
+    }
+    const r = this.g.op('Reciprocal', [this.g.op('Sqrt', [this.g.op('Add', [this.g.op('ReduceMean', [this.g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 }), this.scalar(eps)])])]); // [.., 1]
+    const xhat = this.g.op('Mul', [x, r]);
+    const y = this.g.op('Mul', [xhat, gamma]);
+    return this.record([x, gamma], y, (gy, needs) => {
+      const out: (string | undefined)[] = [undefined, needs(1) ? this.sum(this.g.op('Mul', [this.to2d(gy, C), this.to2d(xhat, C)]), [0]) : undefined];
+      if (needs(0)) {
+        const g = this.g.op('Mul', [gy, gamma]);
+        const meanGX = this.g.op('ReduceMean', [this.g.op('Mul', [g, xhat])], { axes: [-1], keepdims: 1 });
+        out[0] = this.g.op('Mul', [this.g.op('Sub', [g, this.g.op('Mul', [xhat, meanGX])]), r]);
+      }
+      return out;
+    });
+  }
+
+  /** A rotary table's cos and sin gathered at its positions ([.., T, 1, D/2]), once for every layer that reads them. */
+  private readonly rotaryRows = new Map<string, { cos: string; sin: string }>();
+
+  /**
+   * Rotary position embedding of x [B, T, H·D] (HF's rotate_half layout: the first half of each
+   * head pairs with the second): y₁ = x₁·cos − x₂·sin, y₂ = x₂·cos + x₁·sin. The backward rotates
+   * by −θ. On a fused tape: ONNX Runtime's RotaryEmbedding, which reads the tables itself.
+   */
+  rotary(x: string, table: RotaryTable, H: number, D: number): string {
+    if (this.fusable([x])) return this.g.op('RotaryEmbedding', [x, table.positions, table.cos, table.sin], { num_heads: H, interleaved: 0 }, { domain: MS });
+    let rows = this.rotaryRows.get(table.positions);
+    if (!rows) {
+      const at = (t: string): string => this.g.op('Unsqueeze', [this.g.op('Gather', [t, table.positions]), this.ints([-2])]); // [.., T, 1, D/2]
+      this.rotaryRows.set(table.positions, (rows = { cos: at(table.cos), sin: at(table.sin) }));
+    }
+    const { cos, sin } = rows;
+    const rotate = (v: string, sign: 1 | -1): string => {
+      const [a, b] = this.g.opN('Split', [this.g.op('Reshape', [v, this.ints([0, 0, H, D])])], { axis: -1 }, { outputs: 2 }) as [string, string]; // 2 × [B, T, H, D/2]
+      const [minus, plus] = sign === 1 ? ['Sub', 'Add'] : ['Add', 'Sub'];
+      const y1 = this.g.op(minus, [this.g.op('Mul', [a, cos]), this.g.op('Mul', [b, sin])]);
+      const y2 = this.g.op(plus, [this.g.op('Mul', [b, cos]), this.g.op('Mul', [a, sin])]);
+      return this.g.op('Reshape', [this.g.op('Concat', [y1, y2], { axis: -1 }), this.ints([0, 0, H * D])]);
+    };
+    return this.record([x], rotate(x, 1), (gy) => [rotate(gy, -1)]);
+  }
+
+  /** SwiGLU: silu(gate) · up, silu(a) = a·σ(a). Backward: d gate = dy·up·σ(a)·(1 + a·(1 − σ(a))), d up = dy·silu(a). */
+  swiglu(gate: string, up: string): string {
+    const y = this.g.op('Mul', [this.g.op('Mul', [gate, this.g.op('Sigmoid', [gate])]), up]);
+    return this.record([gate, up], y, (gy, needs) => {
+      // σ recomputed from the gate rather than kept from the forward: only gate and up stay alive.
+      const s = this.g.op('Sigmoid', [gate]);
+      const silu = this.g.op('Mul', [gate, s]);
+      const dsilu = this.g.op('Mul', [s, this.g.op('Add', [this.scalar(1), this.g.op('Sub', [gate, silu])])]); // σ·(1 + a − a·σ)
+      return [needs(0) ? this.g.op('Mul', [this.g.op('Mul', [gy, up]), dsilu]) : undefined, needs(1) ? this.g.op('Mul', [gy, silu]) : undefined];
+    });
+  }
+
+  /** `bias` [.., 1, T, S] repeated G times along the query rows → [.., 1, G·T, S] (rows ordered g, t). */
+  private readonly groupedBiases = new Map<string, string>();
+
+  /**
+   * Causal grouped-query attention: q [B, T, H·D], k and v [B, T, KV·D] (query head h reads KV head
+   * ⌊h / (H/KV)⌋, as HF's repeat_kv), scores scaled by `scale` plus `bias` [.., 1, T, P+T] (causal
+   * and padding). The keys are never repeated: the G = H/KV query heads of a KV head are stacked
+   * as rows, [B, KV, G·T, D], so one batched matmul per KV head covers them, and the backward sums
+   * their key and value gradients by the same matmuls. With a `cache` (inference) the keys and
+   * values [B, KV, P+T, D] go after the past ones and come out as the present ones.
+   * Backward (no cache): dV = Pᵀ·dY, dP = dY·Vᵀ, dS = P∘(dP − rowsum(dP∘P)), dQ = s·dS·K, dK = s·dSᵀ·Q.
+   */
+  groupedAttention(q: string, k: string, v: string, bias: string, heads: { H: number; KV: number; D: number }, scale: number, cache?: LayerCache): string {
+    const { H, KV, D } = heads;
+    const G = H / KV;
+    // GroupQueryAttention takes heads whose width is a multiple of 8 (all released models' are).
+    if (cache && this.fusable([q, k, v]) && D % 8 === 0) return this.fusedGroupedAttention(q, k, v, bias, heads, scale, cache);
+    if (cache && [q, k, v].some((x) => this.live.has(x))) throw new Error('Tape.groupedAttention: no gradient through a KV cache');
+    const split = (x: string, n: number): string => this.g.op('Transpose', [this.g.op('Reshape', [x, this.ints([0, 0, n, D])])], { perm: [0, 2, 1, 3] }); // [B, T, n·D] → [B, n, T, D]
+    const merge = (x: string, n: number): string => this.g.op('Reshape', [this.g.op('Transpose', [x], { perm: [0, 2, 1, 3] }), this.ints([0, 0, n * D])]); // [B, n, T, D] → [B, T, n·D]
+    const grouped = (x: string): string => this.g.op('Reshape', [x, this.ints([0, KV, -1, D])]); // [B, H, T, D] → [B, KV, G·T, D]
+    const ungrouped = (x: string): string => this.g.op('Reshape', [x, this.ints([0, H, -1, D])]);
+    const present = (past: string | undefined, x: string, name: string | undefined): string => (past ? (this.g.opN('Concat', [past, x], { axis: 2 }, { outputs: 1, names: [name] })[0] as string) : x);
+    const qg = grouped(split(q, H)); // [B, KV, G·T, D]
+    const kh = present(cache?.pastK, split(k, KV), cache?.presentK); // [B, KV, S, D], S = P+T
+    const vh = present(cache?.pastV, split(v, KV), cache?.presentV);
+    let biasG = this.groupedBiases.get(bias);
+    if (!biasG) this.groupedBiases.set(bias, (biasG = G === 1 ? bias : this.g.op('Concat', Array<string>(G).fill(bias), { axis: -2 })));
+    const s = this.g.op('Add', [this.g.op('Mul', [this.g.op('MatMul', [qg, this.g.op('Transpose', [kh], { perm: [0, 1, 3, 2] })]), this.scalar(scale)]), biasG]); // [B, KV, G·T, S]
+    const p = this.g.op('Softmax', [s], { axis: -1 });
+    const y = merge(ungrouped(this.g.op('MatMul', [p, vh])), H); // [B, T, H·D]
+    return this.record([q, k, v], y, (gy, needs) => {
+      const dy = grouped(split(gy, H)); // [B, KV, G·T, D]
+      const dp = this.g.op('MatMul', [dy, this.g.op('Transpose', [vh], { perm: [0, 1, 3, 2] })]); // [B, KV, G·T, S]
+      const ds = this.g.op('Mul', [this.g.op('Mul', [p, this.g.op('Sub', [dp, this.sum(this.g.op('Mul', [dp, p]), [-1], true)])]), this.scalar(scale)]);
+      return [
+        needs(0) ? merge(ungrouped(this.g.op('MatMul', [ds, kh])), H) : undefined,
+        needs(1) ? merge(this.g.op('MatMul', [this.g.op('Transpose', [ds], { perm: [0, 1, 3, 2] }), qg]), KV) : undefined,
+        needs(2) ? merge(this.g.op('MatMul', [this.g.op('Transpose', [p], { perm: [0, 1, 3, 2] }), dy]), KV) : undefined,
+      ];
+    });
+  }
+
+  /** int32 seqlens_k [B] (each row's P+T−1: the padding is masked by the bias, not by lengths) and total_sequence_length [], per mask. */
+  private readonly gqaLengths = new Map<string, { seqlens: string; total: string }>();
+
+  /**
+   * ONNX Runtime's GroupQueryAttention: the cache concat, the causal mask, the KV-head sharing, the
+   * scaled softmax and the head merge in one node. Every row counts as P+T long (seqlens_k); left
+   * padding is masked by `bias`, which GroupQueryAttention adds to the scores as it is.
+   */
+  private fusedGroupedAttention(q: string, k: string, v: string, bias: string, heads: { H: number; KV: number }, scale: number, cache: LayerCache): string {
+    let lengths = this.gqaLengths.get(cache.mask);
+    if (!lengths) {
+      const shape = this.shapeOf(cache.mask); // [B, P+T]
+      const one = this.g.int64Const([1], []);
+      const total = this.g.op('Gather', [shape, one], { axis: 0 }); // [] int64
+      const rows = this.g.op('Slice', [shape, this.ints([0]), this.ints([1])]); // [1]: B
+      const seqlens = this.g.op('Cast', [this.g.op('Expand', [this.g.op('Sub', [total, one]), rows])], { to: 6 }); // [B] int32
+      this.gqaLengths.set(cache.mask, (lengths = { seqlens, total: this.g.op('Cast', [total], { to: 6 }) }));
+    }
+    const inputs = [q, k, v, cache.pastK, cache.pastV, lengths.seqlens, lengths.total, '', '', '', bias];
+    const attrs = { num_heads: heads.H, kv_num_heads: heads.KV, scale };
+    return this.g.opN('GroupQueryAttention', inputs, attrs, { outputs: 3, floats: ['scale'], domain: MS, names: [undefined, cache.presentK, cache.presentV] })[0] as string;
   }
 }

@@ -28,9 +28,9 @@ import { Tape } from './autodiff';
 import type { LayerCache } from './autodiff';
 
 /** Large negative added to masked scores; exp() underflows to 0 without NaN on all-masked rows. */
-const MASKED = -1e9;
+export const MASKED = -1e9;
 /** Serialized protobufs cannot exceed 2 GiB; stay clear of it. */
-const MAX_WEIGHT_BYTES = 1.8 * 1024 ** 3;
+export const MAX_WEIGHT_BYTES = 1.8 * 1024 ** 3;
 
 export const pastKeyName = (layer: number): string => `past_key_values.${layer}.key`;
 export const pastValueName = (layer: number): string => `past_key_values.${layer}.value`;
@@ -142,7 +142,7 @@ export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, N
  * Additive bias [B, 1, T, P+T]: query t (absolute position P+t) sees keys ≤ P+t, and no
  * key whose attention_mask is 0.
  */
-function attentionBias(t: Tape, ids: string, mask: string): string {
+export function attentionBias(t: Tape, ids: string, mask: string): string {
   const g = t.g;
   const zero = g.int64Const([0], []);
   const one = g.int64Const([1], []);
@@ -178,6 +178,10 @@ export interface ModelGraph {
   readonly ids: string;
   /** The final hidden states [B, T, C]. */
   readonly hidden: string;
+  /** C, the hidden states' width. */
+  readonly width: number;
+  /** The LM head's weight [V, C] by its HF name (GPT-2: the tied `wte.weight`); logits = hidden · headᵀ. */
+  readonly lmHead: string;
   /** Outputs grad.<name> for every parameter and grad_norm (their global L2 norm), from `loss`. */
   readonly gradients: (loss: string) => void;
   /** The same model over another ids input [B', T'] (positions 0..T'−1, causal): its hidden states. */
@@ -231,7 +235,7 @@ export function modelGraph(config: GPT2Config, idsDims: readonly [string, string
     g.output(g.op('Sqrt', [squares.length === 1 ? (squares[0] as string) : g.op('Sum', squares)]), 'grad_norm', 'float', []);
     names.forEach((name, i) => g.output(grads[i] as string, gradName(name), 'float', shapes.get(name) as number[]));
   };
-  return { t, p, ids, hidden, gradients, forward: (other) => gpt2(t, config, p, causalInputs(other)) };
+  return { t, p, ids, hidden, width: config.n_embd, lmHead: 'wte.weight', gradients, forward: (other) => gpt2(t, config, p, causalInputs(other)) };
 }
 
 /**

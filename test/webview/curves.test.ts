@@ -94,6 +94,37 @@ test('draws the bootstrapped run in groups, with the samples table and the live 
   }
 });
 
+test("a GRPO run: its metrics in the GRPO group, each reward function in its own group (DPO's rewards/* stay with DPO), and a column per function in the samples table", async () => {
+  const grpoPoint = (step: number): MetricPoint => ({
+    stage: 'grpo',
+    step,
+    time: t0 + step * 1000,
+    values: { reward: step / 10, reward_std: 0.2, kl: 0.01 * step, 'rewards/format/mean': step / 20, 'rewards/length/mean': -0.1, 'rewards/chosen': 0.5 },
+  });
+  const grpoSample = (iteration: number, format: number | null): SamplePoint => ({ ...sample(iteration, 0.5, 0.01), stage: 'grpo', rewards: { format, length: -0.25 } });
+  const host = await open(boot({ live: undefined, series: { [RUN_A]: [1, 2].map(grpoPoint) }, samples: { [RUN_A]: [grpoSample(1, 1), grpoSample(2, null)] } }));
+  try {
+    await host.page.locator(chart('rewards/format/mean')).waitFor();
+    assert.deepEqual(await host.page.locator('details.group > summary').allTextContents(), ['GRPO', 'Reward functions', 'DPO']);
+    assert.deepEqual(
+      await host.page
+        .locator('details.group')
+        .nth(1)
+        .locator('.chart')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-metric'))),
+      ['rewards/format/mean', 'rewards/length/mean'],
+    );
+    const header = await host.page.locator('[data-testid="samples-table"] thead th').allTextContents();
+    assert.deepEqual(header, ['iter', 'reward', 'format', 'length', 'KL', 'prompt', 'completion']);
+    const cells = host.page.locator('[data-testid="samples-table"] tbody tr').first().locator('td');
+    // Newest first: iteration 2, whose format reward could not be computed.
+    assert.deepEqual([await cells.nth(0).textContent(), await cells.nth(2).textContent(), await cells.nth(3).textContent()], ['2', '–', '-0.250']);
+    assert.deepEqual(host.problems, []);
+  } finally {
+    await host.close();
+  }
+});
+
 test('appends grow the curves; a repeated (stage, step) replaces the old value', async () => {
   const host = await open();
   try {

@@ -103,23 +103,35 @@ export interface DemoSummary {
  * sentences gives the labeler something to tell apart, and the reward model something to learn.
  */
 export function demoSftExamples(n: number, exclude: ReadonlySet<string>): { prompt: string; completion: string }[] {
+  return corpusSftExamples(n, exclude, (completion) => afinnScore(completion) !== 0);
+}
+
+/** SFT pairs from corpus sentences of 8+ words (prompt = the first 4, completion = up to 60 characters of the rest) that `keep` accepts, none a demo prompt. */
+export function corpusSftExamples(n: number, exclude: ReadonlySet<string>, keep: (completion: string) => boolean): { prompt: string; completion: string }[] {
   const out: { prompt: string; completion: string }[] = [];
   for (const s of sentences(mobyDickText())) {
     const words = s.split(' ');
     if (words.length < 8) continue;
     const prompt = words.slice(0, 4).join(' ');
     const completion = ' ' + words.slice(4).join(' ').slice(0, 60);
-    if (exclude.has(prompt) || afinnScore(completion) === 0) continue;
+    if (exclude.has(prompt) || !keep(completion)) continue;
     out.push({ prompt, completion });
     if (out.length >= n) break;
   }
   return out;
 }
 
-export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DEMO, options: { runId?: string; signal?: AbortSignal; onEvent?: (e: DemoEvent) => void } = {}): Promise<DemoSummary> {
-  const emit = options.onEvent ?? (() => undefined);
+/**
+ * The demo project in `workspace` (created on first use, with the simulated labels usable for
+ * training) and its prompts (the shipped Moby-Dick openings, added once).
+ */
+export async function openDemoProject(
+  workspace: string,
+  baseModel: string | undefined,
+  emit: (e: DemoEvent) => void,
+): Promise<{ project: Project; base: string; promptTexts: string[]; promptIds: string[] }> {
   const root = assetRoot();
-  const base = config.baseModel ?? path.join(root, 'models', 'tiny-default');
+  const base = baseModel ?? path.join(root, 'models', 'tiny-default');
   fs.mkdirSync(workspace, { recursive: true });
   const project = fs.existsSync(path.join(workspace, '.rlhf', 'project.json'))
     ? await Project.open(workspace)
@@ -133,8 +145,23 @@ export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DE
     .filter(Boolean);
   const { ids: promptIds, added } = await project.prompts.add(promptTexts, 'demo');
   emit({ type: 'demo', message: `project ${project.paths.dir}: ${promptIds.length} prompts (${added} new)` });
+  return { project, base, promptTexts, promptIds };
+}
 
-  const runId = options.runId ?? existingDemoRun(project) ?? newRunId('demo');
+/**
+ * The latest run of a demo (by its run-id kind: 'demo', 'demo-grpo') that did not complete, so
+ * running the demo again after a stop or a crash continues it.
+ */
+export function unfinishedDemoRun(project: Project, kind: string): string | undefined {
+  const id = new RegExp(`^\\d{8}-\\d{6}-${kind}-[0-9a-f]{6}$`);
+  const open = project.runs.list().filter((r) => id.test(r.id) && r.state !== 'completed');
+  return open[open.length - 1]?.id;
+}
+
+export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DEMO, options: { runId?: string; signal?: AbortSignal; onEvent?: (e: DemoEvent) => void } = {}): Promise<DemoSummary> {
+  const emit = options.onEvent ?? (() => undefined);
+  const { project, base, promptTexts, promptIds } = await openDemoProject(workspace, config.baseModel, emit);
+  const runId = options.runId ?? unfinishedDemoRun(project, 'demo') ?? newRunId('demo');
   const sftData = demoSftExamples(config.sftExamples, new Set(promptTexts)).map((e) => ({ prompt: e.prompt, completion: e.completion }));
   const metrics: MetricRecord[] = [];
   const sft = sftJob(config.sft, (tokenizer): SftExample[] => sftData.map((e) => ({ prompt: tokenizer.encode(e.prompt), response: tokenizer.encode(e.completion) })), {
@@ -189,12 +216,6 @@ export async function runDemo(workspace: string, config: DemoConfig = DEFAULT_DE
   const before = await evaluatePolicy(sftFinal, sftFinal, measured, afinnScore, config.evaluation);
   const after = await evaluatePolicy(result.finals.ppo as string, sftFinal, measured, afinnScore, config.evaluation);
   return summarise(project, runId, { sft: sftFinal, reward: rmFinal, policy: result.finals.ppo as string }, metrics, before, after);
-}
-
-/** Resume the latest demo run that did not complete, so `npm run demo` after a crash continues it. */
-function existingDemoRun(project: Project): string | undefined {
-  const open = project.runs.list().filter((r) => r.id.startsWith('demo-') && r.state !== 'completed');
-  return open[open.length - 1]?.id;
 }
 
 function summarise(project: Project, runId: string, finals: { sft: string; reward: string; policy: string }, streamed: MetricRecord[], before: PolicyEvaluation, after: PolicyEvaluation): DemoSummary {

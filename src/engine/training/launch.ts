@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { DemoConfig } from '../../core/demo/demo';
+import type { GrpoDemoConfig } from '../../core/demo/grpoDemo';
 import { UserError } from '../../core/errors';
 import { writeJsonAtomic } from '../../core/store/fsx';
 import { readJsonFile } from '../../core/store/jsonl';
@@ -39,13 +40,13 @@ export function readLaunch(project: Project, runId: string): LaunchRecord {
   );
 }
 
-/** The DemoConfig a demo run was started with (config.json holds {demo, base}). */
-export function demoConfigOf(project: Project, runId: string): DemoConfig | undefined {
+/** The demo config (sentiment or GRPO) a demo run was started with (config.json holds {demo, base}). */
+export function demoConfigOf(project: Project, runId: string): DemoConfig | GrpoDemoConfig | undefined {
   const file = path.join(project.runs.dir(runId), 'config.json');
   if (!fs.existsSync(file)) return undefined;
   const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { demo?: unknown; base?: unknown };
   if (typeof parsed.demo !== 'object' || parsed.demo === null) return undefined;
-  const demo = parsed.demo as DemoConfig;
+  const demo = parsed.demo as DemoConfig | GrpoDemoConfig;
   return typeof parsed.base === 'string' && demo.baseModel === undefined ? { ...demo, baseModel: parsed.base } : demo;
 }
 

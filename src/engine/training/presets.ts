@@ -6,6 +6,8 @@
  */
 import { DEFAULT_DEMO } from '../../core/demo/demo';
 import type { DemoConfig } from '../../core/demo/demo';
+import { DEFAULT_GRPO_DEMO } from '../../core/demo/grpoDemo';
+import type { GrpoDemoConfig } from '../../core/demo/grpoDemo';
 import type { RunControlStage } from '../../protocol/stages';
 
 /**
@@ -35,9 +37,14 @@ export const DEMO_QUICK: DemoConfig = {
   evaluation: { ...DEFAULT_DEMO.evaluation, n: 1, maxNewTokens: 16 },
 };
 
-export const DEMO_PRESETS: Readonly<Record<string, { readonly description: string; readonly config: DemoConfig }>> = {
+export const DEMO_PRESETS: Readonly<Record<string, { readonly description: string; readonly config: DemoConfig | GrpoDemoConfig }>> = {
   default: { description: 'The full demo: SFT 120 steps, reward model 150 steps, PPO 30 iterations (several minutes).', config: DEFAULT_DEMO },
   'demo-quick': { description: 'A short demo (a couple of minutes): SFT 16 steps, reward model 16 steps, PPO 200 small iterations.', config: DEMO_QUICK },
+  grpo: {
+    description:
+      'GRPO with verifiable rewards, no ranking: SFT, then GRPO 40 iterations rewarded by a workspace reward function (.rlhf/rewards/nautical.ts: speaks of the sea) and a regex (ends a sentence).',
+    config: DEFAULT_GRPO_DEMO,
+  },
 };
 
 /** Stage presets: config-file fields besides the models (which come from the project). */

@@ -8,6 +8,8 @@ import { errorMessage } from '../../protocol/guards';
 import * as path from 'node:path';
 import { runDemo } from '../../core/demo/demo';
 import type { DemoConfig, DemoEvent } from '../../core/demo/demo';
+import { isGrpoDemo, pct, runGrpoDemo } from '../../core/demo/grpoDemo';
+import type { GrpoDemoConfig } from '../../core/demo/grpoDemo';
 import { isAbortError, UserError } from '../../core/errors';
 import { newRunId } from '../../core/store/ids';
 import type { Project } from '../../core/store/project';
@@ -50,7 +52,7 @@ function plan(params: StartRunParams, project: Project, signal: AbortSignal): Pl
     if (launch.kind === 'demo') {
       const config = demoConfigOf(project, runId);
       if (!config) throw new UserError(`${path.join(project.runs.dir(runId), 'config.json')}: no demo config to resume with.`);
-      return { runId, kind: 'demo', resumed: true, run: (onEvent) => demo(project, config, runId, signal, onEvent) };
+      return { runId, kind: 'demo', resumed: true, run: (onEvent) => demo(project, config, runId, signal, onEvent, trusted) };
     }
     if (!launch.configFile) throw new UserError(`${path.join(project.runs.dir(runId), 'launch.json')}: no config file recorded.`);
     return stagePlan(launch.kind, launch.configFile, project, signal, runId, launch.preset, trusted);
@@ -61,8 +63,8 @@ function plan(params: StartRunParams, project: Project, signal: AbortSignal): Pl
     const name = params.preset ?? 'default';
     const preset = DEMO_PRESETS[name];
     if (!preset) throw new UserError(`Unknown demo preset '${name}': use one of ${Object.keys(DEMO_PRESETS).join(', ')}.`);
-    const runId = newRunId('demo');
-    return { runId, kind, resumed: false, preset: name, run: (onEvent) => demo(project, preset.config, runId, signal, onEvent) };
+    const runId = newRunId(isGrpoDemo(preset.config) ? 'demo-grpo' : 'demo');
+    return { runId, kind, resumed: false, preset: name, run: (onEvent) => demo(project, preset.config, runId, signal, onEvent, trusted) };
   }
   if (params.configFile !== undefined && params.preset !== undefined) throw new UserError('training.start: give a config file or a preset, not both.');
   const fromPreset = params.configFile === undefined && params.preset !== undefined ? writePresetConfig(project, kind, params.preset) : undefined;
@@ -76,7 +78,15 @@ function plan(params: StartRunParams, project: Project, signal: AbortSignal): Pl
 }
 
 /** The demo's finals reach the caller as stage-end events; its summary goes to the log. */
-async function demo(project: Project, config: DemoConfig, runId: string, signal: AbortSignal, onEvent: (e: DemoEvent) => void): Promise<Record<string, string>> {
+async function demo(project: Project, config: DemoConfig | GrpoDemoConfig, runId: string, signal: AbortSignal, onEvent: (e: DemoEvent) => void, trusted: boolean): Promise<Record<string, string>> {
+  if (isGrpoDemo(config)) {
+    const g = await runGrpoDemo(project.paths.workspace, config, { runId, signal, onEvent, trusted });
+    onEvent({
+      type: 'demo',
+      message: `demo done: reward ${g.before.reward.toFixed(3)} → ${g.after.reward.toFixed(3)}, passing both checks ${pct(g.before.passAll)} → ${pct(g.after.passAll)}, KL to SFT ${g.before.kl.toFixed(3)} → ${g.after.kl.toFixed(3)}`,
+    });
+    return { sft: g.sftFinal, grpo: g.policyFinal };
+  }
   const s = await runDemo(project.paths.workspace, config, { runId, signal, onEvent });
   onEvent({ type: 'demo', message: `demo done: AFINN score ${s.before.score.toFixed(3)} → ${s.after.score.toFixed(3)}, KL to SFT ${s.before.kl.toFixed(3)} → ${s.after.kl.toFixed(3)}` });
   return { sft: s.sftFinal, reward: s.rewardFinal, ppo: s.policyFinal };

@@ -52,8 +52,8 @@ test('init, import prompts, import preferences, stats --json, export preferences
     fs.writeFileSync(trl, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     c = capture(dir);
     assert.equal(await runCli(['import', 'preferences', trl, '--format', 'trl', '--project', ws, '--labeler', 'alice'], c.io), 0, c.err.join('\n'));
-    assert.match(c.out.join('\n'), /Read 3 rows: 2 pairs as 'alice' \(0 new prompts, 2 new batches, 2 new rankings\), 1 skipped\./);
-    assert.match(c.err.join('\n'), /skipped .*prefs\.jsonl:3: the prompt is not exactly one user message/);
+    // The system + user conversation is a chat prompt of its own (a new prompt).
+    assert.match(c.out.join('\n'), /Read 3 rows: 3 pairs as 'alice' \(1 new prompts, 3 new batches, 3 new rankings\), 0 skipped\./);
     assert.match(c.err.join('\n'), /not kept: 1 × field 'score'/);
     c = capture(dir);
     assert.equal(await runCli(['import', 'preferences', trl, '--format', 'trl', '--project', ws, '--labeler', 'bob'], c.io), 0);
@@ -62,7 +62,7 @@ test('init, import prompts, import preferences, stats --json, export preferences
     assert.equal(await runCli(['stats', '--json'], c.io), 0, c.err.join('\n'));
     const stats = JSON.parse(c.out.join('\n')) as Record<string, unknown> & { agreement: Record<string, unknown>; labelers: { labeler: string }[] };
     for (const key of ['prompts', 'completions', 'rankings', 'pairs', 'labelers', 'agreement']) assert.ok(key in stats, key);
-    assert.deepEqual([stats.prompts, stats.completions, stats.rankings, stats.pairs], [2, 4, 4, 4]);
+    assert.deepEqual([stats.prompts, stats.completions, stats.rankings, stats.pairs], [3, 6, 6, 6]);
     assert.deepEqual(
       stats.labelers.map((l) => l.labeler),
       ['alice', 'bob'],
@@ -70,16 +70,23 @@ test('init, import prompts, import preferences, stats --json, export preferences
     assert.equal(stats.agreement.pairwiseAgreement, 1);
     c = capture(ws);
     assert.equal(await runCli(['stats'], c.io), 0);
-    assert.match(c.out.join('\n'), /^pairs:\s+4$/m);
-    assert.match(c.out.join('\n'), /alice vs bob: 2 pairs, agreement 1\.000/);
+    assert.match(c.out.join('\n'), /^pairs:\s+6$/m);
+    assert.match(c.out.join('\n'), /alice vs bob: 3 pairs, agreement 1\.000/);
 
     const out = path.join(dir, 'out.jsonl');
     c = capture(ws);
     assert.equal(await runCli(['export', 'preferences', '--format', 'trl', '--conversational', '--out', out], c.io), 0, c.err.join('\n'));
-    assert.match(c.out.join('\n'), /Wrote 4 pairs/);
+    assert.match(c.out.join('\n'), /Wrote 6 pairs/);
     assert.match(c.err.join('\n'), /not kept: 2 × labelers, merged/);
     const first = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0] as string) as { chosen: { content: string }[] };
     assert.equal(first.chosen[0]?.content, 'hello');
+    // The chat prompt goes back out as its messages, system message first.
+    const rowsOut = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { prompt: { role: string; content: string }[] });
+    assert.ok(rowsOut.some((r) => r.prompt[0]?.role === 'system' && r.prompt[0]?.content === 's' && r.prompt[1]?.content === 'u'));
     c = capture(ws);
     assert.equal(await runCli(['export', 'preferences', '--format', 'hh', '--out', out], c.io), 0);
     assert.match(fs.readFileSync(out, 'utf8'), /^\{"chosen":"\\n\\nHuman: Greet me\\n\\nAssistant: hello"/);

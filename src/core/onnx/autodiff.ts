@@ -18,6 +18,7 @@
  * Shapes in comments: N = B·T rows, C features, V vocabulary, H heads of D, P cached positions.
  */
 import { GraphBuilder } from './graphBuilder';
+import type { LoraPlan } from './lora';
 
 /** A gradient that is zero except at some rows: `updates` [N, C] to add at rows `idx` [N, 1] (an embedding's). */
 interface RowUpdates {
@@ -60,7 +61,11 @@ export class Tape {
   private readonly linears = new Map<string, { mm: string; b: string }>();
   private readonly sums = new Map<string, { a: string; b: string }>();
 
-  constructor(private readonly options: { readonly fused?: boolean } = {}) {}
+  /**
+   * `lora`: the linears over the plan's target weights also add s·((x·Aᵀ)·Bᵀ) (lora.ts), with
+   * dropout on x when the plan has it (training graphs).
+   */
+  constructor(private readonly options: { readonly fused?: boolean; readonly lora?: LoraPlan } = {}) {}
   private readonly entries: Entry[] = [];
   /** Values the loss depends on through parameters: only these get gradients. */
   private readonly live = new Set<string>();
@@ -69,6 +74,11 @@ export class Tape {
   /** A trainable parameter: a graph input of fixed shape. */
   param(name: string, dims: readonly number[]): string {
     this.live.add(name);
+    return this.g.input(name, 'float', dims);
+  }
+
+  /** A frozen input (LoRA's base weights, fed each run): a graph input of fixed shape, not differentiated. */
+  frozen(name: string, dims: readonly number[]): string {
     return this.g.input(name, 'float', dims);
   }
 
@@ -163,7 +173,7 @@ export class Tape {
     const mm = this.g.op('MatMul', [x, w]);
     const y = this.g.op('Add', [mm, b]);
     if (this.fusable([x, w, b])) this.linears.set(y, { mm, b });
-    return this.record([x, w, b], y, (gy, needs) => {
+    const out = this.record([x, w, b], y, (gy, needs) => {
       const gy2 = this.to2d(gy, outDim); // [N, out]
       return [
         needs(0) ? this.like(this.g.op('Gemm', [gy2, w], { transB: 1 }), x) : undefined, // [N, in]
@@ -171,6 +181,37 @@ export class Tape {
         needs(2) ? this.sum(gy2, [0]) : undefined,
       ];
     });
+    return this.withLora(x, w, out);
+  }
+
+  /**
+   * `y` plus the LoRA path of the linear x → y over weight `w`, when the plan adapts `w`:
+   * s·((dropout(x)·Aᵀ)·Bᵀ), A [r, in], B [out, r]; the scale applied at the narrow [.., r] step.
+   */
+  private withLora(x: string, w: string, y: string): string {
+    const plan = this.options.lora;
+    const target = plan?.targets.get(w);
+    if (!plan || !target) return y;
+    const r = plan.settings.r;
+    const input = plan.dropout > 0 ? this.dropout(x, plan.dropout, plan.seed) : x;
+    const down = this.scaled(this.linearT(input, target.A, undefined, target.inDim, r), plan.scale); // [.., r]
+    return this.add(y, this.linearT(down, target.B, undefined, r, target.outDim)); // [.., out]
+  }
+
+  /** x·s for a constant s. */
+  scaled(x: string, s: number): string {
+    return this.record([x], this.g.op('Mul', [x, this.scalar(s)]), (gy) => [this.g.op('Mul', [gy, this.scalar(s)])]);
+  }
+
+  /**
+   * Inverted dropout: each element kept with probability 1 − p and scaled by 1/(1 − p). The mask
+   * comes from RandomUniformLike seeded once per session, whose generator advances every run, so
+   * each step draws new masks; the backward reuses the forward's mask.
+   */
+  dropout(x: string, p: number, seed: number): string {
+    const keep = this.g.op('Cast', [this.g.op('Greater', [this.g.op('RandomUniformLike', [x], { dtype: 1, seed }, { floats: ['seed'] }), this.scalar(p)])], { to: 1 });
+    const mask = this.g.op('Mul', [keep, this.scalar(1 / (1 - p))]);
+    return this.record([x], this.g.op('Mul', [x, mask]), (gy) => [this.g.op('Mul', [gy, mask])]);
   }
 
   /** LayerNorm over the last axis (C features) with scale and shift. */
@@ -506,7 +547,7 @@ export class Tape {
     // fuses it into the MatMul (transB) otherwise, so no transposed copy is made per step.
     const mm = this.g.op('MatMul', [x, this.g.op('Transpose', [w], { perm: [1, 0] })]);
     const y = b ? this.g.op('Add', [mm, b]) : mm;
-    return this.record(b ? [x, w, b] : [x, w], y, (gy, needs) => {
+    const out = this.record(b ? [x, w, b] : [x, w], y, (gy, needs) => {
       const gy2 = this.to2d(gy, outDim); // [N, out]
       return [
         needs(0) ? this.g.op('MatMul', [gy, w]) : undefined, // [.., in]
@@ -514,6 +555,7 @@ export class Tape {
         b && needs(2) ? this.sum(gy2, [0]) : undefined,
       ];
     });
+    return this.withLora(x, w, out);
   }
 
   /**

@@ -26,6 +26,8 @@ import type { NamedTensor } from '../model/safetensors';
 import { UserError } from '../errors';
 import { Tape } from './autodiff';
 import type { LayerCache } from './autodiff';
+import { declareParams, withoutDropout } from './lora';
+import type { LoraPlan, ParamOptions } from './lora';
 
 /** Large negative added to masked scores; exp() underflows to 0 without NaN on all-masked rows. */
 export const MASKED = -1e9;
@@ -157,7 +159,7 @@ export function attentionBias(t: Tape, ids: string, mask: string): string {
   return g.op('Add', [padding, causal]); // [B, 1, T, P+T]
 }
 
-export interface ModelGraphOptions {
+export interface ModelGraphOptions extends ParamOptions {
   /** Extra parameters beyond the config's (heads: `score.weight`, `v_head.summary.*`), by shape. */
   readonly extra?: ReadonlyMap<string, readonly number[]>;
   /**
@@ -166,8 +168,6 @@ export interface ModelGraphOptions {
    * Without it positions are 0..T−1 (right padding, which causal attention already hides).
    */
   readonly masked?: boolean;
-  /** Fixed weights (a frozen model: initializers, nothing differentiated) instead of parameter inputs. */
-  readonly weights?: ReadonlyMap<string, NamedTensor>;
 }
 
 export interface ModelGraph {
@@ -193,23 +193,9 @@ export interface ModelGraph {
  * scoring graphs of the policy stages need it: parameters as inputs (or `weights` as initializers).
  */
 export function modelGraph(config: GPT2Config, idsDims: readonly [string, string], options: ModelGraphOptions = {}): ModelGraph {
-  const t = new Tape();
+  const t = new Tape(options.lora ? { lora: options.lora } : {});
   const g = t.g;
-  const shapes = new Map([...parameterShapes(config), ...(options.extra ?? [])]);
-  const fixed = options.weights;
-  const params = new Map(
-    [...shapes].map(([name, dims]) => {
-      if (!fixed) return [name, t.param(name, dims)];
-      const w = fixed.get(name);
-      if (!w) throw new Error(`modelGraph: weight '${name}' is missing`);
-      return [name, t.weight(name, w.data, w.shape)];
-    }),
-  );
-  const p = (name: string): string => {
-    const v = params.get(name);
-    if (!v) throw new Error(`modelGraph: no parameter '${name}'`);
-    return v;
-  };
+  const { p, trainable: shapes } = declareParams(t, parameterShapes(config), options.extra ?? new Map(), options, 'modelGraph');
   const ids = g.input('input_ids', 'int64', idsDims);
   const zero = g.int64Const([0], []);
   const one = g.int64Const([1], []);
@@ -228,7 +214,7 @@ export function modelGraph(config: GPT2Config, idsDims: readonly [string, string
   }
   const hidden = gpt2(t, config, p, io); // [B, T, C]
   const gradients = (loss: string): void => {
-    if (fixed) throw new Error('modelGraph: a graph over fixed weights has no gradients');
+    if (shapes.size === 0) throw new Error('modelGraph: a graph without trainable parameters has no gradients');
     const names = [...shapes.keys()];
     const grads = t.backward(loss, names.map(p));
     const squares = grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: 0 }));
@@ -238,13 +224,27 @@ export function modelGraph(config: GPT2Config, idsDims: readonly [string, string
   return { t, p, ids, hidden, width: config.n_embd, lmHead: 'wte.weight', gradients, forward: (other) => gpt2(t, config, p, causalInputs(other)) };
 }
 
+/** What a training graph builder takes besides the config. */
+export interface TrainGraphOptions {
+  /** false: the loss alone (evaluation), no backward nodes, no grad outputs. */
+  readonly gradients?: boolean;
+  /** LoRA: the base frozen, the adapter (and heads) trained; no dropout in a graph without gradients. */
+  readonly lora?: LoraPlan;
+}
+
+/** The model graph's options for a training graph's `options`. */
+export const loraOptions = (options: TrainGraphOptions): { lora?: LoraPlan } => {
+  const lora = options.gradients === false ? withoutDropout(options.lora) : options.lora;
+  return lora ? { lora } : {};
+};
+
 /**
  * The language-model loss (pretraining, SFT): inputs input_ids [B, T] int64, targets [B, T]
  * int64, loss_mask [B, T] float (1 where the target counts); the mean masked next-token loss.
  * With `gradients: false`, the loss alone (evaluation): no backward nodes, no grad outputs.
  */
-export function buildLmTrainGraph(config: GPT2Config, options: { gradients?: boolean } = {}): Uint8Array {
-  const { t, p, hidden, gradients } = modelGraph(config, ['batch', 'seq']);
+export function buildLmTrainGraph(config: GPT2Config, options: TrainGraphOptions = {}): Uint8Array {
+  const { t, p, hidden, gradients } = modelGraph(config, ['batch', 'seq'], loraOptions(options));
   const g = t.g;
   const targets = g.input('targets', 'int64', ['batch', 'seq']);
   const lossMask = g.input('loss_mask', 'float', ['batch', 'seq']);

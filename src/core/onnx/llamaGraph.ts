@@ -32,8 +32,9 @@ import type { NamedTensor } from '../model/safetensors';
 import { UserError } from '../errors';
 import { Tape } from './autodiff';
 import type { LayerCache, RotaryTable } from './autodiff';
-import type { GraphOptions, ModelGraph, ModelGraphOptions } from './gptGraph';
-import { MASKED, MAX_WEIGHT_BYTES, attentionBias, gradName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './gptGraph';
+import { declareParams } from './lora';
+import type { GraphOptions, ModelGraph, ModelGraphOptions, TrainGraphOptions } from './gptGraph';
+import { loraOptions, MASKED, MAX_WEIGHT_BYTES, attentionBias, gradName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './gptGraph';
 import type { GraphBuilder } from './graphBuilder';
 
 /** What the model reads besides its parameters. */
@@ -209,23 +210,9 @@ export function llamaExternalWeights(config: LlamaConfig, weights: ReadonlyMap<s
  * count real tokens from 0, padded keys masked), `extra` head parameters.
  */
 export function llamaModelGraph(config: LlamaConfig, idsDims: readonly [string, string], options: ModelGraphOptions = {}): ModelGraph {
-  const t = new Tape();
+  const t = new Tape(options.lora ? { lora: options.lora } : {});
   const g = t.g;
-  const shapes = new Map([...llamaParameterShapes(config), ...(options.extra ?? [])]);
-  const fixed = options.weights;
-  const params = new Map(
-    [...shapes].map(([name, dims]) => {
-      if (!fixed) return [name, t.param(name, dims)];
-      const w = fixed.get(name);
-      if (!w) throw new Error(`llamaModelGraph: weight '${name}' is missing`);
-      return [name, t.weight(name, w.data, w.shape)];
-    }),
-  );
-  const p = (name: string): string => {
-    const v = params.get(name);
-    if (!v) throw new Error(`llamaModelGraph: no parameter '${name}'`);
-    return v;
-  };
+  const { p, trainable: shapes } = declareParams(t, llamaParameterShapes(config), options.extra ?? new Map(), options, 'llamaModelGraph');
   const ids = g.input('input_ids', 'int64', idsDims);
   const zero = g.int64Const([0], []);
   const one = g.int64Const([1], []);
@@ -245,7 +232,7 @@ export function llamaModelGraph(config: LlamaConfig, idsDims: readonly [string, 
   }
   const hidden = llama(t, config, p, io); // [B, T, C]
   const gradients = (loss: string): void => {
-    if (fixed) throw new Error('llamaModelGraph: a graph over fixed weights has no gradients');
+    if (shapes.size === 0) throw new Error('llamaModelGraph: a graph without trainable parameters has no gradients');
     const names = [...shapes.keys()];
     const grads = t.backward(loss, names.map(p));
     const squares = grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: 0 }));
@@ -260,8 +247,8 @@ export function llamaModelGraph(config: LlamaConfig, idsDims: readonly [string, 
  * input_ids [B, T] int64, targets [B, T] int64, loss_mask [B, T] float; outputs loss, and unless
  * `gradients` is false, grad_norm and grad.<name>.
  */
-export function buildLlamaLmTrainGraph(config: LlamaConfig, options: { gradients?: boolean } = {}): Uint8Array {
-  const { t, p, hidden, lmHead, gradients } = llamaModelGraph(config, ['batch', 'seq']);
+export function buildLlamaLmTrainGraph(config: LlamaConfig, options: TrainGraphOptions = {}): Uint8Array {
+  const { t, p, hidden, lmHead, gradients } = llamaModelGraph(config, ['batch', 'seq'], loraOptions(options));
   const g = t.g;
   const targets = g.input('targets', 'int64', ['batch', 'seq']);
   const lossMask = g.input('loss_mask', 'float', ['batch', 'seq']);

@@ -1,6 +1,8 @@
 import type { CliCommand } from '../command';
 import { UsageError } from '../command';
 import { loadCheckpoint } from '../../core/model/checkpoint';
+import { eosIds, isLlama } from '../../core/model/modelConfig';
+import { llamaClass } from '../../core/model/llamaHfConfig';
 
 export const modelInfoCommand: CliCommand = {
   name: ['model', 'info'],
@@ -26,14 +28,19 @@ export const modelInfoCommand: CliCommand = {
       return 0;
     }
     const c = ckpt.config;
-    const head = { lm: 'language model (GPT2LMHeadModel)', reward: 'reward model (GPT2ForSequenceClassification, 1 label)', value: 'language model + value head' }[ckpt.kind];
+    const head = isLlama(c)
+      ? { lm: `language model (${llamaClass(c, 'lm')})`, reward: `reward model (${llamaClass(c, 'reward')}, 1 label)`, value: 'language model + value head' }[ckpt.kind]
+      : { lm: 'language model (GPT2LMHeadModel)', reward: 'reward model (GPT2ForSequenceClassification, 1 label)', value: 'language model + value head' }[ckpt.kind];
+    const shape = isLlama(c)
+      ? `${c.num_hidden_layers} layers, width ${c.hidden_size}, ${c.num_attention_heads} heads (${c.num_key_value_heads} key/value) of ${c.head_dim}, MLP ${c.intermediate_size}, context ${c.max_position_embeddings}`
+      : `${c.n_layer} layers, width ${c.n_embd}, ${c.n_head} heads, MLP ${c.n_inner ?? 4 * c.n_embd}, context ${c.n_positions}`;
     io.out(
       [
         `model:       ${ckpt.dir}`,
         `head:        ${head}`,
         `parameters:  ${parameters.toLocaleString('en-US')}`,
-        `shape:       ${c.n_layer} layers, width ${c.n_embd}, ${c.n_head} heads, MLP ${c.n_inner ?? 4 * c.n_embd}, context ${c.n_positions}`,
-        `vocabulary:  ${c.vocab_size} (bos ${c.bos_token_id}, eos ${c.eos_token_id})`,
+        `shape:       ${shape}`,
+        `vocabulary:  ${c.vocab_size} (bos ${c.bos_token_id}, eos ${eosIds(c).join(', ') || 'none'})`,
         `tokenizer:   ${ckpt.tokenizer.name} (${ckpt.tokenizer.vocabSize} tokens, end-of-text ${ckpt.tokenizer.eosTokenId ?? 'none'})`,
       ].join('\n'),
     );

@@ -7,6 +7,8 @@ import { loadCheckpoint } from '../../core/model/checkpoint';
 import { UserError } from '../../core/errors';
 import type { Completion, SamplingOptions } from '../../core/sample/types';
 import { DEFAULT_SAMPLING } from '../../core/sample/types';
+import { eosIds, gpt2Only } from '../../core/model/modelConfig';
+import { promptInputText } from '../../core/tokenizer/chat';
 
 export const sampleCommand: CliCommand = {
   name: ['sample'],
@@ -55,13 +57,14 @@ export const sampleCommand: CliCommand = {
       topK: numberFlag(flags, 'top-k', { integer: true, min: 0 }) ?? DEFAULT_SAMPLING.topK,
       topP: numberFlag(flags, 'top-p', { min: Number.MIN_VALUE, max: 1 }) ?? DEFAULT_SAMPLING.topP,
       maxNewTokens: numberFlag(flags, 'max-new-tokens', { integer: true, min: 1 }) ?? DEFAULT_SAMPLING.maxNewTokens,
-      eosTokenId: ckpt.tokenizer.eosTokenId ?? ckpt.config.eos_token_id,
+      eosTokenId: ckpt.tokenizer.eosTokenId ?? eosIds(ckpt.config)[0] ?? null,
+      stopTokenIds: ckpt.tokenizer.stopTokenIds,
       stopStrings: (flags.stop as string[] | undefined) ?? [],
       seed: numberFlag(flags, 'seed', { integer: true }) ?? DEFAULT_SAMPLING.seed,
     };
     // n completions of a prompt are n rows of the batch; each row has its own seeded stream.
     const rows = texts.flatMap((text, p) => Array.from({ length: n }, (_, s) => ({ text, p, s })));
-    const ids = rows.map((r) => ckpt.tokenizer.encode(r.text));
+    const ids = rows.map((r) => ckpt.tokenizer.encode(promptInputText({ text: r.text }, ckpt.tokenizer)));
     const decode = (t: readonly number[]): string => ckpt.tokenizer.decode(t);
     const completions = sampler === 'ort' ? await sampleOrt(ckpt, ids, options, decode, io.signal) : await sampleWithTfjs(ckpt, ids, options, decode, io.signal);
     completions.forEach((c, i) => {
@@ -93,7 +96,7 @@ async function sampleWithTfjs(ckpt: Checkpoint, ids: number[][], options: Sampli
   const { tf } = await initCompute('auto');
   const params = weightsToParams(ckpt.weights);
   try {
-    return await sampleTfjs({ params, config: ckpt.config }, ids, options, decode, signal);
+    return await sampleTfjs({ params, config: gpt2Only(ckpt.config, 'The tfjs sampler') }, ids, options, decode, signal);
   } finally {
     tf.dispose(Object.values(params));
   }

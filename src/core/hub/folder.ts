@@ -1,12 +1,13 @@
 /**
  * What a model folder on disk is, without loading its weights: its architecture (config.json),
- * its size, and whether the workbench can train it (GPT-2 config, safetensors weights,
+ * its size, and whether the workbench can train it (a supported architecture — GPT-2, Llama,
+ * Qwen2/2.5, Qwen3 — safetensors weights,
  * tokenizer.json), with the reason when it cannot.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import { parseConfig } from '../model/hfConfig';
+import { parseModelConfig } from '../model/architecture';
 import type { ModelFolderView } from '../../protocol/engine';
 
 /** A model folder's architecture and size, and whether the workbench can load it (`problem` says why not). */
@@ -43,7 +44,7 @@ export function inspectModelFolder(dir: string): ModelFolderInfo {
   walk(dir);
   let problem: string | undefined;
   try {
-    parseConfig(raw, configFile);
+    parseModelConfig(raw, configFile);
   } catch (err) {
     problem = (err as Error).message;
   }

@@ -9,6 +9,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { GPT2Config } from './config';
 import { parameterShapes } from './config';
+import { parseModelConfig } from './architecture';
+import type { LlamaConfig } from './llamaConfig';
+import { llamaHfConfig } from './llamaHfConfig';
+import type { ModelConfig } from './modelConfig';
+import { isLlama, modelParameterShapes, modelWidth } from './modelConfig';
 import type { NamedTensor } from './safetensors';
 import type { WeightsLayout } from './shards';
 import { readModelWeights, writeModelWeights } from './shards';
@@ -29,22 +34,32 @@ export type Weights = Map<string, NamedTensor>;
 
 export interface Checkpoint {
   readonly dir: string;
-  readonly config: GPT2Config;
+  readonly config: ModelConfig;
   readonly kind: HeadKind;
   readonly weights: Weights;
   readonly tokenizer: Tokenizer;
   /** How the folder stored its weights (files, dtypes, stored names), to save them back the same way. */
   readonly layout?: WeightsLayout;
+  /** A Llama-family folder's config.json and generation_config.json as read, to write back with their own fields. */
+  readonly source?: SourceConfigs;
+}
+
+/** The configs of the folder a model came from, as read. */
+export interface SourceConfigs {
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly generation?: Readonly<Record<string, unknown>>;
 }
 
 export interface SaveOptions {
-  readonly config: GPT2Config;
+  readonly config: ModelConfig;
   readonly kind: HeadKind;
   readonly weights: ReadonlyMap<string, NamedTensor>;
   /** A loaded tokenizer or a tokenizer.json object to write beside the weights. */
   readonly tokenizer: Tokenizer | TokenizerJson;
   /** Save the weights as a loaded checkpoint stored them (its `layout`); default: one F32 model.safetensors. */
   readonly layout?: WeightsLayout;
+  /** Llama family: the source folder's configs, written back with the architecture's fields as read. */
+  readonly source?: SourceConfigs;
 }
 
 /** Head tensors per kind, with their shapes given the width C. */
@@ -62,9 +77,17 @@ export function headShapes(kind: HeadKind, C: number): Map<string, readonly numb
 const IGNORED = /(^|\.)attn\.(bias|masked_bias)$/;
 
 /** A model folder's config.json alone (no weights read). */
-export function loadModelConfig(dir: string): GPT2Config {
+export function loadModelConfig(dir: string): ModelConfig {
   const configFile = path.join(dir, 'config.json');
-  return parseConfig(readJson(configFile), configFile);
+  return parseModelConfig(readJson(configFile), configFile).config;
+}
+
+/**
+ * A Llama-family model as `kind` reads it: a reward model (XForSequenceClassification) has no LM
+ * head, so an untied config is read as tied (no `lm_head.weight` to load, train or save).
+ */
+export function configForKind(config: ModelConfig, kind: HeadKind): ModelConfig {
+  return isLlama(config) && kind === 'reward' && !config.tie_word_embeddings ? { ...config, tie_word_embeddings: true } : config;
 }
 
 export function loadCheckpoint(dir: string): Checkpoint {
@@ -73,6 +96,8 @@ export function loadCheckpoint(dir: string): Checkpoint {
     throw new UserError(`${dir}: no such model folder. Point --model at a folder with config.json, model.safetensors and tokenizer.json.`);
   }
   const raw = readJson(configFile);
+  const family = parseModelConfig(raw, configFile);
+  if (family.family === 'llama') return loadLlamaCheckpoint(dir, raw, family.config, family.head);
   const config = parseConfig(raw, configFile);
   const archs = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]) : [];
   const stored = readModelWeights(dir);
@@ -105,9 +130,49 @@ export function loadCheckpoint(dir: string): Checkpoint {
   return { dir, config, kind, weights, tokenizer, layout: stored.layout };
 }
 
+/** Tensors transformers keeps in older Llama checkpoints that are buffers, not parameters. */
+const LLAMA_IGNORED = /(^|\.)rotary_emb\.inv_freq$/;
+
+/** A Llama-family folder (LlamaForCausalLM, Qwen2/Qwen3, their sequence classifiers): tensors under their own names. */
+function loadLlamaCheckpoint(dir: string, raw: Record<string, unknown>, read: LlamaConfig, head: 'lm' | 'reward'): Checkpoint {
+  const stored = readModelWeights(dir);
+  const { file } = stored;
+  const tensors = stored.weights;
+  const kind: HeadKind = head === 'reward' ? 'reward' : tensors.has('v_head.summary.weight') ? 'value' : 'lm';
+  const config = configForKind(read, kind) as LlamaConfig;
+  const expected = modelParameterShapes(config);
+  for (const [name, shape] of headShapes(kind, config.hidden_size)) expected.set(name, shape);
+  const weights: Weights = new Map();
+  for (const [name, shape] of expected) {
+    const t = tensors.get(name);
+    if (!t) {
+      throw new UserError(
+        `${file}: tensor '${name}' is missing (config.json describes a ${config.architecture} model of ${config.num_hidden_layers} layers, width ${config.hidden_size}). Does the folder match its config.json?`,
+      );
+    }
+    if (!sameShape(t.shape, shape)) throw new UserError(`${file}: tensor '${name}' has shape [${t.shape.join(', ')}] but config.json implies [${shape.join(', ')}].`);
+    weights.set(name, t);
+  }
+  for (const [name, t] of tensors) {
+    if (expected.has(name) || LLAMA_IGNORED.test(name)) continue;
+    // A tied head some savers store anyway; a classifier's folder may keep its base's LM head.
+    if (name === 'lm_head.weight' && (kind === 'reward' || sameValues(t.data, weights.get('model.embed_tokens.weight')?.data))) continue;
+    throw new UserError(`${file}: unexpected tensor '${name}' for a ${config.architecture} model (${kind}). Remove it or check the architecture in config.json.`);
+  }
+  const tokenizer = loadTokenizer(path.join(dir, 'tokenizer.json'));
+  if (tokenizer.vocabSize > config.vocab_size) {
+    throw new UserError(`${tokenizer.name}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocab_size}.`);
+  }
+  const generationFile = path.join(dir, 'generation_config.json');
+  const generation = fs.existsSync(generationFile) ? readJson(generationFile) : undefined;
+  return { dir, config, kind, weights, tokenizer, layout: stored.layout, source: { config: raw, ...(generation ? { generation } : {}) } };
+}
+
 /** Write a checkpoint folder atomically: built in a sibling temp folder, then swapped in. */
 export function saveCheckpoint(dir: string, opts: SaveOptions): void {
-  const { config, kind } = opts;
+  if (isLlama(opts.config)) return saveLlamaCheckpoint(dir, { ...opts, config: opts.config });
+  const config: GPT2Config = opts.config;
+  const { kind } = opts;
   const expected = parameterShapes(config);
   for (const [name, shape] of headShapes(kind, config.n_embd)) expected.set(name, shape);
   const ordered = new Map<string, NamedTensor>();
@@ -130,6 +195,38 @@ export function saveCheckpoint(dir: string, opts: SaveOptions): void {
     ['tokenizer.json', json(tokenizerJson)],
     ['tokenizer_config.json', json(tokenizerConfig(config, tokenizerJson))],
   ];
+  writeModelWeights(files, ordered, opts.layout);
+  writeFolderAtomically(dir, files);
+}
+
+/**
+ * A Llama-family folder transformers loads: config.json with the source's fields and the class of
+ * `kind`, the weights under their own names in the source's layout (dtype, shards) when there is
+ * one, generation_config.json as read, tokenizer_config.json as the tokenizer read it (its chat
+ * template kept).
+ */
+function saveLlamaCheckpoint(dir: string, opts: SaveOptions & { readonly config: LlamaConfig }): void {
+  const { kind } = opts;
+  const config = configForKind(opts.config, kind) as LlamaConfig;
+  const expected = modelParameterShapes(config);
+  for (const [name, shape] of headShapes(kind, modelWidth(config))) expected.set(name, shape);
+  const ordered = new Map<string, NamedTensor>();
+  for (const [name, shape] of expected) {
+    const t = opts.weights.get(name);
+    if (!t) throw new Error(`saveCheckpoint: weight '${name}' is missing for a '${kind}' ${config.architecture} checkpoint`);
+    if (!sameShape(t.shape, shape)) throw new Error(`saveCheckpoint: weight '${name}' has shape [${t.shape}] but the config implies [${shape}]`);
+    ordered.set(name, t);
+  }
+  const tokenizer = isTokenizer(opts.tokenizer) ? opts.tokenizer : undefined;
+  const tokenizerJson = tokenizer ? tokenizer.json : (opts.tokenizer as TokenizerJson);
+  const pad = config.pad_token_id ?? tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? null;
+  const generation = opts.source?.generation ?? { bos_token_id: config.bos_token_id, eos_token_id: config.eos_token_id };
+  const files: [string, FileContent][] = [
+    ['config.json', json(llamaHfConfig(config, kind, opts.source?.config, pad))],
+    ['generation_config.json', json(generation)],
+    ['tokenizer.json', json(tokenizerJson)],
+  ];
+  if (tokenizer?.config) files.push(['tokenizer_config.json', json(tokenizer.config)]);
   writeModelWeights(files, ordered, opts.layout);
   writeFolderAtomically(dir, files);
 }

@@ -9,6 +9,8 @@ import type { Weights } from './checkpoint';
 import { headShapes } from './checkpoint';
 import { parameterShapes } from './config';
 import type { GPT2Config } from './config';
+import type { ModelConfig } from './modelConfig';
+import { layerCount, modelWidth } from './modelConfig';
 
 /** Fresh parameters of `config` (HF names), the same for the same seed. */
 export function initWeights(config: GPT2Config, seed: number): Weights {
@@ -22,12 +24,12 @@ export function initWeights(config: GPT2Config, seed: number): Weights {
 }
 
 /** A fresh value head (`v_head.summary.*`) or reward head (`score.weight`), to add to a model's weights. */
-export function initHeadWeights(config: GPT2Config, kind: 'value' | 'reward', seed: number): Weights {
+export function initHeadWeights(config: ModelConfig, kind: 'value' | 'reward', seed: number): Weights {
   const out: Weights = new Map();
   let index = 0;
-  for (const [name, shape] of headShapes(kind, config.n_embd)) {
+  for (const [name, shape] of headShapes(kind, modelWidth(config))) {
     index += 1;
-    out.set(name, { shape: [...shape], data: initParameter(name, shape, seed * 1000 + 900 + index, config.n_layer) });
+    out.set(name, { shape: [...shape], data: initParameter(name, shape, seed * 1000 + 900 + index, layerCount(config)) });
   }
   return out;
 }

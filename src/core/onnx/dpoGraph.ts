@@ -18,12 +18,12 @@
  *
  * Only completion positions go through the tied head ([S·L, V] logits, not [S·T, V]).
  */
-import type { GPT2Config } from '../model/config';
-import { parameterShapes } from '../model/config';
+import type { ModelConfig } from '../model/modelConfig';
+import { familyOf, layerCount, modelParameterShapes, modelWidth } from '../model/modelConfig';
 import type { NamedTensor } from '../model/safetensors';
 import type { TrainerGraphs } from '../train/ort/trainer';
 import type { Tape } from './autodiff';
-import { modelGraph } from './gptGraph';
+import { familyModelGraph } from './modelGraphs';
 
 export interface DpoLossSettings {
   /** β: the implicit reward's scale. */
@@ -33,9 +33,9 @@ export interface DpoLossSettings {
 }
 
 /** Summed completion log-probs per row [S] from the hidden states [S, T, C] (declares the scoring inputs). */
-function completionLogProbs(t: Tape, config: GPT2Config, hidden: string, wte: string): string {
+function completionLogProbs(t: Tape, config: ModelConfig, hidden: string, wte: string): string {
   const g = t.g;
-  const C = config.n_embd;
+  const C = modelWidth(config);
   const rows = g.input('rows', 'int64', ['seqs', 'scored']);
   const targets = g.input('targets', 'int64', ['seqs', 'scored']);
   const mask = g.input('completion_mask', 'float', ['seqs', 'scored']);
@@ -45,10 +45,10 @@ function completionLogProbs(t: Tape, config: GPT2Config, hidden: string, wte: st
 }
 
 /** The DPO training graph (`gradients`: loss, statistics and gradients) or the loss alone (evaluation). */
-function buildDpoGraph(config: GPT2Config, settings: DpoLossSettings, gradients: boolean): Uint8Array {
-  const { t, p, hidden, gradients: withGradients } = modelGraph(config, ['seqs', 'seq']);
+function buildDpoGraph(config: ModelConfig, settings: DpoLossSettings, gradients: boolean): Uint8Array {
+  const { t, p, hidden, lmHead, gradients: withGradients } = familyModelGraph(config, ['seqs', 'seq']);
   const g = t.g;
-  const policy = completionLogProbs(t, config, hidden, p('wte.weight'));
+  const policy = completionLogProbs(t, config, hidden, p(lmHead));
   const reference = g.input('reference_logps', 'float', ['seqs']);
   const chosenIndex = g.input('chosen_index', 'int64', ['pairs']);
   const rejectedIndex = g.input('rejected_index', 'int64', ['pairs']);
@@ -68,21 +68,21 @@ function buildDpoGraph(config: GPT2Config, settings: DpoLossSettings, gradients:
   g.output(mean(g.op('Cast', [g.op('Greater', [chosen, rejected])], { to: 1 })), 'accuracy', 'float', []);
   g.output(mean(z), 'margin', 'float', []);
   if (gradients) withGradients(loss);
-  const what = `GPT-2 DPO loss${gradients ? ' and gradients' : ''} (β ${settings.beta}, ε ${eps}; ${config.n_layer} layers, width ${config.n_embd})`;
-  return g.model(gradients ? 'gpt2_dpo_train' : 'gpt2_dpo_loss', what);
+  const what = `${familyOf(config)} DPO loss${gradients ? ' and gradients' : ''} (β ${settings.beta}, ε ${eps}; ${layerCount(config)} layers, width ${modelWidth(config)})`;
+  return g.model(gradients ? `${familyOf(config)}_dpo_train` : `${familyOf(config)}_dpo_loss`, what);
 }
 
 /** The trainer's graphs for DPO: `train` (loss, statistics, gradients) and `loss` (the same without gradients). */
-export function buildDpoGraphs(config: GPT2Config, settings: DpoLossSettings): TrainerGraphs {
+export function buildDpoGraphs(config: ModelConfig, settings: DpoLossSettings): TrainerGraphs {
   return {
-    shapes: parameterShapes(config),
+    shapes: modelParameterShapes(config),
     build: { train: () => buildDpoGraph(config, settings, true), loss: () => buildDpoGraph(config, settings, false) },
   };
 }
 
 /** The frozen reference's summed completion log-probs, `logps` [S], its weights as initializers. */
-export function buildSequenceLogProbsGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>): Uint8Array {
-  const { t, p, hidden } = modelGraph(config, ['seqs', 'seq'], { weights });
-  t.g.output(completionLogProbs(t, config, hidden, p('wte.weight')), 'logps', 'float', ['seqs']);
-  return t.g.model('gpt2_dpo_reference', `GPT-2 summed completion log-probs (${config.n_layer} layers, width ${config.n_embd}), fixed weights`);
+export function buildSequenceLogProbsGraph(config: ModelConfig, weights: ReadonlyMap<string, NamedTensor>): Uint8Array {
+  const { t, p, hidden, lmHead } = familyModelGraph(config, ['seqs', 'seq'], { weights });
+  t.g.output(completionLogProbs(t, config, hidden, p(lmHead)), 'logps', 'float', ['seqs']);
+  return t.g.model(`${familyOf(config)}_dpo_reference`, `${familyOf(config)} summed completion log-probs (${layerCount(config)} layers, width ${modelWidth(config)}), fixed weights`);
 }

@@ -266,8 +266,14 @@ export function buildLmTrainGraph(config: GPT2Config, options: TrainGraphOptions
  *   outputs  loss, accuracy, margin_mean, chosen, rejected (means over pairs)
  */
 export function buildRewardTrainGraph(config: GPT2Config, options: { gradients?: boolean } = {}): Uint8Array {
-  const C = config.n_embd;
-  const { t, p, hidden, gradients } = modelGraph(config, ['seqs', 'seq'], { extra: new Map([['score.weight', [1, C]]]) });
+  const m = modelGraph(config, ['seqs', 'seq'], { extra: new Map([['score.weight', [1, config.n_embd]]]) });
+  const name = options.gradients === false ? 'gpt2_reward_loss' : 'gpt2_reward_train';
+  return rewardTrainGraph(m, name, `GPT-2 reward model pairwise loss (${config.n_layer} layers, width ${config.n_embd})`, options.gradients !== false);
+}
+
+/** The pairwise reward loss and its statistics over any family's model graph (its extra `score.weight` [1, C]). */
+export function rewardTrainGraph(m: ModelGraph, name: string, what: string, withGradients: boolean): Uint8Array {
+  const { t, p, hidden, gradients, width: C } = m;
   const g = t.g;
   const last = g.input('last_index', 'int64', ['seqs']);
   const winners = g.input('winners', 'int64', ['pairs']);
@@ -281,6 +287,6 @@ export function buildRewardTrainGraph(config: GPT2Config, options: { gradients?:
   g.output(mean(r.diff), 'margin_mean', 'float', []);
   g.output(mean(r.chosen), 'chosen', 'float', []);
   g.output(mean(r.rejected), 'rejected', 'float', []);
-  if (options.gradients !== false) gradients(r.loss);
-  return g.model(options.gradients === false ? 'gpt2_reward_loss' : 'gpt2_reward_train', `GPT-2 reward model pairwise loss (${config.n_layer} layers, width ${C})`);
+  if (withGradients) gradients(r.loss);
+  return g.model(name, what);
 }

@@ -19,9 +19,9 @@
  *
  * The stats graph (old and reference log-probs) is the policy stages' one.
  */
-import type { GPT2Config } from '../model/config';
-import { parameterShapes } from '../model/config';
-import { modelGraph } from './gptGraph';
+import type { ModelConfig } from '../model/modelConfig';
+import { familyOf, layerCount, modelParameterShapes, modelWidth } from '../model/modelConfig';
+import { familyModelGraph } from './modelGraphs';
 import type { PolicyGraphs } from './policyGraphs';
 import { outputs, responseTokens, statsGraph } from './policyGraphs';
 
@@ -41,9 +41,9 @@ export interface GrpoGraphConfig {
   readonly maxNewTokens: number;
 }
 
-export function buildGrpoGraphs(config: GPT2Config, hp: GrpoGraphConfig): PolicyGraphs {
+export function buildGrpoGraphs(config: ModelConfig, hp: GrpoGraphConfig): PolicyGraphs {
   const train = (): Uint8Array => {
-    const m = modelGraph(config, ['rows', 'seq'], { masked: true });
+    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true });
     const { t } = m;
     const { g, mask, logp } = responseTokens(m, config, hp.temperature, false); // [n, R]
     const oldLogp = g.input('old_logp', 'float', ['rows', 'response']);
@@ -91,7 +91,7 @@ export function buildGrpoGraphs(config: GPT2Config, hp: GrpoGraphConfig): Policy
     const high = g.op('And', [g.op('Greater', [ratio, g.floatConst([1 + hp.epsilonHigh], [])]), g.op('Greater', [adv, zero])]);
     outputs(m, { clip_ratio: tokenMean(flag(g.op('Or', [low, high]))), ...(kl ? { kl: tokenMean(kl) } : {}) });
     m.gradients(loss);
-    return g.model('gpt2_grpo_train', `GRPO minibatch loss (${hp.lossAggregation}) and gradients (${config.n_layer} layers, width ${config.n_embd})`);
+    return g.model(`${familyOf(config)}_grpo_train`, `GRPO minibatch loss (${hp.lossAggregation}) and gradients (${layerCount(config)} layers, width ${modelWidth(config)})`);
   };
-  return { shapes: parameterShapes(config), build: { train, stats: () => statsGraph(config, hp.temperature, { values: false }) } };
+  return { shapes: modelParameterShapes(config), build: { train, stats: () => statsGraph(config, hp.temperature, { values: false }) } };
 }

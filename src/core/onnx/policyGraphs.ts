@@ -18,16 +18,16 @@
  * - A frozen model's graphs (weights as initializers): the reference's `logp` (stats without
  *   gradients), and a reward model's scores at each row's last real token.
  */
-import type { GPT2Config } from '../model/config';
-import { parameterShapes } from '../model/config';
+import type { ModelConfig } from '../model/modelConfig';
+import { familyOf, layerCount, modelParameterShapes, modelWidth } from '../model/modelConfig';
 import type { NamedTensor } from '../model/safetensors';
 import type { ModelGraph } from './gptGraph';
-import { modelGraph } from './gptGraph';
+import { familyModelGraph } from './modelGraphs';
 
 /** TRL's value head: v_head.summary.weight [1, C] and .bias [1]. */
-export const valueHeadShapes = (config: GPT2Config): Map<string, readonly number[]> =>
+export const valueHeadShapes = (config: ModelConfig): Map<string, readonly number[]> =>
   new Map([
-    ['v_head.summary.weight', [1, config.n_embd]],
+    ['v_head.summary.weight', [1, modelWidth(config)]],
     ['v_head.summary.bias', [1]],
   ]);
 
@@ -53,27 +53,27 @@ export interface RlooGraphConfig {
 }
 
 /** The rollout's response tokens under the model: log-probs, entropies [n, R] and, with a value head, values. */
-export function responseTokens(m: ModelGraph, config: GPT2Config, temperature: number, withValues: boolean) {
+export function responseTokens(m: ModelGraph, config: ModelConfig, temperature: number, withValues: boolean) {
   const { t, p, hidden } = m;
   const g = t.g;
-  const C = config.n_embd;
+  const C = modelWidth(config);
   const index = g.input('token_index', 'int64', ['tokens']);
   const targets = g.input('targets', 'int64', ['tokens']);
   const mask = g.input('response_mask', 'float', ['rows', 'response']);
   const h = t.gather(t.reshape(hidden, [-1, C]), index, C); // [n·R, C]: the states that predict each response token
-  const { logp, entropy } = t.tokenLogProbs(h, p('wte.weight'), targets, temperature); // [n·R]
+  const { logp, entropy } = t.tokenLogProbs(h, p(m.lmHead), targets, temperature); // [n·R]
   const values = withValues ? t.reshapeLike(t.dense(h, p('v_head.summary.weight'), p('v_head.summary.bias')), mask) : undefined; // [n, R]
   return { g, mask, logp: t.reshapeLike(logp, mask), entropy: t.reshapeLike(entropy, mask), values };
 }
 
 /** The stats graph: logp, entropy (and values) [n, R] without gradients. */
-export function statsGraph(config: GPT2Config, temperature: number, options: { values: boolean; weights?: ReadonlyMap<string, NamedTensor> }): Uint8Array {
-  const m = modelGraph(config, ['rows', 'seq'], { masked: true, ...(options.values ? { extra: valueHeadShapes(config) } : {}), ...(options.weights ? { weights: options.weights } : {}) });
+export function statsGraph(config: ModelConfig, temperature: number, options: { values: boolean; weights?: ReadonlyMap<string, NamedTensor> }): Uint8Array {
+  const m = familyModelGraph(config, ['rows', 'seq'], { masked: true, ...(options.values ? { extra: valueHeadShapes(config) } : {}), ...(options.weights ? { weights: options.weights } : {}) });
   const r = responseTokens(m, config, temperature, options.values);
   r.g.output(r.logp, 'logp', 'float', ['rows', 'response']);
   r.g.output(r.entropy, 'entropy', 'float', ['rows', 'response']);
   if (r.values) r.g.output(r.values, 'values', 'float', ['rows', 'response']);
-  return r.g.model('gpt2_response_stats', `GPT-2 response-token statistics at temperature ${temperature}`);
+  return r.g.model(`${familyOf(config)}_response_stats`, `${familyOf(config)} response-token statistics at temperature ${temperature}`);
 }
 
 /** Scalar statistics (not differentiated) as graph outputs. */
@@ -81,10 +81,10 @@ export function outputs(m: ModelGraph, values: Record<string, string>): void {
   for (const [name, v] of Object.entries(values)) m.t.g.output(v, name, 'float', []);
 }
 
-export function buildPpoGraphs(config: GPT2Config, hp: PpoGraphConfig): PolicyGraphs {
-  const shapes = new Map([...parameterShapes(config), ...valueHeadShapes(config)]);
+export function buildPpoGraphs(config: ModelConfig, hp: PpoGraphConfig): PolicyGraphs {
+  const shapes = new Map([...modelParameterShapes(config), ...valueHeadShapes(config)]);
   const train = (): Uint8Array => {
-    const m = modelGraph(config, ['rows', 'seq'], { masked: true, extra: valueHeadShapes(config) });
+    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true, extra: valueHeadShapes(config) });
     const { t } = m;
     const { g, mask, logp, entropy, values } = responseTokens(m, config, hp.temperature, true);
     const input = (name: string): string => g.input(name, 'float', ['rows', 'response']);
@@ -109,7 +109,7 @@ export function buildPpoGraphs(config: GPT2Config, hp: PpoGraphConfig): PolicyGr
       const ptxIds = g.input('ptx_ids', 'int64', ['ptx_rows', 'ptx_seq']);
       const ptxTargets = g.input('ptx_targets', 'int64', ['ptx_rows', 'ptx_seq']);
       const ptxMask = g.op('Cast', [g.op('GreaterOrEqual', [ptxTargets, g.int64Const([0], [])])], { to: 1 }); // [b, t]: every target counts
-      loss = t.add(loss, t.scale(t.lmLoss(m.forward(ptxIds), m.p('wte.weight'), ptxTargets, ptxMask, config.n_embd), hp.ptxCoef));
+      loss = t.add(loss, t.scale(t.lmLoss(m.forward(ptxIds), m.p(m.lmHead), ptxTargets, ptxMask, modelWidth(config)), hp.ptxCoef));
     }
     g.output(loss, 'loss', 'float', []);
     const logRatio = g.op('Sub', [logp, oldLogp]);
@@ -122,14 +122,14 @@ export function buildPpoGraphs(config: GPT2Config, hp: PpoGraphConfig): PolicyGr
       vpred: plainAvg(v),
     });
     m.gradients(loss);
-    return g.model('gpt2_ppo_train', `PPO minibatch loss and gradients (${config.n_layer} layers, width ${config.n_embd})`);
+    return g.model(`${familyOf(config)}_ppo_train`, `PPO minibatch loss and gradients (${layerCount(config)} layers, width ${modelWidth(config)})`);
   };
   return { shapes, build: { train, stats: () => statsGraph(config, hp.temperature, { values: true }) } };
 }
 
-export function buildRlooGraphs(config: GPT2Config, hp: RlooGraphConfig): PolicyGraphs {
+export function buildRlooGraphs(config: ModelConfig, hp: RlooGraphConfig): PolicyGraphs {
   const train = (): Uint8Array => {
-    const m = modelGraph(config, ['rows', 'seq'], { masked: true });
+    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true });
     const { t } = m;
     const { g, mask, logp } = responseTokens(m, config, hp.temperature, false);
     const old = g.input('old_seq_logp', 'float', ['rows']);
@@ -147,13 +147,13 @@ export function buildRlooGraphs(config: GPT2Config, hp: RlooGraphConfig): Policy
       ratio: mean(ratio),
     });
     m.gradients(loss);
-    return g.model('gpt2_rloo_train', `RLOO minibatch loss and gradients (${config.n_layer} layers, width ${config.n_embd})`);
+    return g.model(`${familyOf(config)}_rloo_train`, `RLOO minibatch loss and gradients (${layerCount(config)} layers, width ${modelWidth(config)})`);
   };
-  return { shapes: parameterShapes(config), build: { train, stats: () => statsGraph(config, hp.temperature, { values: false }) } };
+  return { shapes: modelParameterShapes(config), build: { train, stats: () => statsGraph(config, hp.temperature, { values: false }) } };
 }
 
 /** A frozen model's response-token log-probs and entropies (the reference), its weights as initializers. */
-export function buildFrozenStatsGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>, temperature: number): Uint8Array {
+export function buildFrozenStatsGraph(config: ModelConfig, weights: ReadonlyMap<string, NamedTensor>, temperature: number): Uint8Array {
   return statsGraph(config, temperature, { values: false, weights });
 }
 
@@ -162,10 +162,10 @@ export function buildFrozenStatsGraph(config: GPT2Config, weights: ReadonlyMap<s
  * inputs input_ids [n, T] int64, attention_mask [n, T] float (left or right padding), last_index
  * [n] int64 (each row's last real column); output scores [n] = score.weight · h[row, last].
  */
-export function buildRewardScoreGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>): Uint8Array {
-  const m = modelGraph(config, ['rows', 'seq'], { masked: true, weights, extra: new Map([['score.weight', [1, config.n_embd]]]) });
+export function buildRewardScoreGraph(config: ModelConfig, weights: ReadonlyMap<string, NamedTensor>): Uint8Array {
+  const m = familyModelGraph(config, ['rows', 'seq'], { masked: true, weights, extra: new Map([['score.weight', [1, modelWidth(config)]]]) });
   const g = m.t.g;
-  const C = config.n_embd;
+  const C = modelWidth(config);
   const last = g.input('last_index', 'int64', ['rows']);
   const T = g.op('Gather', [g.op('Shape', [m.ids]), g.int64Const([1], [])], { axis: 0 });
   const rows = g.op('Range', [g.int64Const([0], []), g.op('Gather', [g.op('Shape', [m.ids]), g.int64Const([0], [])], { axis: 0 }), g.int64Const([1], [])]); // [n]
@@ -173,5 +173,5 @@ export function buildRewardScoreGraph(config: GPT2Config, weights: ReadonlyMap<s
   const h = g.op('Gather', [g.op('Reshape', [m.hidden, g.int64Const([-1, C])]), flat], { axis: 0 }); // [n, C]
   const scores = g.op('Reshape', [g.op('Gemm', [h, m.p('score.weight')], { transB: 1 }), g.int64Const([-1])]); // [n]
   g.output(scores, 'scores', 'float', ['rows']);
-  return g.model('gpt2_reward_scores', `GPT-2 reward model scores (${config.n_layer} layers, width ${C})`);
+  return g.model(`${familyOf(config)}_reward_scores`, `${familyOf(config)} reward model scores (${layerCount(config)} layers, width ${C})`);
 }

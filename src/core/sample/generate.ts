@@ -6,6 +6,7 @@
 import { loadCheckpoint } from '../model/checkpoint';
 import type { Project } from '../store/project';
 import type { BatchRecord, PromptRecord } from '../store/schemas';
+import { promptInputText } from '../tokenizer/chat';
 import { OrtSampler } from './ortSampler';
 import { DEFAULT_SAMPLING } from './types';
 import type { Completion, SamplingOptions } from './types';
@@ -54,7 +55,8 @@ export async function generateCompletions(
   const started = performance.now();
   let tokens = 0;
   try {
-    const encoded = prompts.map((p) => ckpt.tokenizer.encode(p.text));
+    // A chat prompt is the conversation through the model's template, as SFT and the reward model read it.
+    const encoded = prompts.map((p) => ckpt.tokenizer.encode(promptInputText(p, ckpt.tokenizer)));
     const decode = (ids: readonly number[]): string => ckpt.tokenizer.decode(ids);
     // perIndex[j][i]: completion j of prompt i, sampled with temperature j.
     const perIndex: { sampling: SamplingOptions; out: Completion[] }[] = [];
@@ -66,6 +68,7 @@ export async function generateCompletions(
         topP: config.topP,
         maxNewTokens: config.maxNewTokens,
         eosTokenId: ckpt.tokenizer.eosTokenId,
+        stopTokenIds: ckpt.tokenizer.stopTokenIds,
         stopStrings: config.stopStrings,
         seed: config.seed * 1000 + j,
       };

@@ -11,18 +11,18 @@
  *   at every run, so one session serves every policy update written into the same buffers.
  */
 import { onnx } from 'onnx-proto';
-import type { GPT2Config } from '../model/config';
-import { parameterShapes } from '../model/config';
+import type { ModelConfig } from '../model/modelConfig';
+import { modelParameterShapes } from '../model/modelConfig';
 import type { NamedTensor } from '../model/safetensors';
 import type { GraphOptions } from '../onnx/gptGraph';
-import { buildGptGraph } from '../onnx/gptGraph';
+import { buildInferenceGraph } from '../onnx/modelGraphs';
 
 /** buildGptGraph's model, decoded, built over stand-ins; `edit` rewrites each parameter's initializer (false: remove it). */
-function withoutWeightBytes(config: GPT2Config, options: GraphOptions, edit: (t: onnx.ITensorProto, shape: readonly number[]) => boolean): Uint8Array {
-  const shapes = parameterShapes(config);
+function withoutWeightBytes(config: ModelConfig, options: GraphOptions, edit: (t: onnx.ITensorProto, shape: readonly number[]) => boolean): Uint8Array {
+  const shapes = modelParameterShapes(config);
   const standIns = new Map<string, NamedTensor>();
   for (const [name, shape] of shapes) standIns.set(name, { shape, data: new Float32Array(0) });
-  const model = onnx.ModelProto.decode(buildGptGraph(config, standIns, options));
+  const model = onnx.ModelProto.decode(buildInferenceGraph(config, standIns, options));
   const graph = model.graph;
   if (!graph) throw new Error('liveGraph: the model has no graph');
   graph.initializer = (graph.initializer ?? []).filter((t) => {
@@ -33,7 +33,7 @@ function withoutWeightBytes(config: GPT2Config, options: GraphOptions, edit: (t:
 }
 
 /** ONNX bytes of buildGptGraph's model with every parameter's data external, in a "file" named as the parameter (see externalWeights). */
-export function buildExternalGptGraph(config: GPT2Config, options: GraphOptions = {}): Uint8Array {
+export function buildExternalGptGraph(config: ModelConfig, options: GraphOptions = {}): Uint8Array {
   return withoutWeightBytes(config, options, (t, shape) => {
     t.rawData = new Uint8Array(0);
     t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
@@ -47,7 +47,7 @@ export function buildExternalGptGraph(config: GPT2Config, options: GraphOptions 
 }
 
 /** The in-memory files buildExternalGptGraph's model reads (SessionOptions.externalData): views of the weights, checked. */
-export function externalWeights(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>): { path: string; data: Uint8Array }[] {
+export function externalWeights(config: ModelConfig, weights: ReadonlyMap<string, NamedTensor>): { path: string; data: Uint8Array }[] {
   return checkedParameters(config, weights).map((name) => {
     const { data } = weights.get(name) as NamedTensor;
     return { path: name, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
@@ -55,7 +55,7 @@ export function externalWeights(config: GPT2Config, weights: ReadonlyMap<string,
 }
 
 /** ONNX bytes of buildGptGraph's model with every parameter a float graph input of its fixed shape. */
-export function buildLiveGptGraph(config: GPT2Config, options: GraphOptions = {}): Uint8Array {
+export function buildLiveGptGraph(config: ModelConfig, options: GraphOptions = {}): Uint8Array {
   const moved: onnx.IValueInfoProto[] = [];
   const bytes = withoutWeightBytes(config, options, (t, shape) => {
     moved.push({ name: t.name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } });
@@ -68,9 +68,9 @@ export function buildLiveGptGraph(config: GPT2Config, options: GraphOptions = {}
 }
 
 /** The parameters the graphs read, each checked against the config's shapes (as buildGptGraph checks its weights). */
-export function checkedParameters(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>): string[] {
+export function checkedParameters(config: ModelConfig, weights: ReadonlyMap<string, NamedTensor>): string[] {
   const names: string[] = [];
-  for (const [name, shape] of parameterShapes(config)) {
+  for (const [name, shape] of modelParameterShapes(config)) {
     const w = weights.get(name);
     if (!w) throw new Error(`OrtSampler: weight '${name}' is missing`);
     const size = shape.reduce((a, b) => a * b, 1);

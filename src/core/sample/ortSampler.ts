@@ -20,8 +20,9 @@
  *   so there the sampler stays baked (see `live`).
  */
 import type * as Ort from 'onnxruntime-node';
-import type { GPT2Config } from '../model/config';
 import { headDim } from '../model/config';
+import type { ModelConfig } from '../model/modelConfig';
+import { contextLength, isLlama, layerCount, startTokenId } from '../model/modelConfig';
 import type { NamedTensor } from '../model/safetensors';
 import { pastKeyName, pastValueName, presentKeyName, presentValueName } from '../onnx/gptGraph';
 import { firstLine } from '../onnx/probe';
@@ -46,7 +47,7 @@ export interface OrtSamplerOptions {
 }
 
 export interface SamplerModel {
-  readonly config: GPT2Config;
+  readonly config: ModelConfig;
   readonly weights: ReadonlyMap<string, NamedTensor>;
 }
 
@@ -87,7 +88,7 @@ export class OrtSampler {
   private constructor(
     private readonly ort: OrtModule,
     private session: Ort.InferenceSession,
-    private readonly config: GPT2Config,
+    private readonly config: ModelConfig,
     private weights: ReadonlyMap<string, NamedTensor>,
     /** The provider the session runs on ('cuda' or 'cpu'). */
     readonly provider: string,
@@ -197,13 +198,14 @@ export class OrtSampler {
     if (prompts.length === 0) return [];
     // An empty prompt conditions on BOS, as transformers' generate does; a prompt longer than the
     // context leaves room for keeps its end (promptRoom).
-    const room = promptRoom(config.n_positions, options.maxNewTokens);
-    const rows = prompts.map((p) => (p.length > 0 ? [...fitPrompt(p, room)] : [config.bos_token_id]));
+    const context = contextLength(config);
+    const room = promptRoom(context, options.maxNewTokens);
+    const rows = prompts.map((p) => (p.length > 0 ? [...fitPrompt(p, room)] : [startTokenId(config)]));
     for (const row of rows)
       for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) throw new UserError(`Prompt token id ${id} is outside the vocabulary (0..${config.vocab_size - 1}).`);
     const B = rows.length;
     const P = Math.max(...rows.map((r) => r.length));
-    const steps = Math.min(options.maxNewTokens, config.n_positions - P);
+    const steps = Math.min(options.maxNewTokens, context - P);
 
     // Prefill: left-padded prompts, padding masked and at position 0 (HF generate's rule).
     const ids = new BigInt64Array(B * P);
@@ -294,8 +296,10 @@ export class OrtSampler {
   }
 
   private emptyPast(B: number): Record<string, Ort.Tensor> {
-    const { n_head: H, n_layer } = this.config;
-    const D = headDim(this.config);
+    const c = this.config;
+    // The cache's heads: GPT-2's n_head, a Llama's key/value heads (grouped-query attention).
+    const [H, D] = isLlama(c) ? [c.num_key_value_heads, c.head_dim] : [c.n_head, headDim(c)];
+    const n_layer = layerCount(c);
     const past: Record<string, Ort.Tensor> = {};
     for (let i = 0; i < n_layer; i++) {
       past[pastKeyName(i)] = new this.ort.Tensor('float32', new Float32Array(0), [B, H, 0, D]);
@@ -314,7 +318,7 @@ export class OrtSampler {
       ...this.feeds,
     });
     const present: Record<string, Ort.Tensor> = {};
-    for (let i = 0; i < this.config.n_layer; i++) {
+    for (let i = 0; i < layerCount(this.config); i++) {
       present[pastKeyName(i)] = out[presentKeyName(i)] as Ort.Tensor;
       present[pastValueName(i)] = out[presentValueName(i)] as Ort.Tensor;
     }

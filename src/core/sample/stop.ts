@@ -7,14 +7,15 @@ import type { Completion, SamplingOptions } from './types';
 /** A finished sequence: by EOS, or by a stop string with its text cut before the first one found. */
 export type Stopped = { readonly reason: 'eos' } | { readonly reason: 'stop'; readonly text: string };
 
-type StopOptions = Pick<SamplingOptions, 'eosTokenId' | 'stopStrings'>;
+type StopOptions = Pick<SamplingOptions, 'eosTokenId' | 'stopStrings' | 'stopTokenIds'>;
 
 /**
  * Whether a sequence is finished after emitting the last of `tokens`: EOS first, then the
  * stop strings searched in its decoded completion. Undefined: go on.
  */
 export function stopAfter(tokens: readonly number[], options: StopOptions, decode: (ids: readonly number[]) => string): Stopped | undefined {
-  if (options.eosTokenId !== null && tokens[tokens.length - 1] === options.eosTokenId) return { reason: 'eos' };
+  const last = tokens[tokens.length - 1];
+  if (last !== undefined && ((options.eosTokenId !== null && last === options.eosTokenId) || options.stopTokenIds?.includes(last))) return { reason: 'eos' };
   if (options.stopStrings.length === 0) return undefined;
   const text = decode(tokens);
   const cut = firstStop(text, options.stopStrings);

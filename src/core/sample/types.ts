@@ -12,6 +12,8 @@ export interface SamplingOptions {
   readonly maxNewTokens: number;
   /** Stop a sequence when it emits this token (not included in `text`); null: never. */
   readonly eosTokenId: number | null;
+  /** Further tokens that end a sequence as EOS does (the tokenizer's stopTokenIds: end-of-turn, the configs' eos lists). */
+  readonly stopTokenIds?: readonly number[];
   /** Stop a sequence when its decoded completion contains one of these (text cut before it). */
   readonly stopStrings: readonly string[];
   /** Same seed, same prompts, same options → same completions. */

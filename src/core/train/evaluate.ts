@@ -12,12 +12,13 @@ import { ortFrozenLogProbs } from './rollout/ortPolicy';
 import { trainingEngine } from './engine';
 import { loadCheckpoint } from '../model/checkpoint';
 import type { Checkpoint, Weights } from '../model/checkpoint';
-import { parameterShapes } from '../model/config';
 import type { NamedTensor } from '../model/safetensors';
 import { OrtSampler } from '../sample/ortSampler';
 import { fitPrompt, promptRoom } from '../sample/types';
 import type { Completion, SamplingOptions } from '../sample/types';
 import type { Tokenizer } from '../tokenizer/tokenizer';
+import { contextLength } from '../model/modelConfig';
+import { modelParameterShapes } from '../model/modelConfig';
 
 export interface PolicyEvaluation {
   readonly meanScore: number;
@@ -42,7 +43,7 @@ export async function evaluatePolicy(policyDir: string, referenceDir: string, pr
   const decode = (ids: readonly number[]): string => policy.tokenizer.decode(ids);
   const sampler = await ortRolloutSampler(policy, decode);
   try {
-    const { rows, completions, rollout } = await sample(policy.tokenizer, policy.config.n_positions, (p, o) => sampler.sample(p, o), prompts, options);
+    const { rows, completions, rollout } = await sample(policy.tokenizer, contextLength(policy.config), (p, o) => sampler.sample(p, o), prompts, options);
     return summary(rows, completions, sequenceKl(policy, reference, rollout, options.temperature), score);
   } finally {
     await sampler.dispose();
@@ -55,13 +56,13 @@ export async function evaluatePolicy(policyDir: string, referenceDir: string, pr
 async function evaluateOnOrt(policyDir: string, referenceDir: string, prompts: readonly string[], score: (text: string) => number, options: EvaluateOptions): Promise<PolicyEvaluation> {
   const policy = loadCheckpoint(policyDir);
   const reference = loadCheckpoint(referenceDir);
-  const lm = (c: Checkpoint): Weights => new Map([...parameterShapes(c.config).keys()].map((name) => [name, c.weights.get(name) as NamedTensor]));
+  const lm = (c: Checkpoint): Weights => new Map([...modelParameterShapes(c.config).keys()].map((name) => [name, c.weights.get(name) as NamedTensor]));
   const decode = (ids: readonly number[]): string => policy.tokenizer.decode(ids);
   const sampler = await OrtSampler.create({ config: policy.config, weights: lm(policy) });
   const p = await ortFrozenLogProbs(policy.config, lm(policy), options.temperature);
   const q = await ortFrozenLogProbs(reference.config, lm(reference), options.temperature);
   try {
-    const { rows, completions, rollout } = await sample(policy.tokenizer, policy.config.n_positions, (ids, o) => sampler.sample(ids, o, decode), prompts, options);
+    const { rows, completions, rollout } = await sample(policy.tokenizer, contextLength(policy.config), (ids, o) => sampler.sample(ids, o, decode), prompts, options);
     const all = allRows(rollout.B);
     const lp = await p.logp(rollout, all);
     const lq = await q.logp(rollout, all);

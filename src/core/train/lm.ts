@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { forward } from '../model/gpt2';
 import { crossEntropy } from '../model/ops';
 import type { TrainModel } from './stage';
+import { gpt2Only } from '../model/modelConfig';
 
 export interface LmRows {
   readonly B: number;
@@ -21,7 +22,7 @@ export interface LmRows {
 export function lmLoss(model: TrainModel, rows: LmRows): tf.Scalar {
   const { B, T, config } = { ...rows, config: model.config };
   const ids = tf.tensor2d(rows.ids, [B, T], 'int32');
-  const { logits } = forward(model.params, config, { ids });
+  const { logits } = forward(model.params, gpt2Only(config, 'The tfjs engine'), { ids });
   const flat = tf.reshape(logits as tf.Tensor3D, [B * T, config.vocab_size]) as tf.Tensor2D; // [B·T, V]
   const targets = tf.tensor1d(rows.targets, 'int32');
   return crossEntropy(flat, targets, rows.mask ? tf.tensor1d(rows.mask) : undefined);

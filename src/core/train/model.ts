@@ -7,11 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import { tfjs } from '../compute/tfjs';
-import { parameterShapes } from '../model/config';
 import type { GPT2Config } from '../model/config';
+import type { ModelConfig } from '../model/modelConfig';
+import { isLlama, modelParameterShapes, modelWidth } from '../model/modelConfig';
 import { UserError } from '../errors';
-import { headShapes, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
-import type { Checkpoint, HeadKind, Weights } from '../model/checkpoint';
+import { configForKind, headShapes, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
+import type { Checkpoint, HeadKind, SourceConfigs, Weights } from '../model/checkpoint';
+import type { WeightsLayout } from '../model/shards';
 import { initHeadWeights, initWeights } from '../model/init';
 import { readSafetensors, serializeSafetensors } from '../model/safetensors';
 import type { NamedTensor } from '../model/safetensors';
@@ -25,6 +27,9 @@ import type { TrainingSnapshot, TrainModel } from './stage';
 export interface LoadedModel extends TrainModel {
   readonly kind: HeadKind;
   readonly tokenizer: Tokenizer;
+  /** A Llama-family model's source folder: its weights layout (dtype, shards) and configs, to save the same way. */
+  readonly layout?: WeightsLayout;
+  readonly source?: SourceConfigs;
 }
 
 /**
@@ -32,22 +37,24 @@ export interface LoadedModel extends TrainModel {
  * fresh score head (the SFT → reward-model step); extra heads in the file are dropped.
  */
 export function modelFromCheckpoint(ckpt: Checkpoint, kind: HeadKind, seed = 0): LoadedModel {
-  return lazyModel(ckpt.config, kind, ckpt.tokenizer, plainWeights(ckpt, kind, seed));
+  const config = configForKind(ckpt.config, kind);
+  const model = lazyModel(config, kind, ckpt.tokenizer, plainWeights(ckpt, config, kind, seed));
+  return isLlama(config) ? { ...model, ...(ckpt.layout ? { layout: ckpt.layout } : {}), ...(ckpt.source ? { source: ckpt.source } : {}) } : model;
 }
 
 /**
  * The checkpoint's arrays for `kind` (a fresh head, model/init.ts's, when the file has none).
  * Its own function so that no closure of the model keeps the whole checkpoint alive.
  */
-function plainWeights(ckpt: Checkpoint, kind: HeadKind, seed: number): Weights {
+function plainWeights(ckpt: Checkpoint, config: ModelConfig, kind: HeadKind, seed: number): Weights {
   const plain: Weights = new Map();
   let missing = false;
-  for (const name of [...parameterShapes(ckpt.config).keys(), ...headShapes(kind, ckpt.config.n_embd).keys()]) {
+  for (const name of [...modelParameterShapes(config).keys(), ...headShapes(kind, modelWidth(config)).keys()]) {
     const w = ckpt.weights.get(name);
     if (w) plain.set(name, w);
     else missing = true;
   }
-  if (kind !== 'lm' && missing) for (const [name, w] of initHeadWeights(ckpt.config, kind, seed)) plain.set(name, w);
+  if (kind !== 'lm' && missing) for (const [name, w] of initHeadWeights(config, kind, seed)) plain.set(name, w);
   return plain;
 }
 
@@ -56,7 +63,7 @@ function plainWeights(ckpt: Checkpoint, kind: HeadKind, seed: number): Weights {
  * engine, which loads tfjs then): the ONNX Runtime engine takes them from `plain`, so the model is
  * never copied into tfjs, and tfjs is never loaded.
  */
-function lazyModel(config: GPT2Config, kind: HeadKind, tokenizer: Tokenizer, weights: Weights): LoadedModel {
+function lazyModel(config: ModelConfig, kind: HeadKind, tokenizer: Tokenizer, weights: Weights): LoadedModel {
   let plain: Weights | undefined = weights;
   let params: Record<string, tf.Variable> | undefined;
   return {
@@ -121,7 +128,7 @@ const OPTIMIZER_FILE = 'optimizer.safetensors';
  */
 export async function saveTrainingCheckpoint(dir: string, model: LoadedModel, optimizer: Optimizer | undefined, snapshot?: TrainingSnapshot, kind: HeadKind = model.kind): Promise<void> {
   const weights: Weights = snapshot ? new Map([...snapshot.weights].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }])) : weightsOf(model);
-  saveCheckpoint(dir, { config: model.config, kind, weights, tokenizer: model.tokenizer });
+  saveCheckpoint(dir, { config: model.config, kind, weights, tokenizer: model.tokenizer, ...(model.layout ? { layout: model.layout } : {}), ...(model.source ? { source: model.source } : {}) });
   if (!optimizer) return;
   const { step, slots } = snapshot ? snapshot.optimizer : await optimizer.state();
   const tensors = new Map<string, NamedTensor>([...slots].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));

@@ -7,7 +7,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { MetricName, MetricRecord } from '../../protocol/metrics';
 import type { StageName } from '../../protocol/stages';
-import type { GPT2Config } from '../model/config';
+import type { ModelConfig } from '../model/modelConfig';
 import type { OptimConfig } from './optim';
 
 export type StageEvent =
@@ -66,7 +66,7 @@ export interface ResumePoint {
 
 /** A model being trained: its config and trainable parameters keyed by HF names. */
 export interface TrainModel {
-  readonly config: GPT2Config;
+  readonly config: ModelConfig;
   /** tfjs variables by HF name (a model loaded from a checkpoint makes them on first use). */
   readonly params: Record<string, tf.Variable>;
   /**

@@ -8,6 +8,8 @@
  * stored, and a selection becomes a prompt only once its completions are sampled.
  */
 import { UserError } from '../../core/errors';
+import { contextLength } from '../../core/model/modelConfig';
+import { promptInputText } from '../../core/tokenizer/chat';
 import { DEFAULT_GENERATE } from '../../core/sample/generate';
 import type { GenerateConfig } from '../../core/sample/generate';
 import { DEFAULT_SAMPLING, promptRoom } from '../../core/sample/types';
@@ -39,12 +41,14 @@ export async function generateForRanking(project: Project, params: GenerateParam
   const policy = currentPolicy(project);
   progress(`loading ${policy.path}`);
   const model = await samplerFor(policy.path);
-  const room = promptRoom(model.config.n_positions, maxNewTokens);
-  const texts = selection === undefined ? chosen.map((p) => p.text) : [selection];
+  const context = contextLength(model.config);
+  const room = promptRoom(context, maxNewTokens);
+  // A chat prompt is the conversation through the model's template, as training reads it.
+  const texts = selection === undefined ? chosen.map((p) => promptInputText(p, model.tokenizer)) : [promptInputText({ text: selection }, model.tokenizer)];
   const encoded = texts.map((t) => model.tokenizer.encode(t));
   if (selection !== undefined && (encoded[0] as number[]).length > room) {
     throw new UserError(
-      `The selection is ${(encoded[0] as number[]).length} tokens; the model's context of ${model.config.n_positions} holds ${room} prompt tokens with room for ${maxNewTokens} new ones. ` +
+      `The selection is ${(encoded[0] as number[]).length} tokens; the model's context of ${context} holds ${room} prompt tokens with room for ${maxNewTokens} new ones. ` +
         'Select less text (the end of it is what the model continues). Nothing was stored.',
     );
   }
@@ -63,6 +67,7 @@ export async function generateForRanking(project: Project, params: GenerateParam
       topP: config.topP,
       maxNewTokens,
       eosTokenId: model.tokenizer.eosTokenId,
+      stopTokenIds: model.tokenizer.stopTokenIds,
       stopStrings: config.stopStrings,
       seed: config.seed * 1000 + j,
     };

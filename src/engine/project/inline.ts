@@ -8,6 +8,7 @@
  * training unless project.json settings.includeImplicit is on (store/pairs.ts).
  */
 import { UserError } from '../../core/errors';
+import { contextLength } from '../../core/model/modelConfig';
 import { newEventId } from '../../core/store/ids';
 import { inlineRefusal } from '../../protocol/inlineScope';
 import type { Project } from '../../core/store/project';
@@ -43,7 +44,7 @@ export async function completeInline(project: Project, file: string, text: strin
   const model = await samplerFor(policy.path);
   signal.throwIfAborted();
   // Keep the end of the text: the model's context holds n_positions tokens, prompt included.
-  const room = Math.max(1, model.config.n_positions - maxNewTokens);
+  const room = Math.max(1, contextLength(model.config) - maxNewTokens);
   const ids = model.tokenizer.encode(text.slice(-MAX_PROMPT_CHARS)).slice(-room);
   const prompt = model.tokenizer.decode(ids);
   const temperatures = Array.from({ length: n }, (_, i) => TEMPERATURES[i % TEMPERATURES.length] as number);
@@ -51,7 +52,16 @@ export async function completeInline(project: Project, file: string, text: strin
   for (const [i, temperature] of temperatures.entries()) {
     const [c] = await model.sampler.sample(
       [ids],
-      { ...DEFAULT_SAMPLING, temperature, topP: 0.95, maxNewTokens, eosTokenId: model.tokenizer.eosTokenId, stopStrings: ['\n'], seed: (Date.now() + i) % 1_000_000_007 },
+      {
+        ...DEFAULT_SAMPLING,
+        temperature,
+        topP: 0.95,
+        maxNewTokens,
+        eosTokenId: model.tokenizer.eosTokenId,
+        stopTokenIds: model.tokenizer.stopTokenIds,
+        stopStrings: ['\n'],
+        seed: (Date.now() + i) % 1_000_000_007,
+      },
       (t) => model.tokenizer.decode(t),
       signal,
     );

@@ -4,6 +4,7 @@
  * tokenizer.json only (no weights), so importing prompts stays quick.
  */
 import { loadModelConfig } from '../../core/model/checkpoint';
+import { contextLength } from '../../core/model/modelConfig';
 import { DEFAULT_GENERATE } from '../../core/sample/generate';
 import { promptRoom } from '../../core/sample/types';
 import type { Project } from '../../core/store/project';
@@ -24,5 +25,5 @@ export function promptFit(project: Project): PromptFit | undefined {
   if (!policy) return undefined;
   const config = loadModelConfig(policy.path);
   const tokenizer = loadTokenizer(policy.path);
-  return { room: promptRoom(config.n_positions, DEFAULT_GENERATE.maxNewTokens), nPositions: config.n_positions, length: (text) => tokenizer.encode(text).length };
+  return { room: promptRoom(contextLength(config), DEFAULT_GENERATE.maxNewTokens), nPositions: contextLength(config), length: (text) => tokenizer.encode(text).length };
 }

@@ -3,10 +3,10 @@
  * than a short completion, and the inline completion provider asks often. A folder whose
  * weights file changed (a retrained checkpoint written in place) gets a fresh sampler.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint } from '../../core/model/checkpoint';
-import type { GPT2Config } from '../../core/model/config';
+import type { ModelConfig } from '../../core/model/modelConfig';
+import { weightFileNames } from '../../core/model/shards';
 import { OrtSampler } from '../../core/sample/ortSampler';
 import type { Tokenizer } from '../../core/tokenizer/tokenizer';
 import { UserError } from '../../core/errors';
@@ -14,7 +14,7 @@ import { fileStamp } from '../../core/store/fsx';
 
 export interface CachedModel {
   readonly dir: string;
-  readonly config: GPT2Config;
+  readonly config: ModelConfig;
   readonly tokenizer: Tokenizer;
   readonly sampler: OrtSampler;
 }
@@ -30,8 +30,9 @@ const cache = new Map<string, Entry>();
 
 /** The identity of a model folder's weights file (fileStamp), or 'missing'. */
 function weightsStamp(dir: string): string {
-  const file = path.join(dir, 'model.safetensors');
-  return fs.existsSync(file) ? fileStamp(file) : 'missing';
+  // model.safetensors, or the index and its shards.
+  const files = weightFileNames(dir);
+  return files.length > 0 ? files.map((f) => fileStamp(path.join(dir, f))).join('|') : 'missing';
 }
 
 export async function samplerFor(dir: string): Promise<CachedModel> {

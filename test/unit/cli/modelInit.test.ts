@@ -8,6 +8,7 @@ import { runCli } from '../../../src/cli/main';
 import { loadCheckpoint } from '../../../src/core/model/checkpoint';
 import { Project } from '../../../src/core/store/project';
 import { capture } from '../core/train/cliHelpers';
+import { contextLength, layerCount, modelWidth } from '../../../src/core/model/modelConfig';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-model-init-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -24,7 +25,7 @@ test('model init writes a loadable folder; the seed decides the weights; bad inp
   assert.equal((await init('c', '--seed', '7')).code, 0);
   const [a, b, c] = ['a', 'b', 'c'].map((m) => loadCheckpoint(path.join(dir, m)));
   assert.equal(a!.kind, 'lm');
-  assert.deepEqual([a!.config.n_layer, a!.config.n_embd, a!.config.n_positions, a!.config.vocab_size], [2, 32, 24, 260]);
+  assert.deepEqual([layerCount(a!.config), modelWidth(a!.config), contextLength(a!.config), a!.config.vocab_size], [2, 32, 24, 260]);
   assert.equal(a!.tokenizer.vocabSize, 257);
   const h = (ck: typeof a, name: string): Float32Array => ck!.weights.get(name)!.data;
   assert.deepEqual(h(a, 'h.0.attn.c_attn.weight'), h(b, 'h.0.attn.c_attn.weight'));

@@ -15,6 +15,7 @@ import { weightsOf } from '../../../src/core/train/model';
 import { runCli } from '../../../src/cli/main';
 import type { CliIo } from '../../../src/cli/command';
 import { capture as captureIn, writeConfig as writeConfigIn } from '../core/train/cliHelpers';
+import { modelWidth } from '../../../src/core/model/modelConfig';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const small = { ...TINY_CONFIG, n_embd: 32, n_head: 2, n_layer: 1, n_positions: 48 };
@@ -103,7 +104,7 @@ test('a SIGKILLed run resumes from its last checkpoint at the right step', async
   assert.equal(metrics[metrics.length - 1]!.step, 60);
   assert.ok(metrics.every((m) => m.stage === 'sft'));
   const final = loadCheckpoint(path.join(dir, '.rlhf', 'runs', 'kill-test', 'checkpoints', 'sft', 'final'));
-  assert.equal(final.config.n_embd, 32);
+  assert.equal(modelWidth(final.config), 32);
   // rlhf runs --json points at it.
   const r = capture();
   assert.equal(await runCli(['runs', '--json'], r.io), 0);

@@ -8,9 +8,10 @@
  * uses every physical core unless `threads` says otherwise (ONNX Runtime's default).
  */
 import type * as Ort from 'onnxruntime-node';
-import type { GPT2Config } from '../../model/config';
-import { parameterShapes } from '../../model/config';
-import { buildLmTrainGraph, buildRewardTrainGraph, gradName } from '../../onnx/gptGraph';
+import type { ModelConfig } from '../../model/modelConfig';
+import { modelParameterShapes, modelWidth } from '../../model/modelConfig';
+import { gradName } from '../../onnx/gptGraph';
+import { buildLmLossGraph, buildRewardLossGraph } from '../../onnx/modelGraphs';
 import type { RewardBatch } from '../data/batches';
 import type { LmRows } from '../lm';
 import type { OptimConfig } from '../optim';
@@ -48,14 +49,14 @@ export interface TrainerGraphs {
   readonly build: Readonly<Record<string, () => Uint8Array>> & { readonly train: () => Uint8Array };
 }
 
-const lmGraphs = (config: GPT2Config): TrainerGraphs => ({
-  shapes: parameterShapes(config),
-  build: { train: () => buildLmTrainGraph(config), loss: () => buildLmTrainGraph(config, { gradients: false }) },
+const lmGraphs = (config: ModelConfig): TrainerGraphs => ({
+  shapes: modelParameterShapes(config),
+  build: { train: () => buildLmLossGraph(config), loss: () => buildLmLossGraph(config, { gradients: false }) },
 });
 
-const rewardGraphs = (config: GPT2Config): TrainerGraphs => ({
-  shapes: new Map([...parameterShapes(config), ['score.weight', [1, config.n_embd]]]),
-  build: { train: () => buildRewardTrainGraph(config), loss: () => buildRewardTrainGraph(config, { gradients: false }) },
+const rewardGraphs = (config: ModelConfig): TrainerGraphs => ({
+  shapes: new Map([...modelParameterShapes(config), ['score.weight', [1, modelWidth(config)]]]),
+  build: { train: () => buildRewardLossGraph(config), loss: () => buildRewardLossGraph(config, { gradients: false }) },
 });
 
 export class OrtTrainer {
@@ -67,7 +68,7 @@ export class OrtTrainer {
     readonly ort: typeof Ort,
     private readonly graphs: TrainerGraphs,
     private readonly sessionOptions: Ort.InferenceSession.SessionOptions,
-    readonly config: GPT2Config,
+    readonly config: ModelConfig,
     /** The live parameters, by HF name (the optimizer updates them in place). */
     readonly params: Map<string, ParamBuffer>,
     /** Where each run writes the gradients (reused every step). */
@@ -80,17 +81,17 @@ export class OrtTrainer {
    * A language-model trainer over copies of `weights` (HF names; every parameter of the config),
    * or parameters that `weights(name, into)` writes straight into the trainer's memory.
    */
-  static lm(config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
+  static lm(config: ModelConfig, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
     return OrtTrainer.create(lmGraphs(config), config, weights, options);
   }
 
   /** A reward-model trainer: the config's parameters and `score.weight` [1, C]. */
-  static reward(config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
+  static reward(config: ModelConfig, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
     return OrtTrainer.create(rewardGraphs(config), config, weights, options);
   }
 
   /** A trainer of any graphs over `graphs.shapes`; the training session is made (and checked) now. */
-  static async create(graphs: TrainerGraphs, config: GPT2Config, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
+  static async create(graphs: TrainerGraphs, config: ModelConfig, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
     const ort = await import('onnxruntime-node');
     ort.env.logLevel = 'fatal';
     const shapes = graphs.shapes;

@@ -5,15 +5,15 @@
  * (policy log-probs, entropies, values; reference log-probs) through them.
  */
 import type * as Ort from 'onnxruntime-node';
-import type { GPT2Config } from '../../model/config';
 import type { Weights } from '../../model/checkpoint';
-import { parameterShapes } from '../../model/config';
 import { buildFrozenStatsGraph, buildRewardScoreGraph } from '../../onnx/policyGraphs';
 import { FrozenSession, int64Tensor } from '../ort/session';
 import type { OrtTrainer } from '../ort/trainer';
 import { takeParam } from '../stage';
 import type { TrainModel } from '../stage';
 import type { Rollout, RolloutScoring, Scorer, TokenArrays } from './rollout';
+import type { ModelConfig } from '../../model/modelConfig';
+import { contextLength, modelParameterShapes } from '../../model/modelConfig';
 
 type OrtModule = typeof Ort;
 
@@ -91,7 +91,7 @@ async function chunked<K extends string>(
 
 /** A frozen model's response-token log-probs at `temperature` on ONNX Runtime (its weights initializers). */
 export async function ortFrozenLogProbs(
-  config: GPT2Config,
+  config: ModelConfig,
   weights: Weights,
   temperature: number,
   logitsBudget = LOGITS_BUDGET,
@@ -117,7 +117,7 @@ export async function ortRolloutScoring(
   logitsBudget = LOGITS_BUDGET,
 ): Promise<RolloutScoring & { release(): Promise<void> }> {
   const ref = reference
-    ? await ortFrozenLogProbs(reference.config, takeWeights(reference, parameterShapes(reference.config).keys()), temperature, logitsBudget)
+    ? await ortFrozenLogProbs(reference.config, takeWeights(reference, modelParameterShapes(reference.config).keys()), temperature, logitsBudget)
     : { logp: () => Promise.reject(new Error('no reference model: this run has no reference pass (β = 0)')), release: async () => undefined };
   const ort = trainer.ort;
   return {
@@ -137,14 +137,14 @@ export async function ortRolloutScoring(
  * Its tfjs tensors are freed once the session holds its weights.
  */
 export async function ortRewardModelScorer(rm: TrainModel, eos: number | null): Promise<Scorer & { release(): Promise<void> }> {
-  const config: GPT2Config = rm.config;
-  const session = await FrozenSession.create(buildRewardScoreGraph(config, takeWeights(rm, [...parameterShapes(config).keys(), 'score.weight'])));
+  const config: ModelConfig = rm.config;
+  const session = await FrozenSession.create(buildRewardScoreGraph(config, takeWeights(rm, [...modelParameterShapes(config).keys(), 'score.weight'])));
   const ort = session.ort;
   const scorer = async (_prompts: readonly string[], _responses: readonly string[], r: Rollout): Promise<number[]> => {
     const T = r.P + r.R + 1;
     // Prompts are fitted to the context before sampling; should a row still be too long, the
     // reward model reads its last n_positions tokens (the response and the EOS).
-    const keep = Math.min(T, config.n_positions);
+    const keep = Math.min(T, contextLength(config));
     const ids = new Int32Array(r.B * keep).fill(eos ?? 0);
     const mask = new Float32Array(r.B * keep);
     const last: number[] = [];

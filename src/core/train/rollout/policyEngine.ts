@@ -7,7 +7,6 @@
  */
 import type { StageName } from '../../../protocol/stages';
 import type { Weights } from '../../model/checkpoint';
-import { parameterShapes } from '../../model/config';
 import type { PolicyGraphs } from '../../onnx/policyGraphs';
 import { stageEngine } from '../engine';
 import type { StageEngine } from '../engine';
@@ -16,6 +15,7 @@ import type { StageEvent, TrainModel } from '../stage';
 import { ortRolloutScoring } from './ortPolicy';
 import type { RolloutScoring } from './rollout';
 import { lmWeights } from './samplers';
+import { modelParameterShapes } from '../../model/modelConfig';
 
 export interface PolicyEngine {
   readonly engine: StageEngine;
@@ -39,7 +39,7 @@ export async function policyEngine(stage: StageName, policy: TrainModel, referen
     await engine.release();
     throw err;
   }
-  const lmNames = [...parameterShapes(policy.config).keys()];
+  const lmNames = [...modelParameterShapes(policy.config).keys()];
   return {
     engine,
     scoring,

@@ -88,6 +88,8 @@ export interface RolloutData {
   readonly prompts: readonly PromptItem[];
   readonly decode: (ids: readonly number[]) => string;
   readonly eos: number | null;
+  /** Further tokens that end a completion (the tokenizer's stopTokenIds: end-of-turn, the configs' eos lists). */
+  readonly stops?: readonly number[];
   readonly pad: number;
 }
 

@@ -2,17 +2,17 @@
  * What PPO and RLOO plug in: the ORT sampler kept in step with the training policy, and a scorer
  * of the text (the reward-model scorers: ortPolicy.ts, and tfjs/rollout.ts on the tfjs engine).
  */
-import { parameterShapes } from '../../model/config';
 import type { Weights } from '../../model/checkpoint';
 import { OrtSampler } from '../../sample/ortSampler';
 import type { RolloutSampler, Scorer } from './rollout';
 import type { TrainModel } from '../stage';
+import { modelParameterShapes } from '../../model/modelConfig';
 
 /** The policy's LM weights only (no value head), as the ONNX graph wants them (the tfjs engine's policy). */
 export function lmWeights(model: TrainModel): Weights {
   const out: Weights = new Map();
   const plain = model.plain?.();
-  for (const name of parameterShapes(model.config).keys()) {
+  for (const name of modelParameterShapes(model.config).keys()) {
     const w = plain?.get(name);
     if (w) {
       out.set(name, { shape: [...w.shape], data: w.data });

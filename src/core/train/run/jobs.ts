@@ -43,6 +43,9 @@ import { ortRolloutSampler, textScorer } from '../rollout/samplers';
 import { ortRewardModelScorer } from '../rollout/ortPolicy';
 import { trainingEngine } from '../engine';
 import { afinnScore } from '../labeler';
+import { contextLength } from '../../model/modelConfig';
+import { promptInputText } from '../../tokenizer/chat';
+import type { PromptLike } from '../../tokenizer/chat';
 
 /** Pretraining from `model` (or from fresh weights of `architecture`) on a corpus. */
 export function pretrainJob(project: Project, runId: string, config: PretrainConfig, corpus: string, model?: string, architecture: GPT2Config = TINY_CONFIG): StageJob {
@@ -245,7 +248,7 @@ async function* withPolicyContext(
   rollout: { readonly stage: StageName; readonly maxNewTokens: number },
   loop: (ctx: PolicyContext) => AsyncGenerator<StageEvent>,
 ): AsyncGenerator<StageEvent> {
-  const texts = options.prompts ?? project.prompts.list().map((p) => p.text);
+  const texts = promptRecords(project, options.prompts);
   if (texts.length === 0) throw new UserError(`No prompts to train on in ${project.paths.dir}: import some with \`rlhf import prompts FILE\`.`);
   const tokenizer = policy.tokenizer;
   const reference = loadModel(options.reference ?? options.model, 'lm');
@@ -270,7 +273,7 @@ async function* withPolicyContext(
       } else scorer = (await import('../tfjs/rollout')).rewardModelScorer(rm, tokenizer.eosTokenId);
     }
     // The reward model reads prompt + response + EOS.
-    const context = Math.min(policy.config.n_positions, reference.config.n_positions, rm ? rm.config.n_positions - 1 : Infinity);
+    const context = Math.min(contextLength(policy.config), contextLength(reference.config), rm ? contextLength(rm.config) - 1 : Infinity);
     const fitted = fitPrompts(rollout.stage, texts, tokenizer, context, rollout.maxNewTokens);
     if (fitted.note) yield { type: 'log', message: fitted.note };
     const data = fitted.data;
@@ -289,17 +292,28 @@ async function* withPolicyContext(
  * models involved), leaving room for `maxNewTokens`; a longer prompt keeps its end, and `note`
  * says how many were cut.
  */
-function fitPrompts(stage: StageName, texts: readonly string[], tokenizer: Tokenizer, context: number, maxNewTokens: number): { data: RolloutData; note?: string } {
+/** The prompts a policy stage samples: the given texts, else every prompt of the project (chat prompts with their messages). */
+function promptRecords(project: Project, texts: readonly string[] | undefined): PromptLike[] {
+  return texts ? texts.map((text) => ({ text })) : project.prompts.list();
+}
+
+function fitPrompts(stage: StageName, prompts: readonly PromptLike[], tokenizer: Tokenizer, context: number, maxNewTokens: number): { data: RolloutData; note?: string } {
   if (maxNewTokens >= context) {
     throw new UserError(`${stage}: maxNewTokens ${maxNewTokens} leaves no room for a prompt in the model's context of ${context} tokens; lower maxNewTokens in the config.`);
   }
   const room = promptRoom(context, maxNewTokens);
-  const encoded = texts.map((text) => ({ text, ids: tokenizer.encode(text) }));
+  // What the model reads: a chat prompt through the template, as SFT and the reward model read it.
+  // That text is also the prompt scorers and reward functions get (a reward model encodes it back).
+  const encoded = prompts.map((p) => {
+    const text = promptInputText(p, tokenizer);
+    return { text, ids: tokenizer.encode(text) };
+  });
   const cut = encoded.filter((p) => p.ids.length > room).length;
   const data: RolloutData = {
     prompts: encoded.map((p) => ({ text: p.text, ids: fitPrompt(p.ids, room) })),
     decode: (ids) => tokenizer.decode(ids),
     eos: tokenizer.eosTokenId,
+    stops: tokenizer.stopTokenIds,
     pad: tokenizer.eosTokenId ?? 0,
   };
   if (cut === 0) return { data };
@@ -361,7 +375,7 @@ async function* withGrpoContext(
   config: GrpoConfig,
   loop: (ctx: GrpoContext) => AsyncGenerator<StageEvent>,
 ): AsyncGenerator<StageEvent> {
-  const texts = options.prompts ?? project.prompts.list().map((p) => p.text);
+  const texts = promptRecords(project, options.prompts);
   if (texts.length === 0) throw new UserError(`No prompts to train on in ${project.paths.dir}: import some with \`rlhf import prompts FILE\`.`);
   const tokenizer = policy.tokenizer;
   const rewardModels: LoadedModel[] = [];
@@ -383,7 +397,7 @@ async function* withGrpoContext(
     rewards = await loadRewardFunctions(options.rewards ?? [{ type: 'rewardModel' }], { workspaceRoot: options.workspaceRoot, trusted: options.trusted, rewardModel });
     if (config.beta > 0) reference = loadModel(options.reference ?? options.model, 'lm');
     // Each reward model reads prompt + response + EOS.
-    const context = Math.min(policy.config.n_positions, reference?.config.n_positions ?? Infinity, ...rewardModels.map((rm) => rm.config.n_positions - 1));
+    const context = Math.min(contextLength(policy.config), reference ? contextLength(reference.config) : Infinity, ...rewardModels.map((rm) => contextLength(rm.config) - 1));
     const fitted = fitPrompts('grpo', texts, tokenizer, context, config.maxNewTokens);
     if (fitted.note) yield { type: 'log', message: fitted.note };
     sampler = await ortRolloutSampler(policy, fitted.data.decode);

@@ -28,6 +28,7 @@ import { batchRandom, sampleBatch } from '../data/batches';
 import { chunk } from './sft';
 import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, StepResult, TrainModel } from '../stage';
+import { contextLength } from '../../model/modelConfig';
 
 export interface DpoConfig extends LoopConfig {
   /** Longest prompt+completion in tokens (≤ n_positions); batchSize counts pairs (2 sequences each). */
@@ -264,7 +265,7 @@ function ortDpoOps(engine: StageEngine, trainer: OrtTrainer, config: DpoConfig, 
 }
 
 export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer: Optimizer, data: DpoData, config: DpoConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
-  if (config.maxLen > policy.config.n_positions) throw new UserError(`dpo: maxLen ${config.maxLen} exceeds the model's n_positions ${policy.config.n_positions}; lower maxLen in the config.`);
+  if (config.maxLen > contextLength(policy.config)) throw new UserError(`dpo: maxLen ${config.maxLen} exceeds the model's context ${contextLength(policy.config)}; lower maxLen in the config.`);
   if (reference.config.vocab_size !== policy.config.vocab_size) throw new Error('dpo: the reference model has a different vocabulary from the policy');
   if (!(config.beta > 0)) throw new Error(`dpo: beta must be > 0, got ${config.beta}`);
   if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 0.5)) throw new Error(`dpo: labelSmoothing must be in [0, 0.5), got ${config.labelSmoothing}`);

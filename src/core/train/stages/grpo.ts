@@ -284,7 +284,15 @@ export async function* grpo(
 
       // 1. G consecutive rows per prompt: group g is rows gG … gG + G − 1.
       const rows = pickPrompts(data.prompts, config.promptsPerIteration, random).flatMap((p) => Array.from({ length: G }, () => p as GrpoPrompt));
-      const sampling = { ...DEFAULT_SAMPLING, temperature: config.temperature, topP: config.topP, maxNewTokens: config.maxNewTokens, eosTokenId: data.eos, seed: config.seed * 100_003 + iteration };
+      const sampling = {
+        ...DEFAULT_SAMPLING,
+        temperature: config.temperature,
+        topP: config.topP,
+        maxNewTokens: config.maxNewTokens,
+        eosTokenId: data.eos,
+        ...(data.stops ? { stopTokenIds: data.stops } : {}),
+        seed: config.seed * 100_003 + iteration,
+      };
       // Steps 1–4 leave the weights as the last iteration left them: a cancel there keeps them.
       let batch: Collected;
       try {

@@ -188,6 +188,7 @@ export async function* ppo(
           topP: config.topP,
           maxNewTokens: config.maxNewTokens,
           eosTokenId: data.eos,
+          ...(data.stops ? { stopTokenIds: data.stops } : {}),
           seed: config.seed * 100_003 + iteration,
         },
         true,

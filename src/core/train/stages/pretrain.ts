@@ -10,6 +10,7 @@ import { engineLoop, lmEngine } from '../engine';
 import type { LmRows } from '../lm';
 import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, TrainModel } from '../stage';
+import { contextLength } from '../../model/modelConfig';
 
 export interface PretrainConfig extends LoopConfig {
   /** Tokens per training window (≤ n_positions). */
@@ -36,7 +37,7 @@ export interface PretrainData {
 
 export async function* pretrain(model: TrainModel, optimizer: Optimizer, data: PretrainData, config: PretrainConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
   const { blockSize, batchSize } = config;
-  if (blockSize > model.config.n_positions) throw new UserError(`pretrain: blockSize ${blockSize} exceeds the model's n_positions ${model.config.n_positions}; lower blockSize in the config.`);
+  if (blockSize > contextLength(model.config)) throw new UserError(`pretrain: blockSize ${blockSize} exceeds the model's context ${contextLength(model.config)}; lower blockSize in the config.`);
   // Fixed eval windows (same every evaluation, so eval loss curves are comparable).
   const evalRows: LmRows[] = [];
   if (data.eval && data.eval.length > blockSize + 1) {

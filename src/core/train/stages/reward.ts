@@ -16,6 +16,7 @@ import type { RankedGroup, RewardBatch } from '../data/batches';
 import { chunk } from './sft';
 import { due, hasParam, metrics } from '../stage';
 import type { LoopConfig, StageEvent, StepResult, TrainModel } from '../stage';
+import { contextLength } from '../../model/modelConfig';
 
 export interface RewardConfig extends LoopConfig {
   /** Longest prompt+completion in tokens (≤ n_positions). */
@@ -63,7 +64,7 @@ function ortRewardOps(engine: StageEngine, trainer: OrtTrainer, data: RewardData
 
 export async function* reward(model: TrainModel, optimizer: Optimizer, data: RewardData, config: RewardConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
   if (!hasParam(model, 'score.weight')) throw new Error("reward: the model has no 'score.weight' head (add one with initHead(config, 'reward'))");
-  if (config.maxLen > model.config.n_positions) throw new UserError(`reward: maxLen ${config.maxLen} exceeds the model's n_positions ${model.config.n_positions}; lower maxLen in the config.`);
+  if (config.maxLen > contextLength(model.config)) throw new UserError(`reward: maxLen ${config.maxLen} exceeds the model's context ${contextLength(model.config)}; lower maxLen in the config.`);
   const train = data.train.filter((g) => g.pairs.length > 0);
   if (train.length === 0) throw new Error('reward: no ranked pairs to train on (rank some completions first; ties and skips give no pairs)');
   const engine = await stageEngine('reward', model, optimizer, 'reward');

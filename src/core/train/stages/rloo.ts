@@ -109,6 +109,7 @@ export async function* rloo(
           temperature: config.temperature,
           maxNewTokens: config.maxNewTokens,
           eosTokenId: data.eos,
+          ...(data.stops ? { stopTokenIds: data.stops } : {}),
           seed: config.seed * 100_003 + iteration,
         },
         false,

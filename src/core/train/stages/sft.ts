@@ -10,6 +10,7 @@ import type { SftExample } from '../data/batches';
 import { engineLoop, lmEngine } from '../engine';
 import { due, metrics } from '../stage';
 import type { LoopConfig, StageEvent, TrainModel } from '../stage';
+import { contextLength } from '../../model/modelConfig';
 
 export interface SftConfig extends LoopConfig {
   /** Longest row in tokens (prompt end + response), ≤ n_positions. */
@@ -34,7 +35,7 @@ export interface SftData {
 }
 
 export async function* sft(model: TrainModel, optimizer: Optimizer, data: SftData, config: SftConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
-  if (config.maxLen > model.config.n_positions) throw new UserError(`sft: maxLen ${config.maxLen} exceeds the model's n_positions ${model.config.n_positions}; lower maxLen in the config.`);
+  if (config.maxLen > contextLength(model.config)) throw new UserError(`sft: maxLen ${config.maxLen} exceeds the model's context ${contextLength(model.config)}; lower maxLen in the config.`);
   if (data.train.length === 0) throw new Error('sft: no training examples');
   const evalRows = chunk(data.eval, config.batchSize).map((examples) => sftBatch(examples, config.maxLen, data.pad));
   const engine = await lmEngine('sft', model, optimizer);

@@ -10,6 +10,7 @@ import type { TrainModel } from '../stage';
 import { dpoBatch, referenceOf } from '../stages/dpo';
 import type { DpoBatch, DpoConfig, DpoOps, DpoPair, ScoredPair } from '../stages/dpo';
 import { chunk } from '../stages/sft';
+import { gpt2Only } from '../../model/modelConfig';
 
 /** The DPO stage's step and evaluation on the tfjs engine. */
 export function tfjsDpoOps(engine: StageEngine, policy: TrainModel, config: DpoConfig, pad: number): DpoOps {
@@ -28,7 +29,7 @@ export function completionLogProbs(model: TrainModel, batch: DpoBatch): tf.Tenso
   const S = 2 * batch.B;
   const ids = tf.tensor2d(batch.ids, [S, batch.T], 'int32');
   // Right padding: causal attention already keeps real tokens from seeing the pads after them.
-  const lp = sequenceLogProbs(model.params, model.config, ids); // [2B, T-1]
+  const lp = sequenceLogProbs(model.params, gpt2Only(model.config, 'The tfjs engine'), ids); // [2B, T-1]
   return tf.sum(tf.mul(lp, tf.tensor2d(batch.mask, [S, batch.T - 1])), -1) as tf.Tensor1D; // [2B]
 }
 

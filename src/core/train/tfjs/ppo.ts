@@ -10,6 +10,7 @@ import type { Rollout } from '../rollout/rollout';
 import type { TrainModel } from '../stage';
 import type { PpoArrays, PpoConfig } from '../stages/ppo';
 import { responseStats } from './rollout';
+import { gpt2Only } from '../../model/modelConfig';
 
 /** Clipped surrogate per token: max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε)). */
 export function clippedSurrogate(logp: tf.Tensor, oldLogp: tf.Tensor, adv: tf.Tensor, clip: number): { loss: tf.Tensor; ratio: tf.Tensor } {
@@ -42,7 +43,7 @@ export function ppoMinibatchLoss(
   const R = rollout.R;
   const pick = (src: Float32Array): tf.Tensor2D => tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(src.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
   const mask = pick(rollout.responseMask);
-  const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, true);
+  const s = responseStats(policy.params, gpt2Only(policy.config, 'The tfjs engine'), rollout, mb, config.temperature, true);
   const { loss: pg, ratio } = clippedSurrogate(s.logprobs, pick(arrays.oldLogp), pick(arrays.advantages), config.clipRange);
   const vf = clippedValueLoss(s.values as tf.Tensor, pick(arrays.oldValues), pick(arrays.returns), config.clipRangeValue);
   const n = tf.maximum(tf.sum(mask), 1);

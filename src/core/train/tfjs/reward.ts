@@ -12,6 +12,7 @@ import type { StageEngine } from '../engine';
 import type { TrainModel } from '../stage';
 import { chunk } from '../stages/sft';
 import type { RewardConfig, RewardData, RewardOps } from '../stages/reward';
+import { gpt2Only } from '../../model/modelConfig';
 
 /** The reward stage's step and evaluation on the tfjs engine. */
 export function tfjsRewardOps(engine: StageEngine, model: TrainModel, data: RewardData, config: RewardConfig): RewardOps {
@@ -38,7 +39,7 @@ export function scoreBatch(model: TrainModel, batch: RewardBatch): tf.Tensor1D {
   const ids = tf.tensor2d(batch.ids, [batch.S, batch.T], 'int32');
   const mask = tf.tensor2d(batch.mask, [batch.S, batch.T]);
   // Right padding: causal attention already keeps real tokens from seeing the pads after them.
-  const { hidden } = forward(model.params, model.config, { ids, logits: false });
+  const { hidden } = forward(model.params, gpt2Only(model.config, 'The tfjs engine'), { ids, logits: false });
   return rewardHead(model.params, hidden, mask);
 }
 

@@ -5,6 +5,7 @@ import type { TrainModel } from '../stage';
 import type { RlooConfig } from '../stages/rloo';
 import { clippedSurrogate } from './ppo';
 import { responseStats } from './rollout';
+import { gpt2Only } from '../../model/modelConfig';
 
 /**
  * RLOO's loss on the minibatch `mb` of a rollout (tfjs): the sequence-level clipped surrogate of
@@ -19,7 +20,7 @@ export function rlooMinibatchLoss(
   config: Pick<RlooConfig, 'temperature' | 'clipRange'>,
 ): { loss: tf.Scalar; extras: Record<string, tf.Scalar> } {
   const R = rollout.R;
-  const s = responseStats(policy.params, policy.config, rollout, mb, config.temperature, false);
+  const s = responseStats(policy.params, gpt2Only(policy.config, 'The tfjs engine'), rollout, mb, config.temperature, false);
   const mask = tf.tensor2d(Float32Array.from(mb.flatMap((row) => Array.from(rollout.responseMask.subarray(row * R, (row + 1) * R)))), [mb.length, R]);
   const seqLogp = tf.sum(tf.mul(s.logprobs, mask), 1); // [mb]
   const old = tf.tensor1d(mb.map((row) => oldSeqLogp[row] as number));

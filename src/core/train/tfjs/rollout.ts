@@ -12,6 +12,7 @@ import { matMul } from '../../model/ops';
 import { allRows } from '../rollout/rollout';
 import type { Rollout, RolloutScoring, Scorer } from '../rollout/rollout';
 import type { TrainModel } from '../stage';
+import { contextLength, gpt2Only } from '../../model/modelConfig';
 
 export interface TokenStats {
   /** [B, R] log π(token) at the rollout temperature. */
@@ -58,8 +59,8 @@ export function responseStats(params: Params, config: GPT2Config, r: Rollout, ro
 export function sequenceKl(policy: TrainModel, reference: TrainModel, r: Rollout, temperature: number): number[] {
   return tf.tidy(() => {
     const all = allRows(r.B);
-    const p = responseStats(policy.params, policy.config, r, all, temperature, false).logprobs;
-    const q = responseStats(reference.params, reference.config, r, all, temperature, false).logprobs;
+    const p = responseStats(policy.params, gpt2Only(policy.config, 'The tfjs engine'), r, all, temperature, false).logprobs;
+    const q = responseStats(reference.params, gpt2Only(reference.config, 'The tfjs engine'), r, all, temperature, false).logprobs;
     return Array.from(tf.sum(tf.mul(tf.sub(p, q), tf.tensor2d(r.responseMask, [r.B, r.R])), 1).dataSync());
   });
 }
@@ -69,10 +70,10 @@ export function tfjsRolloutScoring(policy: TrainModel, reference: TrainModel, te
   return {
     policy: async (r, rows, withValues) =>
       tf.tidy(() => {
-        const s = responseStats(policy.params, policy.config, r, rows, temperature, withValues);
+        const s = responseStats(policy.params, gpt2Only(policy.config, 'The tfjs engine'), r, rows, temperature, withValues);
         return { logp: s.logprobs.dataSync() as Float32Array, entropy: s.entropy.dataSync() as Float32Array, ...(s.values ? { values: s.values.dataSync() as Float32Array } : {}) };
       }),
-    reference: async (r, rows) => tf.tidy(() => responseStats(reference.params, reference.config, r, rows, temperature, false).logprobs.dataSync() as Float32Array),
+    reference: async (r, rows) => tf.tidy(() => responseStats(reference.params, gpt2Only(reference.config, 'The tfjs engine'), r, rows, temperature, false).logprobs.dataSync() as Float32Array),
   };
 }
 
@@ -98,10 +99,10 @@ export function rewardModelScorer(rm: TrainModel, eos: number | null): Scorer {
       }
       // Prompts are fitted to the context before sampling (run/jobs.ts); should a row still be too
       // long, the reward model reads its last n_positions tokens (the response and the EOS).
-      const keep = Math.min(T, rm.config.n_positions);
+      const keep = Math.min(T, contextLength(rm.config));
       const idsT = tf.slice(tf.tensor2d(ids, [r.B, T], 'int32'), [0, T - keep], [r.B, keep]) as tf.Tensor2D;
       const maskT = tf.slice(tf.tensor2d(mask, [r.B, T]), [0, T - keep], [r.B, keep]) as tf.Tensor2D;
-      const { hidden } = forward(rm.params, rm.config, { ids: idsT, attentionMask: maskT, logits: false });
+      const { hidden } = forward(rm.params, gpt2Only(rm.config, 'The tfjs engine'), { ids: idsT, attentionMask: maskT, logits: false });
       return Array.from(rewardHead(rm.params, hidden, maskT).dataSync());
     });
 }

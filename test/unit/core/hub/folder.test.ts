@@ -25,7 +25,12 @@ test('a folder without config.json is refused; another architecture or missing w
   const llama = inspectModelFolder(dir);
   assert.equal(llama.supported, false);
   assert.deepEqual([llama.modelType, llama.architectures, llama.sizeBytes, llama.files], ['llama', ['LlamaForCausalLM'], 10 + fs.statSync(path.join(dir, 'config.json')).size, 2]);
-  assert.match(llama.problem ?? '', /model_type is "llama"/);
+  // A Llama folder is one the workbench runs: what it lacks here is the tokenizer.
+  assert.match(llama.problem ?? '', /has no tokenizer\.json/);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'mistral', architectures: ['MistralForCausalLM'] }));
+  const mistral = inspectModelFolder(dir);
+  assert.equal(mistral.supported, false);
+  assert.match(mistral.problem ?? '', /architecture MistralForCausalLM is not supported\. Supported: .*Qwen3ForCausalLM/);
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2' }));
   fs.rmSync(path.join(dir, 'model.safetensors'));
   assert.match(inspectModelFolder(dir).problem ?? '', /no model\.safetensors/);

@@ -23,6 +23,7 @@ import type { StageEvent, TrainModel } from '../../../../../src/core/train/stage
 import { runCli } from '../../../../../src/cli/main';
 import type { CliIo } from '../../../../../src/cli/command';
 import { capture as captureIn, writeConfig as writeConfigIn } from '../cliHelpers';
+import { modelWidth } from '../../../../../src/core/model/modelConfig';
 
 const small: GPT2Config = { ...TINY_CONFIG, n_embd: 32, n_head: 2, n_layer: 1, n_positions: 48 };
 const enc = (s: string): number[] => [...Buffer.from(s, 'utf8')];
@@ -283,7 +284,7 @@ test('rlhf train dpo trains on the project rankings, writes the final policy, fr
   const runDir = path.join(dir, '.rlhf', 'runs', 'dpo-test');
   const final = loadCheckpoint(path.join(runDir, 'checkpoints', 'dpo', 'final'));
   assert.equal(final.kind, 'lm');
-  assert.equal(final.config.n_embd, 32);
+  assert.equal(modelWidth(final.config), 32);
   const lines = fs
     .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
     .trim()

@@ -38,8 +38,9 @@ export interface LoadedModel extends TrainModel {
  */
 export function modelFromCheckpoint(ckpt: Checkpoint, kind: HeadKind, seed = 0): LoadedModel {
   const config = configForKind(ckpt.config, kind);
-  const model = lazyModel(config, kind, ckpt.tokenizer, plainWeights(ckpt, config, kind, seed));
-  return isLlama(config) ? { ...model, ...(ckpt.layout ? { layout: ckpt.layout } : {}), ...(ckpt.source ? { source: ckpt.source } : {}) } : model;
+  // A Llama-family model saves as its source folder stored it (GPT-2 checkpoints keep today's one F32 file).
+  const source = isLlama(config) ? { ...(ckpt.layout ? { layout: ckpt.layout } : {}), ...(ckpt.source ? { source: ckpt.source } : {}) } : {};
+  return lazyModel(config, kind, ckpt.tokenizer, plainWeights(ckpt, config, kind, seed), source);
 }
 
 /**
@@ -63,13 +64,14 @@ function plainWeights(ckpt: Checkpoint, config: ModelConfig, kind: HeadKind, see
  * engine, which loads tfjs then): the ONNX Runtime engine takes them from `plain`, so the model is
  * never copied into tfjs, and tfjs is never loaded.
  */
-function lazyModel(config: ModelConfig, kind: HeadKind, tokenizer: Tokenizer, weights: Weights): LoadedModel {
+function lazyModel(config: ModelConfig, kind: HeadKind, tokenizer: Tokenizer, weights: Weights, source: Pick<LoadedModel, 'layout' | 'source'> = {}): LoadedModel {
   let plain: Weights | undefined = weights;
   let params: Record<string, tf.Variable> | undefined;
   return {
     config,
     kind,
     tokenizer,
+    ...source,
     get params(): Record<string, tf.Variable> {
       if (!params) {
         const core = tfjs();

@@ -11,6 +11,10 @@ export interface ModelView {
   readonly path: string;
   /** 'run <id>' for a run's final checkpoint, 'project.json' for a configured folder. */
   readonly from: string;
+  /** The transformers class config.json names (e.g. Qwen2ForCausalLM); absent when the folder cannot be read. */
+  readonly architecture?: string;
+  /** Parameters of the transformer (heads excluded), from config.json. */
+  readonly parameters?: number;
 }
 
 export interface RunView {

@@ -15,8 +15,8 @@ const overview: ProjectOverview = {
   name: 'aligned',
   models: {
     base: { path: '/ext/models/tiny-default', from: 'project.json' },
-    sft: { path: '/home/me/aligned/.rlhf/runs/sft-1/checkpoints/sft/final', from: 'run sft-1' },
-    policy: { path: '/home/me/aligned/.rlhf/runs/sft-1/checkpoints/sft/final', from: 'run sft-1' },
+    sft: { path: '/home/me/aligned/.rlhf/runs/sft-1/checkpoints/sft/final', from: 'run sft-1', architecture: 'Qwen2ForCausalLM', parameters: 494_032_768 },
+    policy: { path: '/home/me/aligned/.rlhf/runs/sft-1/checkpoints/sft/final', from: 'run sft-1', architecture: 'Qwen2ForCausalLM', parameters: 494_032_768 },
   },
   prompts: 64,
   batches: 12,
@@ -71,7 +71,10 @@ test('the project at a glance: models, counts, next step, stage buttons and run 
     await host.waitFor((m) => m.type === 'ready');
     assert.equal(await host.page.getByTestId('count-unranked').textContent(), '3');
     assert.equal(await host.page.getByTestId('count-implicit').textContent(), '2 (not used in training)');
-    assert.equal(await host.page.getByTestId('model-policy').textContent(), 'sft (run sft-1)');
+    // The architecture and size after the name, when config.json says them; a model without them shows its name alone.
+    assert.equal(await host.page.getByTestId('model-policy').textContent(), 'sft (run sft-1) · Qwen2ForCausalLM · 494 M');
+    assert.equal(await host.page.getByTestId('model-policy-about').textContent(), ' · Qwen2ForCausalLM · 494 M');
+    assert.equal(await host.page.getByTestId('model-base-about').count(), 0);
     assert.equal(await host.page.getByTestId('model-policy').getAttribute('title'), overview.models.policy?.path);
     assert.equal(await host.page.getByTestId('model-base').textContent(), 'tiny-default (project.json)');
     assert.equal(await host.page.getByTestId('count-ranked').textContent(), '9 (1 skipped)');

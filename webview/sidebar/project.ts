@@ -76,16 +76,21 @@ function openProject(
   live: LiveRun | undefined,
 ): (Node | string)[] {
   const dl = el('dl', { 'data-testid': 'project-overview' });
-  const item = (k: string, v: string, id: string, title = ''): void => {
-    dl.append(el('dt', {}, k), el('dd', { 'data-testid': id, ...(title ? { title } : {}) }, v));
+  const item = (k: string, v: string | (Node | string)[], id: string, title = ''): void => {
+    dl.append(el('dt', {}, k), el('dd', { 'data-testid': id, ...(title ? { title } : {}) }, ...(typeof v === 'string' ? [v] : v)));
   };
-  // Names, with the full path on hover.
-  const model = (m: { path: string; from: string } | undefined): string => (m ? `${modelName(m.path)} (${m.from})` : '—');
+  // Names, with the full path on hover; the architecture and size after, when config.json says them.
+  const model = (m: ProjectOverview['models']['base'], id: string): string | (Node | string)[] => {
+    if (!m) return '—';
+    const name = `${modelName(m.path)} (${m.from})`;
+    const about = [m.architecture, m.parameters === undefined ? undefined : formatParameters(m.parameters)].filter((s) => s !== undefined);
+    return about.length ? [name, el('span', { class: 'muted', 'data-testid': `${id}-about` }, ` · ${about.join(' · ')}`)] : name;
+  };
   item('Project', o.name ?? shortPath(o.workspace), 'project-name', o.workspace);
-  item('Base', model(o.models.base), 'model-base', o.models.base?.path);
-  item('SFT', model(o.models.sft), 'model-sft', o.models.sft?.path);
-  item('Reward', model(o.models.reward), 'model-reward', o.models.reward?.path);
-  item('Policy', model(o.models.policy), 'model-policy', o.models.policy?.path);
+  item('Base', model(o.models.base, 'model-base'), 'model-base', o.models.base?.path);
+  item('SFT', model(o.models.sft, 'model-sft'), 'model-sft', o.models.sft?.path);
+  item('Reward', model(o.models.reward, 'model-reward'), 'model-reward', o.models.reward?.path);
+  item('Policy', model(o.models.policy, 'model-policy'), 'model-policy', o.models.policy?.path);
   item('Prompts', String(o.prompts), 'count-prompts');
   item('Ranked', o.skipped ? `${o.ranked} (${o.skipped} skipped)` : String(o.ranked), 'count-ranked');
   item('Unranked', String(o.unranked), 'count-unranked');
@@ -145,6 +150,13 @@ function openProject(
 }
 
 /** A model folder's name: the stage of a run's checkpoint (…/checkpoints/<stage>/final), else the folder's name. */
+/** A parameter count as model cards write it: 494 M, 1.2 B, 85 K. */
+function formatParameters(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} B`;
+  if (n >= 1e6) return `${Math.round(n / 1e6)} M`;
+  return `${Math.round(n / 1e3)} K`;
+}
+
 function modelName(p: string): string {
   const parts = p.split(/[\\/]/).filter((s) => s !== '');
   const at = parts.lastIndexOf('checkpoints');

@@ -46,12 +46,6 @@ export function eosIds(c: ModelConfig): number[] {
 /** The token an empty prompt conditions on: bos, else the first eos, else 0. */
 export const startTokenId = (c: ModelConfig): number => c.bos_token_id ?? eosIds(c)[0] ?? 0;
 
-/** The architecture in words, as the sidebar and `rlhf model info` name it. */
-export function describeSize(c: ModelConfig): string {
-  const n = parameterCount(c);
-  return n >= 1e9 ? `${(n / 1e9).toFixed(1)} B` : n >= 1e6 ? `${Math.round(n / 1e6)} M` : `${Math.round(n / 1e3)} K`;
-}
-
 /** GPT-2's config, or a UserError naming `what` runs on GPT-2 only (the tfjs engine). */
 export function gpt2Only(c: ModelConfig, what: string): GPT2Config {
   if (isLlama(c)) throw new UserError(`${what} runs GPT-2 models only; this is a ${c.architecture} model. Use the ONNX Runtime engine (engine: "ort").`);

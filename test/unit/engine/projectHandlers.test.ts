@@ -13,6 +13,8 @@ import { createHandlers } from '../../../src/engine/handlers';
 import type { HandlerContext } from '../../../src/engine/handlers';
 import { isUserError } from '../../../src/core/errors';
 import { Project } from '../../../src/core/store/project';
+import { loadModelConfig } from '../../../src/core/model/checkpoint';
+import { parameterCount } from '../../../src/core/model/modelConfig';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const MODEL = path.join(ROOT, 'models', 'tiny-default');
@@ -34,7 +36,8 @@ test('overview without a project, then the demo project is created with its prom
   assert.ok(created.prompts > 0);
   assert.equal(created.prompts, (await Project.open(ws)).prompts.list().length);
   assert.equal(created.models.base?.path, MODEL);
-  assert.deepEqual(created.models.policy, { path: MODEL, from: 'project.json' });
+  // With its class and size from config.json, as the sidebar shows them.
+  assert.deepEqual(created.models.policy, { path: MODEL, from: 'project.json', architecture: 'GPT2LMHeadModel', parameters: parameterCount(loadModelConfig(MODEL)) });
   assert.equal(created.unranked, 0);
   await assert.rejects(h['project.create']({ workspace: ws }, ctx), (e) => isUserError(e) && /already holds a project/.test(e.message));
 });

@@ -24,6 +24,7 @@ import type { NamedTensor } from '../model/safetensors';
 import type { TrainerGraphs } from '../train/ort/trainer';
 import type { Tape } from './autodiff';
 import { familyModelGraph } from './modelGraphs';
+import type { ParamOptions } from './lora';
 
 export interface DpoLossSettings {
   /** β: the implicit reward's scale. */
@@ -45,8 +46,8 @@ function completionLogProbs(t: Tape, config: ModelConfig, hidden: string, wte: s
 }
 
 /** The DPO training graph (`gradients`: loss, statistics and gradients) or the loss alone (evaluation). */
-function buildDpoGraph(config: ModelConfig, settings: DpoLossSettings, gradients: boolean): Uint8Array {
-  const { t, p, hidden, lmHead, gradients: withGradients } = familyModelGraph(config, ['seqs', 'seq']);
+function buildDpoGraph(config: ModelConfig, settings: DpoLossSettings, gradients: boolean, params: ParamOptions = {}): Uint8Array {
+  const { t, p, hidden, lmHead, gradients: withGradients } = familyModelGraph(config, ['seqs', 'seq'], params);
   const g = t.g;
   const policy = completionLogProbs(t, config, hidden, p(lmHead));
   const reference = g.input('reference_logps', 'float', ['seqs']);
@@ -76,7 +77,7 @@ function buildDpoGraph(config: ModelConfig, settings: DpoLossSettings, gradients
 export function buildDpoGraphs(config: ModelConfig, settings: DpoLossSettings): TrainerGraphs {
   return {
     shapes: modelParameterShapes(config),
-    build: { train: () => buildDpoGraph(config, settings, true), loss: () => buildDpoGraph(config, settings, false) },
+    build: { train: (params) => buildDpoGraph(config, settings, true, params), loss: (params) => buildDpoGraph(config, settings, false, params) },
   };
 }
 

@@ -265,8 +265,8 @@ export function buildLmTrainGraph(config: GPT2Config, options: TrainGraphOptions
  *            token), winners / losers [P] int64, pair_weight [P], margin [] float
  *   outputs  loss, accuracy, margin_mean, chosen, rejected (means over pairs)
  */
-export function buildRewardTrainGraph(config: GPT2Config, options: { gradients?: boolean } = {}): Uint8Array {
-  const m = modelGraph(config, ['seqs', 'seq'], { extra: new Map([['score.weight', [1, config.n_embd]]]) });
+export function buildRewardTrainGraph(config: GPT2Config, options: TrainGraphOptions = {}): Uint8Array {
+  const m = modelGraph(config, ['seqs', 'seq'], { extra: new Map([['score.weight', [1, config.n_embd]]]), ...loraOptions(options) });
   const name = options.gradients === false ? 'gpt2_reward_loss' : 'gpt2_reward_train';
   return rewardTrainGraph(m, name, `GPT-2 reward model pairwise loss (${config.n_layer} layers, width ${config.n_embd})`, options.gradients !== false);
 }

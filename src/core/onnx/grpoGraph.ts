@@ -22,6 +22,7 @@
 import type { ModelConfig } from '../model/modelConfig';
 import { familyOf, layerCount, modelParameterShapes, modelWidth } from '../model/modelConfig';
 import { familyModelGraph } from './modelGraphs';
+import type { ParamOptions } from './lora';
 import type { PolicyGraphs } from './policyGraphs';
 import { outputs, responseTokens, statsGraph } from './policyGraphs';
 
@@ -42,8 +43,8 @@ export interface GrpoGraphConfig {
 }
 
 export function buildGrpoGraphs(config: ModelConfig, hp: GrpoGraphConfig): PolicyGraphs {
-  const train = (): Uint8Array => {
-    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true });
+  const train = (params: ParamOptions = {}): Uint8Array => {
+    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true, ...params });
     const { t } = m;
     const { g, mask, logp } = responseTokens(m, config, hp.temperature, false); // [n, R]
     const oldLogp = g.input('old_logp', 'float', ['rows', 'response']);
@@ -93,5 +94,5 @@ export function buildGrpoGraphs(config: ModelConfig, hp: GrpoGraphConfig): Polic
     m.gradients(loss);
     return g.model(`${familyOf(config)}_grpo_train`, `GRPO minibatch loss (${hp.lossAggregation}) and gradients (${layerCount(config)} layers, width ${modelWidth(config)})`);
   };
-  return { shapes: modelParameterShapes(config), build: { train, stats: () => statsGraph(config, hp.temperature, { values: false }) } };
+  return { shapes: modelParameterShapes(config), build: { train, stats: (params) => statsGraph(config, hp.temperature, { values: false, ...(params ? { params } : {}) }) } };
 }

@@ -6,8 +6,8 @@
 import type { ModelConfig } from '../model/modelConfig';
 import { isLlama } from '../model/modelConfig';
 import type { NamedTensor } from '../model/safetensors';
-import type { GraphOptions, ModelGraph, ModelGraphOptions } from './gptGraph';
-import { buildGptGraph, buildLmTrainGraph, buildRewardTrainGraph, modelGraph, rewardTrainGraph } from './gptGraph';
+import type { GraphOptions, ModelGraph, ModelGraphOptions, TrainGraphOptions } from './gptGraph';
+import { buildGptGraph, loraOptions, buildLmTrainGraph, buildRewardTrainGraph, modelGraph, rewardTrainGraph } from './gptGraph';
 import { buildLlamaGraph, buildLlamaLmTrainGraph, llamaModelGraph } from './llamaGraph';
 
 /** The model over input_ids (parameters as inputs, or fixed weights), for training and scoring graphs. */
@@ -21,7 +21,7 @@ export function buildInferenceGraph(config: ModelConfig, weights: ReadonlyMap<st
 }
 
 /** The LM loss (SFT, pretraining) with or without gradients. */
-export function buildLmLossGraph(config: ModelConfig, options: { gradients?: boolean } = {}): Uint8Array {
+export function buildLmLossGraph(config: ModelConfig, options: TrainGraphOptions = {}): Uint8Array {
   return isLlama(config) ? buildLlamaLmTrainGraph(config, options) : buildLmTrainGraph(config, options);
 }
 
@@ -29,9 +29,9 @@ export function buildLmLossGraph(config: ModelConfig, options: { gradients?: boo
  * The reward model's pairwise loss: GPT2ForSequenceClassification's, or the Llama family's
  * XForSequenceClassification (`score.weight` [1, C], no bias, read at the last real token).
  */
-export function buildRewardLossGraph(config: ModelConfig, options: { gradients?: boolean } = {}): Uint8Array {
+export function buildRewardLossGraph(config: ModelConfig, options: TrainGraphOptions = {}): Uint8Array {
   if (!isLlama(config)) return buildRewardTrainGraph(config, options);
-  const m = llamaModelGraph(config, ['seqs', 'seq'], { extra: new Map([['score.weight', [1, config.hidden_size]]]) });
+  const m = llamaModelGraph(config, ['seqs', 'seq'], { extra: new Map([['score.weight', [1, config.hidden_size]]]), ...loraOptions(options) });
   const train = options.gradients !== false;
   const what = `${config.architecture} reward model pairwise loss (${config.num_hidden_layers} layers, width ${config.hidden_size})`;
   return rewardTrainGraph(m, `${config.architecture}_reward_${train ? 'train' : 'loss'}`, what, train);

@@ -23,6 +23,7 @@ import { familyOf, layerCount, modelParameterShapes, modelWidth } from '../model
 import type { NamedTensor } from '../model/safetensors';
 import type { ModelGraph } from './gptGraph';
 import { familyModelGraph } from './modelGraphs';
+import type { ParamOptions } from './lora';
 
 /** TRL's value head: v_head.summary.weight [1, C] and .bias [1]. */
 export const valueHeadShapes = (config: ModelConfig): Map<string, readonly number[]> =>
@@ -34,7 +35,8 @@ export const valueHeadShapes = (config: ModelConfig): Map<string, readonly numbe
 /** The graphs a policy trainer runs (OrtTrainer's TrainerGraphs). */
 export interface PolicyGraphs {
   readonly shapes: ReadonlyMap<string, readonly number[]>;
-  readonly build: { readonly train: () => Uint8Array; readonly stats: () => Uint8Array };
+  /** Each graph given how it takes the model's parameters (LoRA, or every weight a frozen input: lora.ts). */
+  readonly build: { readonly train: (params?: ParamOptions) => Uint8Array; readonly stats: (params?: ParamOptions) => Uint8Array };
 }
 
 export interface PpoGraphConfig {
@@ -67,8 +69,13 @@ export function responseTokens(m: ModelGraph, config: ModelConfig, temperature: 
 }
 
 /** The stats graph: logp, entropy (and values) [n, R] without gradients. */
-export function statsGraph(config: ModelConfig, temperature: number, options: { values: boolean; weights?: ReadonlyMap<string, NamedTensor> }): Uint8Array {
-  const m = familyModelGraph(config, ['rows', 'seq'], { masked: true, ...(options.values ? { extra: valueHeadShapes(config) } : {}), ...(options.weights ? { weights: options.weights } : {}) });
+export function statsGraph(config: ModelConfig, temperature: number, options: { values: boolean; weights?: ReadonlyMap<string, NamedTensor>; params?: ParamOptions }): Uint8Array {
+  const m = familyModelGraph(config, ['rows', 'seq'], {
+    masked: true,
+    ...(options.values ? { extra: valueHeadShapes(config) } : {}),
+    ...(options.weights ? { weights: options.weights } : {}),
+    ...options.params,
+  });
   const r = responseTokens(m, config, temperature, options.values);
   r.g.output(r.logp, 'logp', 'float', ['rows', 'response']);
   r.g.output(r.entropy, 'entropy', 'float', ['rows', 'response']);
@@ -83,8 +90,8 @@ export function outputs(m: ModelGraph, values: Record<string, string>): void {
 
 export function buildPpoGraphs(config: ModelConfig, hp: PpoGraphConfig): PolicyGraphs {
   const shapes = new Map([...modelParameterShapes(config), ...valueHeadShapes(config)]);
-  const train = (): Uint8Array => {
-    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true, extra: valueHeadShapes(config) });
+  const train = (params: ParamOptions = {}): Uint8Array => {
+    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true, extra: valueHeadShapes(config), ...params });
     const { t } = m;
     const { g, mask, logp, entropy, values } = responseTokens(m, config, hp.temperature, true);
     const input = (name: string): string => g.input(name, 'float', ['rows', 'response']);
@@ -124,12 +131,12 @@ export function buildPpoGraphs(config: ModelConfig, hp: PpoGraphConfig): PolicyG
     m.gradients(loss);
     return g.model(`${familyOf(config)}_ppo_train`, `PPO minibatch loss and gradients (${layerCount(config)} layers, width ${modelWidth(config)})`);
   };
-  return { shapes, build: { train, stats: () => statsGraph(config, hp.temperature, { values: true }) } };
+  return { shapes, build: { train, stats: (params) => statsGraph(config, hp.temperature, { values: true, ...(params ? { params } : {}) }) } };
 }
 
 export function buildRlooGraphs(config: ModelConfig, hp: RlooGraphConfig): PolicyGraphs {
-  const train = (): Uint8Array => {
-    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true });
+  const train = (params: ParamOptions = {}): Uint8Array => {
+    const m = familyModelGraph(config, ['rows', 'seq'], { masked: true, ...params });
     const { t } = m;
     const { g, mask, logp } = responseTokens(m, config, hp.temperature, false);
     const old = g.input('old_seq_logp', 'float', ['rows']);
@@ -149,7 +156,7 @@ export function buildRlooGraphs(config: ModelConfig, hp: RlooGraphConfig): Polic
     m.gradients(loss);
     return g.model(`${familyOf(config)}_rloo_train`, `RLOO minibatch loss and gradients (${layerCount(config)} layers, width ${modelWidth(config)})`);
   };
-  return { shapes: modelParameterShapes(config), build: { train, stats: () => statsGraph(config, hp.temperature, { values: false }) } };
+  return { shapes: modelParameterShapes(config), build: { train, stats: (params) => statsGraph(config, hp.temperature, { values: false, ...(params ? { params } : {}) }) } };
 }
 
 /** A frozen model's response-token log-probs and entropies (the reference), its weights as initializers. */

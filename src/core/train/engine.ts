@@ -18,6 +18,8 @@ import type { LossAndGrads, TrainerGraphs } from './ort/trainer';
 import { configureOrtDevice, resolveOrtDevice } from './ort/device';
 import type { OrtDeviceSettings } from './ort/device';
 import { disposeParams, due, NonFiniteError, takeParam } from './stage';
+import { loraEngineStart } from './loraRun';
+import { UserError } from '../errors';
 import type { LoopConfig, StageEvent, StepResult, TrainingSnapshot, TrainModel } from './stage';
 
 export type TrainingEngineName = 'ort' | 'tfjs';
@@ -84,13 +86,19 @@ export interface StageEngine {
  * TrainerGraphs over the model's parameters (the policy stages' graphs, with their heads).
  */
 export async function stageEngine(stage: StageName, model: TrainModel, optimizer: Optimizer, objective: 'lm' | 'reward' | TrainerGraphs): Promise<StageEngine> {
-  if (engineName === 'tfjs') return (await import('./tfjs/engine')).tfjsStageEngine(stage, model, optimizer);
+  if (engineName === 'tfjs') {
+    if (model.lora) throw new UserError(`${stage}: LoRA trains on the ONNX Runtime engine only; choose it (--engine ort) or remove "lora" from the config.`);
+    return (await import('./tfjs/engine')).tfjsStageEngine(stage, model, optimizer);
+  }
   const { device, threads } = await resolveOrtDevice();
   // Each parameter moves into the trainer's arena, taken from the model (its plain arrays, or a
   // tfjs variable freed at once): at gpt2 size the model is never held twice. Then the AdamW
   // moments move the same way.
-  const weights = (name: string, into: Float32Array): void => into.set(takeParam(model, name).data);
-  const options = { provider: device, threads };
+  // With LoRA the base weights stay the model's arrays (fed by reference), and the adapter starts
+  // from the model's (resume) or fresh.
+  const start = model.lora ? loraEngineStart(model, model.lora, stage) : undefined;
+  const weights = (name: string, into: Float32Array): void => into.set(start ? start.initial(name) : takeParam(model, name).data);
+  const options = { provider: device, threads, ...(start ? { lora: start.lora } : {}) };
   const trainer =
     objective === 'lm'
       ? await OrtTrainer.lm(model.config, weights, options)
@@ -120,7 +128,7 @@ export async function stageEngine(stage: StageName, model: TrainModel, optimizer
     tfjsStep: () => {
       throw new Error('tfjsStep on the ONNX Runtime engine');
     },
-    snapshot: () => ({ weights: trainer.params, optimizer: adam.state(shapes) }),
+    snapshot: () => ({ weights: trainer.params, optimizer: adam.state(shapes), ...(trainer.lora ? { lora: trainer.lora } : {}) }),
     release: () => trainer.release(),
   };
 }

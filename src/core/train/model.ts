@@ -11,7 +11,7 @@ import type { GPT2Config } from '../model/config';
 import type { ModelConfig } from '../model/modelConfig';
 import { isLlama, modelParameterShapes, modelWidth } from '../model/modelConfig';
 import { UserError } from '../errors';
-import { configForKind, headShapes, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
+import { configForKind, headShapes, loadCheckpoint, saveCheckpoint, writeMasterWeights } from '../model/checkpoint';
 import type { Checkpoint, HeadKind, SourceConfigs, Weights } from '../model/checkpoint';
 import type { WeightsLayout } from '../model/shards';
 import { initHeadWeights, initWeights } from '../model/init';
@@ -132,7 +132,12 @@ export async function saveTrainingCheckpoint(dir: string, model: LoadedModel, op
   const weights: Weights = snapshot ? new Map([...snapshot.weights].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }])) : weightsOf(model);
   saveCheckpoint(dir, { config: model.config, kind, weights, tokenizer: model.tokenizer, ...(model.layout ? { layout: model.layout } : {}), ...(model.source ? { source: model.source } : {}) });
   if (!optimizer) return;
-  const { step, slots } = snapshot ? snapshot.optimizer : await optimizer.state();
+  writeMasterWeights(dir, weights, model.layout);
+  saveOptimizerState(dir, snapshot ? snapshot.optimizer : await optimizer.state());
+}
+
+/** `optimizer.safetensors` in `dir`: AdamW's step and moments (those of a LoRA run's adapter and heads only). */
+export function saveOptimizerState(dir: string, { step, slots }: TrainingSnapshot['optimizer']): void {
   const tensors = new Map<string, NamedTensor>([...slots].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
   writeFileAtomic(path.join(dir, OPTIMIZER_FILE), serializeSafetensors(tensors, { step: String(step), format: 'rlhf-workbench-adamw' }));
 }

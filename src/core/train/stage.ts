@@ -9,6 +9,8 @@ import type { MetricName, MetricRecord } from '../../protocol/metrics';
 import type { StageName } from '../../protocol/stages';
 import type { ModelConfig } from '../model/modelConfig';
 import type { OptimConfig } from './optim';
+import type { LoraRun } from './loraRun';
+import type { TrainerLora } from './ort/trainer';
 
 export type StageEvent =
   | { readonly type: 'metrics'; readonly record: MetricRecord }
@@ -30,6 +32,8 @@ export type StageEvent =
 export interface TrainingSnapshot {
   readonly weights: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
   readonly optimizer: { readonly step: number; readonly slots: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }> };
+  /** A LoRA run's plan and frozen base (then `weights` are the adapter's and the heads'). */
+  readonly lora?: TrainerLora;
 }
 
 export interface SampleLine {
@@ -74,6 +78,8 @@ export interface TrainModel {
    * checkpoint): the ONNX Runtime engine takes them from here, so the model is never copied into tfjs.
    */
   readonly plain?: () => Map<string, { readonly shape: readonly number[]; readonly data: Float32Array }> | undefined;
+  /** Set for a LoRA run (loraRun.ts): the engine trains an adapter over these weights, frozen. */
+  readonly lora?: LoraRun;
 }
 
 /**

@@ -19,6 +19,8 @@ import { ArrayAdamW } from './adamw';
 import type { ParamBuffer } from './adamw';
 import { createArena } from './arena';
 import { int64Tensor } from './session';
+import { loraShapes, withoutDropout } from '../../onnx/lora';
+import type { LoraPlan, ParamOptions } from '../../onnx/lora';
 import type { Arena } from './arena';
 
 export interface OrtEngineOptions {
@@ -26,6 +28,19 @@ export interface OrtEngineOptions {
   readonly threads?: number;
   /** Execution provider (default 'cpu'). */
   readonly provider?: string;
+  /** LoRA: train the adapter (and the heads) over frozen base weights. */
+  readonly lora?: TrainerLora;
+}
+
+/**
+ * LoRA's split of the parameters: the adapter's (onnx/lora.ts) and the heads are the trainer's
+ * parameters (arena, gradients, AdamW); the base weights stay where they are, in `base` (the
+ * loaded model's arrays, not copied), fed to every run by reference, with no gradient and no
+ * optimizer state.
+ */
+export interface TrainerLora {
+  readonly plan: LoraPlan;
+  readonly base: ReadonlyMap<string, ParamBuffer>;
 }
 
 export interface LossAndGrads {
@@ -46,17 +61,24 @@ export type InitialWeights = ReadonlyMap<string, ParamBuffer> | ((name: string, 
 export interface TrainerGraphs {
   /** Parameter shapes by HF name (the model's and its heads'). */
   readonly shapes: ReadonlyMap<string, readonly number[]>;
-  readonly build: Readonly<Record<string, () => Uint8Array>> & { readonly train: () => Uint8Array };
+  /** Each graph, given how it takes the model's parameters (a LoRA plan, or every weight a frozen input). */
+  readonly build: Readonly<Record<string, GraphBuild>> & { readonly train: GraphBuild };
 }
+
+/** A graph builder of a trainer: `params` says how the model graph takes its parameters (lora.ts). */
+export type GraphBuild = (params?: ParamOptions) => Uint8Array;
 
 const lmGraphs = (config: ModelConfig): TrainerGraphs => ({
   shapes: modelParameterShapes(config),
-  build: { train: () => buildLmLossGraph(config), loss: () => buildLmLossGraph(config, { gradients: false }) },
+  build: { train: ({ lora } = {}) => buildLmLossGraph(config, lora ? { lora } : {}), loss: ({ lora } = {}) => buildLmLossGraph(config, { gradients: false, ...(lora ? { lora } : {}) }) },
 });
 
 const rewardGraphs = (config: ModelConfig): TrainerGraphs => ({
   shapes: new Map([...modelParameterShapes(config), ['score.weight', [1, modelWidth(config)]]]),
-  build: { train: () => buildRewardLossGraph(config), loss: () => buildRewardLossGraph(config, { gradients: false }) },
+  build: {
+    train: ({ lora } = {}) => buildRewardLossGraph(config, lora ? { lora } : {}),
+    loss: ({ lora } = {}) => buildRewardLossGraph(config, { gradients: false, ...(lora ? { lora } : {}) }),
+  },
 });
 
 export class OrtTrainer {
@@ -75,6 +97,8 @@ export class OrtTrainer {
     private readonly grads: Map<string, Float32Array>,
     /** The memory all of them live in; the optimizer's state goes there too. */
     readonly arena: Arena,
+    /** LoRA: the plan and the frozen base weights (fed by reference, never updated). */
+    readonly lora: TrainerLora | undefined,
   ) {}
 
   /**
@@ -94,7 +118,7 @@ export class OrtTrainer {
   static async create(graphs: TrainerGraphs, config: ModelConfig, weights: InitialWeights, options: OrtEngineOptions = {}): Promise<OrtTrainer> {
     const ort = await import('onnxruntime-node');
     ort.env.logLevel = 'fatal';
-    const shapes = graphs.shapes;
+    const shapes = options.lora ? loraTrainable(graphs.shapes, options.lora) : graphs.shapes;
     const floats = [...shapes.values()].reduce((s, dims) => s + dims.reduce((a, b) => a * b, 1), 0);
     // Parameters, gradients, and the optimizer's m and v, all in one arena.
     const arena = createArena(4 * floats, 4 * shapes.size);
@@ -122,7 +146,7 @@ export class OrtTrainer {
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       logSeverityLevel: 3,
     };
-    const trainer = new OrtTrainer(ort, graphs, sessionOptions, config, params, grads, arena);
+    const trainer = new OrtTrainer(ort, graphs, sessionOptions, config, params, grads, arena, options.lora);
     await trainer.session('train');
     return trainer;
   }
@@ -185,13 +209,26 @@ export class OrtTrainer {
     const fetches: Record<string, Ort.Tensor | null> = { loss: null, grad_norm: null };
     for (const s of stats) fetches[s] = null;
     for (const [name, g] of this.grads) fetches[gradName(name)] = new this.ort.Tensor('float32', g, [...(this.params.get(name) as ParamBuffer).shape]);
-    const out = await (await this.session('train')).run(this.withParams(inputs), fetches);
+    const session = await this.session('train');
+    const out = await session.run(this.withParams(session, inputs), fetches);
     return { loss: out.loss?.data[0] as number, gradNorm: out.grad_norm?.data[0] as number, grads: this.grads, values: Object.fromEntries(stats.map((s) => [s, out[s]?.data[0] as number])) };
   }
 
   /** A run of another graph over the current parameters (no gradients): the `outputs` asked for. */
   async infer(graph: string, inputs: Record<string, Ort.Tensor>, outputs: readonly string[]): Promise<Record<string, Float32Array>> {
-    const out = await (await this.session(graph)).run(this.withParams(inputs), [...outputs]);
+    const session = await this.session(graph);
+    const out = await session.run(this.withParams(session, inputs), [...outputs]);
+    return Object.fromEntries(outputs.map((o) => [o, out[o]?.data as Float32Array]));
+  }
+
+  /**
+   * A run of `graph` over the LoRA base alone, adapters off (the heads as they are): PPO's and
+   * GRPO's reference, fed the same base buffers as training, so no second copy of the model.
+   */
+  async inferBase(graph: string, inputs: Record<string, Ort.Tensor>, outputs: readonly string[]): Promise<Record<string, Float32Array>> {
+    if (!this.lora) throw new Error('OrtTrainer.inferBase: not a LoRA trainer');
+    const session = await this.session(graph, true);
+    const out = await session.run(this.withParams(session, inputs), [...outputs]);
     return Object.fromEntries(outputs.map((o) => [o, out[o]?.data as Float32Array]));
   }
 
@@ -204,20 +241,27 @@ export class OrtTrainer {
     return Object.fromEntries(outputs.map((o) => [o, out[o]?.[0] as number]));
   }
 
-  private session(graph: string): Promise<Ort.InferenceSession> {
-    let s = this.sessions.get(graph);
+  /** `graph`'s session (`base`: every weight a frozen input, adapters off); with LoRA, dropout only in `train`. */
+  private session(graph: string, base = false): Promise<Ort.InferenceSession> {
+    const key = base ? `${graph}@base` : graph;
+    let s = this.sessions.get(key);
     if (!s) {
       const build = this.graphs.build[graph];
       if (!build) throw new Error(`OrtTrainer: no graph '${graph}'`);
-      s = this.ort.InferenceSession.create(build(), this.sessionOptions);
-      this.sessions.set(graph, s);
+      const plan = graph === 'train' ? this.lora?.plan : withoutDropout(this.lora?.plan);
+      s = this.ort.InferenceSession.create(build(base ? { frozenInputs: true } : plan ? { lora: plan } : {}), this.sessionOptions);
+      this.sessions.set(key, s);
     }
     return s;
   }
 
-  private withParams(inputs: Record<string, Ort.Tensor>): Record<string, Ort.Tensor> {
+  /** `inputs` and the parameters (and LoRA's frozen base) that `session` takes, each by reference. */
+  private withParams(session: Ort.InferenceSession, inputs: Record<string, Ort.Tensor>): Record<string, Ort.Tensor> {
     const feeds = { ...inputs };
-    for (const [name, p] of this.params) feeds[name] = new this.ort.Tensor('float32', p.data, [...p.shape]);
+    const wanted = new Set(session.inputNames);
+    for (const map of [this.params, this.lora?.base ?? new Map<string, ParamBuffer>()]) {
+      for (const [name, p] of map) if (wanted.has(name)) feeds[name] = new this.ort.Tensor('float32', p.data, [...p.shape]);
+    }
     return feeds;
   }
 
@@ -256,3 +300,15 @@ export class OrtTrainer {
 }
 
 const REWARD_STATS = ['accuracy', 'margin_mean', 'chosen', 'rejected'] as const;
+
+/** A LoRA trainer's parameters: the heads (what `shapes` has beyond the base) and the adapter; every base weight checked against `shapes`. */
+function loraTrainable(shapes: ReadonlyMap<string, readonly number[]>, lora: TrainerLora): Map<string, readonly number[]> {
+  const out = new Map<string, readonly number[]>();
+  for (const [name, shape] of shapes) {
+    const w = lora.base.get(name);
+    if (!w) out.set(name, shape);
+    else if (w.data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`OrtTrainer: base weight '${name}' has ${w.data.length} values, expected [${shape}]`);
+  }
+  for (const [name, shape] of loraShapes(lora.plan)) out.set(name, shape);
+  return out;
+}

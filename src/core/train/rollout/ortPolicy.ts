@@ -116,9 +116,13 @@ export async function ortRolloutScoring(
   temperature: number,
   logitsBudget = LOGITS_BUDGET,
 ): Promise<RolloutScoring & { release(): Promise<void> }> {
-  const ref = reference
-    ? await ortFrozenLogProbs(reference.config, takeWeights(reference, modelParameterShapes(reference.config).keys()), temperature, logitsBudget)
-    : { logp: () => Promise.reject(new Error('no reference model: this run has no reference pass (β = 0)')), release: async () => undefined };
+  // A LoRA policy without a reference model of its own: the base with adapters off, over the trainer's own base buffers.
+  const base = !reference && trainer.lora ? { logp: baseLogProbs(trainer, logitsBudget), release: async () => undefined } : undefined;
+  const ref = base
+    ? base
+    : reference
+      ? await ortFrozenLogProbs(reference.config, takeWeights(reference, modelParameterShapes(reference.config).keys()), temperature, logitsBudget)
+      : { logp: () => Promise.reject(new Error('no reference model: this run has no reference pass (β = 0)')), release: async () => undefined };
   const ort = trainer.ort;
   return {
     policy: async (r, rows, withValues): Promise<TokenArrays> => {
@@ -129,6 +133,13 @@ export async function ortRolloutScoring(
     reference: (r, rows) => ref.logp(r, rows),
     release: () => ref.release(),
   };
+}
+
+/** The response-token log-probs of a LoRA trainer's base, adapters off (its `stats` graph over the frozen base buffers). */
+function baseLogProbs(trainer: OrtTrainer, logitsBudget: number): (r: Rollout, rows: readonly number[]) => Promise<Float32Array> {
+  return async (r, rows) =>
+    (await chunked(r, rows, trainer.config.vocab_size, async (part) => ({ logp: (await trainer.inferBase('stats', rolloutFeeds(trainer.ort, r, part), ['logp'])).logp as Float32Array }), logitsBudget))
+      .logp;
 }
 
 /**

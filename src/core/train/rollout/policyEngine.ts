@@ -15,6 +15,7 @@ import type { StageEvent, TrainModel } from '../stage';
 import { ortRolloutScoring } from './ortPolicy';
 import type { RolloutScoring } from './rollout';
 import { lmWeights } from './samplers';
+import { mergedWeights } from '../loraRun';
 import { modelParameterShapes } from '../../model/modelConfig';
 
 export interface PolicyEngine {
@@ -45,6 +46,8 @@ export async function policyEngine(stage: StageName, policy: TrainModel, referen
     scoring,
     weights: () => {
       if (!trainer) return lmWeights(policy);
+      // LoRA: the base with the adapter merged (new arrays for the adapted weights only), for the sampler.
+      if (trainer.lora) return mergedWeights(trainer.lora, trainer.params);
       return new Map(
         lmNames.map((name) => {
           const p = trainer.params.get(name);

@@ -28,6 +28,7 @@ import type { GrpoConfig } from '../stages/grpo';
 import { GRPO_LOSS_AGGREGATIONS } from '../../onnx/grpoGraph';
 import { rewardsSchema } from '../../rewards/config';
 import type { DpoConfig } from '../stages/dpo';
+import type { LoraSettings } from '../../onnx/lora';
 
 const positiveInt = z.int().min(1);
 const optimSchema = z.strictObject({
@@ -42,6 +43,23 @@ const optimSchema = z.strictObject({
   maxGradNorm: z.number().min(0).optional(),
 });
 
+const loraSchema = z
+  .strictObject({
+    r: positiveInt.max(4096).describe('Rank of the adapter: A is [r, in], B is [out, r].'),
+    alpha: z.number().gt(0).max(1e6).describe('Scale: the adapter adds (alpha / r)·B·A to each targeted weight.'),
+    dropout: z.number().min(0).lt(1).optional().describe("Dropout on the adapter's input while training (default 0)."),
+    targetModules: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('Linear modules to adapt, as PEFT names them: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] (Llama, Qwen) or ["c_attn", "c_proj", "c_fc"] (GPT-2).'),
+  })
+  .describe("LoRA: train a low-rank adapter (and the reward or value head) while the model's weights stay frozen. Checkpoints are PEFT adapter folders; the stage's final folder is the merged model.");
+
+export type LoraFile = z.infer<typeof loraSchema>;
+
+/** A config file's `lora` as the engine takes it (dropout defaults to 0). */
+export const loraSettings = (f: LoraFile): LoraSettings => ({ r: f.r, alpha: f.alpha, dropout: f.dropout ?? 0, targetModules: f.targetModules });
+
 const loopFields = {
   /** Run id to create (or resume, when it exists). Default: a fresh `<stage>-<time>` id. */
   runId: z.string().regex(SAFE_ID, 'letters, digits, _ . - only (starting with a letter or digit, no ..)').optional(),
@@ -51,6 +69,7 @@ const loopFields = {
   checkpointEvery: z.int().min(0).optional(),
   seed: z.int().optional(),
   optim: optimSchema.optional(),
+  lora: loraSchema.optional(),
 };
 
 export const pretrainFileSchema = z.strictObject({
@@ -116,19 +135,19 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 export function pretrainConfig(f: Partial<PretrainFile>): PretrainConfig {
   const steps = f.steps ?? DEFAULT_PRETRAIN.steps;
-  const { runId: _r, model: _m, corpus: _c, optim: o, ...rest } = f;
+  const { runId: _r, lora: _lora, model: _m, corpus: _c, optim: o, ...rest } = f;
   return { ...DEFAULT_PRETRAIN, ...stripUndefined(rest), steps, optim: optim(DEFAULT_PRETRAIN.optim, o, steps) };
 }
 
 export function sftConfig(f: Partial<SftFile>): SftConfig {
   const steps = f.steps ?? DEFAULT_SFT.steps;
-  const { runId: _r, model: _m, data: _d, evalFraction: _e, optim: o, ...rest } = f;
+  const { runId: _r, lora: _lora, model: _m, data: _d, evalFraction: _e, optim: o, ...rest } = f;
   return { ...DEFAULT_SFT, ...stripUndefined(rest), steps, optim: optim(DEFAULT_SFT.optim, o, steps) };
 }
 
 export function rewardConfig(f: Partial<RewardFile>): RewardConfig {
   const steps = f.steps ?? DEFAULT_REWARD.steps;
-  const { runId: _r, model: _m, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
+  const { runId: _r, lora: _lora, model: _m, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
   return { ...DEFAULT_REWARD, ...stripUndefined(rest), steps, optim: optim(DEFAULT_REWARD.optim, o, steps) };
 }
 
@@ -147,7 +166,7 @@ export type DpoFile = z.infer<typeof dpoFileSchema>;
 
 export function dpoConfig(f: Partial<DpoFile>): DpoConfig {
   const steps = f.steps ?? DEFAULT_DPO.steps;
-  const { runId: _r, model: _m, reference: _ref, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
+  const { runId: _r, lora: _lora, model: _m, reference: _ref, evalFraction: _e, includeSimulated: _s, optim: o, ...rest } = f;
   return { ...DEFAULT_DPO, ...stripUndefined(rest), steps, optim: optim(DEFAULT_DPO.optim, o, steps) };
 }
 
@@ -167,6 +186,7 @@ const policyFields = {
   checkpointEvery: z.int().min(0).optional(),
   seed: z.int().optional(),
   optim: optimSchema.optional(),
+  lora: loraSchema.optional(),
 };
 
 export const ppoFileSchema = z.strictObject({
@@ -208,14 +228,14 @@ export type PpoFile = z.infer<typeof ppoFileSchema>;
 export type RlooFile = z.infer<typeof rlooFileSchema>;
 
 export function ppoConfig(f: Partial<PpoFile>): PpoConfig {
-  const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, ptxCorpus: _c, optim: o, ...rest } = f;
+  const { runId: _r, lora: _lora, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, ptxCorpus: _c, optim: o, ...rest } = f;
   const c = { ...DEFAULT_PPO, ...stripUndefined(rest) } as PpoConfig;
   if (c.ptxCoef > 0 && !f.ptxCorpus) throw new UserError('ptxCoef > 0 needs "ptxCorpus" (a text file or "builtin:moby-dick").');
   return { ...c, optim: optim(DEFAULT_PPO.optim, o, c.iterations * c.ppoEpochs * c.miniBatches) };
 }
 
 export function rlooConfig(f: Partial<RlooFile>): RlooConfig {
-  const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, optim: o, ...rest } = f;
+  const { runId: _r, lora: _lora, model: _m, reference: _ref, rewardModel: _rm, prompts: _p, optim: o, ...rest } = f;
   const c = { ...DEFAULT_RLOO, ...stripUndefined(rest) } as RlooConfig;
   return { ...c, optim: optim(DEFAULT_RLOO.optim, o, c.iterations * c.epochs * c.miniBatches) };
 }
@@ -252,12 +272,13 @@ export const grpoFileSchema = z.strictObject({
   checkpointEvery: z.int().min(0).optional(),
   seed: z.int().optional(),
   optim: optimSchema.optional(),
+  lora: loraSchema.optional(),
 });
 
 export type GrpoFile = z.infer<typeof grpoFileSchema>;
 
 export function grpoConfig(f: Partial<GrpoFile>): GrpoConfig {
-  const { runId: _r, model: _m, reference: _ref, rewardModel: _rm, rewards: _rw, prompts: _p, optim: o, ...rest } = f;
+  const { runId: _r, lora: _lora, model: _m, reference: _ref, rewardModel: _rm, rewards: _rw, prompts: _p, optim: o, ...rest } = f;
   const c = { ...DEFAULT_GRPO, ...stripUndefined(rest) } as GrpoConfig;
   // The upper clip follows epsilon unless set.
   const resolved = { ...c, epsilonHigh: f.epsilonHigh ?? c.epsilon };

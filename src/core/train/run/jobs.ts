@@ -229,7 +229,8 @@ export function rlooJob(project: Project, config: RlooConfig, options: PolicyJob
 }
 
 interface PolicyContext {
-  readonly reference: LoadedModel;
+  /** Absent for a LoRA policy without its own reference: the base with adapters off is the reference. */
+  readonly reference: LoadedModel | undefined;
   readonly sampler: RolloutSampler;
   readonly scorer: Scorer;
   readonly data: RolloutData;
@@ -251,14 +252,15 @@ async function* withPolicyContext(
   const texts = promptRecords(project, options.prompts);
   if (texts.length === 0) throw new UserError(`No prompts to train on in ${project.paths.dir}: import some with \`rlhf import prompts FILE\`.`);
   const tokenizer = policy.tokenizer;
-  const reference = loadModel(options.reference ?? options.model, 'lm');
+  // A LoRA run's reference is its own base with the adapters off (no second copy), unless one is named.
+  const reference = policy.lora && !options.reference ? undefined : loadModel(options.reference ?? options.model, 'lm');
   let rm: LoadedModel | undefined;
   let releaseScorer: (() => Promise<void>) | undefined;
   let sampler: (RolloutSampler & { dispose(): Promise<void> }) | undefined;
   try {
     const onTfjs = trainingEngine().name === 'tfjs';
     // Frozen: no gradients (the tfjs engine; ONNX Runtime takes the plain weights and makes no variables).
-    if (onTfjs) for (const v of Object.values(reference.params)) v.trainable = false;
+    if (onTfjs && reference) for (const v of Object.values(reference.params)) v.trainable = false;
     let scorer: Scorer;
     if (options.scorer === 'builtin:afinn') scorer = textScorer(afinnScore);
     else if (options.scorer.startsWith('builtin:')) throw new UserError(`Unknown built-in scorer '${options.scorer}': the one built in is builtin:afinn.`);
@@ -273,7 +275,7 @@ async function* withPolicyContext(
       } else scorer = (await import('../tfjs/rollout')).rewardModelScorer(rm, tokenizer.eosTokenId);
     }
     // The reward model reads prompt + response + EOS.
-    const context = Math.min(contextLength(policy.config), contextLength(reference.config), rm ? contextLength(rm.config) - 1 : Infinity);
+    const context = Math.min(contextLength(policy.config), reference ? contextLength(reference.config) : Infinity, rm ? contextLength(rm.config) - 1 : Infinity);
     const fitted = fitPrompts(rollout.stage, texts, tokenizer, context, rollout.maxNewTokens);
     if (fitted.note) yield { type: 'log', message: fitted.note };
     const data = fitted.data;
@@ -283,7 +285,7 @@ async function* withPolicyContext(
     await sampler?.dispose();
     await releaseScorer?.();
     if (rm) disposeModel(rm);
-    disposeModel(reference);
+    if (reference) disposeModel(reference);
   }
 }
 
@@ -395,7 +397,8 @@ async function* withGrpoContext(
   };
   try {
     rewards = await loadRewardFunctions(options.rewards ?? [{ type: 'rewardModel' }], { workspaceRoot: options.workspaceRoot, trusted: options.trusted, rewardModel });
-    if (config.beta > 0) reference = loadModel(options.reference ?? options.model, 'lm');
+    // A LoRA run's reference is its own base with the adapters off, unless one is named.
+    if (config.beta > 0 && (options.reference || !policy.lora)) reference = loadModel(options.reference ?? options.model, 'lm');
     // Each reward model reads prompt + response + EOS.
     const context = Math.min(contextLength(policy.config), reference ? contextLength(reference.config) : Infinity, ...rewardModels.map((rm) => contextLength(rm.config) - 1));
     const fitted = fitPrompts('grpo', texts, tokenizer, context, config.maxNewTokens);

@@ -18,10 +18,12 @@ import type { Project } from '../../store/project';
 import { isAbortError } from '../../errors';
 import { AdamWState } from '../optim';
 import type { Optimizer, OptimConfig } from '../optim';
-import { disposeModel, loadModel, restoreOptimizer, saveTrainingCheckpoint } from '../model';
+import { disposeModel, restoreOptimizer, saveOptimizerState, saveTrainingCheckpoint } from '../model';
+import { loadTrainingModel, saveLoraCheckpoint } from '../loraRun';
+import type { LoraSettings } from '../../onnx/lora';
 import type { LoadedModel } from '../model';
 import { NonFiniteError } from '../stage';
-import type { ResumePoint, SampleLine, StageEvent } from '../stage';
+import type { ResumePoint, SampleLine, StageEvent, TrainingSnapshot } from '../stage';
 import type { StageName } from '../../../protocol/stages';
 
 /** One stage of a pipeline, as the runner needs it. */
@@ -36,8 +38,10 @@ export interface StageJob {
   readonly loop: (model: LoadedModel, optimizer: Optimizer, signal: AbortSignal | undefined, resume: ResumePoint | undefined) => AsyncGenerator<StageEvent>;
   /** Kind saved in the final checkpoint when it differs (PPO trains with a value head, ships an LM). */
   readonly finalKind?: HeadKind;
-  /** Seeds a fresh head when the starting checkpoint lacks one. */
+  /** Seeds a fresh head when the starting checkpoint lacks one (and a fresh LoRA adapter). */
   readonly seed?: number;
+  /** Train a LoRA adapter (and the heads) over the frozen starting model (loraRun.ts). */
+  readonly lora?: LoraSettings;
   /**
    * Work before the stage first starts (not on resume), given the previous stage's final folder:
    * the demo samples completions and labels them here. Must be safe to repeat after a crash.
@@ -125,7 +129,7 @@ async function runStage(
   const latest = recorded[recorded.length - 1];
   if (!latest && job.prepare) await job.prepare(previous, signal);
   const from = latest ? path.resolve(runDir, latest.path) : job.from(previous);
-  const model = loadModel(from, job.kind, job.seed ?? 0);
+  const model = loadTrainingModel(from, job.kind, job.seed ?? 0, job.lora);
   // The optimizer's state as plain arrays (fresh, or the checkpoint's): the engine takes it over.
   const optimizer = new AdamWState(job.optim);
   try {
@@ -147,7 +151,13 @@ async function runStage(
       } else {
         const final = event.reason === 'final';
         const dir = path.join(stageDir, final ? FINAL : stepDir(event.step));
-        await saveTrainingCheckpoint(dir, model, final ? undefined : optimizer, event.snapshot, (final && job.finalKind) || model.kind);
+        const kind = (final && job.finalKind) || model.kind;
+        const lora = event.snapshot?.lora;
+        if (lora && model.lora) {
+          // A LoRA run: an adapter folder (final: the merged model, the adapter beside it).
+          saveLoraCheckpoint(dir, model, model.lora, lora, event.snapshot?.weights ?? new Map(), kind, final);
+          if (!final) saveOptimizerState(dir, (event.snapshot as TrainingSnapshot).optimizer);
+        } else await saveTrainingCheckpoint(dir, model, final ? undefined : optimizer, event.snapshot, kind);
         if (!final) writeJsonAtomic(path.join(dir, TRAINER_STATE), { stage: job.stage, step: event.step, ...(event.state === undefined ? {} : { state: event.state }) });
         writer.flush();
         await project.runs.addCheckpoint(runId, { stage: job.stage, step: event.step, path: dir });

@@ -262,7 +262,7 @@ export async function* grpo(
   if (config.numGenerations < 2) throw new Error('grpo: numGenerations must be at least 2');
   if (rewards.length === 0) throw new Error('grpo: no reward function');
   if (new Set(rewards.map((f) => f.name)).size !== rewards.length) throw new Error(`grpo: reward function names must be unique (${rewards.map((f) => f.name).join(', ')})`);
-  if (config.beta > 0 && !reference) throw new Error('grpo: beta > 0 needs a reference model');
+  if (config.beta > 0 && !reference && !policy.lora) throw new Error('grpo: beta > 0 needs a reference model');
   if (data.prompts.length === 0) throw new Error('grpo: no prompts');
   const G = config.numGenerations;
   let iteration = resume?.step ?? 0;

@@ -146,7 +146,8 @@ export function adaptKl(coef: number, kl: number, n: number, target: number, hor
 
 export async function* ppo(
   policy: TrainModel,
-  reference: TrainModel,
+  /** The frozen reference (absent: a LoRA policy's own base, adapters off). */
+  reference: TrainModel | undefined,
   optimizer: Optimizer,
   sampler: RolloutSampler,
   scorer: Scorer,

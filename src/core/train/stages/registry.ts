@@ -26,8 +26,10 @@ import {
   sftConfig,
   sftFileSchema,
   configPath,
+  loraSettings,
   readConfigFile,
 } from '../run/configs';
+import type { LoraFile } from '../run/configs';
 import { dpoJob, grpoJob, ppoJob, pretrainJob, rewardJob, rlooJob, sftJob } from '../run/jobs';
 import type { PolicyJobOptions } from '../run/jobs';
 import type { StageJob } from '../run/runner';
@@ -48,6 +50,7 @@ export interface BuildContext {
 interface RunFields {
   readonly runId?: string | undefined;
   readonly seed?: number | undefined;
+  readonly lora?: LoraFile | undefined;
 }
 
 /** What reading a config file needs: the file, the project, and how run ids and seeds are chosen (run/configJobs.ts). */
@@ -74,7 +77,9 @@ function stage<F extends RunFields>(fileSchema: z.ZodType<F>, build: (f: F, ctx:
     load: (ctx) => {
       const { runId, f } = ctx.identify(readConfigFile(ctx.configFile, fileSchema));
       const built = build(f, { project: ctx.project, runId, at: (p) => configPath(ctx.configFile, p), promptFile: ctx.promptFile, trusted: ctx.trusted });
-      return { runId, job: built.job, config: { ...f, resolved: built.resolved } };
+      // LoRA is the same for every stage: the job trains an adapter over its starting model.
+      const job = f.lora ? { ...built.job, lora: loraSettings(f.lora) } : built.job;
+      return { runId, job, config: { ...f, resolved: built.resolved } };
     },
   };
 }

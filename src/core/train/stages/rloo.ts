@@ -72,7 +72,8 @@ export function leaveOneOut(rewards: readonly number[], k: number): number[] {
 
 export async function* rloo(
   policy: TrainModel,
-  reference: TrainModel,
+  /** The frozen reference (absent: a LoRA policy's own base, adapters off). */
+  reference: TrainModel | undefined,
   optimizer: Optimizer,
   sampler: RolloutSampler,
   scorer: Scorer,

@@ -15,6 +15,8 @@ import { llamaHfConfig } from './llamaHfConfig';
 import type { ModelConfig } from './modelConfig';
 import { isLlama, modelParameterShapes, modelWidth } from './modelConfig';
 import type { NamedTensor } from './safetensors';
+import { readSafetensors, serializeSafetensors } from './safetensors';
+import { writeFileAtomic } from '../store/fsx';
 import type { WeightsLayout } from './shards';
 import { readModelWeights, writeModelWeights } from './shards';
 import type { Tokenizer, TokenizerJson } from '../tokenizer/tokenizer';
@@ -163,9 +165,37 @@ function loadLlamaCheckpoint(dir: string, raw: Record<string, unknown>, read: Ll
   if (tokenizer.vocabSize > config.vocab_size) {
     throw new UserError(`${tokenizer.name}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocab_size}.`);
   }
+  // Training state: a mid-run checkpoint of a model stored below F32 keeps its exact F32 weights beside it.
+  const masterFile = path.join(dir, MASTER_WEIGHTS_FILE);
+  if (fs.existsSync(masterFile)) {
+    for (const [name, t] of readSafetensors(masterFile).tensors) {
+      const stored = weights.get(name);
+      if (!stored || !sameShape(stored.shape, t.shape)) throw new UserError(`${masterFile}: tensor '${name}' does not match the model's weights (shape [${t.shape.join(', ')}]).`);
+      weights.set(name, t);
+    }
+  }
   const generationFile = path.join(dir, 'generation_config.json');
   const generation = fs.existsSync(generationFile) ? readJson(generationFile) : undefined;
   return { dir, config, kind, weights, tokenizer, layout: stored.layout, source: { config: raw, ...(generation ? { generation } : {}) } };
+}
+
+/**
+ * Beside a mid-run checkpoint (the one with optimizer state), the F32 values of the weights the
+ * folder stores at lower precision (a BF16 or F16 source keeps its dtype in the HF weights), so a
+ * resume continues from exactly the trained values; loadCheckpoint prefers them. Final
+ * checkpoints have none: they are what the source was, in its dtype.
+ */
+export const MASTER_WEIGHTS_FILE = 'master_weights.safetensors';
+
+export function writeMasterWeights(dir: string, weights: ReadonlyMap<string, NamedTensor>, layout: WeightsLayout | undefined): void {
+  const below = new Map(
+    [...weights].filter(([name]) => {
+      const dtype = layout?.tensors.get(name)?.dtype;
+      return dtype !== undefined && dtype !== 'F32';
+    }),
+  );
+  if (below.size === 0) return;
+  writeFileAtomic(path.join(dir, MASTER_WEIGHTS_FILE), serializeSafetensors(below, { format: 'rlhf-workbench-master-weights' }));
 }
 
 /** Write a checkpoint folder atomically: built in a sibling temp folder, then swapped in. */

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { runCli } from '../../../src/cli/main';
-import { json, loadCheckpoint, writeFolderAtomically } from '../../../src/core/model/checkpoint';
+import { json, loadCheckpoint, MASTER_WEIGHTS_FILE, writeFolderAtomically } from '../../../src/core/model/checkpoint';
 import type { FileContent } from '../../../src/core/model/checkpoint';
 import type { LlamaConfig } from '../../../src/core/model/llamaConfig';
 import { parseLlamaConfig } from '../../../src/core/model/llamaConfig';
@@ -228,7 +228,7 @@ test('SFT, the reward model and GRPO train the Qwen3 folder through the CLI; eac
     assert.equal(code, 0, c.err.join('\n'));
   };
 
-  await train('sft', { runId: 'sft', model: base, data: sftData, steps: 12, batchSize: 4, evalFraction: 0, evalEvery: 0, maxLen: 64, optim: { lr: 0.01, warmupSteps: 0 } });
+  await train('sft', { runId: 'sft', model: base, data: sftData, steps: 12, batchSize: 4, evalFraction: 0, evalEvery: 0, checkpointEvery: 6, maxLen: 64, optim: { lr: 0.01, warmupSteps: 0 } });
   const sftLoss = metric(cwd, 'sft', 'sft/loss');
   assert.ok(sftLoss.length >= 2 && (sftLoss.at(-1) as number) < (sftLoss[0] as number) * 0.8, `sft loss ${sftLoss.join(', ')}`);
   const sftDir = path.join(cwd, '.rlhf', 'runs', 'sft', 'checkpoints', 'sft', 'final');
@@ -236,6 +236,24 @@ test('SFT, the reward model and GRPO train the Qwen3 folder through the CLI; eac
   const sft = loadCheckpoint(sftDir);
   assert.deepEqual(sft.config, config);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(sftDir, 'config.json'), 'utf8')), RAW_CONFIG);
+  // The mid-run checkpoint keeps the trained weights in F32 beside the BF16 shards (training state);
+  // loading it gives those, while the final folder is BF16 alone.
+  const checkpoints = path.join(cwd, '.rlhf', 'runs', 'sft', 'checkpoints', 'sft');
+  const midName = fs.readdirSync(checkpoints).find((d) => d !== 'final' && fs.existsSync(path.join(checkpoints, d, 'optimizer.safetensors')));
+  assert.ok(midName, `a mid-run checkpoint in ${fs.readdirSync(checkpoints).join(', ')}`);
+  const midDir = path.join(checkpoints, midName);
+  assertSavedLikeSource(midDir);
+  const masters = readSafetensors(path.join(midDir, MASTER_WEIGHTS_FILE));
+  assert.deepEqual([...masters.dtypes.values()].every((d) => d === 'F32') && masters.tensors.size, sft.weights.size);
+  const mid = loadCheckpoint(midDir);
+  const embed = 'model.embed_tokens.weight';
+  assert.deepEqual(mid.weights.get(embed)?.data, masters.tensors.get(embed)?.data);
+  const stored = readSafetensors(path.join(midDir, SHARDS[0] as string)).tensors.get(embed)?.data as Float32Array;
+  assert.ok(
+    stored.some((v, i) => v !== masters.tensors.get(embed)?.data[i]),
+    'the BF16 shard rounds the trained F32 values',
+  );
+  assert.ok(!fs.existsSync(path.join(sftDir, MASTER_WEIGHTS_FILE)));
   // The SFT model answers the chat prompt and stops at <|im_end|>.
   const sampler = await OrtSampler.create({ config: sft.config, weights: sft.weights }, { providers: ['cpu'] });
   try {

@@ -84,7 +84,7 @@ test('a maxLen beyond the model context is a config error naming the field', asy
   const file = writeConfigIn(dir, 'reward-too-long.json', { runId: 'long-rm-bad', model: 'base', steps: 2, batchSize: 2, maxLen: 96, evalFraction: 0 });
   const c = captureIn(dir);
   assert.equal(await runCli(['train', 'reward', '--config', file, '--backend', 'wasm'], c.io), 1);
-  assert.match(c.err.join('\n'), /reward: maxLen 96 exceeds the model's n_positions 48; lower maxLen/);
+  assert.match(c.err.join('\n'), /reward: maxLen 96 exceeds the model's context 48; lower maxLen/);
 });
 
 test('PPO (reward model) and RLOO train on prompts longer than the context, and a PPO run resumes', async () => {

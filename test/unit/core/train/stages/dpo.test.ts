@@ -236,7 +236,7 @@ test('bad settings are refused before any step', async () => {
   const pairs = letterPairs(2, 4);
   await assert.rejects(drain(dpo(policy, policy, opt, { train: pairs, eval: [], pad: PAD }, { ...DEFAULT_DPO, maxLen: 16, labelSmoothing: 0.5 })), /labelSmoothing must be in \[0, 0\.5\)/);
   await assert.rejects(drain(dpo(policy, policy, opt, { train: [], eval: [], pad: PAD }, { ...DEFAULT_DPO, maxLen: 16 })), /no preference pairs/);
-  await assert.rejects(drain(dpo(policy, policy, opt, { train: pairs, eval: [], pad: PAD }, { ...DEFAULT_DPO, maxLen: 64 })), /exceeds the model's n_positions 48/);
+  await assert.rejects(drain(dpo(policy, policy, opt, { train: pairs, eval: [], pad: PAD }, { ...DEFAULT_DPO, maxLen: 64 })), /exceeds the model's context 48/);
   assert.equal(opt.step, 0);
   opt.dispose();
   dispose(policy);

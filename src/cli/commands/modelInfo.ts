@@ -8,7 +8,7 @@ export const modelInfoCommand: CliCommand = {
   name: ['model', 'info'],
   summary: 'Describe a model folder: config, head, parameter count, tokenizer.',
   usage: 'DIR [--json]',
-  help: '  DIR      a Hugging Face GPT-2 folder (config.json, model.safetensors, tokenizer.json)\n  --json   print the description as one JSON object',
+  help: '  DIR      a Hugging Face model folder (GPT-2, Llama, Qwen2/2.5, Qwen3: config.json, safetensors weights, tokenizer.json)\n  --json   print the description as one JSON object',
   options: { json: { type: 'boolean' } },
   positionals: true,
   async run(flags, positionals, io) {

@@ -15,7 +15,7 @@ export const sampleCommand: CliCommand = {
   summary: 'Generate completions from a model folder (onnxruntime with a KV cache, or tfjs).',
   usage: '--model DIR (--prompt TEXT … | --prompts FILE) [--n N] [--max-new-tokens M] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop TEXT …] [--sampler ort|tfjs] [--json]',
   help: [
-    '  --model DIR          a GPT-2 folder (config.json, model.safetensors, tokenizer.json)',
+    '  --model DIR          a model folder (GPT-2, Llama, Qwen2/2.5, Qwen3)',
     '  --prompt TEXT        a prompt; repeat the flag for several',
     '  --prompts FILE       prompts, one per line (blank lines skipped); a .jsonl file takes each line\'s "prompt" field',
     '  --n N                completions per prompt (default 1)',

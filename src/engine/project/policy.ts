@@ -83,7 +83,7 @@ export function currentPolicy(project: Project): ModelView {
   const policy = projectModels(project).policy;
   if (!policy) {
     throw new UserError(
-      `${project.paths.projectJson}: no model to sample from. Set "models.base" to a GPT-2 model folder (config.json, model.safetensors, tokenizer.json), or train an SFT model first.`,
+      `${project.paths.projectJson}: no model to sample from. Set "models.base" to a model folder (GPT-2, Llama, Qwen2/2.5 or Qwen3: config.json, safetensors weights, tokenizer.json), or train an SFT model first.`,
     );
   }
   return policy;

@@ -294,6 +294,20 @@ test('SFT, the reward model and GRPO train the Qwen3 folder through the CLI; eac
   assert.ok(moved, 'GRPO changed the weights');
 });
 
+test('rlhf model info and rlhf sample read the Qwen3 folder', async () => {
+  const info = capture(dir);
+  assert.equal(await runCli(['model', 'info', base], info.io), 0, info.err.join('\n'));
+  const text = info.out.join('\n');
+  assert.match(text, /language model \(Qwen3ForCausalLM\)/);
+  assert.match(text, /2 layers, width 16, 2 heads \(1 key\/value\) of 8, MLP 24, context 256/);
+  assert.match(text, /eos 151645/);
+  const sampled = capture(dir);
+  assert.equal(await runCli(['sample', '--model', base, '--prompt', 'Hello', '--n', '2', '--max-new-tokens', '4', '--json'], sampled.io), 0, sampled.err.join('\n'));
+  const rows = sampled.out.map((l) => JSON.parse(l) as { tokens: number[]; finish_reason: string });
+  assert.equal(rows.length, 2);
+  for (const r of rows) assert.ok(r.tokens.length === 4 || r.finish_reason === 'eos', JSON.stringify(r));
+});
+
 test('rlhf export onnx of the Qwen3 folder: ONNX Runtime runs model.onnx and its logits match the reference', async () => {
   const ckpt = loadCheckpoint(base);
   const out = path.join(dir, 'onnx');

@@ -24,8 +24,13 @@ export interface ExportReport {
   readonly onnxBytes: number;
 }
 
+export interface ExportOptions {
+  /** Weights above this many bytes go to model.onnx.data (default: 1.8 GiB, under protobuf's 2 GiB). Llama family. */
+  readonly inlineLimit?: number;
+}
+
 /** Write the export into `outDir` (created, or replaced when it holds an earlier export). */
-export function exportOnnx(ckpt: Checkpoint, outDir: string): ExportReport {
+export function exportOnnx(ckpt: Checkpoint, outDir: string, options: ExportOptions = {}): ExportReport {
   if (ckpt.kind === 'reward') {
     throw new UserError(`${ckpt.dir}: is a reward model (a sequence classifier); ONNX export covers language models (the policy). Export the policy checkpoint instead.`);
   }
@@ -40,7 +45,7 @@ export function exportOnnx(ckpt: Checkpoint, outDir: string): ExportReport {
   let files: [string, FileContent][];
   let onnx: Uint8Array;
   if (isLlama(config)) {
-    const model = llamaExport(config, ckpt.weights);
+    const model = llamaExport(config, ckpt.weights, options.inlineLimit ?? MAX_WEIGHT_BYTES);
     onnx = model.onnx;
     files = [
       ['model.onnx', onnx],
@@ -72,10 +77,10 @@ export const EXTERNAL_DATA = 'model.onnx.data';
  * the protobuf's 2 GiB limit in one model.onnx.data that each initializer points into (location,
  * offset, length), written tensor by tensor.
  */
-function llamaExport(config: LlamaConfig, weights: ReadonlyMap<string, NamedTensor>): { onnx: Uint8Array; data?: FileContent } {
+function llamaExport(config: LlamaConfig, weights: ReadonlyMap<string, NamedTensor>, inlineLimit: number): { onnx: Uint8Array; data?: FileContent } {
   const tensors = llamaExternalWeights(config, weights); // checked against the config
   const bytes = tensors.reduce((s, t) => s + t.data.byteLength, 0);
-  if (bytes <= MAX_WEIGHT_BYTES) return { onnx: buildLlamaGraph(config, weights) };
+  if (bytes <= inlineLimit) return { onnx: buildLlamaGraph(config, weights) };
   const model = onnxProto.ModelProto.decode(buildExternalLlamaGraph(config));
   const offsets = new Map<string, number>();
   let offset = 0;

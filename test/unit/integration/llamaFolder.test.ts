@@ -21,7 +21,7 @@ import { parseLlamaConfig } from '../../../src/core/model/llamaConfig';
 import { readSafetensors } from '../../../src/core/model/safetensors';
 import type { WeightsLayout } from '../../../src/core/model/shards';
 import { INDEX_FILE, writeModelWeights } from '../../../src/core/model/shards';
-import { exportOnnx } from '../../../src/core/onnx/export';
+import { EXTERNAL_DATA, exportOnnx } from '../../../src/core/onnx/export';
 import { generateCompletions, DEFAULT_GENERATE } from '../../../src/core/sample/generate';
 import { OrtSampler } from '../../../src/core/sample/ortSampler';
 import { DEFAULT_SAMPLING } from '../../../src/core/sample/types';
@@ -308,27 +308,46 @@ test('rlhf model info and rlhf sample read the Qwen3 folder', async () => {
   for (const r of rows) assert.ok(r.tokens.length === 4 || r.finish_reason === 'eos', JSON.stringify(r));
 });
 
-test('rlhf export onnx of the Qwen3 folder: ONNX Runtime runs model.onnx and its logits match the reference', async () => {
+/** The exported model's logits for one row against the reference. */
+async function exportedLogitsError(modelFile: string, ckpt: ReturnType<typeof loadCheckpoint>): Promise<number> {
+  const session = await ort.InferenceSession.create(modelFile);
+  try {
+    const ids = [785, 6722, 315, 9625];
+    const T = ids.length;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, T]),
+    };
+    for (let i = 0; i < config.num_hidden_layers; i++) {
+      feeds[`past_key_values.${i}.key`] = new ort.Tensor('float32', new Float32Array(0), [1, config.num_key_value_heads, 0, config.head_dim]);
+      feeds[`past_key_values.${i}.value`] = new ort.Tensor('float32', new Float32Array(0), [1, config.num_key_value_heads, 0, config.head_dim]);
+    }
+    const logits = (await session.run(feeds)).logits as ort.Tensor;
+    const want = referenceLogits(config, new Map([...ckpt.weights].map(([k, v]) => [k, v.data])), [ids]);
+    return relError(logits.data as Float32Array, want, config.vocab_size);
+  } finally {
+    await session.release();
+  }
+}
+
+test('rlhf export onnx of the Qwen3 folder: ONNX Runtime runs model.onnx (weights inside, or in one model.onnx.data past the limit) and its logits match the reference', async () => {
   const ckpt = loadCheckpoint(base);
   const out = path.join(dir, 'onnx');
   const report = exportOnnx(ckpt, out);
   assert.ok(report.files.includes('tokenizer_config.json'));
-  const session = await ort.InferenceSession.create(path.join(out, 'model.onnx'));
-  const ids = [785, 6722, 315, 9625];
-  const T = ids.length;
-  const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-    position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, T]),
-  };
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    feeds[`past_key_values.${i}.key`] = new ort.Tensor('float32', new Float32Array(0), [1, config.num_key_value_heads, 0, config.head_dim]);
-    feeds[`past_key_values.${i}.value`] = new ort.Tensor('float32', new Float32Array(0), [1, config.num_key_value_heads, 0, config.head_dim]);
-  }
-  const logits = (await session.run(feeds)).logits as ort.Tensor;
-  const want = referenceLogits(config, new Map([...ckpt.weights].map(([k, v]) => [k, v.data])), [ids]);
-  const err = relError(logits.data as Float32Array, want, config.vocab_size);
-  assert.ok(err < 1e-4, `logits relative error ${err}`);
-  await session.release();
+  assert.ok(!report.files.includes(EXTERNAL_DATA));
+  const inside = await exportedLogitsError(path.join(out, 'model.onnx'), ckpt);
+  assert.ok(inside < 1e-4, `logits relative error ${inside}`);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).architectures, ['Qwen3ForCausalLM']);
+
+  // As a model past the protobuf limit is written: every weight in model.onnx.data at its offset.
+  const external = path.join(dir, 'onnx-external');
+  const big = exportOnnx(ckpt, external, { inlineLimit: 0 });
+  assert.ok(big.files.includes(EXTERNAL_DATA));
+  const weightBytes = [...ckpt.weights.values()].reduce((s, w) => s + w.data.byteLength, 0);
+  assert.equal(fs.statSync(path.join(external, EXTERNAL_DATA)).size, weightBytes);
+  assert.ok(big.onnxBytes < 100_000, `model.onnx is ${big.onnxBytes} bytes without its weights`);
+  const outside = await exportedLogitsError(path.join(external, 'model.onnx'), ckpt);
+  assert.ok(outside < 1e-4, `logits relative error ${outside}`);
 });

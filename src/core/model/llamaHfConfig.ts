@@ -39,7 +39,8 @@ export function llamaHfConfig(c: LlamaConfig, kind: HeadKind, source: Readonly<R
         use_cache: true,
       };
   out.architectures = [llamaClass(c, kind)];
-  out.tie_word_embeddings = c.tie_word_embeddings;
+  // A reward model has no LM head, so it is read as tied (checkpoint.ts's configForKind); the source's value stays.
+  if (!(kind === 'reward' && source && 'tie_word_embeddings' in source)) out.tie_word_embeddings = c.tie_word_embeddings;
   if (kind === 'reward') {
     Object.assign(out, { num_labels: 1, id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 } });
     if (out.pad_token_id === undefined || out.pad_token_id === null) out.pad_token_id = pad;

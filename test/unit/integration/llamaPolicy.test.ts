@@ -97,6 +97,8 @@ test('a reward model from an untied Llama: LlamaForSequenceClassification withou
   assert.deepEqual(saved.architectures, ['LlamaForSequenceClassification']);
   assert.equal(saved.num_labels, 1);
   assert.equal(saved.pad_token_id, 256);
+  // The source's fields as read, the head aside.
+  assert.deepEqual(saved, { ...RAW, architectures: ['LlamaForSequenceClassification'], num_labels: 1, id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 }, pad_token_id: 256 });
   const tensors = readSafetensors(path.join(rmDir, 'model.safetensors')).tensors;
   assert.ok(!tensors.has('lm_head.weight'));
   assert.deepEqual(tensors.get('score.weight')?.shape, [1, CONFIG.hidden_size]);

@@ -157,7 +157,10 @@ export function dpoJob(project: Project, config: DpoConfig, options: { model: st
         all.length,
         'pairs',
         config.maxLen,
-        withReference(referenceDir, (reference) => dpo(m, reference, optimizer, { train: pairs.train, eval: pairs.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal)),
+        // A LoRA run's reference is its own base with the adapters off, unless one is named.
+        m.lora && !options.reference
+          ? dpo(m, undefined, optimizer, { train: pairs.train, eval: pairs.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal)
+          : withReference(referenceDir, (reference) => dpo(m, reference, optimizer, { train: pairs.train, eval: pairs.eval, pad: m.tokenizer.eosTokenId ?? 0 }, config, signal)),
       );
     },
   };

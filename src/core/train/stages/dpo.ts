@@ -264,7 +264,14 @@ function ortDpoOps(engine: StageEngine, trainer: OrtTrainer, config: DpoConfig, 
   };
 }
 
-export async function* dpo(policy: TrainModel, reference: TrainModel, optimizer: Optimizer, data: DpoData, config: DpoConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
+/**
+ * `reference` absent: a LoRA policy's own base, adapters off (its log-probs are scored from the
+ * policy's base weights before the engine starts; the adapter tensors a resumed policy holds are
+ * not part of the base graph), so no second model is loaded.
+ */
+export async function* dpo(policy: TrainModel, given: TrainModel | undefined, optimizer: Optimizer, data: DpoData, config: DpoConfig, signal?: AbortSignal): AsyncGenerator<StageEvent> {
+  const reference = given ?? (policy.lora ? policy : undefined);
+  if (!reference) throw new Error('dpo: no reference model');
   if (config.maxLen > contextLength(policy.config)) throw new UserError(`dpo: maxLen ${config.maxLen} exceeds the model's context ${contextLength(policy.config)}; lower maxLen in the config.`);
   if (reference.config.vocab_size !== policy.config.vocab_size) throw new Error('dpo: the reference model has a different vocabulary from the policy');
   if (!(config.beta > 0)) throw new Error(`dpo: beta must be > 0, got ${config.beta}`);

@@ -31,6 +31,10 @@ import type { Rollout } from '../../../../src/core/train/rollout/rollout';
 import { ortFrozenLogProbs } from '../../../../src/core/train/rollout/ortPolicy';
 import { buildGrpoGraphs } from '../../../../src/core/onnx/grpoGraph';
 import { DEFAULT_GRPO } from '../../../../src/core/train/stages/grpo';
+import { DEFAULT_DPO, dpo } from '../../../../src/core/train/stages/dpo';
+import type { DpoConfig } from '../../../../src/core/train/stages/dpo';
+import type { StageEvent, TrainModel } from '../../../../src/core/train/stage';
+import { AdamWState } from '../../../../src/core/train/optim';
 import { runCli } from '../../../../src/cli/main';
 import { randomWeights } from '../onnx/tinyModel';
 import { capture, writeConfig } from './cliHelpers';
@@ -260,4 +264,39 @@ test('rlhf train grpo with lora and beta > 0: no reference model loaded, two ite
   assert.match(metrics, /"kl"/);
   assert.ok(fs.existsSync(path.join(runDir, 'checkpoints', 'grpo', 'final', 'model.safetensors')));
   assert.ok(fs.existsSync(path.join(runDir, 'checkpoints', 'grpo', 'final', 'adapter', 'adapter_model.safetensors')));
+});
+
+test('DPO with lora and no reference model: the reference is the base (loss log 2 at the start), the adapter learns, the base is untouched', async () => {
+  setTrainingEngine('ort');
+  const weights = randomWeights(toyConfig, 7, 'lm', 0.1);
+  const before = Float32Array.from(weights.get('h.0.attn.c_attn.weight')?.data ?? []);
+  const policy: TrainModel = {
+    config: toyConfig,
+    get params(): never {
+      throw new Error('no tfjs variables in a LoRA run');
+    },
+    plain: () => weights,
+    lora: { settings, base: '/unused', seed: 1 },
+  };
+  const enc = (s: string): number[] => [...Buffer.from(s, 'utf8')];
+  const pairs = ['sea', 'whale', 'ship', 'storm', 'sail', 'deck', 'mast', 'wave'].map((w) => ({ prompt: enc('say: '), chosen: [...enc(w.toUpperCase()), 256], rejected: [...enc(w), 256] }));
+  const config: DpoConfig = {
+    ...DEFAULT_DPO,
+    steps: 25,
+    batchSize: 8,
+    maxLen: 24,
+    evalEvery: 0,
+    checkpointEvery: 0,
+    optim: { ...DEFAULT_OPTIM, lr: 1e-2, warmupSteps: 0, totalSteps: 25, weightDecay: 0 },
+  };
+  const optimizer = new AdamWState(config.optim);
+  const events: StageEvent[] = [];
+  for await (const e of dpo(policy, undefined, optimizer, { train: pairs, eval: [], pad: 256 }, config)) events.push(e);
+  const losses = events.flatMap((e) => (e.type === 'metrics' && 'loss/dpo' in e.record.values ? [e.record.values['loss/dpo'] as number] : []));
+  assert.ok(Math.abs((losses[0] as number) - Math.log(2)) < 1e-4, `first loss ${losses[0]}`);
+  assert.ok((losses[losses.length - 1] as number) < 0.5 * Math.log(2), `losses ${losses.join(', ')}`);
+  const last = events[events.length - 1];
+  assert.ok(last?.type === 'checkpoint' && last.snapshot?.lora, 'a LoRA snapshot');
+  assert.ok([...last.snapshot.weights.keys()].every((k) => /lora_[AB]\.weight$/.test(k)));
+  assert.deepEqual(last.snapshot.lora.base.get('h.0.attn.c_attn.weight')?.data, before);
 });

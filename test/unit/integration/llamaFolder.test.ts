@@ -5,7 +5,9 @@
  * a chat prompt generated, ranked and turned into a reward-model example (the templated
  * conversation), SFT (loss falls), the reward model, GRPO rewarded by it, each checkpoint saved
  * with the source's names, dtype and shards and a tokenizer_config with the chat template, and
- * loaded again; `rlhf export onnx` loaded by ONNX Runtime against the same reference.
+ * loaded again; the engine's project on it (generation for a chat prompt, the sidebar's architecture
+ * and size); `rlhf model info`, `rlhf sample`; `rlhf export onnx` (weights inside, or in one
+ * model.onnx.data) loaded by ONNX Runtime against the same reference.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +30,9 @@ import { DEFAULT_SAMPLING } from '../../../src/core/sample/types';
 import { Project } from '../../../src/core/store/project';
 import { promptInputText } from '../../../src/core/tokenizer/chat';
 import { rankedGroups } from '../../../src/core/train/data/datasets';
+import { parameterCount } from '../../../src/core/model/modelConfig';
+import { projectHandlers } from '../../../src/engine/projectHandlers';
+import type { HandlerContext } from '../../../src/engine/handlers';
 import { referenceLogits } from '../core/onnx/llamaReference';
 import { randomLlamaWeights } from '../core/onnx/llamaModels';
 import { capture, writeConfig } from '../core/train/cliHelpers';
@@ -181,6 +186,24 @@ test('K completions of a chat prompt are ranked into a reward-model example that
   assert.equal(ckpt.tokenizer.decode(group.prompt), templated);
   // What was sampled for it is what the reward model reads after that prompt.
   assert.equal(ckpt.tokenizer.decode(group.completions[0] as number[]).startsWith(batch.completions[0]?.text as string), true);
+});
+
+test('the engine: a project on the Qwen3 folder generates for a chat prompt, and the sidebar overview names the architecture and size', async () => {
+  const ws = path.join(dir, 'engine');
+  fs.mkdirSync(ws);
+  const promptsFile = path.join(dir, 'engine-prompts.txt');
+  fs.writeFileSync(promptsFile, 'The sea is\n');
+  const h = projectHandlers({ defaultBackend: 'cpu' });
+  const ctx: HandlerContext = { signal: new AbortController().signal, progress: () => undefined, notify: () => undefined };
+  const created = await h['project.create']({ workspace: ws, name: 'qwen', demo: { model: base, promptsFile, guidelines: 'Be brief.' } }, ctx);
+  assert.deepEqual(created.models.base, { path: base, from: 'project.json', architecture: 'Qwen3ForCausalLM', parameters: parameterCount(config) });
+  await (await Project.open(ws)).prompts.add([{ messages: MESSAGES }]);
+  const gen = await h['project.generate']({ workspace: ws, limit: 2, k: 2, maxNewTokens: 4 }, ctx);
+  assert.equal(gen.batchIds.length, 2);
+  const project = await Project.open(ws);
+  const chat = project.prompts.list().find((p) => p.messages !== undefined);
+  const batch = project.completions.list().find((b) => b.promptId === chat?.id);
+  assert.equal(batch?.completions.length, 2);
 });
 
 /** A run's metric values of `key`, in order. */

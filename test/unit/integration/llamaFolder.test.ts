@@ -146,6 +146,14 @@ test('a Qwen3 folder (BF16 shards, the real tokenizer) loads, and the sampler’
     const want = referenceLogits(config, new Map([...ckpt.weights].map(([k, v]) => [k, v.data])), ids, mask);
     const err = relError(got, want, config.vocab_size);
     assert.ok(err < 1e-4, `logits relative error ${err}`);
+    // The live graph (weights fed as inputs, as a policy's sampler can be) gives the same logits.
+    const live = await OrtSampler.create({ config: ckpt.config, weights: ckpt.weights }, { providers: ['cpu'], live: true });
+    try {
+      const liveErr = relError(await live.logits(ids, mask, 4), want, config.vocab_size);
+      assert.ok(liveErr < 1e-4, `live logits relative error ${liveErr}`);
+    } finally {
+      await live.dispose();
+    }
 
     // Any of the stop tokens ends a sequence: greedy tokens, then the third of them named a stop token.
     const decode = (t: readonly number[]): string => ckpt.tokenizer.decode(t);

@@ -8,8 +8,9 @@
  *   takes them up where they were.
  * - Interval checkpoints (`step-N/`): the adapter in PEFT's format (adapter_config.json with the
  *   base folder's absolute path, adapter_model.safetensors: lora_A/lora_B and the heads as
- *   modules_to_save), the base folder's config and tokenizer files beside it, and the optimizer
- *   state of the adapter and heads only. `peft` loads it; `rlhf export model` merges it.
+ *   modules_to_save), the base folder's tokenizer files and a config.json of the trained kind
+ *   beside it, and the optimizer state of the adapter and heads only. `peft` loads it;
+ *   `rlhf export model` merges it.
  * - The final checkpoint: a full HF folder with the adapter merged (W + s·B·A), so the next stage,
  *   the sampler, the export and the editor read it as any model folder; the adapter itself is kept
  *   in PEFT's format in its `adapter/` subfolder.
@@ -17,8 +18,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HeadKind, Weights } from '../model/checkpoint';
-import { saveCheckpoint } from '../model/checkpoint';
-import { modelParameterShapes } from '../model/modelConfig';
+import { json, saveCheckpoint } from '../model/checkpoint';
+import { hfConfig } from '../model/hfConfig';
+import { llamaHfConfig } from '../model/llamaHfConfig';
+import { isLlama, modelParameterShapes } from '../model/modelConfig';
 import type { Adapter, LoraPair } from '../model/peft';
 import { isAdapterFolder, loadAdapter, loraTensorName, mergeAdapters, saveAdapter } from '../model/peft';
 import type { FileContent } from '../model/checkpoint';
@@ -156,10 +159,15 @@ export function saveLoraCheckpoint(
 ): void {
   const adapter = adapterOf(run, lora, params, kind);
   if (!final) {
+    // The base's tokenizer and generation files, and config.json as `kind` (a reward adapter's names its classifier), so the export of the folder loads as that kind.
     const beside: [string, FileContent][] = fs
       .readdirSync(run.base)
-      .filter((f) => MODEL_FILES.test(f))
+      .filter((f) => MODEL_FILES.test(f) && f !== 'config.json')
       .map((f) => [f, () => fs.readFileSync(path.join(run.base, f))]);
+    const config = model.config;
+    const pad = isLlama(config) ? (config.pad_token_id ?? model.tokenizer.padTokenId ?? model.tokenizer.eosTokenId ?? null) : null;
+    const hf = isLlama(config) ? llamaHfConfig(config, kind, model.source?.config, pad) : hfConfig(config, kind);
+    beside.push(['config.json', json(hf)]);
     saveAdapter(dir, adapter, beside);
     return;
   }

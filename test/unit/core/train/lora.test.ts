@@ -17,7 +17,7 @@ import { parameterShapes } from '../../../../src/core/model/config';
 import { loadAdapter, loraTensorName } from '../../../../src/core/model/peft';
 import { readSafetensors } from '../../../../src/core/model/safetensors';
 import type { NamedTensor } from '../../../../src/core/model/safetensors';
-import { initLora, planLora } from '../../../../src/core/onnx/lora';
+import { initLora, loraShapes, planLora } from '../../../../src/core/onnx/lora';
 import type { LoraPlan } from '../../../../src/core/onnx/lora';
 import { familyModelGraph } from '../../../../src/core/onnx/modelGraphs';
 import { Project } from '../../../../src/core/store/project';
@@ -35,6 +35,8 @@ import { DEFAULT_DPO, dpo } from '../../../../src/core/train/stages/dpo';
 import type { DpoConfig } from '../../../../src/core/train/stages/dpo';
 import type { StageEvent, TrainModel } from '../../../../src/core/train/stage';
 import { AdamWState } from '../../../../src/core/train/optim';
+import { loadTrainingModel, loraEngineStart, saveLoraCheckpoint } from '../../../../src/core/train/loraRun';
+import type { LoraRun } from '../../../../src/core/train/loraRun';
 import { runCli } from '../../../../src/cli/main';
 import { randomWeights } from '../onnx/tinyModel';
 import { capture, writeConfig } from './cliHelpers';
@@ -299,4 +301,40 @@ test('DPO with lora and no reference model: the reference is the base (loss log 
   assert.ok(last?.type === 'checkpoint' && last.snapshot?.lora, 'a LoRA snapshot');
   assert.ok([...last.snapshot.weights.keys()].every((k) => /lora_[AB]\.weight$/.test(k)));
   assert.deepEqual(last.snapshot.lora.base.get('h.0.attn.c_attn.weight')?.data, before);
+});
+
+test('a reward model trained with lora: the score head saved as PEFT modules_to_save, resumed from the adapter folder, merged into a reward folder, exported as one', async () => {
+  const cwd = await project();
+  const m = loadTrainingModel(path.join(cwd, 'base'), 'reward', 3, settings);
+  const run = m.lora as LoraRun;
+  const start = loraEngineStart(m, run, 'reward');
+  const params = new Map<string, NamedTensor>();
+  for (const name of ['score.weight', ...loraShapes(start.lora.plan).keys()]) {
+    const data = Float32Array.from(start.initial(name));
+    if (name.endsWith('lora_B.weight')) data.forEach((_, i) => (data[i] = 0.02 * Math.cos(i)));
+    params.set(name, { shape: name === 'score.weight' ? [1, toyConfig.n_embd] : (loraShapes(start.lora.plan).get(name) as number[]), data });
+  }
+  const step = path.join(cwd, 'rm-lora', 'step-1');
+  saveLoraCheckpoint(step, m, run, start.lora, params, 'reward', false);
+  const adapter = loadAdapter(step);
+  assert.deepEqual([adapter.taskType, adapter.modulesToSave], ['SEQ_CLS', ['score']]);
+  assert.ok(readSafetensors(path.join(step, 'adapter_model.safetensors')).tensors.has('base_model.model.score.weight'));
+  // Resume: the base's weights, the adapter and the head, as saved.
+  const resumed = loadTrainingModel(step, 'reward', 3, settings);
+  assert.equal(resumed.lora?.base, path.join(cwd, 'base'));
+  const plain = resumed.plain?.();
+  for (const [name, t] of params) assert.deepEqual(plain?.get(name)?.data, t.data, name);
+  // The final: a reward-model folder with the adapter merged; the export of the interval adapter is the same model.
+  const final = path.join(cwd, 'rm-lora', 'final');
+  saveLoraCheckpoint(final, m, run, start.lora, params, 'reward', true);
+  const merged = loadCheckpoint(final);
+  assert.equal(merged.kind, 'reward');
+  assert.deepEqual(merged.weights.get('score.weight')?.data, params.get('score.weight')?.data);
+  const out = path.join(cwd, 'rm-exported');
+  const exported = await cli(['export', 'model', '--model', step, '--out', out]);
+  assert.equal(exported.code, 0, exported.err.join('\n'));
+  const back = loadCheckpoint(out);
+  assert.equal(back.kind, 'reward');
+  assert.deepEqual(back.weights.get('h.0.attn.c_attn.weight')?.data, merged.weights.get('h.0.attn.c_attn.weight')?.data);
+  assert.notDeepEqual(merged.weights.get('h.0.attn.c_attn.weight')?.data, loadCheckpoint(path.join(cwd, 'base')).weights.get('h.0.attn.c_attn.weight')?.data);
 });

@@ -19,6 +19,7 @@ import type { Completion, SamplingOptions } from '../sample/types';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { contextLength } from '../model/modelConfig';
 import { modelParameterShapes } from '../model/modelConfig';
+import { promptInputText } from '../tokenizer/chat';
 
 export interface PolicyEvaluation {
   readonly meanScore: number;
@@ -89,11 +90,11 @@ async function sample(
 ): Promise<{ rows: { text: string; ids: number[] }[]; completions: Completion[]; rollout: Rollout }> {
   // A prompt longer than the context leaves room for keeps its end, as the sampler does (so the rollout is what was sampled).
   const room = promptRoom(nPositions, options.maxNewTokens);
-  const rows = prompts.flatMap((text) => Array.from({ length: options.n }, () => ({ text, ids: [...fitPrompt(tokenizer.encode(text), room)] })));
+  const rows = prompts.flatMap((text) => Array.from({ length: options.n }, () => ({ text, ids: [...fitPrompt(tokenizer.encode(promptInputText({ text }, tokenizer)), room)] })));
   const eos = tokenizer.eosTokenId;
   const completions = await run(
     rows.map((r) => r.ids),
-    { ...DEFAULT_SAMPLING, temperature: options.temperature, maxNewTokens: options.maxNewTokens, eosTokenId: eos, seed: options.seed },
+    { ...DEFAULT_SAMPLING, temperature: options.temperature, maxNewTokens: options.maxNewTokens, eosTokenId: eos, stopTokenIds: tokenizer.stopTokenIds, seed: options.seed },
   );
   const rollout = buildRollout(
     rows.map((r) => r.ids),

@@ -338,3 +338,18 @@ test('a reward model trained with lora: the score head saved as PEFT modules_to_
   assert.deepEqual(back.weights.get('h.0.attn.c_attn.weight')?.data, merged.weights.get('h.0.attn.c_attn.weight')?.data);
   assert.notDeepEqual(merged.weights.get('h.0.attn.c_attn.weight')?.data, loadCheckpoint(path.join(cwd, 'base')).weights.get('h.0.attn.c_attn.weight')?.data);
 });
+
+test('rlhf train ppo with lora: no reference model loaded, the value head saved as modules_to_save, two iterations, a merged LM at the end', async () => {
+  const cwd = await project();
+  setTrainingEngine('ort');
+  const config = { runId: 'ppo-lora', model: 'base', rewardModel: 'builtin:afinn', iterations: 2, rolloutBatch: 4, miniBatches: 2, ppoEpochs: 1, maxNewTokens: 6, checkpointEvery: 1, lora: settings };
+  const run = await cli(['train', 'ppo', '--config', writeConfig(cwd, 'ppo.json', config)]);
+  assert.equal(run.code, 0, run.err.join('\n'));
+  const stageDir = path.join(cwd, '.rlhf', 'runs', 'ppo-lora', 'checkpoints', 'ppo');
+  const step1 = loadAdapter(path.join(stageDir, 'step-000001'));
+  assert.deepEqual(step1.modulesToSave, ['v_head']);
+  assert.deepEqual([...step1.saved.keys()].sort(), ['v_head.summary.bias', 'v_head.summary.weight']);
+  const final = loadCheckpoint(path.join(stageDir, 'final'));
+  assert.equal(final.kind, 'lm');
+  assert.match(fs.readFileSync(path.join(cwd, '.rlhf', 'runs', 'ppo-lora', 'metrics.jsonl'), 'utf8'), /"objective\/kl"/);
+});

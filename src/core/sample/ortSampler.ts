@@ -278,7 +278,10 @@ export class OrtSampler {
       return m.map((v) => (v ? seen++ : 0));
     });
     if (!this.full) {
-      this.fullBytes ??= this.live ? buildLiveGptGraph(this.config, { fused: true }) : buildExternalGptGraph(this.config, { fused: true });
+      // ONNX Runtime's GroupQueryAttention (the fused Llama graph) takes several new tokens over a
+      // cache only for one row; these logits may split any batch anywhere, so Llama's use standard ops.
+      const fused = !isLlama(this.config);
+      this.fullBytes ??= this.live ? buildLiveGptGraph(this.config, { fused }) : buildExternalGptGraph(this.config, { fused });
       this.full = this.ort.InferenceSession.create(this.fullBytes, this.live ? this.sessionOptions : { ...this.sessionOptions, externalData: externalWeights(this.config, this.weights) });
     }
     const session = await this.full;

@@ -33,7 +33,7 @@ import { rankedGroups } from '../../../src/core/train/data/datasets';
 import { parameterCount } from '../../../src/core/model/modelConfig';
 import { projectHandlers } from '../../../src/engine/projectHandlers';
 import type { HandlerContext } from '../../../src/engine/handlers';
-import { referenceLogits } from '../core/onnx/llamaReference';
+import { referenceGreedy, referenceLogits } from '../core/onnx/llamaReference';
 import { randomLlamaWeights } from '../core/onnx/llamaModels';
 import { capture, writeConfig } from '../core/train/cliHelpers';
 
@@ -141,15 +141,15 @@ test('a Qwen3 folder (BF16 shards, the real tokenizer) loads, and the sampler’
       [0, 0, 1, 1, 1],
       [1, 1, 1, 1, 1],
     ];
-    // The prompt's first four tokens, then the last one over the cache (a decode step).
-    const got = await sampler.logits(ids, mask, 4);
+    // The first three tokens, then the other two over the cache.
+    const got = await sampler.logits(ids, mask, 3);
     const want = referenceLogits(config, new Map([...ckpt.weights].map(([k, v]) => [k, v.data])), ids, mask);
     const err = relError(got, want, config.vocab_size);
     assert.ok(err < 1e-4, `logits relative error ${err}`);
     // The live graph (weights fed as inputs, as a policy's sampler can be) gives the same logits.
     const live = await OrtSampler.create({ config: ckpt.config, weights: ckpt.weights }, { providers: ['cpu'], live: true });
     try {
-      const liveErr = relError(await live.logits(ids, mask, 4), want, config.vocab_size);
+      const liveErr = relError(await live.logits(ids, mask, 3), want, config.vocab_size);
       assert.ok(liveErr < 1e-4, `live logits relative error ${liveErr}`);
     } finally {
       await live.dispose();
@@ -159,6 +159,8 @@ test('a Qwen3 folder (BF16 shards, the real tokenizer) loads, and the sampler’
     const decode = (t: readonly number[]): string => ckpt.tokenizer.decode(t);
     const greedy = { ...DEFAULT_SAMPLING, temperature: 0, maxNewTokens: 6, eosTokenId: null };
     const [free] = await sampler.sample([ids[1] as number[]], greedy, decode);
+    // The fused decode graph's greedy tokens are the reference's, step by step over the cache.
+    assert.deepEqual(free?.tokens, referenceGreedy(config, new Map([...ckpt.weights].map(([k, v]) => [k, v.data])), [ids[1] as number[]], 6)[0]);
     const third = free?.tokens[2] as number;
     const stopAt = free?.tokens.indexOf(third) as number;
     const [stopped] = await sampler.sample([ids[1] as number[]], { ...greedy, eosTokenId: ENDOFTEXT, stopTokenIds: [IM_END, third] }, decode);

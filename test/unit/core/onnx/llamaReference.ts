@@ -167,7 +167,8 @@ export function referenceGreedy(c: LlamaConfig, w: RefWeights, prompts: readonly
     const logits = referenceLogits(c, w, rows, masks);
     logits.forEach((row, b) => {
       const z = row[row.length - 1] as number[];
-      const next = z.indexOf(Math.max(...z));
+      // A loop, not Math.max(...z): a real vocabulary (150k) overflows the call stack as arguments.
+      const next = z.reduce((best, v, i) => (v > (z[best] as number) ? i : best), 0);
       out[b]?.push(next);
       rows[b]?.push(next);
       masks[b]?.push(1);

@@ -18,7 +18,7 @@ import type { NamedTensor } from './safetensors';
 import { readSafetensors, serializeSafetensors } from './safetensors';
 import { writeFileAtomic } from '../store/fsx';
 import type { WeightsLayout } from './shards';
-import { readModelWeights, writeModelWeights } from './shards';
+import { readModelWeights, storedDtype, writeModelWeights } from './shards';
 import type { Tokenizer, TokenizerJson } from '../tokenizer/tokenizer';
 import { loadTokenizer } from '../tokenizer/tokenizer';
 import { UserError } from '../errors';
@@ -188,12 +188,9 @@ function loadLlamaCheckpoint(dir: string, raw: Record<string, unknown>, read: Ll
 export const MASTER_WEIGHTS_FILE = 'master_weights.safetensors';
 
 export function writeMasterWeights(dir: string, weights: ReadonlyMap<string, NamedTensor>, layout: WeightsLayout | undefined): void {
-  const below = new Map(
-    [...weights].filter(([name]) => {
-      const dtype = layout?.tensors.get(name)?.dtype;
-      return dtype !== undefined && dtype !== 'F32';
-    }),
-  );
+  if (!layout) return;
+  // New tensors (a fresh value or score head) are written as the model's dtype, so they count too.
+  const below = new Map([...weights].filter(([name]) => storedDtype(layout, name) !== 'F32'));
   if (below.size === 0) return;
   writeFileAtomic(path.join(dir, MASTER_WEIGHTS_FILE), serializeSafetensors(below, { format: 'rlhf-workbench-master-weights' }));
 }

@@ -153,6 +153,11 @@ export function writeModelWeights(files: [string, FileContent][], weights: Reado
   files.push([INDEX_FILE, pythonJson({ metadata, weight_map: weightMap }) + '\n']);
 }
 
+/** The dtype `name` is written as with `layout`: its own, or for a tensor new to the model (a head) the model's. */
+export function storedDtype(layout: WeightsLayout, name: string): Dtype {
+  return layout.tensors.get(name)?.dtype ?? dominantDtype(layout);
+}
+
 /** The dtype most of the layout's values were stored as (F32 for an empty layout). */
 function dominantDtype(layout: WeightsLayout): Dtype {
   const count = new Map<Dtype, number>();

@@ -304,7 +304,7 @@ test('SFT, the reward model and GRPO train the Qwen3 folder through the CLI; eac
   const prompts = project.prompts.list();
   const generated = await generateCompletions(project, sftDir, prompts, { ...DEFAULT_GENERATE, k: 3, maxNewTokens: 6, temperatures: [1.0, 1.5, 2.0] });
   for (const b of generated.batches) await project.rankings.submit({ batchId: b.id, completionIds: b.completions.map((c) => c.id), ranks: [1, 2, 3] });
-  await train('reward', { runId: 'rm', model: sftDir, steps: 6, batchSize: 2, evalFraction: 0, evalEvery: 0, maxLen: 64, optim: { lr: 0.01, warmupSteps: 0 } });
+  await train('reward', { runId: 'rm', model: sftDir, steps: 6, batchSize: 2, evalFraction: 0, evalEvery: 0, checkpointEvery: 3, maxLen: 64, optim: { lr: 0.01, warmupSteps: 0 } });
   assert.ok(metric(cwd, 'rm', 'reward/loss').length >= 2);
   const rmDir = path.join(cwd, '.rlhf', 'runs', 'rm', 'checkpoints', 'reward', 'final');
   const rmConfig = JSON.parse(fs.readFileSync(path.join(rmDir, 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -315,6 +315,11 @@ test('SFT, the reward model and GRPO train the Qwen3 folder through the CLI; eac
   const rm = loadCheckpoint(rmDir);
   assert.equal(rm.kind, 'reward');
   assert.deepEqual(rm.weights.get('score.weight')?.shape, [1, 16]);
+  // The new head is stored as the model's dtype, so a mid-run checkpoint keeps its F32 values too.
+  const rmCheckpoints = path.join(cwd, '.rlhf', 'runs', 'rm', 'checkpoints', 'reward');
+  const rmMid = fs.readdirSync(rmCheckpoints).find((d) => fs.existsSync(path.join(rmCheckpoints, d, MASTER_WEIGHTS_FILE)));
+  assert.ok(rmMid, `a mid-run reward checkpoint in ${fs.readdirSync(rmCheckpoints).join(', ')}`);
+  assert.ok(readSafetensors(path.join(rmCheckpoints, rmMid, MASTER_WEIGHTS_FILE)).tensors.has('score.weight'));
 
   await train('grpo', { runId: 'grpo', model: sftDir, rewardModel: rmDir, iterations: 2, promptsPerIteration: 2, numGenerations: 2, maxNewTokens: 6, checkpointEvery: 0, optim: { lr: 0.001 } });
   assert.equal(metric(cwd, 'grpo', 'reward').length, 2);

@@ -27,7 +27,9 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string): Fa
   const known = archs.find((a) => SUPPORTED_ARCHITECTURES.includes(a));
   const modelType = typeof raw.model_type === 'string' ? raw.model_type : undefined;
   const named = known ?? archs[0];
-  if (!known && (archs.length > 0 || (modelType !== 'gpt2' && !LLAMA_MODEL_TYPES.includes(modelType ?? '')))) {
+  // A GPT-2 folder loads as it always has, whatever class it names (GPT2Model, GPT2DoubleHeadsModel, …).
+  const gpt2Type = modelType === 'gpt2' && !(known && known in LLAMA_CLASSES);
+  if (!known && !gpt2Type && (archs.length > 0 || (modelType !== 'gpt2' && !LLAMA_MODEL_TYPES.includes(modelType ?? '')))) {
     const what = named ? `architecture ${named} is` : modelType ? `model_type ${JSON.stringify(modelType)} is` : 'names no architecture (no "architectures" or "model_type"), which is';
     throw new UserError(`${file}: ${what} not supported. Supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`);
   }
@@ -37,7 +39,7 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string): Fa
     const labels = raw.id2label && typeof raw.id2label === 'object' ? Object.keys(raw.id2label).length : (raw.num_labels ?? 1);
     if (labels !== 1) throw new UserError(`${file}: ${architecture} has ${labels} labels; a reward model has one (num_labels 1).`);
   }
-  if (GPT2_CLASSES.includes(architecture) || (!known && modelType === 'gpt2')) {
+  if (GPT2_CLASSES.includes(architecture) || gpt2Type) {
     // parseConfig reads model_type; an architectures-only GPT-2 config is still GPT-2.
     return { family: 'gpt2', architecture, head, config: parseConfig({ ...raw, model_type: 'gpt2' }, file) };
   }

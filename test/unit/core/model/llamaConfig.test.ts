@@ -209,6 +209,7 @@ test('the dispatch: GPT-2 and the Llama family by class (causal LM or reward mod
   assert.equal(gpt2.head, 'lm');
   assert.equal(gpt2.family === 'gpt2' && gpt2.config.n_embd, 64);
   assert.equal(parseModelConfig({ model_type: 'gpt2' }, 'config.json').family, 'gpt2');
+  assert.equal(parseModelConfig({ model_type: 'gpt2', architectures: ['GPT2Model'] }, 'config.json').family, 'gpt2');
   const reward = parseModelConfig({ ...QWEN25_05B, architectures: ['Qwen2ForSequenceClassification'], id2label: { 0: 'LABEL_0' } }, 'config.json');
   assert.deepEqual([reward.family, reward.architecture, reward.head], ['llama', 'Qwen2ForSequenceClassification', 'reward']);
   for (const [raw, arch] of [

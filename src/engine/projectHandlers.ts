@@ -27,7 +27,7 @@ function tooLong(project: Project, prompts: readonly FilePrompt[]): { tooLong?: 
     return {};
   }
   if (!fit) return {};
-  const long = prompts.filter((p) => fit.length(p.text) > fit.room);
+  const long = prompts.filter((p) => fit.length(p) > fit.room);
   return long.length ? { tooLong: { count: long.length, room: fit.room, nPositions: fit.nPositions, first: (long[0] as FilePrompt).where } } : {};
 }
 

@@ -10,13 +10,15 @@ import { promptRoom } from '../../core/sample/types';
 import type { Project } from '../../core/store/project';
 import { loadTokenizer } from '../../core/tokenizer/tokenizer';
 import { projectModels } from './policy';
+import { promptInputText } from '../../core/tokenizer/chat';
+import type { PromptLike } from '../../core/tokenizer/chat';
 
 export interface PromptFit {
   /** Prompt tokens the context holds beside a completion of the default length. */
   readonly room: number;
   readonly nPositions: number;
-  /** Token count of a text under the policy's tokenizer. */
-  readonly length: (text: string) => number;
+  /** Token count of a prompt as the policy reads it (a chat prompt through its template). */
+  readonly length: (prompt: PromptLike) => number;
 }
 
 /** The current policy's fit, or undefined when the project has no policy yet (nothing to check against). */
@@ -25,5 +27,5 @@ export function promptFit(project: Project): PromptFit | undefined {
   if (!policy) return undefined;
   const config = loadModelConfig(policy.path);
   const tokenizer = loadTokenizer(policy.path);
-  return { room: promptRoom(contextLength(config), DEFAULT_GENERATE.maxNewTokens), nPositions: contextLength(config), length: (text) => tokenizer.encode(text).length };
+  return { room: promptRoom(contextLength(config), DEFAULT_GENERATE.maxNewTokens), nPositions: contextLength(config), length: (prompt) => tokenizer.encode(promptInputText(prompt, tokenizer)).length };
 }

@@ -346,6 +346,43 @@ test('rlhf model info and rlhf sample read the Qwen3 folder', async () => {
   for (const r of rows) assert.ok(r.tokens.length === 4 || r.finish_reason === 'eos', JSON.stringify(r));
 });
 
+test('a BF16 SFT run cancelled after a checkpoint and resumed ends with the same weights as one run straight through', async () => {
+  const cwd = path.join(dir, 'resume');
+  fs.mkdirSync(cwd);
+  await Project.create(cwd, { labeler: 'tester@example.com' });
+  const data = path.join(cwd, 'sft.jsonl');
+  const line = JSON.stringify({ prompt: MESSAGES, completion: [{ role: 'assistant', content: 'Paris, on the Seine.' }] });
+  fs.writeFileSync(data, `${Array.from({ length: 6 }, () => line).join('\n')}\n`);
+  const run = async (runId: string, cancelAt?: RegExp): Promise<number> => {
+    const c = capture(cwd);
+    const controller = new AbortController();
+    const out = (t: string): void => {
+      c.out.push(t);
+      if (cancelAt?.test(t)) controller.abort();
+    };
+    const cfg = writeConfig(cwd, `${runId}.json`, {
+      runId,
+      model: base,
+      data,
+      steps: 8,
+      batchSize: 2,
+      evalFraction: 0,
+      evalEvery: 0,
+      checkpointEvery: 4,
+      maxLen: 64,
+      optim: { lr: 0.01, warmupSteps: 0 },
+    });
+    return runCli(['train', 'sft', '--config', cfg], { ...c.io, out, signal: controller.signal });
+  };
+  assert.equal(await run('straight'), 0);
+  assert.equal(await run('resumed', /\[sft\] checkpoint at step 4$/), 130);
+  assert.equal(await run('resumed'), 0);
+  const final = (runId: string): ReturnType<typeof loadCheckpoint> => loadCheckpoint(path.join(cwd, '.rlhf', 'runs', runId, 'checkpoints', 'sft', 'final'));
+  const [a, b] = [final('straight'), final('resumed')];
+  // Resumed from the F32 master weights, the run continues exactly: the same BF16 weights at the end.
+  for (const [name, w] of a.weights) assert.deepEqual(b.weights.get(name)?.data, w.data, name);
+});
+
 /** The exported model's logits for one row against the reference. */
 async function exportedLogitsError(modelFile: string, ckpt: ReturnType<typeof loadCheckpoint>): Promise<number> {
   const session = await ort.InferenceSession.create(modelFile);

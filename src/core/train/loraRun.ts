@@ -158,21 +158,21 @@ export function saveLoraCheckpoint(
   final: boolean,
 ): void {
   const adapter = adapterOf(run, lora, params, kind);
+  // The base's tokenizer and generation files, and config.json as `kind` (a reward adapter's names its classifier), so the export of the folder loads as that kind.
+  const beside: [string, FileContent][] = fs
+    .readdirSync(run.base)
+    .filter((f) => MODEL_FILES.test(f) && f !== 'config.json')
+    .map((f) => [f, () => fs.readFileSync(path.join(run.base, f))]);
+  const config = model.config;
+  const pad = isLlama(config) ? (config.pad_token_id ?? model.tokenizer.padTokenId ?? model.tokenizer.eosTokenId ?? null) : null;
+  const hf = isLlama(config) ? llamaHfConfig(config, kind, model.source?.config, pad) : hfConfig(config, kind);
+  beside.push(['config.json', json(hf)]);
   if (!final) {
-    // The base's tokenizer and generation files, and config.json as `kind` (a reward adapter's names its classifier), so the export of the folder loads as that kind.
-    const beside: [string, FileContent][] = fs
-      .readdirSync(run.base)
-      .filter((f) => MODEL_FILES.test(f) && f !== 'config.json')
-      .map((f) => [f, () => fs.readFileSync(path.join(run.base, f))]);
-    const config = model.config;
-    const pad = isLlama(config) ? (config.pad_token_id ?? model.tokenizer.padTokenId ?? model.tokenizer.eosTokenId ?? null) : null;
-    const hf = isLlama(config) ? llamaHfConfig(config, kind, model.source?.config, pad) : hfConfig(config, kind);
-    beside.push(['config.json', json(hf)]);
     saveAdapter(dir, adapter, beside);
     return;
   }
   const weights: Weights = mergedWeights(lora, params);
   for (const [name, t] of adapter.saved) weights.set(name, t);
   saveCheckpoint(dir, { config: model.config, kind, weights, tokenizer: model.tokenizer, ...(model.layout ? { layout: model.layout } : {}), ...(model.source ? { source: model.source } : {}) });
-  saveAdapter(path.join(dir, FINAL_ADAPTER), adapter);
+  saveAdapter(path.join(dir, FINAL_ADAPTER), adapter, beside);
 }

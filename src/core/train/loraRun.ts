@@ -117,6 +117,41 @@ export function mergedWeights(lora: TrainerLora, params: ReadonlyMap<string, { r
   return mergeAdapters(base, loraPairs(lora.plan, params), { r: settings.r, alpha: settings.alpha, fanInFanOut });
 }
 
+/**
+ * The sampler's view of a LoRA policy: the base weights as they are, and each adapted weight's
+ * W + s·B·A written into one buffer per weight, made once and rewritten in place at every call
+ * (a live sampler reads them by reference: no copy of the model per refresh).
+ */
+export function mergedView(lora: TrainerLora): (params: ReadonlyMap<string, { readonly data: Float32Array }>) => Weights {
+  const buffers = new Map<string, Float32Array>();
+  const { plan } = lora;
+  const r = plan.settings.r;
+  return (params) => {
+    const out: Weights = new Map([...lora.base].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
+    for (const t of plan.targets.values()) {
+      const W = lora.base.get(t.weight);
+      const A = params.get(t.A)?.data; // [r, in]
+      const B = params.get(t.B)?.data; // [out, r]
+      if (!W || !A || !B) throw new Error(`lora: the weights of '${t.module}' are missing`);
+      let merged = buffers.get(t.weight);
+      if (!merged) buffers.set(t.weight, (merged = new Float32Array(W.data.length)));
+      const row = new Float64Array(t.inDim); // (B·A)[o, :]
+      for (let o = 0; o < t.outDim; o++) {
+        row.fill(0);
+        for (let k = 0; k < r; k++) {
+          const bok = B[o * r + k] as number;
+          for (let i = 0, at = k * t.inDim; i < t.inDim; i++, at++) row[i] += bok * (A[at] as number);
+        }
+        // W [out, in] takes row o; W [in, out] (GPT-2's Conv1D) takes it as column o.
+        if (plan.fanInFanOut) for (let i = 0; i < t.inDim; i++) merged[i * t.outDim + o] = (W.data[i * t.outDim + o] as number) + plan.scale * (row[i] as number);
+        else for (let i = 0, at = o * t.inDim; i < t.inDim; i++, at++) merged[at] = (W.data[at] as number) + plan.scale * (row[i] as number);
+      }
+      out.set(t.weight, { shape: [...W.shape], data: merged });
+    }
+    return out;
+  };
+}
+
 /** The heads a kind trains beside the adapter (PEFT's modules_to_save) and their tensor names. */
 const HEADS: Record<HeadKind, { modules: string[]; names: string[] }> = {
   lm: { modules: [], names: [] },

@@ -15,7 +15,7 @@ import type { StageEvent, TrainModel } from '../stage';
 import { ortRolloutScoring } from './ortPolicy';
 import type { RolloutScoring } from './rollout';
 import { lmWeights } from './samplers';
-import { mergedWeights } from '../loraRun';
+import { mergedView } from '../loraRun';
 import { modelParameterShapes } from '../../model/modelConfig';
 
 export interface PolicyEngine {
@@ -41,13 +41,15 @@ export async function policyEngine(stage: StageName, policy: TrainModel, referen
     throw err;
   }
   const lmNames = [...modelParameterShapes(policy.config).keys()];
+  // LoRA: the sampler reads the base and the adapted weights merged into buffers kept for the run.
+  const merged = trainer?.lora ? mergedView(trainer.lora) : undefined;
   return {
     engine,
     scoring,
     weights: () => {
       if (!trainer) return lmWeights(policy);
-      // LoRA: the base with the adapter merged (new arrays for the adapted weights only), for the sampler.
-      if (trainer.lora) return mergedWeights(trainer.lora, trainer.params);
+      // LoRA: the base with the adapter merged into the run's buffers (rewritten in place), for the sampler.
+      if (merged) return merged(trainer.params);
       return new Map(
         lmNames.map((name) => {
           const p = trainer.params.get(name);

@@ -27,7 +27,9 @@ export function lmWeights(model: TrainModel): Weights {
 
 /** An ORT KV-cache sampler rebuilt from the policy's weights after every update. */
 export async function ortRolloutSampler(policy: TrainModel, decode: (ids: readonly number[]) => string): Promise<RolloutSampler & { dispose(): Promise<void> }> {
-  const sampler = await OrtSampler.create({ config: policy.config, weights: lmWeights(policy) });
+  // A LoRA policy's sampler reads the weights by reference (live): the base is never copied, and
+  // each refresh rewrites the merged buffers in place (loraRun.ts mergedView).
+  const sampler = await OrtSampler.create({ config: policy.config, weights: lmWeights(policy) }, { live: policy.lora !== undefined });
   return {
     sample: (prompts, options, signal) => sampler.sample(prompts, options, decode, signal),
     refresh: (weights) => sampler.refresh(weights),

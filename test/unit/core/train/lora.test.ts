@@ -35,7 +35,9 @@ import { DEFAULT_DPO, dpo } from '../../../../src/core/train/stages/dpo';
 import type { DpoConfig } from '../../../../src/core/train/stages/dpo';
 import type { StageEvent, TrainModel } from '../../../../src/core/train/stage';
 import { AdamWState } from '../../../../src/core/train/optim';
-import { loadTrainingModel, loraEngineStart, saveLoraCheckpoint } from '../../../../src/core/train/loraRun';
+import { loadTrainingModel, loraEngineStart, mergedView, mergedWeights, saveLoraCheckpoint } from '../../../../src/core/train/loraRun';
+import { llamaParameterShapes } from '../../../../src/core/model/llamaConfig';
+import { randomLlamaWeights, TINY_LLAMA } from '../onnx/llamaModels';
 import type { LoraRun } from '../../../../src/core/train/loraRun';
 import { runCli } from '../../../../src/cli/main';
 import { randomWeights } from '../onnx/tinyModel';
@@ -352,4 +354,25 @@ test('rlhf train ppo with lora: no reference model loaded, the value head saved 
   const final = loadCheckpoint(path.join(stageDir, 'final'));
   assert.equal(final.kind, 'lm');
   assert.match(fs.readFileSync(path.join(cwd, '.rlhf', 'runs', 'ppo-lora', 'metrics.jsonl'), 'utf8'), /"objective\/kl"/);
+});
+
+test("the sampler's merged view equals PEFT's merge (GPT-2's Conv1D and Llama's Linear) and rewrites the same buffers at each refresh", () => {
+  for (const family of ['gpt2', 'llama'] as const) {
+    const base = family === 'gpt2' ? randomWeights(toyConfig, 8) : randomLlamaWeights(TINY_LLAMA, 8);
+    const shapes = family === 'gpt2' ? parameterShapes(toyConfig) : llamaParameterShapes(TINY_LLAMA);
+    const plan = planLora(shapes, { ...settings, targetModules: family === 'gpt2' ? ['c_attn', 'c_fc'] : ['q_proj', 'down_proj'] }, 2);
+    const params = new Map([...initLora(plan, 2)].map(([k, v]) => [k, { shape: v.shape, data: k.endsWith('lora_B.weight') ? v.data.map((_, i) => 0.1 * Math.sin(i + 1)) : v.data }]));
+    const view = mergedView({ plan, base: base as ReadonlyMap<string, ParamBuffer> });
+    const first = view(params);
+    const want = mergedWeights({ plan, base: base as ReadonlyMap<string, ParamBuffer> }, params);
+    for (const [name, w] of want) {
+      const got = first.get(name)?.data as Float32Array;
+      const err = w.data.reduce((m, v, i) => Math.max(m, Math.abs(v - (got[i] as number))), 0);
+      assert.ok(err < 1e-6, `${family} ${name}: ${err}`);
+      if (!plan.targets.has(name)) assert.equal(got, base.get(name)?.data, `${name}: the base's own array`);
+    }
+    const adapted = [...plan.targets.keys()][0] as string;
+    const again = view(params).get(adapted)?.data;
+    assert.equal(again, first.get(adapted)?.data, 'the same buffer');
+  }
 });

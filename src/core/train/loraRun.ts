@@ -64,6 +64,12 @@ export function loadTrainingModel(dir: string, kind: HeadKind, seed: number, lor
   }
   if (!lora) throw new UserError(`${dir}: is a LoRA adapter folder; train from a full model folder, or merge it first with rlhf export model.`);
   const adapter = loadAdapter(dir);
+  const saved = adapter.config;
+  if (saved.r !== lora.r || saved.alpha !== lora.alpha || JSON.stringify(saved.targetModules) !== JSON.stringify(lora.targetModules)) {
+    throw new UserError(
+      `${dir}: this run's adapter has r ${saved.r}, alpha ${saved.alpha}, targetModules ${JSON.stringify(saved.targetModules)}, but the config now says r ${lora.r}, alpha ${lora.alpha}, targetModules ${JSON.stringify(lora.targetModules)}; resume with the settings it started with, or start a new run (a new runId).`,
+    );
+  }
   const base = path.resolve(adapter.baseModel);
   if (!fs.existsSync(path.join(base, 'config.json'))) throw new UserError(`${dir}: its base model folder '${adapter.baseModel}' (adapter_config.json) is gone; the run cannot resume without it.`);
   const model = loadModel(base, kind, seed);

@@ -21,6 +21,7 @@ import { initLora, loraShapes, planLora } from '../../../../src/core/onnx/lora';
 import type { LoraPlan } from '../../../../src/core/onnx/lora';
 import { familyModelGraph } from '../../../../src/core/onnx/modelGraphs';
 import { Project } from '../../../../src/core/store/project';
+import { UserError } from '../../../../src/core/errors';
 import { byteLevelTokenizerJson } from '../../../../src/core/tokenizer/byteLevel';
 import { setTrainingEngine } from '../../../../src/core/train/engine';
 import { DEFAULT_OPTIM } from '../../../../src/core/train/optim';
@@ -326,6 +327,10 @@ test('a reward model trained with lora: the score head saved as PEFT modules_to_
   assert.equal(resumed.lora?.base, path.join(cwd, 'base'));
   const plain = resumed.plain?.();
   for (const [name, t] of params) assert.deepEqual(plain?.get(name)?.data, t.data, name);
+  assert.throws(
+    () => loadTrainingModel(step, 'reward', 3, { ...settings, r: 8 }),
+    (err: unknown) => err instanceof UserError && /r 4, alpha 8.*now says r 8/.test(err.message),
+  );
   // The final: a reward-model folder with the adapter merged; the export of the interval adapter is the same model.
   const final = path.join(cwd, 'rm-lora', 'final');
   saveLoraCheckpoint(final, m, run, start.lora, params, 'reward', true);

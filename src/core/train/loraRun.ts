@@ -17,6 +17,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type * as Ort from 'onnxruntime-node';
 import type { HeadKind, Weights } from '../model/checkpoint';
 import { json, saveCheckpoint } from '../model/checkpoint';
 import { hfConfig } from '../model/hfConfig';
@@ -26,12 +27,14 @@ import type { Adapter, LoraPair } from '../model/peft';
 import { isAdapterFolder, loadAdapter, loraTensorName, mergeAdapters, saveAdapter } from '../model/peft';
 import type { FileContent } from '../model/checkpoint';
 import type { NamedTensor } from '../model/safetensors';
+import { GraphBuilder } from '../onnx/graphBuilder';
 import { initLora, planLora } from '../onnx/lora';
 import type { LoraPlan, LoraSettings } from '../onnx/lora';
 import { UserError } from '../errors';
 import { loadModel } from './model';
 import type { LoadedModel } from './model';
 import type { TrainerLora } from './ort/trainer';
+import { ortThreads } from './ort/device';
 import type { ParamBuffer } from './ort/adamw';
 import { hasParam, takeParam } from './stage';
 import type { TrainModel } from './stage';
@@ -126,36 +129,54 @@ export function mergedWeights(lora: TrainerLora, params: ReadonlyMap<string, { r
 /**
  * The sampler's view of a LoRA policy: the base weights as they are, and each adapted weight's
  * W + s·B·A written into one buffer per weight, made once and rewritten in place at every call
- * (a live sampler reads them by reference: no copy of the model per refresh).
+ * (a live sampler reads them by reference: no copy of the model per refresh). The products run on
+ * ONNX Runtime, one Gemm per weight into its buffer (pre-allocated output): at Qwen2.5-0.5B's shape
+ * with r 16 on every projection, a plain JavaScript loop took 20 s a refresh.
  */
-export function mergedView(lora: TrainerLora): (params: ReadonlyMap<string, { readonly data: Float32Array }>) => Weights {
+export function mergedView(lora: TrainerLora): { weights(params: ReadonlyMap<string, { readonly data: Float32Array }>): Promise<Weights>; release(): Promise<void> } {
   const buffers = new Map<string, Float32Array>();
   const { plan } = lora;
-  const r = plan.settings.r;
-  return (params) => {
-    const out: Weights = new Map([...lora.base].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
-    for (const t of plan.targets.values()) {
-      const W = lora.base.get(t.weight);
-      const A = params.get(t.A)?.data; // [r, in]
-      const B = params.get(t.B)?.data; // [out, r]
-      if (!W || !A || !B) throw new Error(`lora: the weights of '${t.module}' are missing`);
-      let merged = buffers.get(t.weight);
-      if (!merged) buffers.set(t.weight, (merged = new Float32Array(W.data.length)));
-      const row = new Float64Array(t.inDim); // (B·A)[o, :]
-      for (let o = 0; o < t.outDim; o++) {
-        row.fill(0);
-        for (let k = 0; k < r; k++) {
-          const bok = B[o * r + k] as number;
-          for (let i = 0, at = k * t.inDim; i < t.inDim; i++, at++) row[i] += bok * (A[at] as number);
-        }
-        // W [out, in] takes row o; W [in, out] (GPT-2's Conv1D) takes it as column o.
-        if (plan.fanInFanOut) for (let i = 0; i < t.inDim; i++) merged[i * t.outDim + o] = (W.data[i * t.outDim + o] as number) + plan.scale * (row[i] as number);
-        else for (let i = 0, at = o * t.inDim; i < t.inDim; i++, at++) merged[at] = (W.data[at] as number) + plan.scale * (row[i] as number);
+  let session: Promise<Ort.InferenceSession> | undefined;
+  const ortModule = import('onnxruntime-node');
+  return {
+    async weights(params) {
+      const ort = await ortModule;
+      session ??= ort.InferenceSession.create(mergeGraph(plan), { executionProviders: ['cpu'], intraOpNumThreads: ortThreads(), enableCpuMemArena: false, logSeverityLevel: 3 });
+      const s = await session;
+      const out: Weights = new Map([...lora.base].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
+      for (const t of plan.targets.values()) {
+        const W = lora.base.get(t.weight);
+        const A = params.get(t.A)?.data; // [r, in]
+        const B = params.get(t.B)?.data; // [out, r]
+        if (!W || !A || !B) throw new Error(`lora: the weights of '${t.module}' are missing`);
+        let merged = buffers.get(t.weight);
+        if (!merged) buffers.set(t.weight, (merged = new Float32Array(W.data.length)));
+        const r = plan.settings.r;
+        await s.run(
+          { W: new ort.Tensor('float32', W.data, [...W.shape]), A: new ort.Tensor('float32', A, [r, t.inDim]), B: new ort.Tensor('float32', B, [t.outDim, r]) },
+          { merged: new ort.Tensor('float32', merged, [...W.shape]) },
+        );
+        out.set(t.weight, { shape: [...W.shape], data: merged });
       }
-      out.set(t.weight, { shape: [...W.shape], data: merged });
-    }
-    return out;
+      return out;
+    },
+    async release() {
+      const s = session;
+      session = undefined;
+      if (s) await (await s).release();
+    },
   };
+}
+
+/** merged = W + s·B·A as one Gemm: W [out, in] (Linear), or W [in, out] + s·Aᵀ·Bᵀ where the base stores [in, out] (GPT-2's Conv1D). */
+function mergeGraph(plan: LoraPlan): Uint8Array {
+  const g = new GraphBuilder();
+  const W = g.input('W', 'float', plan.fanInFanOut ? ['in', 'out'] : ['out', 'in']);
+  const A = g.input('A', 'float', ['r', 'in']);
+  const B = g.input('B', 'float', ['out', 'r']);
+  const merged = plan.fanInFanOut ? g.op('Gemm', [A, B, W], { alpha: plan.scale, transA: 1, transB: 1 }, { floats: ['alpha'] }) : g.op('Gemm', [B, A, W], { alpha: plan.scale }, { floats: ['alpha'] });
+  g.output(merged, 'merged', 'float', plan.fanInFanOut ? ['in', 'out'] : ['out', 'in']);
+  return g.model('lora_merge', `W + ${plan.scale}·B·A`);
 }
 
 /** The heads a kind trains beside the adapter (PEFT's modules_to_save) and their tensor names. */

@@ -21,8 +21,8 @@ import { modelParameterShapes } from '../../model/modelConfig';
 export interface PolicyEngine {
   readonly engine: StageEngine;
   readonly scoring: RolloutScoring;
-  /** The policy's LM weights now (no value head): views of the trainer's buffers on ONNX Runtime. */
-  weights(): Weights;
+  /** The policy's LM weights now (no value head): views of the trainer's buffers on ONNX Runtime (LoRA: the base and the merged buffers). */
+  weights(): Promise<Weights>;
   /** A checkpoint event at `step`, with the engine's snapshot. */
   checkpoint(step: number, reason: 'interval' | 'final' | 'cancel', state?: unknown): StageEvent;
   release(): Promise<void>;
@@ -46,10 +46,10 @@ export async function policyEngine(stage: StageName, policy: TrainModel, referen
   return {
     engine,
     scoring,
-    weights: () => {
+    weights: async () => {
       if (!trainer) return lmWeights(policy);
       // LoRA: the base with the adapter merged into the run's buffers (rewritten in place), for the sampler.
-      if (merged) return merged(trainer.params);
+      if (merged) return merged.weights(trainer.params);
       return new Map(
         lmNames.map((name) => {
           const p = trainer.params.get(name);
@@ -63,6 +63,7 @@ export async function policyEngine(stage: StageName, policy: TrainModel, referen
       return { type: 'checkpoint', step, reason, ...(state === undefined ? {} : { state }), ...(snapshot ? { snapshot } : {}) };
     },
     release: async () => {
+      await merged?.release();
       await scoring.release?.();
       await engine.release();
     },

@@ -272,7 +272,7 @@ export async function* grpo(
     const trainer = engine.trainer;
     if (!trainer) throw new UserError(GRPO_ON_ORT_ONLY);
     const ort = trainer.ort;
-    await sampler.refresh(pe.weights());
+    await sampler.refresh(await pe.weights());
     while (iteration < config.iterations) {
       if (signal?.aborted) {
         yield pe.checkpoint(iteration, 'cancel');
@@ -340,7 +340,7 @@ export async function* grpo(
           gradNorm = r.gradNorm;
         }
       }
-      if (train.length > 0) await sampler.refresh(pe.weights());
+      if (train.length > 0) await sampler.refresh(await pe.weights());
       else yield { type: 'log', message: `grpo: iteration ${iteration}: no completion to train on (${kept.length === 0 ? 'none could be scored' : 'every group tied'}); the policy is unchanged.` };
 
       // Each trained row's sequence KL to the reference at the old policy (samples.jsonl).

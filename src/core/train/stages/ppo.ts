@@ -165,7 +165,7 @@ export async function* ppo(
   try {
     const { engine } = pe;
     const tfjs = engine.trainer ? undefined : await import('../tfjs/ppo');
-    await sampler.refresh(pe.weights());
+    await sampler.refresh(await pe.weights());
     while (iteration < config.iterations) {
       if (signal?.aborted) {
         yield pe.checkpoint(iteration, 'cancel', { ...state });
@@ -264,7 +264,7 @@ export async function* ppo(
       const meanKl = mean(seqKl);
       const klCoefUsed = state.klCoef;
       if (config.adaptiveKl) state.klCoef = adaptKl(state.klCoef, meanKl, B, config.adaptiveKl.target, config.adaptiveKl.horizon);
-      await sampler.refresh(pe.weights());
+      await sampler.refresh(await pe.weights());
       const seconds = (performance.now() - started) / 1000;
       const { rolloutSeconds, scoreSeconds } = c;
       const responseTokens = sum(rollout.responseMask);

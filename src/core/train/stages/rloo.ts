@@ -88,7 +88,7 @@ export async function* rloo(
   try {
     const { engine } = pe;
     const tfjs = engine.trainer ? undefined : await import('../tfjs/rloo');
-    await sampler.refresh(pe.weights());
+    await sampler.refresh(await pe.weights());
     while (iteration < config.iterations) {
       if (signal?.aborted) {
         yield pe.checkpoint(iteration, 'cancel');
@@ -164,7 +164,7 @@ export async function* rloo(
           gradNorm = r.gradNorm;
         }
       }
-      await sampler.refresh(pe.weights());
+      await sampler.refresh(await pe.weights());
       const seconds = (performance.now() - started) / 1000;
       yield metrics('rloo', iteration, {
         'objective/kl': mean(seqKl),

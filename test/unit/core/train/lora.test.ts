@@ -361,14 +361,14 @@ test('rlhf train ppo with lora: no reference model loaded, the value head saved 
   assert.match(fs.readFileSync(path.join(cwd, '.rlhf', 'runs', 'ppo-lora', 'metrics.jsonl'), 'utf8'), /"objective\/kl"/);
 });
 
-test("the sampler's merged view equals PEFT's merge (GPT-2's Conv1D and Llama's Linear) and rewrites the same buffers at each refresh", () => {
+test("the sampler's merged view equals PEFT's merge (GPT-2's Conv1D and Llama's Linear) and rewrites the same buffers at each refresh", async () => {
   for (const family of ['gpt2', 'llama'] as const) {
     const base = family === 'gpt2' ? randomWeights(toyConfig, 8) : randomLlamaWeights(TINY_LLAMA, 8);
     const shapes = family === 'gpt2' ? parameterShapes(toyConfig) : llamaParameterShapes(TINY_LLAMA);
     const plan = planLora(shapes, { ...settings, targetModules: family === 'gpt2' ? ['c_attn', 'c_fc'] : ['q_proj', 'down_proj'] }, 2);
     const params = new Map([...initLora(plan, 2)].map(([k, v]) => [k, { shape: v.shape, data: k.endsWith('lora_B.weight') ? v.data.map((_, i) => 0.1 * Math.sin(i + 1)) : v.data }]));
     const view = mergedView({ plan, base: base as ReadonlyMap<string, ParamBuffer> });
-    const first = view(params);
+    const first = await view.weights(params);
     const want = mergedWeights({ plan, base: base as ReadonlyMap<string, ParamBuffer> }, params);
     for (const [name, w] of want) {
       const got = first.get(name)?.data as Float32Array;
@@ -377,7 +377,8 @@ test("the sampler's merged view equals PEFT's merge (GPT-2's Conv1D and Llama's 
       if (!plan.targets.has(name)) assert.equal(got, base.get(name)?.data, `${name}: the base's own array`);
     }
     const adapted = [...plan.targets.keys()][0] as string;
-    const again = view(params).get(adapted)?.data;
+    const again = (await view.weights(params)).get(adapted)?.data;
     assert.equal(again, first.get(adapted)?.data, 'the same buffer');
+    await view.release();
   }
 });

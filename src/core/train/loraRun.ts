@@ -24,7 +24,7 @@ import { hfConfig } from '../model/hfConfig';
 import { llamaHfConfig } from '../model/llamaHfConfig';
 import { isLlama, modelParameterShapes } from '../model/modelConfig';
 import type { Adapter, LoraPair } from '../model/peft';
-import { isAdapterFolder, loadAdapter, loraTensorName, mergeAdapters, saveAdapter } from '../model/peft';
+import { isAdapterFolder, loadAdapter, loraTensorName, saveAdapter } from '../model/peft';
 import type { FileContent } from '../model/checkpoint';
 import type { NamedTensor } from '../model/safetensors';
 import { GraphBuilder } from '../onnx/graphBuilder';
@@ -119,11 +119,14 @@ function loraPairs(plan: LoraPlan, params: ReadonlyMap<string, { readonly shape:
   return pairs;
 }
 
-/** The base with the adapter merged in (a new array per adapted weight; the rest shared): the LM the sampler and the final checkpoint get. */
-export function mergedWeights(lora: TrainerLora, params: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>): Weights {
-  const base = new Map<string, NamedTensor>([...lora.base].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]));
-  const { settings, fanInFanOut } = lora.plan;
-  return mergeAdapters(base, loraPairs(lora.plan, params), { r: settings.r, alpha: settings.alpha, fanInFanOut });
+/** The base with the adapter merged in (a new array per adapted weight; the rest shared): the final checkpoint's model. */
+async function mergedWeights(lora: TrainerLora, params: ReadonlyMap<string, { readonly data: Float32Array }>): Promise<Weights> {
+  const view = mergedView(lora);
+  try {
+    return await view.weights(params);
+  } finally {
+    await view.release();
+  }
 }
 
 /**
@@ -210,7 +213,7 @@ export function adapterOf(run: LoraRun, lora: TrainerLora, params: ReadonlyMap<s
  * A LoRA checkpoint at `dir`: the adapter folder (interval), or the merged full folder with the
  * adapter under `adapter/` (final). The caller writes the optimizer state beside an interval one.
  */
-export function saveLoraCheckpoint(
+export async function saveLoraCheckpoint(
   dir: string,
   model: LoadedModel,
   run: LoraRun,
@@ -218,7 +221,7 @@ export function saveLoraCheckpoint(
   params: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>,
   kind: HeadKind,
   final: boolean,
-): void {
+): Promise<void> {
   const adapter = adapterOf(run, lora, params, kind);
   // The base's tokenizer and generation files, and config.json as `kind` (a reward adapter's names its classifier), so the export of the folder loads as that kind.
   const beside: [string, FileContent][] = fs
@@ -233,7 +236,7 @@ export function saveLoraCheckpoint(
     saveAdapter(dir, adapter, beside);
     return;
   }
-  const weights: Weights = mergedWeights(lora, params);
+  const weights: Weights = await mergedWeights(lora, params);
   for (const [name, t] of adapter.saved) weights.set(name, t);
   saveCheckpoint(dir, { config: model.config, kind, weights, tokenizer: model.tokenizer, ...(model.layout ? { layout: model.layout } : {}), ...(model.source ? { source: model.source } : {}) });
   saveAdapter(path.join(dir, FINAL_ADAPTER), adapter, beside);

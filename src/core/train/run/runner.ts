@@ -155,7 +155,7 @@ async function runStage(
         const lora = event.snapshot?.lora;
         if (lora && model.lora) {
           // A LoRA run: an adapter folder (final: the merged model, the adapter beside it).
-          saveLoraCheckpoint(dir, model, model.lora, lora, event.snapshot?.weights ?? new Map(), kind, final);
+          await saveLoraCheckpoint(dir, model, model.lora, lora, event.snapshot?.weights ?? new Map(), kind, final);
           if (!final) saveOptimizerState(dir, (event.snapshot as TrainingSnapshot).optimizer);
         } else await saveTrainingCheckpoint(dir, model, final ? undefined : optimizer, event.snapshot, kind);
         if (!final) writeJsonAtomic(path.join(dir, TRAINER_STATE), { stage: job.stage, step: event.step, ...(event.state === undefined ? {} : { state: event.state }) });

@@ -95,48 +95,72 @@ export interface GraphOptions {
   readonly fused?: boolean;
 }
 
-/** ONNX bytes of the GPT-2 LM with KV cache. `weights` are keyed by GPT2Model names. */
-export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>, options: GraphOptions = {}): Uint8Array {
-  const H = config.n_head;
-  const D = headDim(config);
-  const t = new Tape({ fused: options.fused === true });
+/**
+ * What every KV-cache inference graph starts from: the weights as initializers, looked up by name
+ * and checked against the config's shapes (`p`, counting their bytes against the 2 GiB a
+ * protobuf holds: `checkSize`), and the inputs input_ids, attention_mask, position_ids with each
+ * layer's past keys/values [B, `heads`, P, D]; `outputCache` declares the present ones [B, heads, P+T, D].
+ */
+export function cachedGraphInputs(
+  t: Tape,
+  who: string,
+  weights: ReadonlyMap<string, NamedTensor>,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  cacheDims: { layers: number; heads: number; headDim: number },
+) {
   const g = t.g;
   let bytes = 0;
   const added = new Set<string>();
-  const shapes = parameterShapes(config);
   const p = (name: string): string => {
     if (added.has(name)) return name;
     const w = weights.get(name);
-    const expect = shapes.get(name) as readonly number[];
-    if (!w) throw new Error(`buildGptGraph: weight '${name}' is missing`);
-    if (w.shape.length !== expect.length || w.shape.some((d, i) => d !== expect[i])) throw new Error(`buildGptGraph: weight '${name}' has shape [${w.shape}], expected [${expect}]`);
+    const expect = shapes.get(name);
+    if (!expect) throw new Error(`${who}: no parameter '${name}' in this config`);
+    if (!w) throw new Error(`${who}: weight '${name}' is missing`);
+    if (w.shape.length !== expect.length || w.shape.some((d, i) => d !== expect[i])) throw new Error(`${who}: weight '${name}' has shape [${w.shape}], expected [${expect}]`);
     bytes += w.data.byteLength;
     added.add(name);
     return t.weight(name, w.data, w.shape);
   };
-
+  const checkSize = (advice: string): void => {
+    if (bytes > MAX_WEIGHT_BYTES) throw new UserError(`The model's ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX file can hold (2 GiB); ${advice}.`);
+  };
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'total']);
   const positions = g.input('position_ids', 'int64', ['batch', 'seq']);
-  const cache = Array.from({ length: config.n_layer }, (_, i) => ({
-    pastK: g.input(pastKeyName(i), 'float', ['batch', H, 'past', D]),
-    pastV: g.input(pastValueName(i), 'float', ['batch', H, 'past', D]),
+  const { layers, heads, headDim: D } = cacheDims;
+  const cache: LayerCache[] = Array.from({ length: layers }, (_, i) => ({
+    pastK: g.input(pastKeyName(i), 'float', ['batch', heads, 'past', D]),
+    pastV: g.input(pastValueName(i), 'float', ['batch', heads, 'past', D]),
     presentK: presentKeyName(i),
     presentV: presentValueName(i),
     mask,
   }));
+  const outputCache = (): void => {
+    for (let i = 0; i < layers; i++) {
+      g.output(presentKeyName(i), presentKeyName(i), 'float', ['batch', heads, 'total', D]);
+      g.output(presentValueName(i), presentValueName(i), 'float', ['batch', heads, 'total', D]);
+    }
+  };
+  return { p, checkSize, ids, mask, positions, cache, outputCache };
+}
+
+/** ONNX bytes of the GPT-2 LM with KV cache. `weights` are keyed by GPT2Model names. */
+export function buildGptGraph(config: GPT2Config, weights: ReadonlyMap<string, NamedTensor>, options: GraphOptions = {}): Uint8Array {
+  const t = new Tape({ fused: options.fused === true });
+  const g = t.g;
+  const { p, checkSize, ids, mask, positions, cache, outputCache } = cachedGraphInputs(t, 'buildGptGraph', weights, parameterShapes(config), {
+    layers: config.n_layer,
+    heads: config.n_head,
+    headDim: headDim(config),
+  });
   const last = options.logits === 'last';
   const hidden = gpt2(t, config, p, { ids, positions, positionAxes: [], bias: attentionBias(t, ids, mask), cache, lastOnly: last }); // [B, T or 1, C]
   const logits = g.op('MatMul', [hidden, g.op('Transpose', [p('wte.weight')], { perm: [1, 0] })]); // tied head; the transpose of an initializer is folded at load
 
-  if (bytes > MAX_WEIGHT_BYTES) {
-    throw new UserError(`The model's ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX file can hold (2 GiB); use the tfjs sampler (--sampler tfjs) for it.`);
-  }
+  checkSize('use the tfjs sampler (--sampler tfjs) for it');
   g.output(logits, 'logits', 'float', ['batch', last ? 1 : 'seq', config.vocab_size]);
-  for (let i = 0; i < config.n_layer; i++) {
-    g.output(presentKeyName(i), presentKeyName(i), 'float', ['batch', H, 'total', D]);
-    g.output(presentValueName(i), presentValueName(i), 'float', ['batch', H, 'total', D]);
-  }
+  outputCache();
   return g.model('gpt2_with_past', `GPT-2 LM (${config.n_layer} layers, width ${config.n_embd}, vocab ${config.vocab_size}) with KV cache${options.fused ? ' (ONNX Runtime contrib ops)' : ''}`);
 }
 

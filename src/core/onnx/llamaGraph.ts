@@ -29,12 +29,11 @@ import { onnx } from 'onnx-proto';
 import type { LlamaConfig } from '../model/llamaConfig';
 import { attentionBiases, llamaHeadName, llamaParameterShapes } from '../model/llamaConfig';
 import type { NamedTensor } from '../model/safetensors';
-import { UserError } from '../errors';
 import { Tape } from './autodiff';
 import type { LayerCache, RotaryTable } from './autodiff';
 import { declareParams } from './lora';
 import type { GraphOptions, ModelGraph, ModelGraphOptions, TrainGraphOptions } from './gptGraph';
-import { loraOptions, MASKED, MAX_WEIGHT_BYTES, attentionBias, gradName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './gptGraph';
+import { loraOptions, MASKED, attentionBias, cachedGraphInputs, gradName } from './gptGraph';
 import type { GraphBuilder } from './graphBuilder';
 
 /** What the model reads besides its parameters. */
@@ -125,45 +124,20 @@ export function buildLlamaGraph(config: LlamaConfig, weights: ReadonlyMap<string
   const D = config.head_dim;
   const t = new Tape({ fused: options.fused === true });
   const g = t.g;
-  let bytes = 0;
-  const added = new Set<string>();
-  const shapes = llamaParameterShapes(config);
-  const p = (name: string): string => {
-    if (added.has(name)) return name;
-    const w = weights.get(name);
-    const expect = shapes.get(name);
-    if (!expect) throw new Error(`buildLlamaGraph: no parameter '${name}' in this config`);
-    if (!w) throw new Error(`buildLlamaGraph: weight '${name}' is missing`);
-    if (w.shape.length !== expect.length || w.shape.some((d, i) => d !== expect[i])) throw new Error(`buildLlamaGraph: weight '${name}' has shape [${w.shape}], expected [${expect}]`);
-    bytes += w.data.byteLength;
-    added.add(name);
-    return t.weight(name, w.data, w.shape);
-  };
-
-  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
-  const mask = g.input('attention_mask', 'int64', ['batch', 'total']);
-  const positions = g.input('position_ids', 'int64', ['batch', 'seq']);
-  const cache = Array.from({ length: config.num_hidden_layers }, (_, i) => ({
-    pastK: g.input(pastKeyName(i), 'float', ['batch', KV, 'past', D]),
-    pastV: g.input(pastValueName(i), 'float', ['batch', KV, 'past', D]),
-    presentK: presentKeyName(i),
-    presentV: presentValueName(i),
-    mask,
-  }));
+  const { p, checkSize, ids, mask, positions, cache, outputCache } = cachedGraphInputs(t, 'buildLlamaGraph', weights, llamaParameterShapes(config), {
+    layers: config.num_hidden_layers,
+    heads: KV,
+    headDim: D,
+  });
   const last = options.logits === 'last';
   const total = g.op('Gather', [g.op('Shape', [mask]), g.int64Const([1], [])], { axis: 0 }); // P+T: every position fed is below it
   const io: LlamaInputs = { ids, rotary: rotaryTable(g, config, positions, total), bias: attentionBias(t, ids, mask), cache, lastOnly: last };
   const hidden = llama(t, config, p, io); // [B, T or 1, C]
   const logits = g.op('MatMul', [hidden, g.op('Transpose', [p(llamaHeadName(config))], { perm: [1, 0] })]); // the transpose of an initializer is folded at load
 
-  if (bytes > MAX_WEIGHT_BYTES) {
-    throw new UserError(`The model's ${(bytes / 1024 ** 3).toFixed(2)} GiB of weights exceed what one ONNX file can hold (2 GiB); build the graph with external weights (buildExternalLlamaGraph).`);
-  }
+  checkSize('build the graph with external weights (buildExternalLlamaGraph)');
   g.output(logits, 'logits', 'float', ['batch', last ? 1 : 'seq', config.vocab_size]);
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    g.output(presentKeyName(i), presentKeyName(i), 'float', ['batch', KV, 'total', D]);
-    g.output(presentValueName(i), presentValueName(i), 'float', ['batch', KV, 'total', D]);
-  }
+  outputCache();
   const what = `${config.architecture} LM (${config.num_hidden_layers} layers, width ${config.hidden_size}, ${config.num_attention_heads}:${KV} heads of ${D}, vocab ${config.vocab_size})`;
   return g.model(`${config.architecture}_with_past`, `${what} with KV cache${options.fused ? ' (ONNX Runtime contrib ops)' : ''}`);
 }

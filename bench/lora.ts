@@ -6,11 +6,14 @@
  *   the same LoRA as a plain torch module, base frozen, Adam over A and B), as a ratio;
  * - the peak RSS of one LoRA GRPO iteration through `rlhf train grpo` (a child process per run):
  *   4 completions of 32 tokens, β 0.04 so the reference pass (the base with adapters off) runs,
- *   the sampler refreshed with the merged weights, one minibatch step, checkpoints written.
+ *   the sampler refreshed with the merged weights, one minibatch step, checkpoints written;
+ * - the same for one LoRA PPO iteration (`rlhf train ppo`): a rollout of 4×32 tokens scored by a
+ *   reward model of the same shape (Qwen2ForSequenceClassification, a frozen session), the value
+ *   head, the reference as the base with adapters off.
  * Threads: the physical cores; PyTorch the better of all cores and one. Not a test: the numbers
  * depend on the machine and on what else runs on it.
  *
- * Usage: node --import tsx bench/lora.ts [--reps N] [--layers N] [--vocab N] [--no-torch] [--no-grpo] [--json out.json]
+ * Usage: node --import tsx bench/lora.ts [--reps N] [--layers N] [--vocab N] [--no-torch] [--no-grpo] [--no-ppo] [--json out.json]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,53 +32,12 @@ import { Project } from '../src/core/store/project';
 import { byteLevelTokenizerJson } from '../src/core/tokenizer/byteLevel';
 import { physicalCores } from '../src/core/train/ort/device';
 import { OrtTrainer } from '../src/core/train/ort/trainer';
-import { DEFAULT_OPTIM } from '../src/core/train/optim';
 import { findTorchPython } from './model';
+import { PLAIN_ADAM, QWEN25_05B, randomWeights } from './qwenShape';
 
-/** Qwen2.5-0.5B's config.json (as bench/llama.ts). */
-const QWEN25_05B: LlamaConfig = {
-  architecture: 'qwen2',
-  vocab_size: 151936,
-  hidden_size: 896,
-  intermediate_size: 4864,
-  num_hidden_layers: 24,
-  num_attention_heads: 14,
-  num_key_value_heads: 2,
-  head_dim: 64,
-  max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1e6,
-  rope_scaling: null,
-  attention_bias: true,
-  mlp_bias: false,
-  tie_word_embeddings: true,
-  hidden_act: 'silu',
-  bos_token_id: 151643,
-  eos_token_id: 151645,
-  pad_token_id: null,
-};
 const LORA: LoraSettings = { r: 16, alpha: 32, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] };
 const TRAIN = { batch: 1, seq: 128 };
 const RSS_TARGET_GB = 8;
-/** torch.optim.Adam(lr 1e-4) as the trainer's AdamW: constant lr, no decay, no clipping. */
-const PLAIN_ADAM = { ...DEFAULT_OPTIM, lr: 1e-4, minLrRatio: 1, warmupSteps: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
-
-/** Random weights: std ≈ 0.02 (uniform), norm gains 1, from a fast seeded generator (2 GB at full size). */
-function randomWeights(config: LlamaConfig): Map<string, NamedTensor> {
-  let state = 12345;
-  const weights = new Map<string, NamedTensor>();
-  for (const [name, shape] of llamaParameterShapes(config)) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (name.endsWith('norm.weight')) data.fill(1);
-    else
-      for (let i = 0; i < data.length; i++) {
-        state = (Math.imul(state, 1664525) + 1013904223) | 0;
-        data[i] = (state / 2 ** 31) * 0.035;
-      }
-    weights.set(name, { shape, data });
-  }
-  return weights;
-}
 
 const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 
@@ -134,45 +96,48 @@ function benchTorch(config: LlamaConfig, threads: number, reps: number): TorchRe
   return runs.reduce((a, b) => (b.train_ms < a.train_ms ? b : a));
 }
 
+type PolicyStage = 'grpo' | 'ppo';
+
+/** One iteration's config for each stage, on the folder's `base` (and, for PPO, its reward model `rm`). */
+const POLICY_CONFIGS: Record<PolicyStage, object> = {
+  grpo: { rewards: [{ type: 'regex', pattern: '[a-z]{3}', name: 'word' }], beta: 0.04, iterations: 1, promptsPerIteration: 1, numGenerations: 4, maxNewTokens: 32 },
+  ppo: { rewardModel: 'rm', iterations: 1, rolloutBatch: 4, miniBatches: 1, ppoEpochs: 1, maxNewTokens: 32 },
+};
+
 /**
  * The child: a Qwen-shaped random folder (byte-level tokenizer; the sampled ids past its 257 tokens
  * decode to nothing, which the regex reward scores 0), a project with four prompts, and one LoRA
- * GRPO iteration through the CLI; prints its peak RSS (getrusage).
+ * iteration of the stage through the CLI; prints its peak RSS (getrusage).
  */
-async function grpoChild(dir: string): Promise<void> {
+async function policyChild(stage: PolicyStage, dir: string): Promise<void> {
   const project = await Project.create(dir, { labeler: 'bench@example.com' });
   await project.prompts.add(['The sea is ', 'A whale ', 'Ahab said ', 'We sail at dawn ']);
   const t0 = performance.now();
-  const cfg = {
-    runId: 'grpo-lora',
-    model: 'base',
-    rewards: [{ type: 'regex', pattern: '[a-z]{3}', name: 'word' }],
-    beta: 0.04,
-    iterations: 1,
-    promptsPerIteration: 1,
-    numGenerations: 4,
-    maxNewTokens: 32,
-    lora: LORA,
-  };
-  fs.writeFileSync(path.join(dir, 'grpo.json'), JSON.stringify(cfg));
+  fs.writeFileSync(path.join(dir, `${stage}.json`), JSON.stringify({ runId: `${stage}-lora`, model: 'base', ...POLICY_CONFIGS[stage], lora: LORA }));
   const lines: string[] = [];
   const io = { out: (t: string) => lines.push(t), err: (t: string) => lines.push(t), cwd: dir, signal: new AbortController().signal };
-  const code = await runCli(['train', 'grpo', '--config', path.join(dir, 'grpo.json')], io);
+  const code = await runCli(['train', stage, '--config', path.join(dir, `${stage}.json`)], io);
   const seconds = (performance.now() - t0) / 1000;
-  if (code !== 0) throw new Error(`rlhf train grpo exited ${code}: ${lines.slice(-5).join(' | ')}`);
+  if (code !== 0) throw new Error(`rlhf train ${stage} exited ${code}: ${lines.slice(-5).join(' | ')}`);
   console.log(JSON.stringify({ peak_rss_mb: process.resourceUsage().maxRSS / 1024, seconds }));
 }
 
-/** Writes the base folder, then runs the GRPO iteration in a fresh process (so its peak RSS is its own). */
-function grpoPeakRss(config: LlamaConfig): { peak_rss_mb: number; seconds: number } | string {
+/** Writes the base folder (and PPO's reward model), then runs the iteration in a fresh process (so its peak RSS is its own). */
+function policyPeakRss(stage: PolicyStage, config: LlamaConfig): { peak_rss_mb: number; seconds: number } | string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-bench-lora-'));
   try {
     saveCheckpoint(path.join(dir, 'base'), { config, kind: 'lm', weights: randomWeights(config), tokenizer: byteLevelTokenizerJson() });
-    const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--grpo-child', dir], {
+    if (stage === 'ppo') {
+      const weights = randomWeights(config);
+      const C = config.hidden_size;
+      weights.set('score.weight', { shape: [1, C], data: Float32Array.from({ length: C }, (_, i) => (((i * 7919) % 101) - 50) * 1e-3) }); // the classifier [1, C]
+      saveCheckpoint(path.join(dir, 'rm'), { config, kind: 'reward', weights, tokenizer: byteLevelTokenizerJson() });
+    }
+    const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--policy-child', `${stage}:${dir}`], {
       encoding: 'utf8',
       maxBuffer: 1 << 24,
     });
-    if (r.status !== 0) return `the GRPO child failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+    if (r.status !== 0) return `the ${stage} child failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
     return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { peak_rss_mb: number; seconds: number };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -187,15 +152,17 @@ async function main(): Promise<void> {
       vocab: { type: 'string' },
       'no-torch': { type: 'boolean' },
       'no-grpo': { type: 'boolean' },
+      'no-ppo': { type: 'boolean' },
       json: { type: 'string' },
-      'grpo-child': { type: 'string' },
+      'policy-child': { type: 'string' },
     },
   });
   const vocab = Number(values.vocab ?? QWEN25_05B.vocab_size);
   // A shrunk vocabulary keeps its special ids inside it.
   const special = vocab < QWEN25_05B.vocab_size ? { bos_token_id: vocab - 2, eos_token_id: vocab - 1 } : {};
   const config: LlamaConfig = { ...QWEN25_05B, num_hidden_layers: Number(values.layers ?? QWEN25_05B.num_hidden_layers), vocab_size: vocab, ...special };
-  if (values['grpo-child']) return grpoChild(values['grpo-child']);
+  const child = values['policy-child'];
+  if (child) return policyChild(child.slice(0, child.indexOf(':')) as PolicyStage, child.slice(child.indexOf(':') + 1));
   const reps = Number(values.reps ?? 2);
   const threads = physicalCores();
   ort.env.logLevel = 'fatal';
@@ -205,7 +172,8 @@ async function main(): Promise<void> {
   // PyTorch first, in its own process, so the two never hold a model at the same time.
   const torch = values['no-torch'] ? 'skipped (--no-torch)' : benchTorch(config, threads, reps);
   const sft = await sftStep(config, threads, reps);
-  const grpo = values['no-grpo'] ? 'skipped (--no-grpo)' : grpoPeakRss(config);
+  const grpo = values['no-grpo'] ? 'skipped (--no-grpo)' : policyPeakRss('grpo', config);
+  const ppo = values['no-ppo'] ? 'skipped (--no-ppo)' : policyPeakRss('ppo', config);
   const total = sft.graph + sft.adam;
   const torchMs = typeof torch === 'string' ? undefined : torch.train_ms;
   const rows: [string, string, string][] = [
@@ -213,14 +181,14 @@ async function main(): Promise<void> {
     ['  graph: forward, loss, backward to the adapter', `${(sft.graph / 1000).toFixed(2)} s`, ''],
     [`  AdamW over the adapter (${(sft.adapterParams / 1e6).toFixed(2)} M params)`, `${sft.adam.toFixed(1)} ms`, ''],
     ['  RSS: base weights / with trainer', `${(sft.baseMb / 1024).toFixed(2)} / ${(sft.rssMb / 1024).toFixed(2)} GB`, ''],
-    [
-      `GRPO iteration (4×32 tokens, β 0.04) peak RSS, target ≤ ${RSS_TARGET_GB} GB`,
-      typeof grpo === 'string' ? grpo : `${(grpo.peak_rss_mb / 1024).toFixed(2)} GB (${grpo.peak_rss_mb / 1024 <= RSS_TARGET_GB ? 'met' : 'NOT met'}; ${grpo.seconds.toFixed(0)} s with loading)`,
-      '',
-    ],
+    [`GRPO iteration (4×32 tokens, β 0.04) peak RSS, target ≤ ${RSS_TARGET_GB} GB`, peak(grpo), ''],
+    [`PPO iteration (4×32 tokens, reward model, value head) peak RSS, ≤ ${RSS_TARGET_GB} GB`, peak(ppo), ''],
   ];
+  function peak(r: { peak_rss_mb: number; seconds: number } | string): string {
+    return typeof r === 'string' ? r : `${(r.peak_rss_mb / 1024).toFixed(2)} GB (${r.peak_rss_mb / 1024 <= RSS_TARGET_GB ? 'met' : 'NOT met'}; ${r.seconds.toFixed(0)} s with loading)`;
+  }
   for (const [what, ours, ref] of rows) console.log(`${what.padEnd(58)} ${ours.padEnd(32)} ${ref}`);
-  if (values.json) fs.writeFileSync(values.json, JSON.stringify({ config, lora: LORA, threads, sft, torch, grpo }, null, 2));
+  if (values.json) fs.writeFileSync(values.json, JSON.stringify({ config, lora: LORA, threads, sft, torch, grpo, ppo }, null, 2));
 }
 
 main().catch((err: unknown) => {

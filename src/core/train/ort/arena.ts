@@ -4,8 +4,10 @@
  * and writes the gradients there without a copy, and the project's SIMD AdamW kernel
  * (assembly/adam.ts, in dist/kernels.wasm) updates them in place: one pass over memory per
  * step instead of a JavaScript loop. The memory is sized once and never grows (growing would
- * detach every view). A wasm32 memory holds at most 4 GiB; a model whose buffers need more, or
- * a missing kernel file, gets plain Float32Arrays and the JavaScript update instead.
+ * detach every view). A wasm32 memory holds at most 4 GiB: a model whose buffers need more
+ * (full fine-tuning past ~250 M parameters) gets plain Float32Arrays, and the same kernel updates
+ * them chunk by chunk through a small memory of its own (a copy in and out per chunk, still
+ * several times faster than the JavaScript loop). Without the kernel file: the JavaScript update.
  */
 import * as fs from 'node:fs';
 import { findKernelFile, writingSection } from '../../compute/adamKernel';
@@ -52,23 +54,34 @@ export interface Arena {
   readonly detail: string;
 }
 
+/** Floats per buffer in a chunked arena's staging memory (4 buffers: 16 MiB). */
+const CHUNK_FLOATS = 1 << 20;
+
+/** The kernel module's bytes, or why it cannot be used. */
+function kernelCode(): Uint8Array | string {
+  const file = findKernelFile();
+  if (!file) return 'dist/kernels.wasm not found (run npm run build)';
+  const code = fs.readFileSync(file);
+  const section = writingSection(code);
+  return section ? `${file} has a ${section} section` : code;
+}
+
+const instantiate = (code: Uint8Array, memory: { readonly buffer: ArrayBuffer }): AdamKernel => new WebAssembly.Instance(new WebAssembly.Module(code), { env: { memory } }).exports as AdamKernel;
+
 /** An arena for `floats` floats in all (padded per buffer to 4 floats). */
 export function createArena(floats: number, buffers: number): Arena {
   const bytes = (floats + 4 * buffers) * 4;
   const pages = Math.ceil(bytes / PAGE) + 1;
-  if (pages > MAX_PAGES) return createJsArena(`the buffers need ${(bytes / 1024 ** 3).toFixed(1)} GiB, more than one wasm memory holds`);
-  const file = findKernelFile();
-  if (!file) return createJsArena('dist/kernels.wasm not found (run npm run build)');
-  const code = fs.readFileSync(file);
-  const section = writingSection(code);
-  if (section) return createJsArena(`${file} has a ${section} section`);
+  const code = kernelCode();
+  if (typeof code === 'string') return createJsArena(code);
+  if (pages > MAX_PAGES) return createChunkedArena(code, `the buffers need ${(bytes / 1024 ** 3).toFixed(1)} GiB, more than one wasm memory holds`);
   let memory: { readonly buffer: ArrayBuffer };
   try {
     memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   } catch (err) {
-    return createJsArena(`a ${(bytes / 1024 ** 3).toFixed(1)} GiB wasm memory could not be made (${(err as Error).message})`);
+    return createChunkedArena(code, `a ${(bytes / 1024 ** 3).toFixed(1)} GiB wasm memory could not be made (${(err as Error).message})`);
   }
-  const kernel = new WebAssembly.Instance(new WebAssembly.Module(code), { env: { memory } }).exports as AdamKernel;
+  const kernel = instantiate(code, memory);
   let next = 16; // byte 0 stays unused: no buffer at address 0
   return {
     kind: 'wasm',
@@ -81,6 +94,38 @@ export function createArena(floats: number, buffers: number): Arena {
     },
     adamW(p, g, m, v, u) {
       kernel.adamW(p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, p.byteOffset, m.byteOffset, v.byteOffset, p.length, u.lr, u.beta1, u.beta2, u.eps, u.bc1, u.bc2, u.decay, u.clip);
+    },
+  };
+}
+
+/**
+ * Plain Float32Arrays, updated by the SIMD kernel `chunk` floats at a time: each chunk of p, g, m, v
+ * is copied into a small wasm memory, updated there, and p, m, v copied back (`why`: why the
+ * buffers do not live in one wasm memory). `code` defaults to the built kernel (tests pass small chunks).
+ */
+export function createChunkedArena(code: Uint8Array | undefined, why: string, chunk = CHUNK_FLOATS): Arena {
+  const bytes = code ?? kernelCode();
+  if (typeof bytes === 'string') return createJsArena(bytes);
+  const pages = Math.ceil((4 * chunk * 4 + 64) / PAGE) + 1;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const kernel = instantiate(bytes, memory);
+  const [P, G, M, V] = [0, 1, 2, 3].map((i) => new Float32Array(memory.buffer, 16 + i * chunk * 4, chunk)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  return {
+    kind: 'wasm',
+    detail: `${why}: plain arrays, SIMD AdamW over chunks of ${chunk} floats`,
+    alloc: (n) => new Float32Array(n),
+    adamW(p, g, m, v, u) {
+      for (let s = 0; s < p.length; s += chunk) {
+        const n = Math.min(chunk, p.length - s);
+        P.set(p.subarray(s, s + n));
+        G.set(g.subarray(s, s + n));
+        M.set(m.subarray(s, s + n));
+        V.set(v.subarray(s, s + n));
+        kernel.adamW(P.byteOffset, G.byteOffset, M.byteOffset, V.byteOffset, P.byteOffset, M.byteOffset, V.byteOffset, n, u.lr, u.beta1, u.beta2, u.eps, u.bc1, u.bc2, u.decay, u.clip);
+        p.set(P.subarray(0, n), s);
+        m.set(M.subarray(0, n), s);
+        v.set(V.subarray(0, n), s);
+      }
     },
   };
 }

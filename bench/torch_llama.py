@@ -180,11 +180,16 @@ def bench(args):
         run()  # warm-up
         decode[str(B)] = max(B * (N - 1) / run() for _ in range(args["reps"]))
     opt = torch.optim.Adam(list(params.values()), lr=1e-4)
-    Bt, T = args["train_batch"], args["train_seq"]
-    ids = torch.randint(0, c["vocab_size"], (Bt, T + 1))
+    train_ms = train_step_ms(model, opt, c, args["train_batch"], args["train_seq"], args["reps"])
+    print(json.dumps({"decode_tok_s": decode, "train_ms": train_ms, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+
+
+def train_step_ms(model, opt, c, B, T, reps):
+    """The fastest of `reps` LM train steps (forward, cross-entropy, backward, optimizer) on random ids, after a warm-up."""
+    ids = torch.randint(0, c["vocab_size"], (B, T + 1))
 
     def step():
-        logits, _ = model.forward(ids[:, :-1], torch.arange(T)[None].expand(Bt, T), additive_bias(torch.ones(Bt, T, dtype=torch.int64), T, torch.float32))
+        logits, _ = model.forward(ids[:, :-1], torch.arange(T)[None].expand(B, T), additive_bias(torch.ones(B, T, dtype=torch.int64), T, torch.float32))
         loss = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -193,11 +198,11 @@ def bench(args):
 
     step()  # warm-up
     times = []
-    for _ in range(args["reps"]):
+    for _ in range(reps):
         t0 = time.perf_counter()
         step()
         times.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"decode_tok_s": decode, "train_ms": min(times), "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    return min(times)
 
 
 if __name__ == "__main__":

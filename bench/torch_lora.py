@@ -11,12 +11,11 @@ kaiming-uniform, B [out, r] (random here, so every gradient is non-zero), the ba
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-from torch_llama import Llama, additive_bias, random_params
+from torch_llama import Llama, random_params, train_step_ms
 
 
 class LoraLlama(Llama):
@@ -53,25 +52,9 @@ def main(args):
             lora[module] = (a.requires_grad_(), (torch.randn(out_dim, r) * 0.01).requires_grad_())
     model = LoraLlama(c, params, lora, args["alpha"] / r)
     opt = torch.optim.Adam([t for pair in lora.values() for t in pair], lr=1e-4)
-    B, T = args["train_batch"], args["train_seq"]
-    ids = torch.randint(0, c["vocab_size"], (B, T + 1))
-
-    def step():
-        logits, _ = model.forward(ids[:, :-1], torch.arange(T)[None].expand(B, T), additive_bias(torch.ones(B, T, dtype=torch.int64), T, torch.float32))
-        loss = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    step()  # warm-up
-    times = []
-    for _ in range(args["reps"]):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1000)
+    train_ms = train_step_ms(model, opt, c, args["train_batch"], args["train_seq"], args["reps"])
     adapter = sum(t.numel() for pair in lora.values() for t in pair)
-    print(json.dumps({"train_ms": min(times), "adapter_params": adapter, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    print(json.dumps({"train_ms": train_ms, "adapter_params": adapter, "torch": torch.__version__, "threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":
